@@ -1,0 +1,312 @@
+//! The dispatcher: owns every context, keyed by the host's context ids, and
+//! turns each callback export into a call on the right context.
+//!
+//! A context is taken out of the table while its callback runs and put back
+//! afterwards, so user code never runs while the table is borrowed: a callback
+//! can register callouts, and a callout handler can run on a context other
+//! than the one the host called (see [`callouts`]).
+
+pub(crate) mod callouts;
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use core::any::{Any, TypeId};
+
+use crate::config::Configuration;
+use crate::contexts::{HttpContext, RootContext, TcpContext};
+use crate::state;
+use crate::types::{Action, PeerType};
+
+/// Creates a root context for a context id.
+type RootFactory = Box<dyn FnMut(u32) -> Box<dyn RootContext>>;
+
+/// Registers the plugin's root context factory.
+///
+/// Call it from the plugin's entry point (the block given to
+/// [`main!`](crate::main)). The factory is called with the context id of each
+/// root context the host creates (`proxy_on_context_create(id, 0)`): once per
+/// plugin configuration that uses this module. Registering again replaces the
+/// factory for root contexts created afterwards.
+pub fn set_root_context<F>(factory: F)
+where
+    F: FnMut(u32) -> Box<dyn RootContext> + 'static,
+{
+    state::with(|d| d.factory = Some(Box::new(factory)));
+}
+
+/// A context object, by kind.
+pub(crate) enum Ctx {
+    Root(Box<dyn RootContext>),
+    Http(Box<dyn HttpContext>),
+    Tcp(Box<dyn TcpContext>),
+}
+
+impl Ctx {
+    /// The context as `Any`, for callout handlers typed on the concrete context.
+    pub(crate) fn as_any_mut(&mut self) -> &mut dyn Any {
+        match self {
+            Ctx::Root(c) => &mut **c,
+            Ctx::Http(c) => &mut **c,
+            Ctx::Tcp(c) => &mut **c,
+        }
+    }
+
+    fn concrete_type(&self) -> TypeId {
+        match self {
+            Ctx::Root(c) => (**c).type_id(),
+            Ctx::Http(c) => (**c).type_id(),
+            Ctx::Tcp(c) => (**c).type_id(),
+        }
+    }
+}
+
+struct Entry {
+    /// The concrete type of the context object, known even while it is taken out.
+    type_id: TypeId,
+    /// `on_done` returned `false` and `proxy_done` has not been called yet.
+    done_pending: bool,
+    /// `None` while the context's callback runs.
+    ctx: Option<Ctx>,
+}
+
+/// The state of one plugin instance: contexts, callouts, the root factory.
+pub(crate) struct Dispatcher {
+    factory: Option<RootFactory>,
+    contexts: BTreeMap<u32, Entry>,
+    pub(crate) callouts: callouts::Table,
+    /// The context the host treats as current: the one whose callback runs,
+    /// or the one last set with `proxy_set_effective_context`.
+    effective: u32,
+}
+
+impl Dispatcher {
+    pub(crate) const fn new() -> Dispatcher {
+        Dispatcher { factory: None, contexts: BTreeMap::new(), callouts: callouts::Table::new(), effective: 0 }
+    }
+
+    /// The concrete type of context `id`, if it exists.
+    pub(crate) fn context_type(&self, id: u32) -> Option<TypeId> {
+        self.contexts.get(&id).map(|e| e.type_id)
+    }
+
+    /// How many contexts exist.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) fn context_count(&self) -> usize {
+        self.contexts.len()
+    }
+
+    /// Whether context `id` is waiting for `proxy_done`.
+    pub(crate) fn is_done_pending(&self, id: u32) -> bool {
+        self.contexts.get(&id).is_some_and(|e| e.done_pending)
+    }
+
+    pub(crate) fn effective(&self) -> u32 {
+        self.effective
+    }
+
+    pub(crate) fn set_effective(&mut self, id: u32) {
+        self.effective = id;
+    }
+
+    /// Records that `proxy_done` succeeded for context `id`.
+    pub(crate) fn clear_done_pending(&mut self, id: u32) {
+        if let Some(entry) = self.contexts.get_mut(&id) {
+            entry.done_pending = false;
+        }
+    }
+
+    fn insert(&mut self, id: u32, ctx: Ctx) {
+        let entry = Entry { type_id: ctx.concrete_type(), done_pending: false, ctx: Some(ctx) };
+        self.contexts.insert(id, entry);
+    }
+}
+
+/// The context id the host treats as current.
+pub(crate) fn effective_context() -> u32 {
+    state::with(|d| d.effective()).unwrap_or(0)
+}
+
+/// Marks `id` as the context the host is calling.
+fn enter(id: u32) {
+    state::with(|d| d.set_effective(id));
+}
+
+/// Runs `f` on context `id`, taken out of the table for the duration of the
+/// call. `None` if the context does not exist or its callback is running.
+pub(crate) fn with_context<R>(id: u32, f: impl FnOnce(&mut Ctx) -> R) -> Option<R> {
+    let mut ctx = state::with(|d| d.contexts.get_mut(&id).and_then(|e| e.ctx.take())).flatten()?;
+    let result = f(&mut ctx);
+    let leftover = state::with(|d| match d.contexts.get_mut(&id) {
+        Some(entry) => entry.ctx.replace(ctx),
+        // Deleted while it ran: drop it below, outside the borrow.
+        None => Some(ctx),
+    });
+    drop(leftover);
+    Some(result)
+}
+
+fn with_root<R>(id: u32, default: R, f: impl FnOnce(&mut dyn RootContext) -> R) -> R {
+    enter(id);
+    with_context(id, |ctx| match ctx {
+        Ctx::Root(root) => Some(f(&mut **root)),
+        _ => None,
+    })
+    .flatten()
+    .unwrap_or(default)
+}
+
+fn with_http(id: u32, f: impl FnOnce(&mut dyn HttpContext) -> Action) -> u32 {
+    enter(id);
+    let action = with_context(id, |ctx| match ctx {
+        Ctx::Http(http) => Some(f(&mut **http)),
+        _ => None,
+    });
+    action.flatten().unwrap_or(Action::Continue).into()
+}
+
+fn with_tcp<R>(id: u32, default: R, f: impl FnOnce(&mut dyn TcpContext) -> R) -> R {
+    enter(id);
+    with_context(id, |ctx| match ctx {
+        Ctx::Tcp(tcp) => Some(f(&mut **tcp)),
+        _ => None,
+    })
+    .flatten()
+    .unwrap_or(default)
+}
+
+// ---- lifecycle ----
+
+pub(crate) fn on_context_create(id: u32, parent: u32) {
+    enter(id);
+    let ctx = if parent == 0 {
+        // Take the factory out so user code never runs inside the state borrow.
+        let Some(mut factory) = state::with(|d| d.factory.take()).flatten() else { return };
+        let root = factory(id);
+        state::with(|d| {
+            d.factory.get_or_insert(factory);
+        });
+        Ctx::Root(root)
+    } else {
+        let child = with_context(parent, |ctx| match ctx {
+            Ctx::Root(root) => match root.new_http_context(id) {
+                Some(http) => Some(Ctx::Http(http)),
+                None => root.new_tcp_context(id).map(Ctx::Tcp),
+            },
+            _ => None,
+        });
+        match child.flatten() {
+            Some(ctx) => ctx,
+            None => return,
+        }
+    };
+    state::with(|d| d.insert(id, ctx));
+}
+
+pub(crate) fn on_done(id: u32) -> bool {
+    enter(id);
+    let done = with_context(id, |ctx| match ctx {
+        Ctx::Root(c) => c.on_done(),
+        Ctx::Http(c) => c.on_done(),
+        Ctx::Tcp(c) => c.on_done(),
+    })
+    .unwrap_or(true);
+    if !done {
+        state::with(|d| {
+            if let Some(entry) = d.contexts.get_mut(&id) {
+                entry.done_pending = true;
+            }
+        });
+    }
+    done
+}
+
+pub(crate) fn on_log(id: u32) {
+    enter(id);
+    with_context(id, |ctx| match ctx {
+        Ctx::Root(c) => c.on_log(),
+        Ctx::Http(c) => c.on_log(),
+        Ctx::Tcp(c) => c.on_log(),
+    });
+}
+
+pub(crate) fn on_delete(id: u32) {
+    enter(id);
+    // Drop the context and its pending callout handlers after the borrow ends:
+    // their destructors are user code.
+    let removed = state::with(|d| (d.contexts.remove(&id), d.callouts.remove_target(id)));
+    drop(removed);
+}
+
+// ---- root callbacks ----
+
+pub(crate) fn on_vm_start(root: u32, vm_configuration_size: usize) -> bool {
+    with_root(root, false, |c| c.on_vm_start(Configuration::vm(vm_configuration_size)))
+}
+
+pub(crate) fn on_configure(root: u32, plugin_configuration_size: usize) -> bool {
+    with_root(root, false, |c| c.on_configure(Configuration::plugin(plugin_configuration_size)))
+}
+
+pub(crate) fn on_tick(root: u32) {
+    with_root(root, (), |c| c.on_tick());
+}
+
+pub(crate) fn on_queue_ready(root: u32, queue_id: u32) {
+    with_root(root, (), |c| c.on_queue_ready(queue_id));
+}
+
+pub(crate) fn on_foreign_function(root: u32, function_id: u32, arguments_size: usize) {
+    with_root(root, (), |c| c.on_foreign_function(function_id, arguments_size));
+}
+
+// ---- HTTP stream callbacks ----
+
+pub(crate) fn on_request_headers(id: u32, num_headers: usize, end_of_stream: bool) -> u32 {
+    with_http(id, |c| c.on_request_headers(num_headers, end_of_stream))
+}
+
+pub(crate) fn on_request_body(id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+    with_http(id, |c| c.on_request_body(body_size, end_of_stream))
+}
+
+pub(crate) fn on_request_trailers(id: u32, num_trailers: usize) -> u32 {
+    with_http(id, |c| c.on_request_trailers(num_trailers))
+}
+
+pub(crate) fn on_response_headers(id: u32, num_headers: usize, end_of_stream: bool) -> u32 {
+    with_http(id, |c| c.on_response_headers(num_headers, end_of_stream))
+}
+
+pub(crate) fn on_response_body(id: u32, body_size: usize, end_of_stream: bool) -> u32 {
+    with_http(id, |c| c.on_response_body(body_size, end_of_stream))
+}
+
+pub(crate) fn on_response_trailers(id: u32, num_trailers: usize) -> u32 {
+    with_http(id, |c| c.on_response_trailers(num_trailers))
+}
+
+// ---- TCP callbacks ----
+
+fn peer(raw: u32) -> PeerType {
+    PeerType::try_from(raw).unwrap_or(PeerType::Unknown)
+}
+
+pub(crate) fn on_new_connection(id: u32) -> u32 {
+    with_tcp(id, Action::Continue, |c| c.on_new_connection()).into()
+}
+
+pub(crate) fn on_downstream_data(id: u32, data_size: usize, end_of_stream: bool) -> u32 {
+    with_tcp(id, Action::Continue, |c| c.on_downstream_data(data_size, end_of_stream)).into()
+}
+
+pub(crate) fn on_downstream_connection_close(id: u32, peer_type: u32) {
+    with_tcp(id, (), |c| c.on_downstream_close(peer(peer_type)));
+}
+
+pub(crate) fn on_upstream_data(id: u32, data_size: usize, end_of_stream: bool) -> u32 {
+    with_tcp(id, Action::Continue, |c| c.on_upstream_data(data_size, end_of_stream)).into()
+}
+
+pub(crate) fn on_upstream_connection_close(id: u32, peer_type: u32) {
+    with_tcp(id, (), |c| c.on_upstream_close(peer(peer_type)));
+}

@@ -1,0 +1,238 @@
+//! gRPC callouts: unary calls and bidirectional streams whose events are
+//! delivered to a handler with `&mut` access to the context that should
+//! receive them (see [`http`](crate::http) for the model).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::time::Duration;
+
+use crate::buffers;
+use crate::context::{self, ContextHandle};
+use crate::dispatcher::callouts::{self, Callback, Token};
+use crate::error::Result;
+use crate::ffi;
+use crate::headers;
+use crate::http::{DEFAULT_TIMEOUT, millis};
+use crate::map::{self, Pairs};
+use crate::types::{GrpcStatus, UnknownValue};
+
+/// A received gRPC message; its bytes are read on demand during the handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrpcMessage {
+    size: usize,
+}
+
+impl GrpcMessage {
+    pub(crate) fn new(size: usize) -> GrpcMessage {
+        GrpcMessage { size }
+    }
+
+    /// The message size.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The serialized message.
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        if self.size == 0 { Ok(Vec::new()) } else { buffers::GRPC_MESSAGE.get(0, self.size) }
+    }
+}
+
+/// The end of a gRPC call or stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrpcClose {
+    code: u32,
+}
+
+impl GrpcClose {
+    pub(crate) fn new(code: u32) -> GrpcClose {
+        GrpcClose { code }
+    }
+
+    /// The raw gRPC status code.
+    pub fn code(&self) -> u32 {
+        self.code
+    }
+
+    /// The gRPC status, or the unknown raw value.
+    pub fn status(&self) -> core::result::Result<GrpcStatus, UnknownValue> {
+        GrpcStatus::try_from(self.code)
+    }
+
+    /// The status message (`proxy_get_status`).
+    pub fn message(&self) -> Result<Vec<u8>> {
+        ffi::get_status().map(|(_, message)| message)
+    }
+}
+
+/// What a unary call's handler receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcReply {
+    /// The response message.
+    Message(GrpcMessage),
+    /// The call failed or was closed without a message.
+    Closed(GrpcClose),
+}
+
+/// What a stream's handler receives, once per event; `Close` is the last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcEvent {
+    /// Initial metadata arrived; read it with [`metadata`](GrpcEvent::metadata).
+    InitialMetadata {
+        /// How many entries.
+        count: usize,
+    },
+    /// A message arrived.
+    Message(GrpcMessage),
+    /// Trailing metadata arrived; read it with [`metadata`](GrpcEvent::metadata).
+    TrailingMetadata {
+        /// How many entries.
+        count: usize,
+    },
+    /// The stream ended.
+    Close(GrpcClose),
+}
+
+impl GrpcEvent {
+    /// The metadata of a metadata event (empty for other events).
+    pub fn metadata(&self) -> Result<Pairs> {
+        match self {
+            GrpcEvent::InitialMetadata { count } if *count > 0 => headers::GRPC_INITIAL_METADATA.pairs(),
+            GrpcEvent::TrailingMetadata { count } if *count > 0 => headers::GRPC_TRAILING_METADATA.pairs(),
+            _ => Ok(Pairs::new()),
+        }
+    }
+}
+
+/// A gRPC request: the service and method, initial metadata, and for a unary
+/// call the serialized request message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcCall {
+    upstream: Vec<u8>,
+    service: Vec<u8>,
+    method: Vec<u8>,
+    metadata: Pairs,
+    timeout: Duration,
+}
+
+impl GrpcCall {
+    /// A call of `service`/`method` on `upstream` (Envoy: a cluster name or
+    /// a serialized `GrpcService`).
+    pub fn new(upstream: impl AsRef<[u8]>, service: impl AsRef<[u8]>, method: impl AsRef<[u8]>) -> GrpcCall {
+        GrpcCall {
+            upstream: upstream.as_ref().to_vec(),
+            service: service.as_ref().to_vec(),
+            method: method.as_ref().to_vec(),
+            metadata: Pairs::new(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Adds initial metadata.
+    pub fn metadata(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> GrpcCall {
+        self.metadata.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// Sets the timeout of a unary call (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> GrpcCall {
+        self.timeout = timeout;
+        self
+    }
+
+    fn serialized_metadata(&self) -> Result<Vec<u8>> {
+        map::serialize(self.metadata.iter().map(|(k, v)| (k, v)))
+    }
+
+    /// Sends a unary call with `message`; `handler` receives the reply with
+    /// the current context, which must be a `C`. Returns the call id.
+    pub fn dispatch<C, F>(self, message: &[u8], handler: F) -> Result<u32>
+    where
+        C: Any,
+        F: FnOnce(&mut C, GrpcReply) + 'static,
+    {
+        self.dispatch_to(ContextHandle::current(), message, handler)
+    }
+
+    /// Sends a unary call whose reply goes to context `target` (a `C`).
+    pub fn dispatch_to<C, F>(self, target: ContextHandle, message: &[u8], handler: F) -> Result<u32>
+    where
+        C: Any,
+        F: FnOnce(&mut C, GrpcReply) + 'static,
+    {
+        let target = target.id();
+        callouts::check_target::<C>(target)?;
+        let metadata = self.serialized_metadata()?;
+        let token =
+            ffi::grpc_call(&self.upstream, &self.service, &self.method, &metadata, message, millis(self.timeout))?;
+        let callback: callouts::Handler<GrpcReply> = Box::new(move |ctx, via, reply| {
+            if let Some(ctx) = ctx.downcast_mut::<C>() {
+                context::deliver(via, target, || handler(ctx, reply));
+            }
+        });
+        callouts::register(Token::Grpc(token), target, Callback::GrpcCall(callback));
+        Ok(token)
+    }
+
+    /// Opens a stream; `handler` receives every event with the current
+    /// context, which must be a `C`.
+    pub fn open_stream<C, F>(self, handler: F) -> Result<GrpcStream>
+    where
+        C: Any,
+        F: FnMut(&mut C, GrpcEvent) + 'static,
+    {
+        self.open_stream_to(ContextHandle::current(), handler)
+    }
+
+    /// Opens a stream whose events go to context `target` (a `C`).
+    pub fn open_stream_to<C, F>(self, target: ContextHandle, mut handler: F) -> Result<GrpcStream>
+    where
+        C: Any,
+        F: FnMut(&mut C, GrpcEvent) + 'static,
+    {
+        let target = target.id();
+        callouts::check_target::<C>(target)?;
+        let metadata = self.serialized_metadata()?;
+        let token = ffi::grpc_stream(&self.upstream, &self.service, &self.method, &metadata)?;
+        let callback: callouts::StreamHandler = Box::new(move |ctx, via, event| {
+            if let Some(ctx) = ctx.downcast_mut::<C>() {
+                context::deliver(via, target, || handler(ctx, event));
+            }
+        });
+        callouts::register(Token::Grpc(token), target, Callback::GrpcStream(callback));
+        Ok(GrpcStream(token))
+    }
+}
+
+/// An open gRPC stream (or, for [`cancel`](Self::cancel) and
+/// [`close`](Self::close), any call id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GrpcStream(u32);
+
+impl GrpcStream {
+    /// The stream (or call) with this id.
+    pub const fn from_id(id: u32) -> GrpcStream {
+        GrpcStream(id)
+    }
+
+    /// The id.
+    pub const fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Sends a message; `end_stream` half-closes the stream.
+    pub fn send(self, message: &[u8], end_stream: bool) -> Result<()> {
+        ffi::grpc_send(self.0, message, end_stream)
+    }
+
+    /// Cancels the stream or call.
+    pub fn cancel(self) -> Result<()> {
+        ffi::grpc_cancel(self.0)
+    }
+
+    /// Closes the stream or call.
+    pub fn close(self) -> Result<()> {
+        ffi::grpc_close(self.0)
+    }
+}

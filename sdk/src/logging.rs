@@ -1,0 +1,87 @@
+//! Logging through the host (`proxy_log`), directly or as a [`log`] crate logger.
+//!
+//! ```no_run
+//! sluice::logging::init().ok(); // in the entry point
+//! log::info!("configured with {} bytes", 42);
+//! ```
+//!
+//! The logger filters with `log::max_level()`, which [`init`] and
+//! [`refresh_level`] set from the host's level (`proxy_get_log_level`); the
+//! host can change its level at run time, so a plugin that cares calls
+//! `refresh_level` now and then (for example in `on_configure` or `on_tick`).
+
+use alloc::format;
+
+use crate::error::Result;
+use crate::ffi;
+use crate::types::LogLevel;
+
+/// Logs `message` at `level`.
+pub fn log(level: LogLevel, message: impl AsRef<[u8]>) -> Result<()> {
+    ffi::log(level.into(), message.as_ref())
+}
+
+/// The host's current log level.
+pub fn level() -> Result<LogLevel> {
+    Ok(LogLevel::try_from(ffi::get_log_level()?)?)
+}
+
+/// The `log` crate level filter matching a host level.
+pub fn filter_for(level: LogLevel) -> log::LevelFilter {
+    match level {
+        LogLevel::Trace => log::LevelFilter::Trace,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Error => log::LevelFilter::Error,
+        // `log` has no critical level: nothing it emits passes.
+        LogLevel::Critical => log::LevelFilter::Off,
+    }
+}
+
+/// The host level for a `log` crate level.
+pub fn host_level(level: log::Level) -> LogLevel {
+    match level {
+        log::Level::Error => LogLevel::Error,
+        log::Level::Warn => LogLevel::Warn,
+        log::Level::Info => LogLevel::Info,
+        log::Level::Debug => LogLevel::Debug,
+        log::Level::Trace => LogLevel::Trace,
+    }
+}
+
+/// The [`log::Log`] implementation that forwards to `proxy_log`.
+#[derive(Debug)]
+pub struct Logger;
+
+static LOGGER: Logger = Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let message = format!("{}", record.args());
+            // A failing log call has nowhere to report to.
+            let _ = log(host_level(record.level()), message);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs [`Logger`] as the `log` crate's logger and sets the maximum level
+/// from the host. Fails if another logger is installed.
+pub fn init() -> core::result::Result<(), log::SetLoggerError> {
+    log::set_logger(&LOGGER)?;
+    refresh_level();
+    Ok(())
+}
+
+/// Sets `log::max_level()` from the host's current level (all levels if the
+/// host does not say).
+pub fn refresh_level() {
+    log::set_max_level(level().map_or(log::LevelFilter::Trace, filter_for));
+}
