@@ -4,7 +4,7 @@
 //!
 //! ```
 //! let bytes = sluice::map::serialize([("a", "1"), ("b", "22")]).unwrap();
-//! assert_eq!(bytes.len(), 27);
+//! assert_eq!(bytes.len(), 29);
 //! assert_eq!(sluice::map::deserialize(&bytes).unwrap()[1], (b"b".to_vec(), b"22".to_vec()));
 //! ```
 
