@@ -1,0 +1,246 @@
+//! Compiles the test guests to wasm and checks their imports and exports,
+//! names and signatures, against the tables of the ABI reference
+//! (`proxy-wasm-abi.md` §2 and §3.1); measures the header plugin's size.
+
+use std::collections::BTreeMap;
+
+use guest_build::{Guest, Target};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef, ValType};
+
+/// A wasm function signature in the reference's notation: `i` = i32, `I` = i64.
+type Sig = (&'static str, &'static str);
+
+/// §3.1: the 39 `env.proxy_*` host functions of ABI v0.2.1; all return i32.
+const HOST_FUNCTIONS: [(&str, &str); 39] = [
+    ("proxy_log", "iii"),
+    ("proxy_get_log_level", "i"),
+    ("proxy_get_current_time_nanoseconds", "i"),
+    ("proxy_set_tick_period_milliseconds", "i"),
+    ("proxy_done", ""),
+    ("proxy_set_effective_context", "i"),
+    ("proxy_set_buffer_bytes", "iiiii"),
+    ("proxy_get_buffer_bytes", "iiiii"),
+    ("proxy_get_buffer_status", "iii"),
+    ("proxy_get_header_map_size", "ii"),
+    ("proxy_get_header_map_pairs", "iii"),
+    ("proxy_set_header_map_pairs", "iii"),
+    ("proxy_get_header_map_value", "iiiii"),
+    ("proxy_add_header_map_value", "iiiii"),
+    ("proxy_replace_header_map_value", "iiiii"),
+    ("proxy_remove_header_map_value", "iii"),
+    ("proxy_continue_stream", "i"),
+    ("proxy_close_stream", "i"),
+    ("proxy_get_status", "iii"),
+    ("proxy_send_local_response", "iiiiiiii"),
+    ("proxy_http_call", "iiiiiiiiii"),
+    ("proxy_grpc_call", "iiiiiiiiiiii"),
+    ("proxy_grpc_stream", "iiiiiiiii"),
+    ("proxy_grpc_send", "iiii"),
+    ("proxy_grpc_cancel", "i"),
+    ("proxy_grpc_close", "i"),
+    ("proxy_set_shared_data", "iiiii"),
+    ("proxy_get_shared_data", "iiiii"),
+    ("proxy_register_shared_queue", "iii"),
+    ("proxy_resolve_shared_queue", "iiiii"),
+    ("proxy_enqueue_shared_queue", "iii"),
+    ("proxy_dequeue_shared_queue", "iii"),
+    ("proxy_define_metric", "iiii"),
+    ("proxy_record_metric", "iI"),
+    ("proxy_increment_metric", "iI"),
+    ("proxy_get_metric", "ii"),
+    ("proxy_get_property", "iiii"),
+    ("proxy_set_property", "iiii"),
+    ("proxy_call_foreign_function", "iiiiii"),
+];
+
+/// §2: the callbacks and integration exports, `(params, results)`.
+const EXPORTS: [(&str, Sig); 30] = [
+    ("proxy_abi_version_0_2_1", ("", "")),
+    ("_initialize", ("", "")),
+    ("proxy_on_memory_allocate", ("i", "i")),
+    ("proxy_on_context_create", ("ii", "")),
+    ("proxy_on_vm_start", ("ii", "i")),
+    ("proxy_on_configure", ("ii", "i")),
+    ("proxy_on_tick", ("i", "")),
+    ("proxy_on_queue_ready", ("ii", "")),
+    ("proxy_on_foreign_function", ("iii", "")),
+    ("proxy_on_done", ("i", "i")),
+    ("proxy_on_log", ("i", "")),
+    ("proxy_on_delete", ("i", "")),
+    ("proxy_on_new_connection", ("i", "i")),
+    ("proxy_on_downstream_data", ("iii", "i")),
+    ("proxy_on_downstream_connection_close", ("ii", "")),
+    ("proxy_on_upstream_data", ("iii", "i")),
+    ("proxy_on_upstream_connection_close", ("ii", "")),
+    ("proxy_on_request_headers", ("iii", "i")),
+    ("proxy_on_request_body", ("iii", "i")),
+    ("proxy_on_request_trailers", ("ii", "i")),
+    ("proxy_on_response_headers", ("iii", "i")),
+    ("proxy_on_response_body", ("iii", "i")),
+    ("proxy_on_response_trailers", ("ii", "i")),
+    ("proxy_on_http_call_response", ("iiiii", "")),
+    ("proxy_on_grpc_receive_initial_metadata", ("iii", "")),
+    ("proxy_on_grpc_receive", ("iii", "")),
+    ("proxy_on_grpc_receive_trailing_metadata", ("iii", "")),
+    ("proxy_on_grpc_close", ("iii", "")),
+    // Exported only where wasi-libc does not define it (checked separately).
+    ("malloc", ("i", "i")),
+    ("memory", ("memory", "")),
+];
+
+/// What a module imports and exports, with signatures in the table notation.
+#[derive(Debug, Default)]
+struct Module {
+    imports: BTreeMap<(String, String), (String, String)>,
+    exports: BTreeMap<String, (String, String)>,
+    /// Size without custom sections (names, producers, debug info).
+    stripped_size: usize,
+    size: usize,
+}
+
+fn notation(types: &[ValType]) -> String {
+    types
+        .iter()
+        .map(|t| match t {
+            ValType::I32 => 'i',
+            ValType::I64 => 'I',
+            _ => '?',
+        })
+        .collect()
+}
+
+fn parse(wasm: &[u8]) -> Module {
+    let mut module = Module { size: wasm.len(), stripped_size: 8, ..Module::default() };
+    let mut types = Vec::new();
+    let mut functions: Vec<u32> = Vec::new();
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.expect("valid wasm");
+        if let Some((_, range)) = payload.as_section() {
+            if !matches!(payload, Payload::CustomSection(_)) {
+                // Section id byte + LEB128 size + contents.
+                module.stripped_size += 1 + leb_len(range.len()) + range.len();
+            }
+        }
+        match payload {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    let ty = ty.unwrap();
+                    types.push((notation(ty.params()), notation(ty.results())));
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.unwrap();
+                    let sig = match import.ty {
+                        TypeRef::Func(index) | TypeRef::FuncExact(index) => {
+                            functions.push(index);
+                            types[index as usize].clone()
+                        }
+                        other => (format!("{other:?}"), String::new()),
+                    };
+                    module.imports.insert((import.module.to_owned(), import.name.to_owned()), sig);
+                }
+            }
+            Payload::FunctionSection(reader) => functions.extend(reader.into_iter().map(Result::unwrap)),
+            Payload::ExportSection(reader) => exports.extend(reader.into_iter().map(Result::unwrap)),
+            _ => {}
+        }
+    }
+    for export in exports {
+        let sig = match export.kind {
+            ExternalKind::Func | ExternalKind::FuncExact => types[functions[export.index as usize] as usize].clone(),
+            ExternalKind::Memory => ("memory".into(), String::new()),
+            other => (format!("{other:?}"), String::new()),
+        };
+        module.exports.insert(export.name.to_owned(), sig);
+    }
+    module
+}
+
+fn leb_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn build(package: &str, target: Target) -> Module {
+    let wasm = Guest::package(package).target(target).bytes().unwrap_or_else(|e| panic!("{package}: {e}"));
+    parse(&wasm)
+}
+
+fn expected_exports(target: Target) -> BTreeMap<String, (String, String)> {
+    EXPORTS
+        .iter()
+        .filter(|(name, _)| *name != "malloc" || target == Target::Unknown)
+        .map(|(name, (params, results))| (name.to_string(), (params.to_string(), results.to_string())))
+        .collect()
+}
+
+fn assert_exports(module: &Module, target: Target) {
+    for (name, sig) in expected_exports(target) {
+        assert_eq!(module.exports.get(&name), Some(&sig), "export {name} on {target:?}");
+    }
+    if target == Target::Wasip1 {
+        assert!(!module.exports.contains_key("malloc"), "wasi-libc owns malloc on wasip1");
+    }
+    let unexpected: Vec<&String> = module
+        .exports
+        .keys()
+        .filter(|name| name.starts_with("proxy_") && !EXPORTS.iter().any(|(n, _)| n == name))
+        .collect();
+    assert!(unexpected.is_empty(), "exports not in the ABI: {unexpected:?}");
+}
+
+fn env_imports(module: &Module) -> BTreeMap<String, (String, String)> {
+    module.imports.iter().filter(|((m, _), _)| m == "env").map(|((_, name), sig)| (name.clone(), sig.clone())).collect()
+}
+
+#[test]
+fn the_abi_guest_imports_all_39_host_functions_with_their_signatures() {
+    for target in Target::ALL {
+        let module = build("sluice-guest-abi-all", target);
+        let expected: BTreeMap<String, (String, String)> = HOST_FUNCTIONS
+            .iter()
+            .map(|(name, params)| (name.to_string(), (params.to_string(), "i".to_string())))
+            .collect();
+        assert_eq!(env_imports(&module), expected, "env imports on {target:?}");
+        let others: Vec<_> = module.imports.keys().filter(|(m, _)| m != "env").collect();
+        match target {
+            Target::Unknown => assert!(others.is_empty(), "non-env imports: {others:?}"),
+            Target::Wasip1 => {
+                assert!(others.iter().all(|(m, _)| m == "wasi_snapshot_preview1"), "unexpected modules: {others:?}")
+            }
+        }
+        assert_exports(&module, target);
+    }
+}
+
+#[test]
+fn the_no_std_header_guest_imports_only_what_it_uses_and_no_wasi() {
+    let module = build("sluice-guest-header-nostd", Target::Unknown);
+    let names: Vec<&str> =
+        module.imports.keys().map(|(m, n)| if m == "env" { n.as_str() } else { m.as_str() }).collect();
+    // Reading and adding headers, plus proxy_log for the panic handler.
+    assert_eq!(names, ["proxy_add_header_map_value", "proxy_get_header_map_value", "proxy_log"]);
+    assert_exports(&module, Target::Unknown);
+}
+
+#[test]
+fn the_header_plugin_is_a_fraction_of_the_official_sdks() {
+    // The official SDK's http_headers example is about 150 KB.
+    for target in Target::ALL {
+        let module = build("sluice-guest-header-nostd", target);
+        eprintln!(
+            "header plugin, {}: {} bytes raw, {} bytes without custom sections",
+            target.triple(),
+            module.size,
+            module.stripped_size
+        );
+        assert!(module.stripped_size < 75_000, "{target:?}: {} bytes", module.stripped_size);
+        assert!(!module.imports.keys().any(|(m, _)| m.starts_with("wasi")), "{target:?} imports WASI");
+    }
+}
