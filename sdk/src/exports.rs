@@ -46,7 +46,7 @@ pub fn initialize() {
         unsafe { __wasm_call_ctors() };
     }
     #[cfg(feature = "std")]
-    crate::panic::install_hook();
+    crate::runtime::install_panic_hook();
 }
 
 #[unsafe(no_mangle)]

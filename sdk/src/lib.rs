@@ -23,8 +23,8 @@
 //!
 //! # Native builds
 //!
-//! On non-wasm targets every hostcall goes through a replaceable [`native::Host`]
-//! table and each [`native::Instance`] has its own contexts, so a plugin crate
+//! On non-wasm targets every hostcall goes through a replaceable `native::Host`
+//! table and each `native::Instance` has its own contexts, so a plugin crate
 //! runs under `cargo test` and an in-process host can serve it.
 #![no_std]
 #![deny(missing_docs)]
@@ -51,7 +51,7 @@ pub mod map;
 pub mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
-#[cfg(any(feature = "std", all(feature = "panic-handler", target_arch = "wasm32")))]
+#[cfg(any(feature = "std", not(target_arch = "wasm32"), feature = "panic-handler"))]
 mod panic;
 pub mod property;
 pub mod queue;
@@ -76,8 +76,8 @@ pub mod __private {
     pub fn initialize() {
         #[cfg(target_arch = "wasm32")]
         crate::exports::initialize();
-        #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
-        crate::panic::install_hook();
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::runtime::install_panic_hook();
     }
 }
 
@@ -94,7 +94,7 @@ pub mod __private {
 /// On wasm this exports `_initialize`, which hosts call once when the module
 /// is loaded, before any context exists: it runs the SDK's start-up and then
 /// the body. Natively it defines `pub fn sluice_main()`, which an in-process
-/// host calls inside [`native::Instance::enter`] to register the plugin with
+/// host calls inside `native::Instance::enter` to register the plugin with
 /// that instance. Use it once per plugin crate, at the crate root.
 #[macro_export]
 macro_rules! main {

@@ -1,4 +1,4 @@
-//! Logging through the host (`proxy_log`), directly or as a [`log`] crate logger.
+//! Logging through the host (`proxy_log`), directly or as a [`log`](mod@log) crate logger.
 //!
 //! ```no_run
 //! sluice::logging::init().ok(); // in the entry point

@@ -38,7 +38,7 @@ pub(crate) fn report(info: &dyn fmt::Display) {
 }
 
 /// Installs the panic hook that reports panics through the host.
-#[cfg(feature = "std")]
-pub fn install_hook() {
+#[cfg(any(feature = "std", not(target_arch = "wasm32")))]
+pub(crate) fn install_hook() {
     std::panic::set_hook(alloc::boxed::Box::new(|info| report(info)));
 }

@@ -15,6 +15,16 @@
 //! sluice = { version = "0.1", default-features = false, features = ["global-allocator", "panic-handler"] }
 //! ```
 
+/// Installs a panic hook that reports every panic through `proxy_log` at
+/// critical level (with its message and location) before the default
+/// behaviour continues. [`main!`](crate::main) calls it on wasm with the
+/// `std` feature; natively, tests of a plugin can call it to see panics the
+/// way the proxy would log them.
+#[cfg(any(feature = "std", not(target_arch = "wasm32")))]
+pub fn install_panic_hook() {
+    crate::panic::install_hook();
+}
+
 #[cfg(all(feature = "panic-handler", not(feature = "std"), target_arch = "wasm32"))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {

@@ -116,11 +116,11 @@ fn parse(wasm: &[u8]) -> Module {
     let mut exports = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.expect("valid wasm");
-        if let Some((_, range)) = payload.as_section() {
-            if !matches!(payload, Payload::CustomSection(_)) {
-                // Section id byte + LEB128 size + contents.
-                module.stripped_size += 1 + leb_len(range.len()) + range.len();
-            }
+        if let Some((_, range)) = payload.as_section()
+            && !matches!(payload, Payload::CustomSection(_))
+        {
+            // Section id byte + LEB128 size + contents.
+            module.stripped_size += 1 + leb_len(range.len()) + range.len();
         }
         match payload {
             Payload::TypeSection(reader) => {

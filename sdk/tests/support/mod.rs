@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 use sluice::native::{Host, HostResult};
 
+/// Header maps: (map type, name) -> value.
+pub type HeaderTable = BTreeMap<(u32, Vec<u8>), Vec<u8>>;
+
 pub const BAD_ARGUMENT: u32 = 2;
 pub const NOT_FOUND: u32 = 1;
 
@@ -20,7 +23,7 @@ pub struct FakeHost {
     /// Contexts `set_effective_context` accepts.
     pub contexts: RefCell<Vec<u32>>,
     /// Header maps: (map type, name) -> value.
-    pub headers: RefCell<BTreeMap<(u32, Vec<u8>), Vec<u8>>>,
+    pub headers: RefCell<HeaderTable>,
     /// Serialized pairs returned by `get_header_map_pairs`, by map type.
     pub pairs: RefCell<BTreeMap<u32, Vec<u8>>>,
     /// Buffers by type.
