@@ -1,3 +1,70 @@
-//! host-sim: a Proxy-Wasm host on wasmtime for testing plugins.
+//! host-sim: a Proxy-Wasm host on wasmtime for testing plugins without Envoy.
+//!
+//! It loads any Proxy-Wasm module (ABI 0.1.0, 0.2.0 or 0.2.1), links every
+//! host function of its ABI version plus the whole WASI preview 1 surface, and
+//! drives the plugin through Envoy's lifecycle: VM start, plugin configure,
+//! HTTP streams and TCP connections, timers, queues, callouts. Everything the
+//! plugin did can be inspected: the request as the upstream saw it, the
+//! response as the client saw it, the local response, logs, metrics, shared
+//! data, queues, the tick period, callouts, and a trace of every host call.
+//!
+//! ```no_run
+//! use host_sim::{Host, LogLevel, PluginSpec, Request, Response};
+//!
+//! # fn main() -> Result<(), host_sim::Error> {
+//! let mut host = Host::new();
+//! let plugin = host.load(PluginSpec::from_file("plugin.wasm")?.configuration(r#"{"header":"x-hello"}"#))?;
+//!
+//! // One request and its response, in one call:
+//! let outcome = host.run_http(plugin, Request::get("/hello"), Response::ok().body("hi"))?;
+//! assert_eq!(outcome.client_response.headers.unwrap().get_str("powered-by"), Some("proxy-wasm"));
+//!
+//! // Or phase by phase:
+//! let mut stream = host.http_stream(plugin)?;
+//! let action = stream.request_headers([(":path", "/"), (":method", "GET")], true)?;
+//! assert!(action.is_continue());
+//! stream.response_headers([(":status", "200")], true)?;
+//! let outcome = stream.complete()?;
+//! assert!(outcome.local_response.is_none());
+//! assert!(host.logs_at(LogLevel::Info).iter().any(|l| l.contains("completed")));
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`engine`] compiles and pre-instantiates modules; the private
+//! `abi` modules marshal each ABI area between guest memory and host state;
+//! [`state`] holds the pure host state, one module per area; the private `vm`
+//! module drives a VM through Envoy's lifecycle; [`Host`] and the stream
+//! handles are the test-facing API.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod abi;
+mod api;
+pub mod engine;
+mod error;
+mod exchange;
+mod host;
+mod spec;
+pub mod state;
+pub mod types;
+mod vm;
+
+pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
+pub use error::Error;
+pub use exchange::{Exchange, Request, Response};
+pub use host::{CalloutId, Host, HostOptions};
+pub use spec::{PluginId, PluginSpec};
+pub use state::callouts::{GrpcCallout, GrpcKind, HttpCallout};
+pub use state::headers::HeaderMap;
+pub use state::http::{EndReason, LocalResponse, Message};
+pub use state::logs::{HostCall, LogRecord};
+pub use state::metrics::MetricValue;
+pub use state::properties::Value;
+pub use types::{AbiVersion, Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
+pub use vm::{GrpcEvent, HttpCallResponse};
+
+/// The linked host functions, for signature checks against the reference
+/// tables: `(module, name, params, results)` with wasm value type names.
+pub fn linked_functions(abi: AbiVersion) -> Result<Vec<(String, String, Vec<String>, Vec<String>)>, Error> {
+    engine::linked_functions(abi)
+}

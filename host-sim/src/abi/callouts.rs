@@ -1,0 +1,169 @@
+//! Callouts: `proxy_http_call` and the five `proxy_grpc_*` functions. Calls
+//! are recorded in the host's state; the test answers them later. As in
+//! cpp-host, a callout belongs to the root of the effective context.
+
+use std::time::Duration;
+
+use wasmtime::{Caller, Linker};
+
+use super::hostcall;
+use super::memory::{self, HostResult};
+use crate::state::callouts::{GrpcCallout, GrpcKind, HttpCallout};
+use crate::state::headers::HeaderMap;
+use crate::types::Status;
+use crate::vm::state::VmState;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_http_call", http_call, (up: u32, up_len: u32, h: u32, h_len: u32, b: u32, b_len: u32,
+        t: u32, t_len: u32, timeout: u32, token_ptr: u32));
+    hostcall!(linker, "proxy_grpc_call", grpc_call, (up: u32, up_len: u32, svc: u32, svc_len: u32, m: u32, m_len: u32,
+        md: u32, md_len: u32, msg: u32, msg_len: u32, timeout: u32, token_ptr: u32));
+    hostcall!(linker, "proxy_grpc_stream", grpc_stream, (up: u32, up_len: u32, svc: u32, svc_len: u32, m: u32,
+        m_len: u32, md: u32, md_len: u32, token_ptr: u32));
+    hostcall!(linker, "proxy_grpc_send", grpc_send, (token: u32, msg: u32, msg_len: u32, end: u32));
+    hostcall!(linker, "proxy_grpc_cancel", grpc_cancel, (token: u32));
+    hostcall!(linker, "proxy_grpc_close", grpc_close, (token: u32));
+    Ok(())
+}
+
+fn text(data: &[u8], ptr: u32, len: u32) -> Result<String, Status> {
+    Ok(String::from_utf8_lossy(memory::slice(data, ptr, len)?).into_owned())
+}
+
+fn map(data: &[u8], ptr: u32, len: u32) -> Result<HeaderMap, Status> {
+    let mut map = HeaderMap::new();
+    map.set_serialized(memory::slice(data, ptr, len)?);
+    Ok(map)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn http_call(
+    caller: &mut Caller<'_, VmState>,
+    up: u32,
+    up_len: u32,
+    h: u32,
+    h_len: u32,
+    b: u32,
+    b_len: u32,
+    t: u32,
+    t_len: u32,
+    timeout: u32,
+    token_ptr: u32,
+) -> HostResult {
+    memory::write_u32(caller, token_ptr, 0)?;
+    let token = memory::with_memory(caller, |data, state| {
+        let root_id = state.effective_root().ok_or(Status::BadArgument)?;
+        let call = HttpCallout {
+            vm: state.index,
+            token: 0,
+            context_id: state.effective,
+            root_id,
+            upstream: text(data, up, up_len)?,
+            headers: map(data, h, h_len)?,
+            body: memory::slice(data, b, b_len)?.to_vec(),
+            trailers: map(data, t, t_len)?,
+            timeout: Duration::from_millis(timeout as u64),
+        };
+        state.world().callouts.http_call(call)
+    })?;
+    Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+fn open(
+    caller: &mut Caller<'_, VmState>,
+    token_ptr: u32,
+    build: impl FnOnce(&[u8], &VmState, u32) -> Result<GrpcCallout, Status>,
+) -> HostResult {
+    memory::write_u32(caller, token_ptr, 0)?;
+    let token = memory::with_memory(caller, |data, state| {
+        let root_id = state.effective_root().ok_or(Status::BadArgument)?;
+        let callout = build(data, state, root_id)?;
+        state.world().callouts.grpc_open(callout)
+    })?;
+    Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn grpc_call(
+    caller: &mut Caller<'_, VmState>,
+    up: u32,
+    up_len: u32,
+    svc: u32,
+    svc_len: u32,
+    m: u32,
+    m_len: u32,
+    md: u32,
+    md_len: u32,
+    msg: u32,
+    msg_len: u32,
+    timeout: u32,
+    token_ptr: u32,
+) -> HostResult {
+    open(caller, token_ptr, |data, state, root_id| {
+        Ok(GrpcCallout {
+            vm: state.index,
+            token: 0,
+            kind: GrpcKind::Call,
+            context_id: state.effective,
+            root_id,
+            upstream: memory::slice(data, up, up_len)?.to_vec(),
+            service: text(data, svc, svc_len)?,
+            method: text(data, m, m_len)?,
+            initial_metadata: map(data, md, md_len)?,
+            messages: vec![memory::slice(data, msg, msg_len)?.to_vec()],
+            closed_by_plugin: true,
+            cancelled: false,
+            timeout: Duration::from_millis(timeout as u64),
+        })
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn grpc_stream(
+    caller: &mut Caller<'_, VmState>,
+    up: u32,
+    up_len: u32,
+    svc: u32,
+    svc_len: u32,
+    m: u32,
+    m_len: u32,
+    md: u32,
+    md_len: u32,
+    token_ptr: u32,
+) -> HostResult {
+    open(caller, token_ptr, |data, state, root_id| {
+        Ok(GrpcCallout {
+            vm: state.index,
+            token: 0,
+            kind: GrpcKind::Stream,
+            context_id: state.effective,
+            root_id,
+            upstream: memory::slice(data, up, up_len)?.to_vec(),
+            service: text(data, svc, svc_len)?,
+            method: text(data, m, m_len)?,
+            initial_metadata: map(data, md, md_len)?,
+            messages: Vec::new(),
+            closed_by_plugin: false,
+            cancelled: false,
+            timeout: Duration::ZERO,
+        })
+    })
+}
+
+fn grpc_send(caller: &mut Caller<'_, VmState>, token: u32, msg: u32, msg_len: u32, end: u32) -> HostResult {
+    memory::with_memory(caller, |data, state| {
+        let message = memory::slice(data, msg, msg_len)?;
+        state.world().callouts.grpc_send(state.index, token, message, end != 0)
+    })?;
+    Ok(())
+}
+
+fn grpc_cancel(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
+    let state = caller.data();
+    Ok(state.world().callouts.grpc_cancel(state.index, token)?)
+}
+
+fn grpc_close(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
+    let state = caller.data();
+    Ok(state.world().callouts.grpc_close(state.index, token)?)
+}

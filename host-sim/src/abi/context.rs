@@ -1,0 +1,77 @@
+//! Logging, time, timers and context management: `proxy_log`,
+//! `proxy_get_log_level`, `proxy_get_current_time_nanoseconds`,
+//! `proxy_set_tick_period_milliseconds`, `proxy_done`,
+//! `proxy_set_effective_context`, and ABI 0.1.0's `proxy_get_configuration`.
+
+use wasmtime::{Caller, Linker};
+
+use super::hostcall;
+use super::memory::{self, HostResult};
+use crate::state::logs::LogRecord;
+use crate::types::{AbiVersion, LogLevel, Status};
+use crate::vm::state::{Deferred, VmState};
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_log", log, (level: u32, ptr: u32, len: u32));
+    hostcall!(linker, "proxy_get_current_time_nanoseconds", current_time, (ptr: u32));
+    hostcall!(linker, "proxy_set_tick_period_milliseconds", set_tick_period, (period: u32));
+    hostcall!(linker, "proxy_done", done, ());
+    hostcall!(linker, "proxy_set_effective_context", set_effective_context, (context_id: u32));
+    match abi {
+        AbiVersion::V0_1_0 => {
+            hostcall!(linker, "proxy_get_configuration", get_configuration, (ptr_ptr: u32, size_ptr: u32))
+        }
+        AbiVersion::V0_2_0 => {}
+        AbiVersion::V0_2_1 => hostcall!(linker, "proxy_get_log_level", get_log_level, (ptr: u32)),
+    }
+    Ok(())
+}
+
+fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> HostResult {
+    let level = LogLevel::from_u32(level).ok_or(Status::BadArgument)?;
+    memory::with_memory(caller, |data, state| {
+        let message = String::from_utf8_lossy(memory::slice(data, ptr, len)?).into_owned();
+        state.logs.push(LogRecord { level, context_id: state.effective, message });
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
+    let level = caller.data().log_level as u32;
+    Ok(memory::write_u32(caller, ptr, level)?)
+}
+
+fn current_time(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
+    let now = caller.data().world().clock.realtime_ns();
+    Ok(memory::write_u64(caller, ptr, now)?)
+}
+
+fn set_tick_period(caller: &mut Caller<'_, VmState>, period: u32) -> HostResult {
+    let state = caller.data();
+    let root = state.effective_root().ok_or(Status::BadArgument)?;
+    let mut world = state.world();
+    let now = world.clock.monotonic_ns();
+    world.timers.set_period((state.index, root), period, now);
+    Ok(())
+}
+
+fn done(caller: &mut Caller<'_, VmState>) -> HostResult {
+    let state = caller.data_mut();
+    let id = state.effective;
+    state.contexts.done(id)?;
+    state.deferred.push(Deferred::Done(id));
+    Ok(())
+}
+
+fn set_effective_context(caller: &mut Caller<'_, VmState>, context_id: u32) -> HostResult {
+    let state = caller.data_mut();
+    state.contexts.get(context_id).ok_or(Status::BadArgument)?;
+    state.effective = context_id;
+    Ok(())
+}
+
+fn get_configuration(caller: &mut Caller<'_, VmState>, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    let configuration = caller.data().legacy_configuration();
+    memory::return_bytes(caller, &configuration, ptr_ptr, size_ptr)
+}

@@ -1,0 +1,41 @@
+//! Metrics: `proxy_define_metric`, `proxy_increment_metric`,
+//! `proxy_record_metric`, `proxy_get_metric` (64-bit values as `i64`).
+
+use wasmtime::{Caller, Linker};
+
+use super::hostcall;
+use super::memory::{self, HostResult};
+use crate::types::{MetricType, Status};
+use crate::vm::state::VmState;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_define_metric", define, (kind: u32, name: u32, name_len: u32, id_ptr: u32));
+    hostcall!(linker, "proxy_increment_metric", increment, (id: u32, delta: i64));
+    hostcall!(linker, "proxy_record_metric", record, (id: u32, value: i64));
+    hostcall!(linker, "proxy_get_metric", get, (id: u32, value_ptr: u32));
+    Ok(())
+}
+
+fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32, id_ptr: u32) -> HostResult {
+    let kind = MetricType::from_u32(kind).ok_or(Status::BadArgument)?;
+    memory::check(caller, id_ptr, 4)?;
+    let id = memory::with_memory(caller, |data, state| {
+        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
+        Ok(state.world().metrics.define(kind, &name))
+    })?;
+    Ok(memory::write_u32(caller, id_ptr, id)?)
+}
+
+fn increment(caller: &mut Caller<'_, VmState>, id: u32, delta: i64) -> HostResult {
+    Ok(caller.data().world().metrics.increment(id, delta)?)
+}
+
+fn record(caller: &mut Caller<'_, VmState>, id: u32, value: i64) -> HostResult {
+    Ok(caller.data().world().metrics.record(id, value as u64)?)
+}
+
+fn get(caller: &mut Caller<'_, VmState>, id: u32, value_ptr: u32) -> HostResult {
+    memory::check(caller, value_ptr, 8)?;
+    let value = caller.data().world().metrics.get(id)?;
+    Ok(memory::write_u64(caller, value_ptr, value)?)
+}

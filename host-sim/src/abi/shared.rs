@@ -1,0 +1,105 @@
+//! Shared data and shared queues: `proxy_set_shared_data`,
+//! `proxy_get_shared_data`, `proxy_register_shared_queue`,
+//! `proxy_resolve_shared_queue`, `proxy_enqueue_shared_queue`,
+//! `proxy_dequeue_shared_queue`. Enqueueing only records the
+//! `on_queue_ready` notification; the host delivers it after the call.
+
+use wasmtime::{Caller, Linker};
+
+use super::hostcall;
+use super::memory::{self, HostResult};
+use crate::state::queues::QueueOwner;
+use crate::types::Status;
+use crate::vm::state::VmState;
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_set_shared_data", set_shared_data, (key: u32, key_len: u32, value: u32, value_len: u32, cas: u32));
+    hostcall!(linker, "proxy_get_shared_data", get_shared_data, (key: u32, key_len: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32));
+    hostcall!(linker, "proxy_register_shared_queue", register_queue, (name: u32, name_len: u32, token_ptr: u32));
+    hostcall!(linker, "proxy_resolve_shared_queue", resolve_queue, (vm: u32, vm_len: u32, name: u32, name_len: u32, token_ptr: u32));
+    hostcall!(linker, "proxy_enqueue_shared_queue", enqueue, (token: u32, value: u32, value_len: u32));
+    hostcall!(linker, "proxy_dequeue_shared_queue", dequeue, (token: u32, ptr_ptr: u32, size_ptr: u32));
+    Ok(())
+}
+
+fn set_shared_data(
+    caller: &mut Caller<'_, VmState>,
+    key: u32,
+    key_len: u32,
+    value: u32,
+    value_len: u32,
+    cas: u32,
+) -> HostResult {
+    memory::with_memory(caller, |data, state| {
+        let key = memory::slice(data, key, key_len)?;
+        let value = memory::slice(data, value, value_len)?;
+        state.world().shared_data.set(&state.vm_id, key, value, cas)
+    })?;
+    Ok(())
+}
+
+fn get_shared_data(
+    caller: &mut Caller<'_, VmState>,
+    key: u32,
+    key_len: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+    cas_ptr: u32,
+) -> HostResult {
+    memory::check(caller, cas_ptr, 4)?;
+    let (value, cas) = memory::with_memory(caller, |data, state| {
+        let key = memory::slice(data, key, key_len)?;
+        let world = state.world();
+        let (value, cas) = world.shared_data.get(&state.vm_id, key)?;
+        Ok((value.to_vec(), cas))
+    })?;
+    memory::return_bytes(caller, &value, ptr_ptr, size_ptr)?;
+    Ok(memory::write_u32(caller, cas_ptr, cas)?)
+}
+
+fn register_queue(caller: &mut Caller<'_, VmState>, name: u32, name_len: u32, token_ptr: u32) -> HostResult {
+    memory::check(caller, token_ptr, 4)?;
+    let token = memory::with_memory(caller, |data, state| {
+        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
+        let root_id = state.effective_root().ok_or(Status::BadArgument)?;
+        let owner = QueueOwner { vm: state.index, root_id };
+        Ok(state.world().queues.register(&state.vm_id, &name, owner))
+    })?;
+    Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+fn resolve_queue(
+    caller: &mut Caller<'_, VmState>,
+    vm: u32,
+    vm_len: u32,
+    name: u32,
+    name_len: u32,
+    token_ptr: u32,
+) -> HostResult {
+    memory::check(caller, token_ptr, 4)?;
+    let token = memory::with_memory(caller, |data, state| {
+        let vm_id = String::from_utf8_lossy(memory::slice(data, vm, vm_len)?).into_owned();
+        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
+        let vm_id = if vm_id.is_empty() { state.vm_id.clone() } else { vm_id };
+        state.world().queues.resolve(&vm_id, &name)
+    })?;
+    Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: u32) -> HostResult {
+    memory::with_memory(caller, |data, state| {
+        let value = memory::slice(data, value, value_len)?;
+        let mut world = state.world();
+        let owner = world.queues.enqueue(token, value)?;
+        world.queue_ready.push((owner, token));
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn dequeue(caller: &mut Caller<'_, VmState>, token: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    memory::check(caller, ptr_ptr, 4)?;
+    memory::check(caller, size_ptr, 4)?;
+    let value = caller.data().world().queues.dequeue(token)?;
+    memory::return_bytes(caller, &value, ptr_ptr, size_ptr)
+}

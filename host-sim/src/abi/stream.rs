@@ -1,0 +1,129 @@
+//! Stream control: `proxy_continue_stream`, `proxy_close_stream` (0.2.0+),
+//! ABI 0.1.0's `proxy_continue_request`/`proxy_continue_response`/
+//! `proxy_clear_route_cache`, `proxy_send_local_response` and
+//! `proxy_get_status`. Nothing here calls back into the guest: continuing,
+//! closing and local responses are deferred until the current call returns.
+
+use wasmtime::{Caller, Linker};
+
+use super::hostcall;
+use super::memory::{self, HostResult};
+use crate::state::headers::HeaderMap;
+use crate::state::http::{EndReason, LocalResponse};
+use crate::types::{AbiVersion, Status, StreamType};
+use crate::vm::state::{Deferred, VmState};
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_send_local_response", send_local_response,
+        (status: u32, details: u32, details_len: u32, body: u32, body_len: u32, headers: u32, headers_len: u32, grpc: i32));
+    hostcall!(linker, "proxy_get_status", get_status, (code_ptr: u32, ptr_ptr: u32, size_ptr: u32));
+    if abi == AbiVersion::V0_1_0 {
+        hostcall!(linker, "proxy_continue_request", continue_request, ());
+        hostcall!(linker, "proxy_continue_response", continue_response, ());
+        hostcall!(linker, "proxy_clear_route_cache", clear_route_cache, ());
+    } else {
+        hostcall!(linker, "proxy_continue_stream", continue_stream, (kind: u32));
+        hostcall!(linker, "proxy_close_stream", close_stream, (kind: u32));
+    }
+    Ok(())
+}
+
+fn stream_type(raw: u32) -> Result<StreamType, Status> {
+    StreamType::from_u32(raw).ok_or(Status::BadArgument)
+}
+
+/// Envoy resumes HTTP directions only; TCP has no continue (`BAD_ARGUMENT`).
+fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
+    let kind = stream_type(kind)?;
+    if matches!(kind, StreamType::Downstream | StreamType::Upstream) {
+        return Err(Status::BadArgument.into());
+    }
+    let state = caller.data_mut();
+    if state.http.contains_key(&state.effective) {
+        state.deferred.push(Deferred::Continue(state.effective, kind));
+    }
+    Ok(())
+}
+
+fn continue_request(caller: &mut Caller<'_, VmState>) -> HostResult {
+    continue_stream(caller, StreamType::HttpRequest as u32)
+}
+
+fn continue_response(caller: &mut Caller<'_, VmState>) -> HostResult {
+    continue_stream(caller, StreamType::HttpResponse as u32)
+}
+
+fn clear_route_cache(caller: &mut Caller<'_, VmState>) -> HostResult {
+    let state = caller.data_mut();
+    let stream = state.http.get_mut(&state.effective).ok_or(Status::BadArgument)?;
+    stream.route_cache_clears += 1;
+    Ok(())
+}
+
+fn close_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
+    let kind = stream_type(kind)?;
+    let state = caller.data_mut();
+    let id = state.effective;
+    let known = match kind {
+        StreamType::HttpRequest | StreamType::HttpResponse => state.http.contains_key(&id),
+        StreamType::Downstream | StreamType::Upstream => state.tcp.contains_key(&id),
+    };
+    if !known {
+        return Err(Status::BadArgument.into());
+    }
+    if let Some(tcp) = state.tcp.get_mut(&id) {
+        tcp.close_requested.push(kind);
+    }
+    state.deferred.push(Deferred::Close(id, kind));
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_local_response(
+    caller: &mut Caller<'_, VmState>,
+    status: u32,
+    details: u32,
+    details_len: u32,
+    body: u32,
+    body_len: u32,
+    headers: u32,
+    headers_len: u32,
+    grpc: i32,
+) -> HostResult {
+    memory::with_memory(caller, |data, state| {
+        let response = LocalResponse {
+            status_code: status,
+            details: String::from_utf8_lossy(memory::slice(data, details, details_len)?).into_owned(),
+            body: memory::slice(data, body, body_len)?.to_vec(),
+            headers: {
+                let mut map = HeaderMap::new();
+                map.set_serialized(memory::slice(data, headers, headers_len)?);
+                map
+            },
+            grpc_status: u32::try_from(grpc).ok(),
+        };
+        let id = state.effective;
+        let stream = state.http.get_mut(&id).ok_or(Status::BadArgument)?;
+        if stream.ended.is_some() {
+            return Ok(());
+        }
+        if stream.response.sent.headers.is_some() {
+            // Too late for a reply: Envoy resets the stream.
+            stream.ended = Some(EndReason::Reset);
+            state.deferred.push(Deferred::Close(id, StreamType::HttpResponse));
+            return Ok(());
+        }
+        stream.local_response = Some(response);
+        stream.stop_next_iteration = true;
+        state.deferred.push(Deferred::LocalResponse(id));
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn get_status(caller: &mut Caller<'_, VmState>, code_ptr: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    let (code, message) = caller.data().scope.status.clone().unwrap_or((0, Vec::new()));
+    memory::check(caller, code_ptr, 4)?;
+    memory::return_bytes(caller, &message, ptr_ptr, size_ptr)?;
+    Ok(memory::write_u32(caller, code_ptr, code)?)
+}

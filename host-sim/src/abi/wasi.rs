@@ -1,0 +1,261 @@
+//! The whole `wasi_snapshot_preview1` surface (also linked as
+//! `wasi_unstable`, as cpp-host does). The functions the Proxy-Wasm spec
+//! names have real semantics: `fd_write` goes to the plugin log, clocks read
+//! the virtual clock, `random_get` is seeded, `environ_*` serve the VM's own
+//! environment, `args_*` are empty and `proc_exit` stops the guest. Every other
+//! function answers with the errno cpp-host gives, so Go, C++ and
+//! AssemblyScript guests link. Also `env.pthread_equal` and
+//! `env.emscripten_notify_memory_growth`, which cpp-host provides.
+
+use wasmtime::{Caller, Linker};
+
+use super::memory;
+use crate::state::logs::{LogRecord, trim_newline};
+use crate::types::{LogLevel, Status};
+use crate::vm::state::VmState;
+
+/// Both module names WASI preview 1 is imported under.
+pub const MODULES: [&str; 2] = ["wasi_snapshot_preview1", "wasi_unstable"];
+
+const SUCCESS: i32 = 0;
+const BADF: i32 = 8;
+const FAULT: i32 = 21;
+const INVAL: i32 = 28;
+const NOENT: i32 = 44;
+const NOSYS: i32 = 52;
+const NOTDIR: i32 = 54;
+const NOTSUP: i32 = 58;
+
+/// The largest `random_get` cpp-host serves.
+const MAX_RANDOM: u32 = 64 * 1024;
+
+type Wasi = Result<i32, wasmtime::Error>;
+
+fn fault(_: Status) -> i32 {
+    FAULT
+}
+
+macro_rules! wasi {
+    ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {
+        for module in MODULES {
+            $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+                let errno = $func(&mut caller, $($arg),*)?;
+                caller.data_mut().record($name, errno);
+                Ok(errno)
+            })?;
+        }
+    };
+}
+
+macro_rules! stub {
+    ($linker:expr, $name:literal, $errno:expr, ($($ty:ty),*)) => {
+        for module in MODULES {
+            $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $(_: $ty),*| -> i32 {
+                caller.data_mut().record($name, $errno);
+                $errno
+            })?;
+        }
+    };
+}
+
+/// `fd_*` stubs cpp-host answers OK for stdout/stderr and BADF otherwise.
+macro_rules! std_fd_ok {
+    ($linker:expr, $name:literal, ($($ty:ty),*)) => {
+        for module in MODULES {
+            $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, fd: i32, $(_: $ty),*| -> i32 {
+                let errno = if fd == 1 || fd == 2 { SUCCESS } else { BADF };
+                caller.data_mut().record($name, errno);
+                errno
+            })?;
+        }
+    };
+}
+
+pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    wasi!(linker, "fd_write", fd_write, (fd: i32, iovs: u32, iovs_len: u32, written_ptr: u32));
+    wasi!(linker, "fd_pwrite", fd_pwrite, (fd: i32, iovs: u32, iovs_len: u32, _offset: i64, written_ptr: u32));
+    wasi!(linker, "clock_time_get", clock_time_get, (id: i32, _precision: i64, time_ptr: u32));
+    wasi!(linker, "clock_res_get", clock_res_get, (id: i32, res_ptr: u32));
+    wasi!(linker, "random_get", random_get, (buf: u32, len: u32));
+    wasi!(linker, "environ_sizes_get", environ_sizes_get, (count_ptr: u32, size_ptr: u32));
+    wasi!(linker, "environ_get", environ_get, (environ: u32, buf: u32));
+    wasi!(linker, "args_sizes_get", args_sizes_get, (argc_ptr: u32, size_ptr: u32));
+    wasi!(linker, "fd_fdstat_get", fd_fdstat_get, (fd: i32, stat_ptr: u32));
+    wasi!(linker, "poll_oneoff", poll_oneoff, (_in: u32, _out: u32, _n: u32, nevents_ptr: u32));
+    for module in MODULES {
+        linker.func_wrap(
+            module,
+            "proc_exit",
+            |mut caller: Caller<'_, VmState>, code: i32| -> wasmtime::Result<()> {
+                caller.data_mut().record("proc_exit", code);
+                caller.data_mut().exit_code = Some(code);
+                Err(wasmtime::format_err!("the guest called proc_exit({code})"))
+            },
+        )?;
+    }
+    stub!(linker, "args_get", SUCCESS, (i32, i32));
+    stub!(linker, "sched_yield", SUCCESS, ());
+    stub!(linker, "fd_seek", SUCCESS, (i32, i64, i32, i32));
+    stub!(linker, "fd_close", SUCCESS, (i32));
+    stub!(linker, "fd_tell", SUCCESS, (i32, i32));
+    std_fd_ok!(linker, "fd_advise", (i64, i64, i32));
+    std_fd_ok!(linker, "fd_allocate", (i64, i64));
+    std_fd_ok!(linker, "fd_datasync", ());
+    std_fd_ok!(linker, "fd_sync", ());
+    std_fd_ok!(linker, "fd_fdstat_set_rights", (i64, i64));
+    std_fd_ok!(linker, "fd_filestat_set_size", (i64));
+    std_fd_ok!(linker, "fd_filestat_set_times", (i64, i64, i32));
+    stub!(linker, "fd_read", NOSYS, (i32, i32, i32, i32));
+    stub!(linker, "fd_pread", NOSYS, (i32, i32, i32, i64, i32));
+    stub!(linker, "fd_prestat_dir_name", NOSYS, (i32, i32, i32));
+    stub!(linker, "fd_fdstat_set_flags", NOSYS, (i32, i32));
+    stub!(linker, "fd_renumber", NOSYS, (i32, i32));
+    stub!(linker, "proc_raise", NOSYS, (i32));
+    stub!(linker, "fd_prestat_get", BADF, (i32, i32));
+    stub!(linker, "fd_filestat_get", BADF, (i32, i32));
+    stub!(linker, "fd_readdir", NOTDIR, (i32, i32, i32, i64, i32));
+    stub!(linker, "path_open", NOENT, (i32, i32, i32, i32, i32, i64, i64, i32, i32));
+    stub!(linker, "path_create_directory", NOTSUP, (i32, i32, i32));
+    stub!(linker, "path_filestat_get", NOTSUP, (i32, i32, i32, i32, i32));
+    stub!(linker, "path_filestat_set_times", NOTSUP, (i32, i32, i32, i32, i64, i64, i32));
+    stub!(linker, "path_link", NOTSUP, (i32, i32, i32, i32, i32, i32, i32));
+    stub!(linker, "path_readlink", NOTSUP, (i32, i32, i32, i32, i32, i32));
+    stub!(linker, "path_remove_directory", NOTSUP, (i32, i32, i32));
+    stub!(linker, "path_rename", NOTSUP, (i32, i32, i32, i32, i32, i32));
+    stub!(linker, "path_symlink", NOTSUP, (i32, i32, i32, i32, i32));
+    stub!(linker, "path_unlink_file", NOTSUP, (i32, i32, i32));
+    stub!(linker, "sock_accept", NOTSUP, (i32, i32, i32));
+    stub!(linker, "sock_recv", NOTSUP, (i32, i32, i32, i32, i32, i32));
+    stub!(linker, "sock_send", NOTSUP, (i32, i32, i32, i32, i32));
+    stub!(linker, "sock_shutdown", NOTSUP, (i32, i32));
+    linker.func_wrap("env", "pthread_equal", |mut caller: Caller<'_, VmState>, a: i32, b: i32| -> i32 {
+        caller.data_mut().record("pthread_equal", (a == b) as i32);
+        (a == b) as i32
+    })?;
+    linker.func_wrap("env", "emscripten_notify_memory_growth", |mut caller: Caller<'_, VmState>, _: i32| {
+        caller.data_mut().record("emscripten_notify_memory_growth", 0);
+    })?;
+    Ok(())
+}
+
+fn fd_write(caller: &mut Caller<'_, VmState>, fd: i32, iovs: u32, iovs_len: u32, written_ptr: u32) -> Wasi {
+    let level = match fd {
+        1 => LogLevel::Info,
+        2 => LogLevel::Error,
+        _ => return Ok(BADF),
+    };
+    let gathered = memory::with_memory(caller, |data, _| {
+        let table = memory::slice(data, iovs, iovs_len.checked_mul(8).ok_or(Status::InvalidMemoryAccess)?)?;
+        let mut bytes = Vec::new();
+        for iov in table.chunks_exact(8) {
+            let ptr = u32::from_le_bytes([iov[0], iov[1], iov[2], iov[3]]);
+            let len = u32::from_le_bytes([iov[4], iov[5], iov[6], iov[7]]);
+            bytes.extend_from_slice(memory::slice(data, ptr, len)?);
+        }
+        Ok(bytes)
+    });
+    let Ok(bytes) = gathered else { return Ok(FAULT) };
+    if memory::write_u32(caller, written_ptr, bytes.len() as u32).is_err() {
+        return Ok(FAULT);
+    }
+    let state = caller.data_mut();
+    let context_id = state.effective;
+    state.logs.push(LogRecord { level, context_id, message: trim_newline(&bytes) });
+    Ok(SUCCESS)
+}
+
+fn fd_pwrite(
+    caller: &mut Caller<'_, VmState>,
+    fd: i32,
+    iovs: u32,
+    iovs_len: u32,
+    _offset: i64,
+    written_ptr: u32,
+) -> Wasi {
+    fd_write(caller, fd, iovs, iovs_len, written_ptr)
+}
+
+fn clock_time_get(caller: &mut Caller<'_, VmState>, id: i32, _precision: i64, time_ptr: u32) -> Wasi {
+    let now = {
+        let world = caller.data().world();
+        match id {
+            0 => world.clock.realtime_ns(),
+            1 => world.clock.monotonic_ns(),
+            _ => return Ok(NOTSUP),
+        }
+    };
+    Ok(memory::write_u64(caller, time_ptr, now).map_or_else(fault, |_| SUCCESS))
+}
+
+fn clock_res_get(caller: &mut Caller<'_, VmState>, id: i32, res_ptr: u32) -> Wasi {
+    if !(0..=1).contains(&id) {
+        return Ok(NOTSUP);
+    }
+    Ok(memory::write_u64(caller, res_ptr, 1).map_or_else(fault, |_| SUCCESS))
+}
+
+fn random_get(caller: &mut Caller<'_, VmState>, buf: u32, len: u32) -> Wasi {
+    if len > MAX_RANDOM {
+        return Ok(INVAL);
+    }
+    if memory::check(caller, buf, len).is_err() {
+        return Ok(FAULT);
+    }
+    let state = caller.data_mut();
+    let mut bytes = Vec::with_capacity(len as usize + 8);
+    while bytes.len() < len as usize {
+        bytes.extend_from_slice(&state.next_random().to_le_bytes());
+    }
+    bytes.truncate(len as usize);
+    Ok(memory::write(caller, buf, &bytes).map_or_else(fault, |_| SUCCESS))
+}
+
+fn environ_strings(state: &VmState) -> Vec<Vec<u8>> {
+    state.environment.iter().map(|(k, v)| format!("{k}={v}\0").into_bytes()).collect()
+}
+
+fn environ_sizes_get(caller: &mut Caller<'_, VmState>, count_ptr: u32, size_ptr: u32) -> Wasi {
+    let strings = environ_strings(caller.data());
+    let size: usize = strings.iter().map(Vec::len).sum();
+    let written = memory::check(caller, size_ptr, 4)
+        .and_then(|_| memory::write_u32(caller, count_ptr, strings.len() as u32))
+        .and_then(|_| memory::write_u32(caller, size_ptr, size as u32));
+    Ok(written.map_or_else(fault, |_| SUCCESS))
+}
+
+fn environ_get(caller: &mut Caller<'_, VmState>, environ: u32, buf: u32) -> Wasi {
+    let strings = environ_strings(caller.data());
+    let mut offset = buf;
+    for (i, s) in strings.iter().enumerate() {
+        let pointer = environ.checked_add(4 * i as u32);
+        let ok = pointer
+            .ok_or(Status::InvalidMemoryAccess)
+            .and_then(|p| memory::write_u32(caller, p, offset))
+            .and_then(|_| memory::write(caller, offset, s));
+        if ok.is_err() {
+            return Ok(FAULT);
+        }
+        offset = offset.wrapping_add(s.len() as u32);
+    }
+    Ok(SUCCESS)
+}
+
+fn args_sizes_get(caller: &mut Caller<'_, VmState>, argc_ptr: u32, size_ptr: u32) -> Wasi {
+    let written = memory::write_u32(caller, argc_ptr, 0).and_then(|_| memory::write_u32(caller, size_ptr, 0));
+    Ok(written.map_or_else(fault, |_| SUCCESS))
+}
+
+fn fd_fdstat_get(caller: &mut Caller<'_, VmState>, fd: i32, stat_ptr: u32) -> Wasi {
+    if fd != 1 && fd != 2 {
+        return Ok(BADF);
+    }
+    // filetype CHARACTER_DEVICE (2), no flags, rights: fd_write (1 << 6).
+    let mut stat = [0u8; 24];
+    stat[0] = 2;
+    stat[8..16].copy_from_slice(&(1u64 << 6).to_le_bytes());
+    Ok(memory::write(caller, stat_ptr, &stat).map_or_else(fault, |_| SUCCESS))
+}
+
+fn poll_oneoff(caller: &mut Caller<'_, VmState>, _in: u32, _out: u32, _n: u32, nevents_ptr: u32) -> Wasi {
+    Ok(memory::write_u32(caller, nevents_ptr, 0).map_or_else(fault, |_| SUCCESS))
+}

@@ -1,0 +1,171 @@
+//! The engine: one process-wide wasmtime [`Engine`], module compilation with a
+//! per-process cache (and wasmtime's on-disk cache), the linkers (one per ABI
+//! version, since each version has its own host-function set), and
+//! pre-instantiation so each new VM costs only an instantiation.
+
+pub mod abi;
+pub(crate) mod exports;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module};
+
+use crate::abi as hostcalls;
+use crate::error::Error;
+use crate::types::AbiVersion;
+use crate::vm::state::VmState;
+pub use abi::ModuleFacts;
+
+/// Where wasmtime's on-disk compilation cache lives: `$HOST_SIM_CACHE_DIR`, or
+/// `host-sim-cache` in the system temporary directory. Setting
+/// `HOST_SIM_NO_DISK_CACHE` disables it.
+pub fn disk_cache_dir() -> Option<PathBuf> {
+    if std::env::var_os("HOST_SIM_NO_DISK_CACHE").is_some() {
+        return None;
+    }
+    Some(
+        std::env::var_os("HOST_SIM_CACHE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("host-sim-cache")),
+    )
+}
+
+/// Builds an engine configured like host-sim's (optionally with an on-disk
+/// cache directory). Exposed for measurements; host-sim itself uses [`engine`].
+pub fn new_engine(disk_cache: Option<PathBuf>) -> Result<Engine, Error> {
+    let mut config = Config::new();
+    if let Some(dir) = disk_cache {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
+        // A cache that cannot be set up (read-only disk...) only costs speed.
+        if let Ok(cache) = Cache::new(cache) {
+            config.cache(Some(cache));
+        }
+    }
+    Engine::new(&config).map_err(|e| Error::Compile(e.to_string()))
+}
+
+/// The process-wide engine.
+pub fn engine() -> Result<&'static Engine, Error> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| new_engine(disk_cache_dir()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| Error::Compile(e.clone()))
+}
+
+/// The linker for one ABI version (built once per process).
+pub(crate) fn linker(abi: AbiVersion) -> Result<&'static Linker<VmState>, Error> {
+    static LINKERS: OnceLock<Result<[Linker<VmState>; 3], String>> = OnceLock::new();
+    let linkers = LINKERS
+        .get_or_init(|| {
+            let engine = engine().map_err(|e| e.to_string())?;
+            let build = |abi| hostcalls::linker(engine, abi).map_err(|e| e.to_string());
+            Ok([build(AbiVersion::V0_1_0)?, build(AbiVersion::V0_2_0)?, build(AbiVersion::V0_2_1)?])
+        })
+        .as_ref()
+        .map_err(|e| Error::Instantiate(e.clone()))?;
+    Ok(&linkers[abi as usize])
+}
+
+/// A compiled, linked module ready to instantiate.
+pub struct Compiled {
+    pub(crate) module: Module,
+    pub(crate) facts: ModuleFacts,
+    pub(crate) pre: InstancePre<VmState>,
+    compile_time: Duration,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("facts", &self.facts)
+            .field("compile_time", &self.compile_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compiled {
+    /// The ABI version the module declares.
+    pub fn abi(&self) -> AbiVersion {
+        self.facts.abi
+    }
+
+    /// How long compiling (or loading from the on-disk cache) took.
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+
+    /// The module's imports as `(module, name)` pairs.
+    pub fn imports(&self) -> Vec<(String, String)> {
+        self.module.imports().map(|i| (i.module().to_owned(), i.name().to_owned())).collect()
+    }
+}
+
+fn fingerprint(bytes: &[u8]) -> (usize, u64, u64) {
+    let mut a = DefaultHasher::new();
+    bytes.hash(&mut a);
+    let mut b = DefaultHasher::new();
+    0xabcdu16.hash(&mut b);
+    bytes.hash(&mut b);
+    (bytes.len(), a.finish(), b.finish())
+}
+
+/// Compiles `bytes` on the process-wide engine, at most once per process for
+/// identical bytes, and pre-instantiates it against its ABI's linker.
+pub fn compile(bytes: &[u8]) -> Result<Arc<Compiled>, Error> {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, u64, u64), Arc<Compiled>>>> = OnceLock::new();
+    let key = fingerprint(bytes);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(hit.clone());
+    }
+    let compiled = Arc::new(compile_uncached(bytes)?);
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, compiled.clone());
+    Ok(compiled)
+}
+
+/// Compiles without the per-process cache (wasmtime's on-disk cache still applies).
+pub fn compile_uncached(bytes: &[u8]) -> Result<Compiled, Error> {
+    let facts = abi::inspect(bytes)?;
+    let start = Instant::now();
+    let module = Module::new(engine()?, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+    let compile_time = start.elapsed();
+    let pre = linker(facts.abi)?.instantiate_pre(&module).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
+    Ok(Compiled { module, facts, pre, compile_time })
+}
+
+/// Compiles `bytes` on `engine` and reports how long it took; used by the
+/// throughput example to time cold compiles and on-disk cache hits.
+pub fn time_compile(engine: &Engine, bytes: &[u8]) -> Result<Duration, Error> {
+    let start = Instant::now();
+    Module::new(engine, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
+    Ok(start.elapsed())
+}
+
+/// Every function the linker for `abi` defines, as `(module, name, params,
+/// results)` with wasm value type names (`i32`, `i64`).
+pub fn linked_functions(abi: AbiVersion) -> Result<Vec<(String, String, Vec<String>, Vec<String>)>, Error> {
+    let engine = engine()?;
+    let linker = linker(abi)?;
+    let mut store = wasmtime::Store::new(engine, VmState::detached());
+    let mut out = Vec::new();
+    let items: Vec<_> = linker.iter(&mut store).collect();
+    for (module, name, item) in items {
+        if let wasmtime::Extern::Func(f) = item {
+            let ty = f.ty(&store);
+            out.push((
+                module.to_owned(),
+                name.to_owned(),
+                ty.params().map(|t| t.to_string()).collect(),
+                ty.results().map(|t| t.to_string()).collect(),
+            ));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

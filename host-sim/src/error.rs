@@ -1,0 +1,111 @@
+//! The typed errors of host-sim's API.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Why a host-sim operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The `.wasm` file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid wasm module (or wasmtime could not compile them).
+    Compile(String),
+    /// The module exports no (or an unknown) `proxy_abi_version_*` marker.
+    UnknownAbi {
+        /// The marker-like exports found, if any.
+        found: Vec<String>,
+    },
+    /// The module exports neither `proxy_on_memory_allocate` nor `malloc`.
+    MissingAllocator,
+    /// An export has the wrong type (e.g. a callback with the wrong arity).
+    BadExport {
+        /// Export name.
+        name: String,
+        /// What it should be.
+        expected: String,
+        /// What it is.
+        found: String,
+    },
+    /// Linking or instantiating failed (e.g. an unknown import).
+    Instantiate(String),
+    /// The guest trapped (panic, `unreachable`, `proc_exit`, ...) in a callback;
+    /// the VM is marked failed.
+    Trap {
+        /// The callback that was running, e.g. `proxy_on_request_headers`.
+        callback: &'static str,
+        /// The trap message with the guest backtrace.
+        message: String,
+    },
+    /// The VM failed earlier and is not used any more.
+    VmFailed {
+        /// The original failure.
+        reason: String,
+    },
+    /// `proxy_on_vm_start` returned false.
+    VmStartRejected {
+        /// The plugin's root id.
+        root_id: String,
+    },
+    /// `proxy_on_configure` returned false.
+    ConfigureRejected {
+        /// The plugin's root id.
+        root_id: String,
+    },
+    /// The handle does not name a live plugin, stream or callout.
+    NotFound(String),
+    /// The operation is not valid at this point of the stream (a test mistake,
+    /// e.g. body before headers, or data after the stream ended).
+    InvalidPhase(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            Error::Compile(m) => write!(f, "cannot compile the module: {m}"),
+            Error::UnknownAbi { found } if found.is_empty() => write!(
+                f,
+                "Missing or unknown Proxy-Wasm ABI version: the module exports none of \
+                 proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1"
+            ),
+            Error::UnknownAbi { found } => write!(
+                f,
+                "Missing or unknown Proxy-Wasm ABI version: found {}, supported are \
+                 proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1",
+                found.join(", ")
+            ),
+            Error::MissingAllocator => {
+                write!(f, "Wasm module is missing malloc function (neither proxy_on_memory_allocate nor malloc)")
+            }
+            Error::BadExport { name, expected, found } => {
+                write!(f, "export `{name}` has type {found}, expected {expected}")
+            }
+            Error::Instantiate(m) => write!(f, "cannot instantiate the module: {m}"),
+            Error::Trap { callback, message } => write!(f, "Function: {callback} failed: {message}"),
+            Error::VmFailed { reason } => write!(f, "the VM failed earlier: {reason}"),
+            Error::VmStartRejected { root_id } => {
+                write!(f, "plugin `{root_id}`: proxy_on_vm_start returned false")
+            }
+            Error::ConfigureRejected { root_id } => {
+                write!(f, "plugin `{root_id}`: proxy_on_configure returned false")
+            }
+            Error::NotFound(m) => write!(f, "not found: {m}"),
+            Error::InvalidPhase(m) => write!(f, "invalid at this point of the stream: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

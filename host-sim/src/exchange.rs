@@ -1,0 +1,127 @@
+//! The one-stream convenience: describe a request and the upstream's
+//! response, run them through a plugin, get the outcome.
+
+use crate::api::HttpOutcome;
+use crate::error::Error;
+use crate::host::Host;
+use crate::spec::PluginId;
+use crate::state::headers::HeaderMap;
+
+/// An HTTP request (or response) to send through a plugin: headers, body
+/// chunks and optional trailers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exchange {
+    /// Headers (pseudo-headers included).
+    pub headers: HeaderMap,
+    /// Body chunks, delivered one callback each.
+    pub chunks: Vec<Vec<u8>>,
+    /// Trailers, if any.
+    pub trailers: Option<HeaderMap>,
+}
+
+/// A request from the client.
+pub type Request = Exchange;
+/// A response from the upstream.
+pub type Response = Exchange;
+
+impl Exchange {
+    /// A request with `:method`, `:path`, `:authority` (`example.com`) and `:scheme` (`https`).
+    pub fn request(method: &str, path: &str) -> Exchange {
+        Exchange {
+            headers: HeaderMap::from_pairs([
+                (":method", method),
+                (":path", path),
+                (":authority", "example.com"),
+                (":scheme", "https"),
+            ]),
+            ..Exchange::default()
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(path: &str) -> Exchange {
+        Exchange::request("GET", path)
+    }
+
+    /// A `POST` request with a body.
+    pub fn post(path: &str, body: impl Into<Vec<u8>>) -> Exchange {
+        Exchange::request("POST", path).body(body)
+    }
+
+    /// A response with `:status`.
+    pub fn status(code: u16) -> Exchange {
+        Exchange { headers: HeaderMap::from_pairs([(":status", code.to_string())]), ..Exchange::default() }
+    }
+
+    /// A `200` response.
+    pub fn ok() -> Exchange {
+        Exchange::status(200)
+    }
+
+    /// Adds a header entry.
+    pub fn header(mut self, key: &str, value: &str) -> Exchange {
+        self.headers.add(key.as_bytes(), value.as_bytes());
+        self
+    }
+
+    /// Adds a body chunk.
+    pub fn body(mut self, chunk: impl Into<Vec<u8>>) -> Exchange {
+        self.chunks.push(chunk.into());
+        self
+    }
+
+    /// Adds a trailer entry.
+    pub fn trailer(mut self, key: &str, value: &str) -> Exchange {
+        self.trailers.get_or_insert_with(HeaderMap::new).add(key.as_bytes(), value.as_bytes());
+        self
+    }
+}
+
+impl Host {
+    /// Runs one request and its response through a plugin, like a client and
+    /// an upstream would: request headers, body chunks and trailers; then,
+    /// if the upstream received the whole request, the response. A local
+    /// response or reset ends it early; a stream the plugin keeps paused is
+    /// finished as if the client went away. Returns what each side saw.
+    pub fn run_http(&mut self, plugin: PluginId, request: Request, response: Response) -> Result<HttpOutcome, Error> {
+        let mut stream = self.http_stream(plugin)?;
+        let steps = [(false, request), (true, response)];
+        for (is_response, exchange) in steps {
+            if stream.ended().is_some() || stream.is_finished() {
+                break;
+            }
+            if is_response && !stream.upstream_request().end_of_stream {
+                break;
+            }
+            let end_after_headers = exchange.chunks.is_empty() && exchange.trailers.is_none();
+            let pairs = exchange.headers.clone();
+            if is_response {
+                stream.response_headers(pairs, end_after_headers)?;
+            } else {
+                stream.request_headers(pairs, end_after_headers)?;
+            }
+            let n = exchange.chunks.len();
+            for (i, chunk) in exchange.chunks.iter().enumerate() {
+                if stream.ended().is_some() || stream.is_finished() {
+                    break;
+                }
+                let end = i + 1 == n && exchange.trailers.is_none();
+                if is_response {
+                    stream.response_body(chunk, end)?;
+                } else {
+                    stream.request_body(chunk, end)?;
+                }
+            }
+            if let Some(trailers) = exchange.trailers {
+                if stream.ended().is_none() && !stream.is_finished() {
+                    if is_response {
+                        stream.response_trailers(trailers)?;
+                    } else {
+                        stream.request_trailers(trailers)?;
+                    }
+                }
+            }
+        }
+        stream.complete()
+    }
+}

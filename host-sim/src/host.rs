@@ -1,0 +1,390 @@
+//! The test-facing host: load plugins, drive streams, advance the clock,
+//! answer callouts, and inspect everything a plugin did. A `Host` owns all
+//! of its state (no globals), so tests run in parallel.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::engine;
+use crate::error::Error;
+use crate::spec::{PluginId, PluginSpec};
+use crate::state::callouts::{GrpcCallout, HttpCallout};
+use crate::state::logs::{HostCall, LogRecord};
+use crate::state::metrics::MetricValue;
+use crate::state::properties::{Value, envoy_defaults};
+use crate::types::{AbiVersion, LogLevel, Status};
+use crate::vm::state::{PluginState, World};
+use crate::vm::{GrpcEvent, HttpCallResponse, Vm, VmSettings};
+
+/// Host-wide settings.
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// Seed of every VM's `random_get` (VM `n` uses `seed + n`).
+    pub seed: u64,
+    /// Log lines kept per VM (older ones are dropped).
+    pub log_capacity: usize,
+    /// Host calls kept in each VM's trace.
+    pub trace_capacity: usize,
+    /// What `proxy_get_log_level` reports.
+    pub log_level: LogLevel,
+}
+
+impl Default for HostOptions {
+    fn default() -> HostOptions {
+        HostOptions { seed: 0x5eed, log_capacity: 100_000, trace_capacity: 100_000, log_level: LogLevel::Trace }
+    }
+}
+
+/// Identifies an HTTP or gRPC callout for answering it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CalloutId {
+    /// VM index.
+    pub vm: usize,
+    /// The token the plugin got.
+    pub token: u32,
+}
+
+impl HttpCallout {
+    /// The id to answer this call with.
+    pub fn id(&self) -> CalloutId {
+        CalloutId { vm: self.vm, token: self.token }
+    }
+}
+
+impl GrpcCallout {
+    /// The id to answer this call or stream with.
+    pub fn id(&self) -> CalloutId {
+        CalloutId { vm: self.vm, token: self.token }
+    }
+}
+
+/// A simulated Envoy: VMs, plugins and the host state they share.
+#[derive(Debug)]
+pub struct Host {
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) vms: Vec<Vm>,
+    options: HostOptions,
+}
+
+impl Default for Host {
+    fn default() -> Host {
+        Host::new()
+    }
+}
+
+impl Host {
+    /// A host with default options.
+    pub fn new() -> Host {
+        Host::with_options(HostOptions::default())
+    }
+
+    /// A host with the given options.
+    pub fn with_options(options: HostOptions) -> Host {
+        Host { world: Arc::default(), vms: Vec::new(), options }
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn vm(&mut self, index: usize) -> Result<&mut Vm, Error> {
+        self.vms.get_mut(index).ok_or_else(|| Error::NotFound(format!("VM {index}")))
+    }
+
+    /// Runs `f` on a VM, then delivers what host functions queued for other
+    /// roots (queue notifications).
+    pub(crate) fn on_vm<R>(&mut self, index: usize, f: impl FnOnce(&mut Vm) -> Result<R, Error>) -> Result<R, Error> {
+        let result = f(self.vm(index)?);
+        self.pump()?;
+        result
+    }
+
+    /// Delivers pending `on_queue_ready` notifications, each after the guest
+    /// call that enqueued returned.
+    fn pump(&mut self) -> Result<(), Error> {
+        loop {
+            let ready = std::mem::take(&mut self.world().queue_ready);
+            if ready.is_empty() {
+                return Ok(());
+            }
+            for (owner, token) in ready {
+                if let Some(vm) = self.vms.get_mut(owner.vm) {
+                    if vm.failed.is_none() {
+                        vm.queue_ready(owner.root_id, token)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads a plugin. A VM with the same `vm_id` and module is reused (the
+    /// plugin gets its own root context there); otherwise a new VM starts.
+    /// Runs `on_context_create`, `on_vm_start` and `on_configure`.
+    pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
+        let compiled = engine::compile(&spec.wasm)?;
+        let existing = self.vms.iter().position(|vm| {
+            vm.failed.is_none() && vm.state().vm_id == spec.vm_id && Arc::ptr_eq(&vm.compiled, &compiled)
+        });
+        let index = match existing {
+            Some(index) => index,
+            None => {
+                let mut properties = envoy_defaults();
+                let _ = properties.set(&["plugin_vm_id"], Value::from(spec.vm_id.as_str()));
+                let settings = VmSettings {
+                    vm_id: spec.vm_id.clone(),
+                    vm_configuration: spec.vm_configuration.clone(),
+                    environment: spec.environment.clone(),
+                    properties,
+                    log_level: self.options.log_level,
+                    seed: self.options.seed.wrapping_add(self.vms.len() as u64),
+                    log_capacity: self.options.log_capacity,
+                    trace_capacity: self.options.trace_capacity,
+                };
+                let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;
+                self.vms.push(vm);
+                self.vms.len() - 1
+            }
+        };
+        let plugin = PluginState {
+            name: spec.name,
+            root_id: spec.root_id,
+            configuration: spec.configuration,
+            properties: spec.properties,
+            deleted: false,
+        };
+        let root = self.on_vm(index, |vm| vm.start_plugin(plugin))?;
+        Ok(PluginId { vm: index, root })
+    }
+
+    /// The ABI version of a plugin's module.
+    pub fn abi(&self, plugin: PluginId) -> Option<AbiVersion> {
+        self.vms.get(plugin.vm).map(|vm| vm.state().abi)
+    }
+
+    /// Why a plugin's VM failed (a trap), if it did.
+    pub fn failure(&self, plugin: PluginId) -> Option<&str> {
+        self.vms.get(plugin.vm).and_then(|vm| vm.failed.as_deref())
+    }
+
+    /// Shuts a plugin down (`on_done`, then `on_delete` now or after the
+    /// plugin's `proxy_done`). Returns what `on_done` returned.
+    pub fn shutdown(&mut self, plugin: PluginId) -> Result<bool, Error> {
+        self.on_vm(plugin.vm, |vm| vm.shutdown_plugin(plugin.root))
+    }
+
+    /// Whether a plugin's root context was deleted.
+    pub fn is_deleted(&self, plugin: PluginId) -> bool {
+        self.vms.get(plugin.vm).and_then(|vm| vm.state().plugins.get(&plugin.root)).is_some_and(|p| p.deleted)
+    }
+
+    // ---- clock and timers ----
+
+    /// Moves the virtual clock forward, firing every tick that falls due, in
+    /// time order, with the clock set to each tick's time.
+    pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
+        let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
+        loop {
+            let due = {
+                let mut world = self.world();
+                let due = world.timers.pop_due(target);
+                if let Some((_, at)) = due {
+                    world.clock.advance_to(at);
+                }
+                due
+            };
+            let Some(((vm, root), _)) = due else { break };
+            self.on_vm(vm, |vm| vm.tick(root))?;
+        }
+        self.world().clock.advance_to(target);
+        Ok(())
+    }
+
+    /// Calls `proxy_on_tick` on a plugin now.
+    pub fn tick(&mut self, plugin: PluginId) -> Result<(), Error> {
+        self.on_vm(plugin.vm, |vm| vm.tick(plugin.root))
+    }
+
+    /// The tick period a plugin set.
+    pub fn tick_period(&self, plugin: PluginId) -> Option<Duration> {
+        self.world().timers.period((plugin.vm, plugin.root))
+    }
+
+    /// Wall time, nanoseconds since the Unix epoch.
+    pub fn now_ns(&self) -> u64 {
+        self.world().clock.realtime_ns()
+    }
+
+    /// Sets the wall time.
+    pub fn set_now_ns(&mut self, ns: u64) {
+        self.world().clock.set_realtime_ns(ns);
+    }
+
+    // ---- logs, trace, metrics ----
+
+    /// Every log line of every VM, per VM in order.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.vms.iter().flat_map(|vm| vm.state().logs.iter().cloned()).collect()
+    }
+
+    /// The messages logged at `level`.
+    pub fn logs_at(&self, level: LogLevel) -> Vec<String> {
+        self.vms
+            .iter()
+            .flat_map(|vm| vm.state().logs.iter().filter(|r| r.level == level).map(|r| r.message.clone()))
+            .collect()
+    }
+
+    /// Forgets captured logs and traces.
+    pub fn clear_logs(&mut self) {
+        for vm in &mut self.vms {
+            vm.state_mut().logs.clear();
+            vm.state_mut().trace.clear();
+        }
+    }
+
+    /// Every host call of every VM, per VM in order.
+    pub fn trace(&self) -> Vec<HostCall> {
+        self.vms.iter().flat_map(|vm| vm.state().trace.iter().cloned()).collect()
+    }
+
+    /// A metric by name.
+    pub fn metric(&self, name: &str) -> Option<MetricValue> {
+        self.world().metrics.by_name(name).cloned()
+    }
+
+    /// Every metric with its value, in definition order.
+    pub fn metrics(&self) -> Vec<(String, MetricValue)> {
+        self.world().metrics.all().map(|(n, v)| (n.to_owned(), v.clone())).collect()
+    }
+
+    /// A counter's value.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        match self.metric(name)? {
+            MetricValue::Counter(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A gauge's value.
+    pub fn gauge(&self, name: &str) -> Option<i64> {
+        match self.metric(name)? {
+            MetricValue::Gauge(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A histogram's recorded values.
+    pub fn histogram(&self, name: &str) -> Option<Vec<u64>> {
+        match self.metric(name)? {
+            MetricValue::Histogram(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    // ---- shared data, queues, properties, foreign functions ----
+
+    /// A shared-data value and its CAS.
+    pub fn shared_data(&self, vm_id: &str, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.world().shared_data.get(vm_id, key.as_bytes()).ok().map(|(v, cas)| (v.to_vec(), cas))
+    }
+
+    /// Sets shared data as another proxy worker would.
+    pub fn set_shared_data(&mut self, vm_id: &str, key: &str, value: &[u8]) {
+        // CAS 0 never mismatches.
+        let _ = self.world().shared_data.set(vm_id, key.as_bytes(), value, 0);
+    }
+
+    /// A queue's items, oldest first.
+    pub fn queue(&self, vm_id: &str, name: &str) -> Option<Vec<Vec<u8>>> {
+        self.world().queues.items(vm_id, name)
+    }
+
+    /// Enqueues an item as another worker would; the owning root gets
+    /// `on_queue_ready`.
+    pub fn enqueue(&mut self, vm_id: &str, name: &str, value: &[u8]) -> Result<(), Error> {
+        {
+            let mut world = self.world();
+            let token =
+                world.queues.resolve(vm_id, name).map_err(|_| Error::NotFound(format!("queue {vm_id}/{name}")))?;
+            let owner = world.queues.enqueue(token, value).map_err(|s| Error::NotFound(s.to_string()))?;
+            world.queue_ready.push((owner, token));
+        }
+        self.pump()
+    }
+
+    /// Sets a property a plugin reads (takes precedence over Envoy's defaults
+    /// and the stream's attributes).
+    pub fn set_property(&mut self, plugin: PluginId, path: &[&str], value: impl Into<Value>) -> Result<(), Error> {
+        let vm = self.vm(plugin.vm)?;
+        let p = vm.state_mut().plugins.get_mut(&plugin.root).ok_or_else(|| Error::NotFound("plugin".into()))?;
+        p.properties.set(path, value.into()).map_err(|_| Error::NotFound("an empty property path".into()))
+    }
+
+    /// Registers a foreign function plugins can call by name.
+    pub fn register_foreign_function(
+        &mut self,
+        name: &str,
+        function: impl FnMut(&[u8]) -> Result<Vec<u8>, Status> + Send + 'static,
+    ) {
+        self.world().foreign.register(name, Box::new(function));
+    }
+
+    /// Calls the plugin's `proxy_on_foreign_function(root, function_id, args)`.
+    pub fn call_foreign_callback(&mut self, plugin: PluginId, function_id: u32, args: &[u8]) -> Result<(), Error> {
+        let args = args.to_vec();
+        self.on_vm(plugin.vm, |vm| vm.foreign_callback(plugin.root, function_id, args))
+    }
+
+    /// Restricts HTTP/gRPC callout upstreams to these cluster names (default: any).
+    pub fn set_clusters(&mut self, clusters: &[&str]) {
+        self.world().callouts.set_clusters(Some(clusters.iter().map(|c| c.to_string()).collect()));
+    }
+
+    // ---- callouts ----
+
+    /// HTTP calls waiting for an answer.
+    pub fn http_callouts(&self) -> Vec<HttpCallout> {
+        self.world().callouts.http().to_vec()
+    }
+
+    /// Answers an HTTP call: `on_http_call_response` reaches the root that owns it.
+    pub fn respond_http_call(&mut self, id: CalloutId, response: HttpCallResponse) -> Result<(), Error> {
+        self.finish_http_call(id, Some(response))
+    }
+
+    /// Fails an HTTP call (reset): zero counts, `proxy_get_status` = 11 "reset".
+    pub fn fail_http_call(&mut self, id: CalloutId) -> Result<(), Error> {
+        self.finish_http_call(id, None)
+    }
+
+    fn finish_http_call(&mut self, id: CalloutId, response: Option<HttpCallResponse>) -> Result<(), Error> {
+        let call = self
+            .world()
+            .callouts
+            .take_http(id.vm, id.token)
+            .ok_or_else(|| Error::NotFound(format!("HTTP callout {}", id.token)))?;
+        self.on_vm(id.vm, |vm| vm.http_call_response(&call, response))
+    }
+
+    /// Open gRPC calls and streams.
+    pub fn grpc_callouts(&self) -> Vec<GrpcCallout> {
+        self.world().callouts.grpc().to_vec()
+    }
+
+    /// Sends a gRPC event to the plugin; `Close` ends the exchange.
+    pub fn grpc_respond(&mut self, id: CalloutId, event: GrpcEvent) -> Result<(), Error> {
+        let root = {
+            let mut world = self.world();
+            let callout = world
+                .callouts
+                .grpc_get(id.vm, id.token)
+                .ok_or_else(|| Error::NotFound(format!("gRPC callout {}", id.token)))?;
+            let root = callout.root_id;
+            if matches!(event, GrpcEvent::Close(..)) {
+                world.callouts.take_grpc(id.vm, id.token);
+            }
+            root
+        };
+        self.on_vm(id.vm, |vm| vm.grpc_event(root, id.token, event))
+    }
+}

@@ -1,0 +1,114 @@
+//! What a plugin is made of: its module, configuration, names, properties and
+//! environment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::state::properties::{PropertyTree, Value};
+
+/// A plugin to load: module bytes plus everything Envoy's `PluginConfig` and
+/// `VmConfig` would say.
+#[derive(Clone, Debug)]
+pub struct PluginSpec {
+    pub(crate) wasm: Arc<[u8]>,
+    pub(crate) vm_id: String,
+    pub(crate) vm_configuration: Vec<u8>,
+    pub(crate) configuration: Vec<u8>,
+    pub(crate) name: String,
+    pub(crate) root_id: String,
+    pub(crate) properties: PropertyTree,
+    pub(crate) environment: Vec<(String, String)>,
+}
+
+impl PluginSpec {
+    /// A plugin from binary wasm module bytes.
+    pub fn from_bytes(wasm: impl Into<Vec<u8>>) -> PluginSpec {
+        PluginSpec {
+            wasm: wasm.into().into(),
+            vm_id: String::new(),
+            vm_configuration: Vec::new(),
+            configuration: Vec::new(),
+            name: "plugin".into(),
+            root_id: String::new(),
+            properties: PropertyTree::new(),
+            environment: Vec::new(),
+        }
+    }
+
+    /// A plugin from a `.wasm` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<PluginSpec, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: PathBuf::from(path), source })?;
+        Ok(PluginSpec::from_bytes(bytes))
+    }
+
+    /// The plugin configuration (`proxy_on_configure`, `PLUGIN_CONFIGURATION`).
+    pub fn configuration(mut self, configuration: impl Into<Vec<u8>>) -> PluginSpec {
+        self.configuration = configuration.into();
+        self
+    }
+
+    /// The VM configuration (`proxy_on_vm_start`, `VM_CONFIGURATION`).
+    pub fn vm_configuration(mut self, configuration: impl Into<Vec<u8>>) -> PluginSpec {
+        self.vm_configuration = configuration.into();
+        self
+    }
+
+    /// The `vm_id`: plugins with the same `vm_id` and module share a VM, and
+    /// shared data and queues are per `vm_id`.
+    pub fn vm_id(mut self, vm_id: impl Into<String>) -> PluginSpec {
+        self.vm_id = vm_id.into();
+        self
+    }
+
+    /// The plugin name (property `plugin_name`).
+    pub fn name(mut self, name: impl Into<String>) -> PluginSpec {
+        self.name = name.into();
+        self
+    }
+
+    /// The root id (property `plugin_root_id`).
+    pub fn root_id(mut self, root_id: impl Into<String>) -> PluginSpec {
+        self.root_id = root_id.into();
+        self
+    }
+
+    /// Sets a property this plugin reads (overrides the Envoy defaults).
+    pub fn property(mut self, path: &[&str], value: impl Into<Value>) -> PluginSpec {
+        // A non-empty path cannot fail to set.
+        let _ = self.properties.set(path, value.into());
+        self
+    }
+
+    /// Adds an environment variable the VM's `environ_get` serves (never the
+    /// process environment).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> PluginSpec {
+        self.environment.push((key.into(), value.into()));
+        self
+    }
+
+    /// The module bytes.
+    pub fn wasm(&self) -> &[u8] {
+        &self.wasm
+    }
+}
+
+/// A plugin loaded in a [`Host`](crate::Host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PluginId {
+    pub(crate) vm: usize,
+    pub(crate) root: u32,
+}
+
+impl PluginId {
+    /// The plugin's root context id.
+    pub fn root_context_id(self) -> u32 {
+        self.root
+    }
+
+    /// The index of its VM in the host.
+    pub fn vm_index(self) -> usize {
+        self.vm
+    }
+}

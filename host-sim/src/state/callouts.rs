@@ -1,0 +1,251 @@
+//! HTTP and gRPC callouts a plugin made, kept until the test answers them.
+
+use std::time::Duration;
+
+use super::headers::HeaderMap;
+use crate::types::Status;
+
+/// An HTTP call made with `proxy_http_call`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCallout {
+    /// Index of the VM that made the call.
+    pub vm: usize,
+    /// The token the guest got back.
+    pub token: u32,
+    /// The effective context that issued the call.
+    pub context_id: u32,
+    /// The root context that owns the call and receives the response.
+    pub root_id: u32,
+    /// The upstream (cluster) name.
+    pub upstream: String,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Request trailers.
+    pub trailers: HeaderMap,
+    /// Timeout (zero: none).
+    pub timeout: Duration,
+}
+
+/// What kind of gRPC exchange a token names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrpcKind {
+    /// A unary call (`proxy_grpc_call`).
+    Call,
+    /// A stream (`proxy_grpc_stream`).
+    Stream,
+}
+
+/// A gRPC call or stream a plugin opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcCallout {
+    /// Index of the VM.
+    pub vm: usize,
+    /// The token (odd for calls, even for streams).
+    pub token: u32,
+    /// Call or stream.
+    pub kind: GrpcKind,
+    /// The effective context that opened it.
+    pub context_id: u32,
+    /// The owning root context.
+    pub root_id: u32,
+    /// Upstream (cluster name or serialized `GrpcService`).
+    pub upstream: Vec<u8>,
+    /// Service name.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// Initial metadata.
+    pub initial_metadata: HeaderMap,
+    /// Messages sent (the request for a call; every `proxy_grpc_send` for a stream).
+    pub messages: Vec<Vec<u8>>,
+    /// Whether the plugin half-closed (end_stream on send, or `proxy_grpc_close`).
+    pub closed_by_plugin: bool,
+    /// Whether the plugin cancelled it.
+    pub cancelled: bool,
+    /// Timeout of a unary call.
+    pub timeout: Duration,
+}
+
+/// Every outstanding callout of a host.
+#[derive(Debug, Default)]
+pub struct Callouts {
+    http: Vec<HttpCallout>,
+    grpc: Vec<GrpcCallout>,
+    next_http: u32,
+    next_grpc_call: u32,
+    next_grpc_stream: u32,
+    clusters: Option<Vec<String>>,
+}
+
+/// The pseudo-headers Envoy requires on an HTTP call.
+const REQUIRED: [&[u8]; 3] = [b":method", b":path", b":authority"];
+
+impl Callouts {
+    /// Restricts upstreams to a known set of cluster names (default: any).
+    pub fn set_clusters(&mut self, clusters: Option<Vec<String>>) {
+        self.clusters = clusters;
+    }
+
+    fn check_cluster(&self, name: &str) -> bool {
+        self.clusters.as_ref().is_none_or(|c| c.iter().any(|k| k == name))
+    }
+
+    /// Records an HTTP call after Envoy's checks: a known upstream and the
+    /// `:method`, `:path` and `:authority` pseudo-headers. Returns the token.
+    pub fn http_call(&mut self, mut call: HttpCallout) -> Result<u32, Status> {
+        if !self.check_cluster(&call.upstream) || REQUIRED.iter().any(|h| call.headers.get(h).is_none()) {
+            return Err(Status::BadArgument);
+        }
+        if !call.body.is_empty() {
+            call.headers.replace(b"content-length", call.body.len().to_string().as_bytes());
+        }
+        self.next_http = self.next_http.wrapping_add(1).max(1);
+        call.token = self.next_http;
+        let token = call.token;
+        self.http.push(call);
+        Ok(token)
+    }
+
+    /// Opens a gRPC call or stream; calls get odd tokens, streams even ones.
+    pub fn grpc_open(&mut self, mut callout: GrpcCallout) -> Result<u32, Status> {
+        let name = String::from_utf8_lossy(&callout.upstream).into_owned();
+        if !self.check_cluster(&name) {
+            return Err(Status::ParseFailure);
+        }
+        callout.token = match callout.kind {
+            GrpcKind::Call => {
+                self.next_grpc_call += 1;
+                self.next_grpc_call * 2 - 1
+            }
+            GrpcKind::Stream => {
+                self.next_grpc_stream += 1;
+                self.next_grpc_stream * 2
+            }
+        };
+        let token = callout.token;
+        self.grpc.push(callout);
+        Ok(token)
+    }
+
+    fn grpc_mut(&mut self, vm: usize, token: u32) -> Result<&mut GrpcCallout, Status> {
+        self.grpc.iter_mut().find(|g| g.vm == vm && g.token == token).ok_or(Status::NotFound)
+    }
+
+    /// `proxy_grpc_send`: only on streams.
+    pub fn grpc_send(&mut self, vm: usize, token: u32, message: &[u8], end_stream: bool) -> Result<(), Status> {
+        if token % 2 == 1 {
+            return Err(Status::BadArgument);
+        }
+        let g = self.grpc_mut(vm, token)?;
+        g.messages.push(message.to_vec());
+        g.closed_by_plugin |= end_stream;
+        Ok(())
+    }
+
+    /// `proxy_grpc_cancel`: the exchange is forgotten.
+    pub fn grpc_cancel(&mut self, vm: usize, token: u32) -> Result<(), Status> {
+        self.grpc_mut(vm, token)?.cancelled = true;
+        self.grpc.retain(|g| !(g.vm == vm && g.token == token));
+        Ok(())
+    }
+
+    /// `proxy_grpc_close`: half-closes a stream (a call is cancelled).
+    pub fn grpc_close(&mut self, vm: usize, token: u32) -> Result<(), Status> {
+        if token % 2 == 1 {
+            return self.grpc_cancel(vm, token);
+        }
+        self.grpc_mut(vm, token)?.closed_by_plugin = true;
+        Ok(())
+    }
+
+    /// Pending HTTP calls.
+    pub fn http(&self) -> &[HttpCallout] {
+        &self.http
+    }
+
+    /// Open gRPC calls and streams.
+    pub fn grpc(&self) -> &[GrpcCallout] {
+        &self.grpc
+    }
+
+    /// Removes an HTTP call to answer it.
+    pub fn take_http(&mut self, vm: usize, token: u32) -> Option<HttpCallout> {
+        let i = self.http.iter().position(|c| c.vm == vm && c.token == token)?;
+        Some(self.http.remove(i))
+    }
+
+    /// A gRPC exchange by token.
+    pub fn grpc_get(&self, vm: usize, token: u32) -> Option<&GrpcCallout> {
+        self.grpc.iter().find(|g| g.vm == vm && g.token == token)
+    }
+
+    /// Removes a gRPC exchange once it is closed.
+    pub fn take_grpc(&mut self, vm: usize, token: u32) -> Option<GrpcCallout> {
+        let i = self.grpc.iter().position(|g| g.vm == vm && g.token == token)?;
+        Some(self.grpc.remove(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(headers: &[(&str, &str)]) -> HttpCallout {
+        HttpCallout {
+            vm: 0,
+            token: 0,
+            context_id: 2,
+            root_id: 1,
+            upstream: "auth".into(),
+            headers: HeaderMap::from_pairs(headers.iter().copied()),
+            body: b"hi".to_vec(),
+            trailers: HeaderMap::new(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn http_calls_are_validated_and_numbered() {
+        let mut c = Callouts::default();
+        assert_eq!(c.http_call(call(&[(":method", "GET"), (":path", "/")])), Err(Status::BadArgument));
+        let ok = [(":method", "GET"), (":path", "/"), (":authority", "auth")];
+        assert_eq!(c.http_call(call(&ok)), Ok(1));
+        assert_eq!(c.http_call(call(&ok)), Ok(2));
+        assert_eq!(c.http()[0].headers.get(b"content-length"), Some(&b"2"[..]));
+        c.set_clusters(Some(vec!["other".into()]));
+        assert_eq!(c.http_call(call(&ok)), Err(Status::BadArgument));
+        assert_eq!(c.take_http(0, 1).unwrap().token, 1);
+        assert!(c.take_http(0, 1).is_none());
+    }
+
+    #[test]
+    fn grpc_tokens_and_rules() {
+        let mut c = Callouts::default();
+        let base = GrpcCallout {
+            vm: 0,
+            token: 0,
+            kind: GrpcKind::Call,
+            context_id: 1,
+            root_id: 1,
+            upstream: b"grpc".to_vec(),
+            service: "svc".into(),
+            method: "M".into(),
+            initial_metadata: HeaderMap::new(),
+            messages: vec![],
+            closed_by_plugin: false,
+            cancelled: false,
+            timeout: Duration::ZERO,
+        };
+        let call = c.grpc_open(base.clone()).unwrap();
+        let stream = c.grpc_open(GrpcCallout { kind: GrpcKind::Stream, ..base }).unwrap();
+        assert_eq!((call % 2, stream % 2), (1, 0));
+        assert_eq!(c.grpc_send(0, call, b"x", false), Err(Status::BadArgument));
+        assert_eq!(c.grpc_send(0, 100, b"x", false), Err(Status::NotFound));
+        c.grpc_send(0, stream, b"x", true).unwrap();
+        assert!(c.grpc_get(0, stream).unwrap().closed_by_plugin);
+        c.grpc_cancel(0, call).unwrap();
+        assert!(c.grpc_get(0, call).is_none());
+    }
+}

@@ -1,0 +1,132 @@
+//! A virtual clock the test advances, and the tick timers of root contexts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// 2025-01-01T00:00:00Z in nanoseconds since the Unix epoch: the default wall time.
+pub const DEFAULT_EPOCH_NS: u64 = 1_735_689_600_000_000_000;
+
+/// Wall and monotonic time, both moved only by the test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    realtime_ns: u64,
+    monotonic_ns: u64,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock { realtime_ns: DEFAULT_EPOCH_NS, monotonic_ns: 0 }
+    }
+}
+
+impl Clock {
+    /// Wall time in nanoseconds since the Unix epoch.
+    pub fn realtime_ns(&self) -> u64 {
+        self.realtime_ns
+    }
+
+    /// Monotonic time in nanoseconds since the host started.
+    pub fn monotonic_ns(&self) -> u64 {
+        self.monotonic_ns
+    }
+
+    /// Sets the wall time (monotonic time is unaffected).
+    pub fn set_realtime_ns(&mut self, ns: u64) {
+        self.realtime_ns = ns;
+    }
+
+    /// Moves both clocks forward.
+    pub fn advance(&mut self, by: Duration) {
+        let ns = by.as_nanos().min(u64::MAX as u128) as u64;
+        self.realtime_ns = self.realtime_ns.saturating_add(ns);
+        self.monotonic_ns = self.monotonic_ns.saturating_add(ns);
+    }
+
+    /// Moves both clocks forward to a monotonic instant (never backwards).
+    pub fn advance_to(&mut self, monotonic_ns: u64) {
+        if monotonic_ns > self.monotonic_ns {
+            self.advance(Duration::from_nanos(monotonic_ns - self.monotonic_ns));
+        }
+    }
+}
+
+/// Who owns a timer: a root context of a VM.
+pub type TimerOwner = (usize, u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timer {
+    period_ns: u64,
+    next_due_ns: u64,
+}
+
+/// Tick timers keyed by their root context.
+#[derive(Debug, Default)]
+pub struct Timers {
+    timers: BTreeMap<TimerOwner, Timer>,
+}
+
+impl Timers {
+    /// Sets (or with 0 clears) the tick period of `owner`; the first tick is one
+    /// period from `now_ns`.
+    pub fn set_period(&mut self, owner: TimerOwner, period_ms: u32, now_ns: u64) {
+        if period_ms == 0 {
+            self.timers.remove(&owner);
+        } else {
+            let period_ns = period_ms as u64 * 1_000_000;
+            self.timers.insert(owner, Timer { period_ns, next_due_ns: now_ns.saturating_add(period_ns) });
+        }
+    }
+
+    /// The tick period of `owner`.
+    pub fn period(&self, owner: TimerOwner) -> Option<Duration> {
+        self.timers.get(&owner).map(|t| Duration::from_nanos(t.period_ns))
+    }
+
+    /// Removes every timer of a VM or root.
+    pub fn remove(&mut self, owner: TimerOwner) {
+        self.timers.remove(&owner);
+    }
+
+    /// The earliest timer due at or before `until_ns`: its owner and due time.
+    /// The timer is rescheduled one period later.
+    pub fn pop_due(&mut self, until_ns: u64) -> Option<(TimerOwner, u64)> {
+        let (&owner, timer) = self
+            .timers
+            .iter_mut()
+            .filter(|(_, t)| t.next_due_ns <= until_ns)
+            .min_by_key(|(o, t)| (t.next_due_ns, **o))?;
+        let due = timer.next_due_ns;
+        timer.next_due_ns = due.saturating_add(timer.period_ns);
+        Some((owner, due))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_advances_both_times() {
+        let mut c = Clock::default();
+        c.advance(Duration::from_millis(1500));
+        assert_eq!(c.monotonic_ns(), 1_500_000_000);
+        assert_eq!(c.realtime_ns(), DEFAULT_EPOCH_NS + 1_500_000_000);
+        c.advance_to(1_000);
+        assert_eq!(c.monotonic_ns(), 1_500_000_000);
+    }
+
+    #[test]
+    fn timers_fire_in_order_and_repeat() {
+        let mut t = Timers::default();
+        t.set_period((0, 1), 100, 0);
+        t.set_period((0, 2), 250, 0);
+        let mut fired = Vec::new();
+        while let Some((owner, due)) = t.pop_due(500_000_000) {
+            fired.push((owner.1, due / 1_000_000));
+        }
+        assert_eq!(fired, vec![(1, 100), (1, 200), (2, 250), (1, 300), (1, 400), (1, 500), (2, 500)]);
+        assert_eq!(t.period((0, 1)), Some(Duration::from_millis(100)));
+        t.set_period((0, 1), 0, 0);
+        assert_eq!(t.period((0, 1)), None);
+    }
+}

@@ -1,0 +1,313 @@
+//! The state of one HTTP stream: per direction, what the plugin sees now and
+//! what has been forwarded to the next hop (the upstream for the request, the
+//! client for the response), plus the local response and how the stream ended.
+
+use super::headers::HeaderMap;
+use crate::types::Action;
+
+/// Headers, body and trailers as one side of the stream saw them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Message {
+    /// Headers, once sent.
+    pub headers: Option<HeaderMap>,
+    /// Every body byte sent, concatenated.
+    pub body: Vec<u8>,
+    /// Trailers, if any were sent.
+    pub trailers: Option<HeaderMap>,
+    /// Whether the end of stream was sent.
+    pub end_of_stream: bool,
+}
+
+/// Where a direction is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A headers callback stopped (all iteration: later body is buffered without callbacks).
+    Headers,
+    /// A body callback stopped (later chunks still reach the plugin, accumulated).
+    Body,
+    /// A trailers callback stopped.
+    Trailers,
+}
+
+/// One direction (request or response) of an HTTP stream.
+#[derive(Clone, Debug, Default)]
+pub struct Flow {
+    /// The headers as the plugin sees (and edits) them; `None` until they arrive.
+    pub headers: Option<HeaderMap>,
+    /// Body bytes received but not yet forwarded.
+    pub body: Vec<u8>,
+    /// The trailers as the plugin sees them.
+    pub trailers: Option<HeaderMap>,
+    /// What the next hop received.
+    pub sent: Message,
+    /// The peer has sent its end of stream.
+    pub received_end: bool,
+    /// Where the direction is stopped, if it is.
+    pub stopped: Option<Stop>,
+    /// Body data arrived while stopped at headers.
+    pub body_pending: bool,
+    /// Trailers that arrived while stopped.
+    pub pending_trailers: Option<HeaderMap>,
+    /// The last callback's action (`Continue` again after `proxy_continue_stream`).
+    pub action: Option<Action>,
+    /// The body buffer is readable: a body callback of this direction is running.
+    pub body_exposed: bool,
+    /// A trailers map was opened for adding during the last body callback.
+    pub trailers_addable: bool,
+    /// The stream was ended early (`ContinueAndEndStream`): later data is dropped.
+    pub ended_early: bool,
+}
+
+impl Flow {
+    /// Forwards the current headers.
+    pub fn forward_headers(&mut self) {
+        self.sent.headers = self.headers.clone();
+        if self.received_end && self.body.is_empty() && self.pending_trailers.is_none() && !self.body_pending {
+            self.sent.end_of_stream = true;
+        }
+    }
+
+    /// Forwards the buffered body (and the end of stream when it was received
+    /// and no trailers are pending).
+    pub fn forward_body(&mut self) {
+        self.sent.body.append(&mut self.body);
+        if self.received_end && self.pending_trailers.is_none() {
+            if let Some(t) = self.trailers.as_ref().filter(|t| self.trailers_addable && !t.is_empty()) {
+                self.sent.trailers = Some(t.clone());
+            }
+            self.sent.end_of_stream = true;
+        }
+    }
+
+    /// Forwards the trailers, ending the direction.
+    pub fn forward_trailers(&mut self) {
+        self.sent.body.append(&mut self.body);
+        self.sent.trailers = self.trailers.clone();
+        self.sent.end_of_stream = true;
+    }
+
+    /// Closes the trailers map opened for adding during a body callback if the
+    /// plugin left it empty.
+    pub fn close_addable_trailers(&mut self) {
+        if self.trailers_addable && self.trailers.as_ref().is_some_and(HeaderMap::is_empty) {
+            self.trailers = None;
+            self.trailers_addable = false;
+        }
+    }
+}
+
+/// A local response the plugin sent with `proxy_send_local_response`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// HTTP status code.
+    pub status_code: u32,
+    /// Status code details (Envoy's `response.code_details`).
+    pub details: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Extra headers.
+    pub headers: HeaderMap,
+    /// gRPC status, or `None` when the guest passed -1.
+    pub grpc_status: Option<u32>,
+}
+
+impl LocalResponse {
+    /// The response headers a client receives: `:status`, the plugin's
+    /// headers, `content-length` and (for a body) `content-type`.
+    pub fn client_headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.add(b":status", self.status_code.to_string().as_bytes());
+        for (k, v) in self.headers.entries() {
+            h.add(k, v);
+        }
+        if !self.body.is_empty() && h.get(b"content-type").is_none() {
+            h.add(b"content-type", b"text/plain");
+        }
+        if let Some(status) = self.grpc_status {
+            h.replace(b"grpc-status", status.to_string().as_bytes());
+        }
+        h.replace(b"content-length", self.body.len().to_string().as_bytes());
+        h
+    }
+}
+
+/// How a stream ended before both directions completed normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The plugin sent a local response.
+    LocalResponse,
+    /// The stream was reset (`proxy_close_stream`, or a local response after the
+    /// response had started).
+    Reset,
+}
+
+/// An HTTP stream.
+#[derive(Clone, Debug, Default)]
+pub struct HttpStreamState {
+    /// The request direction.
+    pub request: Flow,
+    /// The response direction.
+    pub response: Flow,
+    /// The local response, if one was sent.
+    pub local_response: Option<LocalResponse>,
+    /// Why the stream ended early.
+    pub ended: Option<EndReason>,
+    /// `send_local_response` during the running callback forces a stop.
+    pub stop_next_iteration: bool,
+    /// `on_done`/`on_log`/`on_delete` ran.
+    pub finished: bool,
+    /// How often the plugin cleared the route cache (ABI 0.1.0 `proxy_clear_route_cache`).
+    pub route_cache_clears: u32,
+}
+
+impl HttpStreamState {
+    /// The flow of a direction.
+    pub fn flow_mut(&mut self, response: bool) -> &mut Flow {
+        if response { &mut self.response } else { &mut self.request }
+    }
+
+    /// Whether the client has the whole response (or the stream ended): Envoy
+    /// then destroys the stream.
+    pub fn is_complete(&self) -> bool {
+        self.ended == Some(EndReason::Reset) || self.response.sent.end_of_stream
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_moves_buffered_data() {
+        let mut f = Flow { headers: Some(HeaderMap::from_pairs([("a", "1")])), ..Flow::default() };
+        f.forward_headers();
+        assert_eq!(f.sent.headers, f.headers);
+        assert!(!f.sent.end_of_stream);
+        f.body.extend_from_slice(b"abc");
+        f.received_end = true;
+        f.forward_body();
+        assert_eq!(f.sent.body, b"abc");
+        assert!(f.body.is_empty());
+        assert!(f.sent.end_of_stream);
+    }
+
+    #[test]
+    fn headers_only_request_ends_with_headers() {
+        let mut f = Flow { headers: Some(HeaderMap::new()), received_end: true, ..Flow::default() };
+        f.forward_headers();
+        assert!(f.sent.end_of_stream);
+    }
+
+    #[test]
+    fn added_trailers_are_sent_with_the_last_chunk() {
+        let mut f = Flow { received_end: true, trailers_addable: true, ..Flow::default() };
+        f.trailers = Some(HeaderMap::from_pairs([("x", "1")]));
+        f.forward_body();
+        assert_eq!(f.sent.trailers, Some(HeaderMap::from_pairs([("x", "1")])));
+        let mut g = Flow { trailers_addable: true, trailers: Some(HeaderMap::new()), ..Flow::default() };
+        g.close_addable_trailers();
+        assert_eq!(g.trailers, None);
+    }
+
+    #[test]
+    fn local_response_headers() {
+        let lr = LocalResponse {
+            status_code: 403,
+            details: "denied".into(),
+            body: b"no".to_vec(),
+            headers: HeaderMap::from_pairs([("x-why", "policy")]),
+            grpc_status: None,
+        };
+        let h = lr.client_headers();
+        assert_eq!(h.get(b":status"), Some(&b"403"[..]));
+        assert_eq!(h.get(b"content-length"), Some(&b"2"[..]));
+        assert_eq!(h.get(b"x-why"), Some(&b"policy"[..]));
+    }
+}
+
+/// Envoy's per-request attributes (`request.*`, `response.*`,
+/// `connection.id`) derived from the stream's current state.
+pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> super::properties::PropertyTree {
+    use super::properties::{PropertyTree, Value};
+    fn headers_value(map: &HeaderMap) -> Value {
+        Value::Map(
+            map.entries()
+                .iter()
+                .map(|(k, v)| {
+                    (String::from_utf8_lossy(k).into_owned(), Value::String(String::from_utf8_lossy(v).into_owned()))
+                })
+                .collect(),
+        )
+    }
+    fn text(map: Option<&HeaderMap>, key: &str) -> Option<Value> {
+        map?.get(key.as_bytes()).map(|v| Value::String(String::from_utf8_lossy(v).into_owned()))
+    }
+    let mut t = PropertyTree::new();
+    let request = stream.request.headers.as_ref();
+    let mut set = |path: &[&str], value: Option<Value>| {
+        if let Some(value) = value {
+            let _ = t.set(path, value);
+        }
+    };
+    set(&["connection", "id"], Some(Value::Uint(context_id as u64)));
+    if let Some(h) = request {
+        set(&["request", "headers"], Some(headers_value(h)));
+        set(&["request", "path"], text(request, ":path"));
+        let url_path = h.get(b":path").map(|p| p.split(|b| *b == b'?').next().unwrap_or_default());
+        set(&["request", "url_path"], url_path.map(|p| Value::String(String::from_utf8_lossy(p).into_owned())));
+        set(&["request", "host"], text(request, ":authority"));
+        set(&["request", "method"], text(request, ":method"));
+        set(&["request", "scheme"], text(request, ":scheme"));
+        set(&["request", "referer"], text(request, "referer"));
+        set(&["request", "useragent"], text(request, "user-agent"));
+        set(&["request", "id"], text(request, "x-request-id"));
+        set(&["request", "protocol"], Some("HTTP/1.1".into()));
+        set(&["request", "time"], Some(Value::Timestamp(now_ns as i64)));
+        let size = (stream.request.sent.body.len() + stream.request.body.len()) as i64;
+        set(&["request", "size"], Some(Value::Int(size)));
+        set(&["request", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
+    }
+    let response = stream.response.headers.as_ref();
+    if let Some(h) = response {
+        set(&["response", "headers"], Some(headers_value(h)));
+        let code = h.get(b":status").and_then(|s| std::str::from_utf8(s).ok()?.parse::<i64>().ok());
+        set(&["response", "code"], code.map(Value::Int));
+        let size = (stream.response.sent.body.len() + stream.response.body.len()) as i64;
+        set(&["response", "size"], Some(Value::Int(size)));
+        set(&["response", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
+        set(&["response", "grpc_status"], text(response, "grpc-status"));
+    }
+    if let Some(t) = stream.response.trailers.as_ref() {
+        set(&["response", "trailers"], Some(headers_value(t)));
+    }
+    let details = match (&stream.local_response, stream.ended) {
+        (Some(lr), _) => Some(lr.details.clone()),
+        (None, Some(EndReason::Reset)) => Some("wasm_close_stream".to_owned()),
+        _ if response.is_some() => Some("via_upstream".to_owned()),
+        _ => None,
+    };
+    set(&["response", "code_details"], details.map(Value::String));
+    if let Some(lr) = &stream.local_response {
+        set(&["response", "code"], Some(Value::Int(lr.status_code as i64)));
+    }
+    t
+}
+
+#[cfg(test)]
+mod attribute_tests {
+    use super::*;
+    use crate::state::properties::Value;
+
+    #[test]
+    fn request_attributes_follow_headers() {
+        let mut s = HttpStreamState::default();
+        s.request.headers = Some(HeaderMap::from_pairs([(":path", "/a?b=1"), (":method", "GET"), (":authority", "x")]));
+        s.response.headers = Some(HeaderMap::from_pairs([(":status", "404")]));
+        let t = attributes(&s, 7, 1);
+        assert_eq!(t.get(&["request", "url_path"]), Some(&Value::from("/a")));
+        assert_eq!(t.get(&["request", "method"]), Some(&Value::from("GET")));
+        assert_eq!(t.get(&["response", "code"]), Some(&Value::Int(404)));
+        assert_eq!(t.get(&["connection", "id"]), Some(&Value::Uint(7)));
+        assert_eq!(t.get(&["response", "code_details"]), Some(&Value::from("via_upstream")));
+    }
+}

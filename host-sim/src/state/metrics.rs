@@ -1,0 +1,129 @@
+//! Metrics with Envoy's semantics: ids carry the type in their low two bits,
+//! counters only grow, gauges go both ways, histograms record samples.
+
+use std::collections::HashMap;
+
+use crate::types::{MetricType, Status};
+
+/// The current value of a metric, for inspection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricValue {
+    /// A counter's total.
+    Counter(u64),
+    /// A gauge's value.
+    Gauge(i64),
+    /// Every value recorded into a histogram, in order.
+    Histogram(Vec<u64>),
+}
+
+#[derive(Debug)]
+struct Metric {
+    name: String,
+    value: MetricValue,
+}
+
+/// All metrics of a host (Envoy's stats are process-wide).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    metrics: Vec<Metric>,
+    by_name: HashMap<(MetricType, String), u32>,
+}
+
+fn metric_type(id: u32) -> Option<MetricType> {
+    MetricType::from_u32(id & 3)
+}
+
+impl Metrics {
+    /// Defines a metric, returning the existing id for a known name and type.
+    pub fn define(&mut self, kind: MetricType, name: &str) -> u32 {
+        if let Some(&id) = self.by_name.get(&(kind, name.to_owned())) {
+            return id;
+        }
+        let id = ((self.metrics.len() as u32 + 1) << 2) | kind as u32;
+        let value = match kind {
+            MetricType::Counter => MetricValue::Counter(0),
+            MetricType::Gauge => MetricValue::Gauge(0),
+            MetricType::Histogram => MetricValue::Histogram(Vec::new()),
+        };
+        self.metrics.push(Metric { name: name.to_owned(), value });
+        self.by_name.insert((kind, name.to_owned()), id);
+        id
+    }
+
+    fn get_mut(&mut self, id: u32) -> Result<&mut MetricValue, Status> {
+        metric_type(id).ok_or(Status::NotFound)?;
+        let index = (id >> 2) as usize;
+        index.checked_sub(1).and_then(|i| self.metrics.get_mut(i)).map(|m| &mut m.value).ok_or(Status::NotFound)
+    }
+
+    /// `proxy_increment_metric`: counters need a positive delta.
+    pub fn increment(&mut self, id: u32, delta: i64) -> Result<(), Status> {
+        match self.get_mut(id)? {
+            MetricValue::Counter(v) if delta > 0 => *v = v.wrapping_add(delta as u64),
+            MetricValue::Counter(_) => return Err(Status::BadArgument),
+            MetricValue::Gauge(v) => *v = v.wrapping_add(delta),
+            MetricValue::Histogram(_) => return Err(Status::BadArgument),
+        }
+        Ok(())
+    }
+
+    /// `proxy_record_metric`: adds to a counter, sets a gauge, records into a histogram.
+    pub fn record(&mut self, id: u32, value: u64) -> Result<(), Status> {
+        match self.get_mut(id)? {
+            MetricValue::Counter(v) => *v = v.wrapping_add(value),
+            MetricValue::Gauge(v) => *v = value as i64,
+            MetricValue::Histogram(samples) => samples.push(value),
+        }
+        Ok(())
+    }
+
+    /// `proxy_get_metric`: histograms cannot be read back.
+    pub fn get(&mut self, id: u32) -> Result<u64, Status> {
+        match self.get_mut(id)? {
+            MetricValue::Counter(v) => Ok(*v),
+            MetricValue::Gauge(v) => Ok(*v as u64),
+            MetricValue::Histogram(_) => Err(Status::BadArgument),
+        }
+    }
+
+    /// A metric by name (any type).
+    pub fn by_name(&self, name: &str) -> Option<&MetricValue> {
+        self.metrics.iter().find(|m| m.name == name).map(|m| &m.value)
+    }
+
+    /// Every metric, in definition order.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &MetricValue)> {
+        self.metrics.iter().map(|m| (m.name.as_str(), &m.value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envoy_semantics() {
+        let mut m = Metrics::default();
+        let c = m.define(MetricType::Counter, "requests");
+        let g = m.define(MetricType::Gauge, "active");
+        let h = m.define(MetricType::Histogram, "latency");
+        assert_eq!(m.define(MetricType::Counter, "requests"), c);
+        assert_eq!((c & 3, g & 3, h & 3), (0, 1, 2));
+        m.increment(c, 2).unwrap();
+        assert_eq!(m.increment(c, -1), Err(Status::BadArgument));
+        assert_eq!(m.increment(c, 0), Err(Status::BadArgument));
+        m.record(c, 3).unwrap();
+        assert_eq!(m.get(c), Ok(5));
+        m.increment(g, 5).unwrap();
+        m.increment(g, -7).unwrap();
+        assert_eq!(m.by_name("active"), Some(&MetricValue::Gauge(-2)));
+        m.record(g, 9).unwrap();
+        assert_eq!(m.get(g), Ok(9));
+        m.record(h, 10).unwrap();
+        m.record(h, 20).unwrap();
+        assert_eq!(m.get(h), Err(Status::BadArgument));
+        assert_eq!(m.by_name("latency"), Some(&MetricValue::Histogram(vec![10, 20])));
+        assert_eq!(m.get(1000), Err(Status::NotFound));
+        assert_eq!(m.record(3, 1), Err(Status::NotFound));
+    }
+}

@@ -1,0 +1,19 @@
+//! Pure host state, one module per ABI area. Nothing here touches wasm: every
+//! operation takes and returns Rust values and reports guest-visible failures
+//! as a [`Status`](crate::Status), so each module is unit-tested on its own and
+//! can back a native (null VM) plugin as well as a wasm one.
+
+pub mod buffer;
+pub mod callouts;
+pub mod clock;
+pub mod contexts;
+pub mod foreign;
+pub mod headers;
+pub mod http;
+pub mod logs;
+pub mod metrics;
+pub mod pairs;
+pub mod properties;
+pub mod queues;
+pub mod shared_data;
+pub mod tcp;

@@ -1,0 +1,104 @@
+//! Shared queues (cpp-host `SharedQueue`): named per `vm_id`, owned by the root
+//! context that registered them; enqueueing reports the owner so the host can
+//! deliver `proxy_on_queue_ready` after the current guest call.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::types::Status;
+
+/// The root context that receives a queue's `on_queue_ready`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct QueueOwner {
+    /// Index of the VM in the host.
+    pub vm: usize,
+    /// Root context id in that VM.
+    pub root_id: u32,
+}
+
+#[derive(Debug)]
+struct Queue {
+    vm_id: String,
+    name: String,
+    owner: QueueOwner,
+    items: VecDeque<Vec<u8>>,
+}
+
+/// All queues of a host.
+#[derive(Debug, Default)]
+pub struct Queues {
+    queues: HashMap<u32, Queue>,
+    by_name: HashMap<(String, String), u32>,
+    next_token: u32,
+}
+
+impl Queues {
+    /// Registers (or re-registers, keeping its items) `name` in `vm_id`, owned by `owner`.
+    pub fn register(&mut self, vm_id: &str, name: &str, owner: QueueOwner) -> u32 {
+        if let Some(&token) = self.by_name.get(&(vm_id.to_owned(), name.to_owned())) {
+            if let Some(q) = self.queues.get_mut(&token) {
+                q.owner = owner;
+            }
+            return token;
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        self.by_name.insert((vm_id.to_owned(), name.to_owned()), token);
+        self.queues
+            .insert(token, Queue { vm_id: vm_id.to_owned(), name: name.to_owned(), owner, items: VecDeque::new() });
+        token
+    }
+
+    /// Finds an existing queue.
+    pub fn resolve(&self, vm_id: &str, name: &str) -> Result<u32, Status> {
+        self.by_name.get(&(vm_id.to_owned(), name.to_owned())).copied().ok_or(Status::NotFound)
+    }
+
+    /// Appends an item and returns the owner to notify.
+    pub fn enqueue(&mut self, token: u32, value: &[u8]) -> Result<QueueOwner, Status> {
+        let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
+        q.items.push_back(value.to_vec());
+        Ok(q.owner)
+    }
+
+    /// Pops the oldest item.
+    pub fn dequeue(&mut self, token: u32) -> Result<Vec<u8>, Status> {
+        let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
+        q.items.pop_front().ok_or(Status::Empty)
+    }
+
+    /// The items of a queue, oldest first.
+    pub fn items(&self, vm_id: &str, name: &str) -> Option<Vec<Vec<u8>>> {
+        let token = self.resolve(vm_id, name).ok()?;
+        self.queues.get(&token).map(|q| q.items.iter().cloned().collect())
+    }
+
+    /// `(vm_id, name)` of a queue token.
+    pub fn name_of(&self, token: u32) -> Option<(&str, &str)> {
+        self.queues.get(&token).map(|q| (q.vm_id.as_str(), q.name.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWNER: QueueOwner = QueueOwner { vm: 0, root_id: 1 };
+
+    #[test]
+    fn register_resolve_enqueue_dequeue() {
+        let mut q = Queues::default();
+        let t = q.register("vm", "jobs", OWNER);
+        assert_ne!(t, 0);
+        assert_eq!(q.register("vm", "jobs", OWNER), t);
+        assert_eq!(q.resolve("vm", "jobs"), Ok(t));
+        assert_eq!(q.resolve("other", "jobs"), Err(Status::NotFound));
+        assert_eq!(q.dequeue(t), Err(Status::Empty));
+        assert_eq!(q.enqueue(t, b"a"), Ok(OWNER));
+        q.enqueue(t, b"b").unwrap();
+        assert_eq!(q.items("vm", "jobs").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(q.dequeue(t), Ok(b"a".to_vec()));
+        assert_eq!(q.enqueue(99, b"x"), Err(Status::NotFound));
+        assert_eq!(q.dequeue(99), Err(Status::NotFound));
+        assert_eq!(q.name_of(t), Some(("vm", "jobs")));
+    }
+}

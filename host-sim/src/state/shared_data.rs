@@ -1,0 +1,82 @@
+//! Shared key/value data with compare-and-swap, one namespace per `vm_id`
+//! (cpp-host `SharedData`).
+
+use std::collections::HashMap;
+
+use crate::types::Status;
+
+/// All shared data of a host, keyed by `vm_id` then key.
+#[derive(Debug, Default)]
+pub struct SharedData {
+    namespaces: HashMap<String, HashMap<Vec<u8>, (Vec<u8>, u32)>>,
+    next_cas: u32,
+}
+
+impl SharedData {
+    /// The value and CAS of `key` in `vm_id`'s namespace.
+    pub fn get(&self, vm_id: &str, key: &[u8]) -> Result<(&[u8], u32), Status> {
+        self.namespaces
+            .get(vm_id)
+            .and_then(|ns| ns.get(key))
+            .map(|(v, cas)| (v.as_slice(), *cas))
+            .ok_or(Status::NotFound)
+    }
+
+    /// Sets `key`; a non-zero `cas` must match the current CAS of an existing key.
+    pub fn set(&mut self, vm_id: &str, key: &[u8], value: &[u8], cas: u32) -> Result<(), Status> {
+        let next = self.bump();
+        let ns = self.namespaces.entry(vm_id.to_owned()).or_default();
+        match ns.get_mut(key) {
+            Some(entry) => {
+                if cas != 0 && cas != entry.1 {
+                    return Err(Status::CasMismatch);
+                }
+                *entry = (value.to_vec(), next);
+            }
+            None => {
+                ns.insert(key.to_vec(), (value.to_vec(), next));
+            }
+        }
+        Ok(())
+    }
+
+    fn bump(&mut self) -> u32 {
+        self.next_cas = self.next_cas.wrapping_add(1).max(1);
+        self.next_cas
+    }
+
+    /// Every key of a namespace, sorted, for inspection.
+    pub fn keys(&self, vm_id: &str) -> Vec<Vec<u8>> {
+        let mut keys: Vec<_> = self.namespaces.get(vm_id).map(|ns| ns.keys().cloned().collect()).unwrap_or_default();
+        keys.sort();
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cas_rules() {
+        let mut d = SharedData::default();
+        assert_eq!(d.get("vm", b"k"), Err(Status::NotFound));
+        d.set("vm", b"k", b"1", 0).unwrap();
+        let (v, cas) = d.get("vm", b"k").unwrap();
+        assert_eq!(v, b"1");
+        assert_eq!(d.set("vm", b"k", b"2", cas + 1), Err(Status::CasMismatch));
+        d.set("vm", b"k", b"2", cas).unwrap();
+        let (v, cas2) = d.get("vm", b"k").unwrap();
+        assert_eq!((v, cas2 != cas), (&b"2"[..], true));
+        d.set("vm", b"k", b"3", 0).unwrap();
+        assert_eq!(d.get("vm", b"k").unwrap().0, b"3");
+    }
+
+    #[test]
+    fn namespaces_are_per_vm_id() {
+        let mut d = SharedData::default();
+        d.set("a", b"k", b"1", 0).unwrap();
+        assert_eq!(d.get("b", b"k"), Err(Status::NotFound));
+        assert_eq!(d.keys("a"), vec![b"k".to_vec()]);
+    }
+}

@@ -1,0 +1,306 @@
+//! Driving an HTTP stream through the guest as Envoy's filter manager does:
+//! headers, body chunks and trailers per direction; Envoy's status
+//! conversions; stop-all buffering after a paused headers callback;
+//! accumulated bodies after a paused body callback; resumption; local
+//! responses through the plugin's own response path; resets.
+
+use super::Vm;
+use super::state::Callback;
+use crate::engine::exports::HeadersFn;
+use crate::error::Error;
+use crate::state::contexts::ContextKind;
+use crate::state::headers::HeaderMap;
+use crate::state::http::{EndReason, Flow, HttpStreamState, Message, Stop};
+use crate::types::{Action, PhaseKind};
+
+fn callbacks(response: bool) -> [Callback; 3] {
+    if response {
+        [Callback::ResponseHeaders, Callback::ResponseBody, Callback::ResponseTrailers]
+    } else {
+        [Callback::RequestHeaders, Callback::RequestBody, Callback::RequestTrailers]
+    }
+}
+
+impl Vm {
+    fn stream_mut(&mut self, id: u32) -> Result<&mut HttpStreamState, Error> {
+        self.state_mut().http.get_mut(&id).ok_or_else(|| Error::NotFound(format!("HTTP stream {id}")))
+    }
+
+    fn flow_mut(&mut self, id: u32, response: bool) -> Result<&mut Flow, Error> {
+        Ok(self.stream_mut(id)?.flow_mut(response))
+    }
+
+    /// Creates an HTTP stream context under `root`.
+    pub fn http_create(&mut self, root: u32) -> Result<u32, Error> {
+        let state = self.state_mut();
+        match state.contexts.get(root) {
+            Some(e) if e.kind == ContextKind::Root => {}
+            _ => return Err(Error::NotFound(format!("plugin root context {root}"))),
+        }
+        let id = state.contexts.create(ContextKind::Http, Some(root));
+        state.http.insert(id, HttpStreamState::default());
+        if let Some(f) = self.exports.context_create.clone() {
+            self.call(id, Callback::ContextCreate, f, (id, root))?;
+        }
+        self.run_deferred()?;
+        Ok(id)
+    }
+
+    fn check_open(&mut self, id: u32, response: bool, what: &str) -> Result<(), Error> {
+        let stream = self.stream_mut(id)?;
+        if let Some(reason) = stream.ended {
+            return Err(Error::InvalidPhase(format!("{what}: the stream already ended ({reason:?})")));
+        }
+        if stream.finished {
+            return Err(Error::InvalidPhase(format!("{what}: the stream is finished")));
+        }
+        let flow = stream.flow_mut(response);
+        if what != "headers" && flow.headers.is_none() {
+            return Err(Error::InvalidPhase(format!("{what} before headers")));
+        }
+        if what == "headers" && flow.headers.is_some() {
+            return Err(Error::InvalidPhase("headers sent twice".into()));
+        }
+        if flow.received_end {
+            return Err(Error::InvalidPhase(format!("{what} after end of stream")));
+        }
+        Ok(())
+    }
+
+    /// The action of the last callback of a direction (Continue after a resume).
+    pub fn http_action(&self, id: u32, response: bool) -> Option<Action> {
+        let s = self.state().http.get(&id)?;
+        if response { s.response.action } else { s.request.action }
+    }
+
+    fn after_event(&mut self, id: u32, response: bool) -> Result<Action, Error> {
+        self.run_deferred()?;
+        let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
+        if complete {
+            self.finish_stream(id)?;
+        }
+        Ok(self.http_action(id, response).unwrap_or(Action::Continue))
+    }
+
+    /// Headers arrive in one direction.
+    pub fn http_headers(&mut self, id: u32, response: bool, headers: HeaderMap, end: bool) -> Result<Action, Error> {
+        self.check_open(id, response, "headers")?;
+        let flow = self.flow_mut(id, response)?;
+        flow.headers = Some(headers);
+        flow.received_end = end;
+        self.deliver_headers(id, response)?;
+        self.after_event(id, response)
+    }
+
+    /// A body chunk arrives.
+    pub fn http_body(&mut self, id: u32, response: bool, chunk: &[u8], end: bool) -> Result<Action, Error> {
+        self.check_open(id, response, "body")?;
+        let flow = self.flow_mut(id, response)?;
+        if flow.ended_early {
+            flow.received_end = end;
+            return self.after_event(id, response);
+        }
+        flow.body.extend_from_slice(chunk);
+        flow.received_end = end;
+        if matches!(flow.stopped, Some(Stop::Headers)) {
+            flow.body_pending = true;
+            return self.after_event(id, response);
+        }
+        self.deliver_body(id, response)?;
+        self.after_event(id, response)
+    }
+
+    /// Trailers arrive (ending the direction).
+    pub fn http_trailers(&mut self, id: u32, response: bool, trailers: HeaderMap) -> Result<Action, Error> {
+        self.check_open(id, response, "trailers")?;
+        let flow = self.flow_mut(id, response)?;
+        flow.received_end = true;
+        if flow.ended_early {
+            return self.after_event(id, response);
+        }
+        if flow.stopped.is_some() {
+            flow.pending_trailers = Some(trailers);
+            return self.after_event(id, response);
+        }
+        flow.trailers = Some(trailers);
+        flow.trailers_addable = false;
+        self.deliver_trailers(id, response)?;
+        self.after_event(id, response)
+    }
+
+    /// A local response sent during the callback forces a stop.
+    fn settle(&mut self, id: u32, action: Action, kind: PhaseKind) -> Result<Action, Error> {
+        let stream = self.stream_mut(id)?;
+        if std::mem::take(&mut stream.stop_next_iteration) { Ok(action.forced_stop(kind)) } else { Ok(action) }
+    }
+
+    fn deliver_headers(&mut self, id: u32, response: bool) -> Result<(), Error> {
+        let flow = self.flow_mut(id, response)?;
+        let n = flow.headers.as_ref().map_or(0, HeaderMap::len) as u32;
+        let end = flow.received_end as u32;
+        let f = if response { self.exports.response_headers.clone() } else { self.exports.request_headers.clone() };
+        let cb = callbacks(response)[0];
+        let raw = match f {
+            Some(HeadersFn::V1(f)) => self.call(id, cb, f, (id, n))?,
+            Some(HeadersFn::V2(f)) => self.call(id, cb, f, (id, n, end))?,
+            None => 0,
+        };
+        let action = self.settle(id, Action::from_headers_result(raw), PhaseKind::Headers)?;
+        let flow = self.flow_mut(id, response)?;
+        flow.action = Some(action);
+        match action {
+            Action::Continue => flow.forward_headers(),
+            Action::ContinueAndEndStream => {
+                flow.forward_headers();
+                flow.sent.end_of_stream = true;
+                flow.ended_early = true;
+                flow.body.clear();
+            }
+            _ => flow.stopped = Some(Stop::Headers),
+        }
+        Ok(())
+    }
+
+    fn deliver_body(&mut self, id: u32, response: bool) -> Result<(), Error> {
+        let flow = self.flow_mut(id, response)?;
+        flow.body_pending = false;
+        flow.body_exposed = true;
+        let end = flow.received_end;
+        if end && flow.trailers.is_none() && flow.pending_trailers.is_none() {
+            flow.trailers = Some(HeaderMap::new());
+            flow.trailers_addable = true;
+        }
+        let size = flow.body.len() as u32;
+        let f = if response { self.exports.response_body.clone() } else { self.exports.request_body.clone() };
+        let result = match f {
+            Some(f) => self.call(id, callbacks(response)[1], f, (id, size, end as u32)),
+            None => Ok(0),
+        };
+        self.flow_mut(id, response)?.body_exposed = false;
+        let action = self.settle(id, Action::from_data_result(result?), PhaseKind::Data)?;
+        let flow = self.flow_mut(id, response)?;
+        flow.action = Some(action);
+        match action {
+            Action::Continue => {
+                flow.stopped = None;
+                flow.forward_body();
+            }
+            Action::StopIterationNoBuffer => {
+                flow.body.clear();
+                flow.stopped = Some(Stop::Body);
+            }
+            _ => flow.stopped = Some(Stop::Body),
+        }
+        flow.close_addable_trailers();
+        Ok(())
+    }
+
+    fn deliver_trailers(&mut self, id: u32, response: bool) -> Result<(), Error> {
+        let n = self.flow_mut(id, response)?.trailers.as_ref().map_or(0, HeaderMap::len) as u32;
+        let f = if response { self.exports.response_trailers.clone() } else { self.exports.request_trailers.clone() };
+        let raw = match f {
+            Some(f) => self.call(id, callbacks(response)[2], f, (id, n))?,
+            None => 0,
+        };
+        let action = self.settle(id, Action::from_trailers_result(raw), PhaseKind::Trailers)?;
+        let flow = self.flow_mut(id, response)?;
+        flow.action = Some(action);
+        if action.is_continue() {
+            flow.stopped = None;
+            flow.forward_trailers();
+        } else {
+            flow.stopped = Some(Stop::Trailers);
+        }
+        Ok(())
+    }
+
+    fn deliver_pending_trailers(&mut self, id: u32, response: bool) -> Result<(), Error> {
+        let flow = self.flow_mut(id, response)?;
+        if flow.stopped.is_none() {
+            if let Some(trailers) = flow.pending_trailers.take() {
+                flow.trailers = Some(trailers);
+                flow.trailers_addable = false;
+                self.deliver_trailers(id, response)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `proxy_continue_stream` (deferred): resume a stopped direction.
+    pub(crate) fn resume_http(&mut self, id: u32, response: bool) -> Result<(), Error> {
+        let Some(stream) = self.state_mut().http.get_mut(&id) else { return Ok(()) };
+        if stream.ended.is_some() || stream.finished {
+            return Ok(());
+        }
+        let flow = stream.flow_mut(response);
+        let Some(stop) = flow.stopped.take() else { return Ok(()) };
+        flow.action = Some(Action::Continue);
+        match stop {
+            Stop::Headers => {
+                flow.forward_headers();
+                if flow.body_pending || !flow.body.is_empty() {
+                    self.deliver_body(id, response)?;
+                }
+                self.deliver_pending_trailers(id, response)?;
+            }
+            Stop::Body => {
+                flow.forward_body();
+                self.deliver_pending_trailers(id, response)?;
+            }
+            Stop::Trailers => flow.forward_trailers(),
+        }
+        self.complete_if_done(id)
+    }
+
+    fn complete_if_done(&mut self, id: u32) -> Result<(), Error> {
+        let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
+        if complete { self.finish_stream(id) } else { Ok(()) }
+    }
+
+    /// `proxy_close_stream` on an HTTP direction (deferred): Envoy resets the
+    /// whole stream, which then finishes.
+    pub(crate) fn reset_http(&mut self, id: u32) -> Result<(), Error> {
+        let Some(stream) = self.state_mut().http.get_mut(&id) else { return Ok(()) };
+        stream.ended = Some(EndReason::Reset);
+        self.complete_if_done(id)
+    }
+
+    /// A local response (deferred). Sent while the request is processed, it
+    /// goes through the plugin's own response callbacks, as Envoy's local
+    /// replies pass the encoder filters; sent from the response path before
+    /// the response went out, it replaces the response directly.
+    pub(crate) fn local_response(&mut self, id: u32) -> Result<(), Error> {
+        let stream = self.stream_mut(id)?;
+        let Some(reply) = stream.local_response.clone() else { return Ok(()) };
+        if stream.ended.is_some() {
+            return Ok(());
+        }
+        stream.ended = Some(EndReason::LocalResponse);
+        stream.request.stopped = None;
+        stream.request.pending_trailers = None;
+        let headers = reply.client_headers();
+        if stream.response.headers.is_some() {
+            let flow = &mut stream.response;
+            flow.headers = Some(headers.clone());
+            flow.body = reply.body.clone();
+            flow.stopped = None;
+            flow.sent = Message { headers: Some(headers), body: reply.body, trailers: None, end_of_stream: true };
+            return self.complete_if_done(id);
+        }
+        let flow = &mut stream.response;
+        flow.headers = Some(headers);
+        flow.received_end = reply.body.is_empty();
+        self.deliver_headers(id, true)?;
+        if !reply.body.is_empty() {
+            let flow = self.flow_mut(id, true)?;
+            flow.body = reply.body;
+            flow.received_end = true;
+            if matches!(flow.stopped, Some(Stop::Headers)) {
+                flow.body_pending = true;
+            } else {
+                self.deliver_body(id, true)?;
+            }
+        }
+        self.complete_if_done(id)
+    }
+}

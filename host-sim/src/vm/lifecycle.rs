@@ -1,0 +1,237 @@
+//! Context teardown (`on_done`, `on_log`, `on_delete`, `proxy_done`), the
+//! deferred-action loop, and the root-context events: ticks, queue
+//! notifications, foreign-function callbacks and callout completions.
+
+use super::Vm;
+use super::state::{Callback, Deferred, Scope};
+use crate::error::Error;
+use crate::state::callouts::HttpCallout;
+use crate::state::contexts::ContextKind;
+use crate::state::headers::HeaderMap;
+use crate::types::{PeerType, Status, StreamType};
+
+/// What answers an HTTP callout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpCallResponse {
+    /// Response headers (include `:status`); empty means the call failed.
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// Response trailers.
+    pub trailers: HeaderMap,
+}
+
+impl Vm {
+    /// Runs deferred actions until none are left.
+    pub fn run_deferred(&mut self) -> Result<(), Error> {
+        loop {
+            let deferred = std::mem::take(&mut self.state_mut().deferred);
+            if deferred.is_empty() {
+                return Ok(());
+            }
+            for action in deferred {
+                match action {
+                    Deferred::Continue(id, StreamType::HttpRequest) => self.resume_http(id, false)?,
+                    Deferred::Continue(id, StreamType::HttpResponse) => self.resume_http(id, true)?,
+                    Deferred::Continue(..) => {}
+                    Deferred::Close(id, StreamType::HttpRequest | StreamType::HttpResponse) => self.reset_http(id)?,
+                    Deferred::Close(id, StreamType::Downstream) => self.tcp_close(id, false, PeerType::Local)?,
+                    Deferred::Close(id, StreamType::Upstream) => self.tcp_close(id, true, PeerType::Local)?,
+                    Deferred::LocalResponse(id) => self.local_response(id)?,
+                    Deferred::Done(id) => self.after_proxy_done(id)?,
+                }
+            }
+        }
+    }
+
+    /// Finishes a stream context: `on_done`; if it returns true, `on_log` then
+    /// `on_delete`; else the context waits for the plugin's `proxy_done`.
+    pub fn finish_stream(&mut self, id: u32) -> Result<(), Error> {
+        let Some(entry) = self.state().contexts.get(id).copied() else { return Ok(()) };
+        if entry.lifecycle != crate::state::contexts::Lifecycle::Live {
+            return Ok(());
+        }
+        let done = match self.exports.done.clone() {
+            Some(f) => self.call(id, Callback::Done, f, id)? != 0,
+            None => true,
+        };
+        if done {
+            self.log_and_delete(id)?;
+        } else {
+            self.state_mut().contexts.await_done(id);
+        }
+        self.run_deferred()
+    }
+
+    fn log_and_delete(&mut self, id: u32) -> Result<(), Error> {
+        if let Some(f) = self.exports.log.clone() {
+            self.call(id, Callback::Log, f, id)?;
+        }
+        self.delete(id)
+    }
+
+    fn delete(&mut self, id: u32) -> Result<(), Error> {
+        if let Some(f) = self.exports.delete.clone() {
+            self.call(id, Callback::Delete, f, id)?;
+        }
+        let state = self.state_mut();
+        let kind = state.contexts.remove(id).map(|e| e.kind);
+        state.stream_properties.remove(&id);
+        match kind {
+            Some(ContextKind::Http) => {
+                if let Some(s) = state.http.get_mut(&id) {
+                    s.finished = true;
+                }
+            }
+            Some(ContextKind::Tcp) => {
+                if let Some(s) = state.tcp.get_mut(&id) {
+                    s.finished = true;
+                }
+            }
+            Some(ContextKind::Root) => {
+                if let Some(p) = state.plugins.get_mut(&id) {
+                    p.deleted = true;
+                }
+                let index = state.index;
+                state.world().timers.remove((index, id));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// After `proxy_done`: streams get `on_log` and `on_delete`, roots only `on_delete`.
+    fn after_proxy_done(&mut self, id: u32) -> Result<(), Error> {
+        match self.state().contexts.get(id).map(|e| e.kind) {
+            Some(ContextKind::Root) => self.delete(id),
+            Some(_) => self.log_and_delete(id),
+            None => Ok(()),
+        }
+    }
+
+    /// Shuts a plugin down: `on_done(root)`; true → `on_delete`; false → wait
+    /// for `proxy_done`, after which `on_delete` follows.
+    pub fn shutdown_plugin(&mut self, root: u32) -> Result<bool, Error> {
+        if self.state().contexts.get(root).is_none() {
+            return Err(Error::NotFound(format!("plugin root context {root}")));
+        }
+        let done = match self.exports.done.clone() {
+            Some(f) => self.call(root, Callback::Done, f, root)? != 0,
+            None => true,
+        };
+        if done {
+            self.delete(root)?;
+        } else {
+            self.state_mut().contexts.await_done(root);
+        }
+        self.run_deferred()?;
+        Ok(done)
+    }
+
+    /// `proxy_on_tick(root)`.
+    pub fn tick(&mut self, root: u32) -> Result<(), Error> {
+        if let Some(f) = self.exports.tick.clone() {
+            self.call(root, Callback::Tick, f, root)?;
+        }
+        self.run_deferred()
+    }
+
+    /// `proxy_on_queue_ready(root, token)`.
+    pub fn queue_ready(&mut self, root: u32, token: u32) -> Result<(), Error> {
+        if self.state().contexts.get(root).is_none() {
+            return Ok(());
+        }
+        if let Some(f) = self.exports.queue_ready.clone() {
+            self.call(root, Callback::QueueReady, f, (root, token))?;
+        }
+        self.run_deferred()
+    }
+
+    /// `proxy_on_foreign_function(root, function_id, args_size)` with the
+    /// arguments readable as the `CallData` buffer.
+    pub fn foreign_callback(&mut self, root: u32, function_id: u32, args: Vec<u8>) -> Result<(), Error> {
+        let len = args.len() as u32;
+        self.state_mut().scope = Scope { foreign_args: Some(args), ..Scope::default() };
+        let result = match self.exports.foreign_function.clone() {
+            Some(f) => self.call(root, Callback::ForeignFunction, f, (root, function_id, len)),
+            None => Ok(()),
+        };
+        self.state_mut().scope = Scope::default();
+        result?;
+        self.run_deferred()
+    }
+
+    /// Delivers an HTTP call's response (or failure, `None`) to the root that
+    /// owns the call: `on_http_call_response(root, token, headers, body, trailers)`.
+    pub fn http_call_response(&mut self, call: &HttpCallout, response: Option<HttpCallResponse>) -> Result<(), Error> {
+        let scope = match &response {
+            Some(r) => Scope {
+                call_headers: Some(r.headers.clone()),
+                call_body: Some(r.body.clone()),
+                call_trailers: Some(r.trailers.clone()),
+                status: Some((Status::Ok as u32, Vec::new())),
+                ..Scope::default()
+            },
+            None => Scope { status: Some((Status::BrokenConnection as u32, b"reset".to_vec())), ..Scope::default() },
+        };
+        let sizes = response
+            .as_ref()
+            .map(|r| (r.headers.len() as u32, r.body.len() as u32, r.trailers.len() as u32))
+            .unwrap_or_default();
+        self.state_mut().scope = scope;
+        let result = match self.exports.http_call_response.clone() {
+            Some(f) => self.call(
+                call.root_id,
+                Callback::HttpCallResponse,
+                f,
+                (call.root_id, call.token, sizes.0, sizes.1, sizes.2),
+            ),
+            None => Ok(()),
+        };
+        self.state_mut().scope = Scope::default();
+        result?;
+        self.run_deferred()
+    }
+
+    /// Delivers a gRPC event to the owning root.
+    pub fn grpc_event(&mut self, root: u32, token: u32, event: GrpcEvent) -> Result<(), Error> {
+        let e = self.exports.clone();
+        let result = match event {
+            GrpcEvent::InitialMetadata(map) => {
+                let n = map.len() as u32;
+                self.state_mut().scope = Scope { grpc_initial: Some(map), ..Scope::default() };
+                e.grpc_initial_metadata.map(|f| self.call(root, Callback::GrpcInitialMetadata, f, (root, token, n)))
+            }
+            GrpcEvent::Message(message) => {
+                let n = message.len() as u32;
+                self.state_mut().scope = Scope { grpc_message: Some(message), ..Scope::default() };
+                e.grpc_receive.map(|f| self.call(root, Callback::GrpcReceive, f, (root, token, n)))
+            }
+            GrpcEvent::TrailingMetadata(map) => {
+                let n = map.len() as u32;
+                self.state_mut().scope = Scope { grpc_trailing: Some(map), ..Scope::default() };
+                e.grpc_trailing_metadata.map(|f| self.call(root, Callback::GrpcTrailingMetadata, f, (root, token, n)))
+            }
+            GrpcEvent::Close(status, message) => {
+                self.state_mut().scope = Scope { status: Some((status, message.into_bytes())), ..Scope::default() };
+                e.grpc_close.map(|f| self.call(root, Callback::GrpcClose, f, (root, token, status)))
+            }
+        };
+        self.state_mut().scope = Scope::default();
+        result.transpose()?;
+        self.run_deferred()
+    }
+}
+
+/// Something a gRPC upstream sends back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrpcEvent {
+    /// Initial metadata.
+    InitialMetadata(HeaderMap),
+    /// A response message.
+    Message(Vec<u8>),
+    /// Trailing metadata.
+    TrailingMetadata(HeaderMap),
+    /// The call or stream closed with a gRPC status and message.
+    Close(u32, String),
+}

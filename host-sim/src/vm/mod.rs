@@ -1,0 +1,176 @@
+//! One VM: a wasmtime instance of a module plus its [`VmState`], and the
+//! lifecycle driver that calls the guest the way Envoy does. Each guest call
+//! resets the effective context to the context it is about; work a host
+//! function deferred runs after the call returns.
+
+mod http;
+mod lifecycle;
+pub use lifecycle::{GrpcEvent, HttpCallResponse};
+pub(crate) mod state;
+mod tcp;
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::{Store, TypedFunc, WasmParams, WasmResults};
+
+use crate::engine::{self, Compiled, exports::Exports};
+use crate::error::Error;
+use crate::state::contexts::{ContextKind, Contexts};
+use crate::state::logs::Ring;
+use crate::state::properties::PropertyTree;
+use crate::types::LogLevel;
+use state::{Callback, PluginState, Scope, VmState, World};
+
+/// What a VM is created with.
+#[derive(Clone, Debug)]
+pub(crate) struct VmSettings {
+    pub vm_id: String,
+    pub vm_configuration: Vec<u8>,
+    pub environment: Vec<(String, String)>,
+    pub properties: PropertyTree,
+    pub log_level: LogLevel,
+    pub seed: u64,
+    pub log_capacity: usize,
+    pub trace_capacity: usize,
+}
+
+/// A running VM.
+#[derive(Debug)]
+pub(crate) struct Vm {
+    pub store: Store<VmState>,
+    pub exports: Exports,
+    pub compiled: Arc<Compiled>,
+    pub failed: Option<String>,
+}
+
+impl Vm {
+    /// Instantiates the module and starts it (`_initialize` then `main` or
+    /// `__main_void`, or `_start`).
+    pub fn new(
+        compiled: Arc<Compiled>,
+        index: usize,
+        settings: VmSettings,
+        world: Arc<Mutex<World>>,
+    ) -> Result<Vm, Error> {
+        let state = VmState {
+            index,
+            vm_id: settings.vm_id,
+            abi: compiled.facts.abi,
+            vm_configuration: settings.vm_configuration,
+            environment: settings.environment,
+            world,
+            memory: None,
+            allocator: None,
+            contexts: Contexts::default(),
+            plugins: Default::default(),
+            http: Default::default(),
+            tcp: Default::default(),
+            properties: settings.properties,
+            stream_properties: Default::default(),
+            effective: 0,
+            callback: None,
+            scope: Scope::default(),
+            deferred: Vec::new(),
+            logs: Ring::new(settings.log_capacity),
+            trace: Ring::new(settings.trace_capacity),
+            log_level: settings.log_level,
+            rng: settings.seed,
+            exit_code: None,
+        };
+        let mut store = Store::new(engine::engine()?, state);
+        let instance = compiled.pre.instantiate(&mut store).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
+        let exports = Exports::lookup(instance, &mut store, compiled.facts.abi, compiled.facts.allocator)?;
+        store.data_mut().memory = exports.memory;
+        store.data_mut().allocator = exports.allocator.clone();
+        if exports.memory.is_none() {
+            return Err(Error::Instantiate("the module exports no `memory`".into()));
+        }
+        let mut vm = Vm { store, exports, compiled, failed: None };
+        vm.start()?;
+        Ok(vm)
+    }
+
+    fn start(&mut self) -> Result<(), Error> {
+        let e = self.exports.clone();
+        if let Some(init) = e.initialize {
+            self.call(0, Callback::Start, init, ())?;
+            if let Some(main) = e.main {
+                self.call(0, Callback::Start, main, (0, 0))?;
+            } else if let Some(main) = e.main_void {
+                self.call(0, Callback::Start, main, ())?;
+            }
+        } else if let Some(start) = e.start {
+            let result = self.call(0, Callback::Start, start, ());
+            // A WASI command that exits with 0 from `_start` has started fine.
+            if result.is_err() && self.store.data().exit_code == Some(0) {
+                self.failed = None;
+            } else {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls a guest export for context `context_id`, resetting the effective
+    /// context first. A trap marks the VM failed.
+    pub fn call<P: WasmParams, R: WasmResults>(
+        &mut self,
+        context_id: u32,
+        callback: Callback,
+        func: TypedFunc<P, R>,
+        args: P,
+    ) -> Result<R, Error> {
+        if let Some(reason) = &self.failed {
+            return Err(Error::VmFailed { reason: reason.clone() });
+        }
+        let state = self.store.data_mut();
+        state.effective = context_id;
+        state.callback = Some(callback);
+        let result = func.call(&mut self.store, args);
+        let state = self.store.data_mut();
+        state.callback = None;
+        state.effective = context_id;
+        result.map_err(|e| {
+            let message = format!("{e:?}");
+            self.failed = Some(format!("{}: {message}", callback.name()));
+            Error::Trap { callback: callback.name(), message }
+        })
+    }
+
+    /// Creates a plugin: its root context, `on_context_create(root, 0)`,
+    /// `on_vm_start(root, vm_config_size)`, `on_configure(root, config_size)`.
+    pub fn start_plugin(&mut self, plugin: PluginState) -> Result<u32, Error> {
+        let e = self.exports.clone();
+        let state = self.store.data_mut();
+        let root = state.contexts.create(ContextKind::Root, None);
+        let root_name = plugin.root_id.clone();
+        let config_len = plugin.configuration.len() as u32;
+        let vm_config_len = state.vm_configuration.len() as u32;
+        state.plugins.insert(root, plugin);
+        if let Some(f) = e.context_create {
+            self.call(root, Callback::ContextCreate, f, (root, 0))?;
+        }
+        if let Some(f) = e.vm_start {
+            if self.call(root, Callback::VmStart, f, (root, vm_config_len))? == 0 {
+                return Err(Error::VmStartRejected { root_id: root_name });
+            }
+        }
+        if let Some(f) = e.configure {
+            if self.call(root, Callback::Configure, f, (root, config_len))? == 0 {
+                return Err(Error::ConfigureRejected { root_id: root_name });
+            }
+        }
+        self.run_deferred()?;
+        Ok(root)
+    }
+
+    /// The store data.
+    pub fn state(&self) -> &VmState {
+        self.store.data()
+    }
+
+    /// The store data, mutably.
+    pub fn state_mut(&mut self) -> &mut VmState {
+        self.store.data_mut()
+    }
+}

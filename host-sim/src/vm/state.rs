@@ -1,0 +1,241 @@
+//! The data a VM's wasmtime store carries: everything a host function may
+//! read or change while the guest runs. Host-wide state (clock, shared data,
+//! queues, metrics, callouts, foreign functions) lives in [`World`], shared by
+//! every VM of a host.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wasmtime::{Memory, TypedFunc};
+
+use crate::state::callouts::Callouts;
+use crate::state::clock::{Clock, Timers};
+use crate::state::contexts::Contexts;
+use crate::state::foreign::ForeignFunctions;
+use crate::state::headers::HeaderMap;
+use crate::state::http::HttpStreamState;
+use crate::state::logs::{HostCall, LogRecord, Ring};
+use crate::state::metrics::Metrics;
+use crate::state::properties::PropertyTree;
+use crate::state::queues::{QueueOwner, Queues};
+use crate::state::shared_data::SharedData;
+use crate::state::tcp::TcpStreamState;
+use crate::types::{AbiVersion, LogLevel, StreamType};
+
+/// Host-wide state shared by every VM of a [`Host`](crate::Host).
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub clock: Clock,
+    pub timers: Timers,
+    pub shared_data: SharedData,
+    pub queues: Queues,
+    pub metrics: Metrics,
+    pub foreign: ForeignFunctions,
+    pub callouts: Callouts,
+    /// `on_queue_ready` notifications waiting for the current guest call to end.
+    pub queue_ready: Vec<(QueueOwner, u32)>,
+}
+
+/// The callback that is running, for phase checks and error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Callback {
+    Start,
+    ContextCreate,
+    VmStart,
+    Configure,
+    Done,
+    Log,
+    Delete,
+    Tick,
+    QueueReady,
+    ForeignFunction,
+    NewConnection,
+    DownstreamData,
+    DownstreamClose,
+    UpstreamData,
+    UpstreamClose,
+    RequestHeaders,
+    RequestBody,
+    RequestTrailers,
+    ResponseHeaders,
+    ResponseBody,
+    ResponseTrailers,
+    HttpCallResponse,
+    GrpcInitialMetadata,
+    GrpcReceive,
+    GrpcTrailingMetadata,
+    GrpcClose,
+}
+
+impl Callback {
+    /// The export name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Callback::Start => "_initialize/_start",
+            Callback::ContextCreate => "proxy_on_context_create",
+            Callback::VmStart => "proxy_on_vm_start",
+            Callback::Configure => "proxy_on_configure",
+            Callback::Done => "proxy_on_done",
+            Callback::Log => "proxy_on_log",
+            Callback::Delete => "proxy_on_delete",
+            Callback::Tick => "proxy_on_tick",
+            Callback::QueueReady => "proxy_on_queue_ready",
+            Callback::ForeignFunction => "proxy_on_foreign_function",
+            Callback::NewConnection => "proxy_on_new_connection",
+            Callback::DownstreamData => "proxy_on_downstream_data",
+            Callback::DownstreamClose => "proxy_on_downstream_connection_close",
+            Callback::UpstreamData => "proxy_on_upstream_data",
+            Callback::UpstreamClose => "proxy_on_upstream_connection_close",
+            Callback::RequestHeaders => "proxy_on_request_headers",
+            Callback::RequestBody => "proxy_on_request_body",
+            Callback::RequestTrailers => "proxy_on_request_trailers",
+            Callback::ResponseHeaders => "proxy_on_response_headers",
+            Callback::ResponseBody => "proxy_on_response_body",
+            Callback::ResponseTrailers => "proxy_on_response_trailers",
+            Callback::HttpCallResponse => "proxy_on_http_call_response",
+            Callback::GrpcInitialMetadata => "proxy_on_grpc_receive_initial_metadata",
+            Callback::GrpcReceive => "proxy_on_grpc_receive",
+            Callback::GrpcTrailingMetadata => "proxy_on_grpc_receive_trailing_metadata",
+            Callback::GrpcClose => "proxy_on_grpc_close",
+        }
+    }
+}
+
+/// Data that exists only while one callback runs (callout responses,
+/// foreign-function arguments, the status for `proxy_get_status`).
+#[derive(Debug, Default)]
+pub(crate) struct Scope {
+    pub call_headers: Option<HeaderMap>,
+    pub call_body: Option<Vec<u8>>,
+    pub call_trailers: Option<HeaderMap>,
+    pub grpc_initial: Option<HeaderMap>,
+    pub grpc_trailing: Option<HeaderMap>,
+    pub grpc_message: Option<Vec<u8>>,
+    pub foreign_args: Option<Vec<u8>>,
+    pub status: Option<(u32, Vec<u8>)>,
+}
+
+/// Work a host function asked for that must not re-enter the guest: it runs
+/// after the current guest call returns (Envoy's `addAfterVmCallAction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deferred {
+    Continue(u32, StreamType),
+    Close(u32, StreamType),
+    LocalResponse(u32),
+    Done(u32),
+}
+
+/// A plugin (root context) loaded in a VM.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginState {
+    pub name: String,
+    pub root_id: String,
+    pub configuration: Vec<u8>,
+    pub properties: PropertyTree,
+    pub deleted: bool,
+}
+
+/// The store data of one VM.
+pub(crate) struct VmState {
+    pub index: usize,
+    pub vm_id: String,
+    pub abi: AbiVersion,
+    pub vm_configuration: Vec<u8>,
+    pub environment: Vec<(String, String)>,
+    pub world: Arc<Mutex<World>>,
+    pub memory: Option<Memory>,
+    pub allocator: Option<TypedFunc<u32, u32>>,
+    pub contexts: Contexts,
+    pub plugins: HashMap<u32, PluginState>,
+    pub http: HashMap<u32, HttpStreamState>,
+    pub tcp: HashMap<u32, TcpStreamState>,
+    pub properties: PropertyTree,
+    pub stream_properties: HashMap<u32, PropertyTree>,
+    pub effective: u32,
+    pub callback: Option<Callback>,
+    pub scope: Scope,
+    pub deferred: Vec<Deferred>,
+    pub logs: Ring<LogRecord>,
+    pub trace: Ring<HostCall>,
+    pub log_level: LogLevel,
+    pub rng: u64,
+    pub exit_code: Option<i32>,
+}
+
+impl std::fmt::Debug for VmState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmState")
+            .field("index", &self.index)
+            .field("vm_id", &self.vm_id)
+            .field("abi", &self.abi)
+            .field("contexts", &self.contexts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VmState {
+    /// Locks the host-wide state (never poisoned for our purposes: a panic
+    /// while holding it is a host-sim bug that already failed the test).
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a host call in the trace.
+    pub fn record(&mut self, function: &'static str, result: i32) {
+        self.trace.push(HostCall { context_id: self.effective, function, result });
+    }
+
+    /// The root context of the effective context.
+    pub fn effective_root(&self) -> Option<u32> {
+        self.contexts.root_of(self.effective)
+    }
+
+    /// The next pseudo-random 64 bits (splitmix64: deterministic per seed).
+    pub fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The configuration `proxy_get_configuration` (ABI 0.1.0) returns: the VM's
+    /// during `on_vm_start`, else the plugin's of the effective context.
+    pub fn legacy_configuration(&self) -> Vec<u8> {
+        if self.callback == Some(Callback::VmStart) {
+            return self.vm_configuration.clone();
+        }
+        self.effective_root().and_then(|r| self.plugins.get(&r)).map(|p| p.configuration.clone()).unwrap_or_default()
+    }
+}
+
+impl VmState {
+    /// A state with no VM behind it (for inspecting linkers).
+    pub fn detached() -> VmState {
+        VmState {
+            index: usize::MAX,
+            vm_id: String::new(),
+            abi: AbiVersion::V0_2_1,
+            vm_configuration: Vec::new(),
+            environment: Vec::new(),
+            world: Arc::default(),
+            memory: None,
+            allocator: None,
+            contexts: Contexts::default(),
+            plugins: HashMap::new(),
+            http: HashMap::new(),
+            tcp: HashMap::new(),
+            properties: PropertyTree::new(),
+            stream_properties: HashMap::new(),
+            effective: 0,
+            callback: None,
+            scope: Scope::default(),
+            deferred: Vec::new(),
+            logs: Ring::new(0),
+            trace: Ring::new(0),
+            log_level: LogLevel::Info,
+            rng: 0,
+            exit_code: None,
+        }
+    }
+}
