@@ -215,10 +215,8 @@ impl Guest {
         if !output.status.success() {
             return Err(BuildError::Cargo { command, stderr: String::from_utf8_lossy(&output.stderr).into_owned() });
         }
-        let artifact = target_dir
-            .join(self.target.triple())
-            .join("release")
-            .join(format!("{}.wasm", package.replace('-', "_")));
+        let artifact =
+            target_dir.join(self.target.triple()).join("release").join(format!("{}.wasm", package.replace('-', "_")));
         if artifact.is_file() { Ok(artifact) } else { Err(BuildError::MissingArtifact(artifact)) }
     }
 }
@@ -259,11 +257,9 @@ fn package_name(manifest: &Path) -> Option<String> {
             in_package = line == "[package]";
             continue;
         }
-        if in_package {
-            if let Some(rest) = line.strip_prefix("name") {
-                let value = rest.trim_start().strip_prefix('=')?.trim();
-                return Some(value.trim_matches('"').to_owned());
-            }
+        if in_package && let Some(rest) = line.strip_prefix("name") {
+            let value = rest.trim_start().strip_prefix('=')?.trim();
+            return Some(value.trim_matches('"').to_owned());
         }
     }
     None
