@@ -276,6 +276,8 @@ impl Vm {
             return Ok(());
         }
         stream.ended = Some(EndReason::LocalResponse);
+        // The forced stop applies to the callback that sent the reply only.
+        stream.stop_next_iteration = false;
         stream.request.stopped = None;
         stream.request.pending_trailers = None;
         let headers = reply.client_headers();
