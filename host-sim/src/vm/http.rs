@@ -32,6 +32,7 @@ impl Vm {
 
     /// Creates an HTTP stream context under `root`.
     pub fn http_create(&mut self, root: u32) -> Result<u32, Error> {
+        self.check_alive()?;
         let state = self.state_mut();
         match state.contexts.get(root) {
             Some(e) if e.kind == ContextKind::Root => {}
@@ -47,6 +48,7 @@ impl Vm {
     }
 
     fn check_open(&mut self, id: u32, response: bool, what: &str) -> Result<(), Error> {
+        self.check_alive()?;
         let stream = self.stream_mut(id)?;
         if let Some(reason) = stream.ended {
             return Err(Error::InvalidPhase(format!("{what}: the stream already ended ({reason:?})")));
@@ -73,13 +75,17 @@ impl Vm {
         if response { s.response.action } else { s.request.action }
     }
 
-    fn after_event(&mut self, id: u32, response: bool) -> Result<Action, Error> {
+    /// Runs deferred work and finishes a complete stream. Returns the action
+    /// of the callback this event ran (`None`: no callback ran, e.g. data
+    /// buffered behind stopped headers: the direction's current action).
+    fn after_event(&mut self, id: u32, response: bool, ran: Option<Action>) -> Result<Action, Error> {
+        let current = self.http_action(id, response);
         self.run_deferred()?;
         let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
         if complete {
             self.finish_stream(id)?;
         }
-        Ok(self.http_action(id, response).unwrap_or(Action::Continue))
+        Ok(ran.or(current).unwrap_or(Action::Continue))
     }
 
     /// Headers arrive in one direction.
@@ -88,8 +94,8 @@ impl Vm {
         let flow = self.flow_mut(id, response)?;
         flow.headers = Some(headers);
         flow.received_end = end;
-        self.deliver_headers(id, response)?;
-        self.after_event(id, response)
+        let action = self.deliver_headers(id, response)?;
+        self.after_event(id, response, Some(action))
     }
 
     /// A body chunk arrives.
@@ -98,16 +104,16 @@ impl Vm {
         let flow = self.flow_mut(id, response)?;
         if flow.ended_early {
             flow.received_end = end;
-            return self.after_event(id, response);
+            return self.after_event(id, response, None);
         }
         flow.body.extend_from_slice(chunk);
         flow.received_end = end;
         if matches!(flow.stopped, Some(Stop::Headers)) {
             flow.body_pending = true;
-            return self.after_event(id, response);
+            return self.after_event(id, response, None);
         }
-        self.deliver_body(id, response)?;
-        self.after_event(id, response)
+        let action = self.deliver_body(id, response)?;
+        self.after_event(id, response, Some(action))
     }
 
     /// Trailers arrive (ending the direction).
@@ -116,16 +122,16 @@ impl Vm {
         let flow = self.flow_mut(id, response)?;
         flow.received_end = true;
         if flow.ended_early {
-            return self.after_event(id, response);
+            return self.after_event(id, response, None);
         }
         if flow.stopped.is_some() {
             flow.pending_trailers = Some(trailers);
-            return self.after_event(id, response);
+            return self.after_event(id, response, None);
         }
         flow.trailers = Some(trailers);
         flow.trailers_addable = false;
-        self.deliver_trailers(id, response)?;
-        self.after_event(id, response)
+        let action = self.deliver_trailers(id, response)?;
+        self.after_event(id, response, Some(action))
     }
 
     /// A local response sent during the callback forces a stop.
@@ -134,7 +140,7 @@ impl Vm {
         if std::mem::take(&mut stream.stop_next_iteration) { Ok(action.forced_stop(kind)) } else { Ok(action) }
     }
 
-    fn deliver_headers(&mut self, id: u32, response: bool) -> Result<(), Error> {
+    fn deliver_headers(&mut self, id: u32, response: bool) -> Result<Action, Error> {
         let flow = self.flow_mut(id, response)?;
         let n = flow.headers.as_ref().map_or(0, HeaderMap::len) as u32;
         let end = flow.received_end as u32;
@@ -158,10 +164,10 @@ impl Vm {
             }
             _ => flow.stopped = Some(Stop::Headers),
         }
-        Ok(())
+        Ok(action)
     }
 
-    fn deliver_body(&mut self, id: u32, response: bool) -> Result<(), Error> {
+    fn deliver_body(&mut self, id: u32, response: bool) -> Result<Action, Error> {
         let flow = self.flow_mut(id, response)?;
         flow.body_pending = false;
         flow.body_exposed = true;
@@ -192,10 +198,10 @@ impl Vm {
             _ => flow.stopped = Some(Stop::Body),
         }
         flow.close_addable_trailers();
-        Ok(())
+        Ok(action)
     }
 
-    fn deliver_trailers(&mut self, id: u32, response: bool) -> Result<(), Error> {
+    fn deliver_trailers(&mut self, id: u32, response: bool) -> Result<Action, Error> {
         let n = self.flow_mut(id, response)?.trailers.as_ref().map_or(0, HeaderMap::len) as u32;
         let f = if response { self.exports.response_trailers.clone() } else { self.exports.request_trailers.clone() };
         let raw = match f {
@@ -211,7 +217,7 @@ impl Vm {
         } else {
             flow.stopped = Some(Stop::Trailers);
         }
-        Ok(())
+        Ok(action)
     }
 
     fn deliver_pending_trailers(&mut self, id: u32, response: bool) -> Result<(), Error> {

@@ -137,6 +137,14 @@ impl Vm {
         })
     }
 
+    /// `VmFailed` once a trap failed the VM.
+    pub fn check_alive(&self) -> Result<(), Error> {
+        match &self.failed {
+            Some(reason) => Err(Error::VmFailed { reason: reason.clone() }),
+            None => Ok(()),
+        }
+    }
+
     /// Creates a plugin: its root context, `on_context_create(root, 0)`,
     /// `on_vm_start(root, vm_config_size)`, `on_configure(root, config_size)`.
     pub fn start_plugin(&mut self, plugin: PluginState) -> Result<u32, Error> {

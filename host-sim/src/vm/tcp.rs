@@ -17,6 +17,7 @@ impl Vm {
 
     /// Creates the connection's context and calls `on_new_connection`.
     pub fn tcp_create(&mut self, root: u32) -> Result<(u32, Action), Error> {
+        self.check_alive()?;
         let state = self.state_mut();
         match state.contexts.get(root) {
             Some(e) if e.kind == ContextKind::Root => {}
@@ -41,6 +42,7 @@ impl Vm {
 
     /// Data from one peer: `on_downstream_data` / `on_upstream_data`.
     pub fn tcp_data(&mut self, id: u32, upstream: bool, data: &[u8], end: bool) -> Result<Action, Error> {
+        self.check_alive()?;
         let flow = self.tcp_flow(id, upstream)?;
         if flow.closed.is_some() {
             return Err(Error::InvalidPhase("data after the connection closed".into()));

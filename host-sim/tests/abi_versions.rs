@@ -1,0 +1,174 @@
+//! Version-exact semantics (ABI 0.1.0's two-argument header callbacks,
+//! `proxy_get_configuration`, `proxy_continue_request`, OK-and-empty for a
+//! missing header), clear load errors, WASI, and guest traps.
+
+mod common;
+
+use common::{LOG, SET_SHARED, Wat, load_spec, messages};
+use host_sim::{AbiVersion, Action, Error, Host, LogLevel, PluginSpec};
+
+fn v010_guest() -> Vec<u8> {
+    let mut w = Wat::default();
+    let (vmcfg, cfg, legacy, missing) = (w.s("vmcfg"), w.s("cfg"), w.s("legacy"), w.s("x-missing"));
+    let body = format!(
+        r#"
+  (func (export "proxy_on_vm_start") (param $root i32) (param $size i32) (result i32)
+    (drop (call $get_config (i32.const 300) (i32.const 304)))
+    (drop (call $set_shared {vmcfg} (i32.load (i32.const 300)) (i32.load (i32.const 304)) (i32.const 0)))
+    (i32.const 1))
+  (func (export "proxy_on_configure") (param $root i32) (param $size i32) (result i32)
+    (drop (call $get_config (i32.const 300) (i32.const 304)))
+    (drop (call $set_shared {cfg} (i32.load (i32.const 300)) (i32.load (i32.const 304)) (i32.const 0)))
+    (i32.const 1))
+  (func (export "proxy_on_request_headers") (param $ctx i32) (param $n i32) (result i32)
+    (i32.store (i32.const 200) (call $get_header (i32.const 0) {missing} (i32.const 100) (i32.const 104)))
+    (i32.store (i32.const 204) (i32.load (i32.const 104)))
+    (drop (call $set_shared {legacy} (i32.const 200) (i32.const 8) (i32.const 0)))
+    (drop (call $continue_request))
+    (i32.const 1))"#
+    );
+    let imports = format!(
+        r#"{LOG} {SET_SHARED}
+  (import "env" "proxy_get_configuration" (func $get_config (param i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value" (func $get_header (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_continue_request" (func $continue_request (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_1_0", &imports, &body)
+}
+
+#[test]
+fn abi_0_1_0_semantics() {
+    let spec = PluginSpec::from_bytes(v010_guest()).vm_id("old").vm_configuration("VMC").configuration("PC");
+    let (mut host, plugin) = load_spec(spec);
+    assert_eq!(host.abi(plugin), Some(AbiVersion::V0_1_0));
+    assert_eq!(host.shared_data("old", "vmcfg").unwrap().0, b"VMC");
+    assert_eq!(host.shared_data("old", "cfg").unwrap().0, b"PC");
+    let mut stream = host.http_stream(plugin).unwrap();
+    let action = stream.request_headers([(":path", "/")], true).unwrap();
+    assert_eq!(action, Action::StopAllIterationAndWatermark);
+    assert_eq!(stream.request_action(), Some(Action::Continue), "proxy_continue_request resumed it");
+    assert!(stream.upstream_request().headers.is_some());
+    drop(stream);
+    // A missing header is OK with an empty value in 0.1.0 (NOT_FOUND from 0.2.0).
+    assert_eq!(host.shared_data("old", "legacy").unwrap().0, [0u8; 8]);
+}
+
+fn minimal(marker: &str, extra: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1) (func (export "{marker}"))
+           (func (export "malloc") (param i32) (result i32) (i32.const 0)) {extra})"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn load_errors_are_clear() {
+    let mut host = Host::new();
+    let err = host.load(PluginSpec::from_bytes(minimal("proxy_abi_version_0_3_0", ""))).unwrap_err();
+    assert!(
+        err.to_string().contains("Missing or unknown Proxy-Wasm ABI version: found proxy_abi_version_0_3_0"),
+        "{err}"
+    );
+    let err = host.load(PluginSpec::from_bytes(minimal("not_a_marker", ""))).unwrap_err();
+    assert!(matches!(err, Error::UnknownAbi { ref found } if found.is_empty()), "{err}");
+    let wrong_arity = r#"(func (export "proxy_on_request_headers") (param i32 i32) (result i32) (i32.const 0))"#;
+    let err = host.load(PluginSpec::from_bytes(minimal("proxy_abi_version_0_2_1", wrong_arity))).unwrap_err();
+    assert!(matches!(err, Error::BadExport { ref name, .. } if name == "proxy_on_request_headers"), "{err}");
+    let no_alloc =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_0")))"#).unwrap();
+    assert!(matches!(host.load(PluginSpec::from_bytes(no_alloc)), Err(Error::MissingAllocator)));
+    assert!(matches!(host.load(PluginSpec::from_bytes(b"garbage".to_vec())), Err(Error::Compile(_))));
+    assert!(matches!(PluginSpec::from_file("/nonexistent/plugin.wasm"), Err(Error::Io { .. })));
+}
+
+#[test]
+fn a_trap_fails_the_vm_with_the_callback_and_backtrace() {
+    let guest = minimal(
+        "proxy_abi_version_0_2_1",
+        r#"(func $boom (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)"#,
+    );
+    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest));
+    let mut stream = host.http_stream(plugin).unwrap();
+    let err = stream.request_headers([(":path", "/")], true).unwrap_err();
+    match &err {
+        Error::Trap { callback, message } => {
+            assert_eq!(*callback, "proxy_on_request_headers");
+            assert!(message.contains("unreachable"), "{message}");
+            assert!(message.contains("boom"), "backtrace names the function: {message}");
+        }
+        other => panic!("expected a trap, got {other}"),
+    }
+    drop(stream);
+    assert!(host.failure(plugin).unwrap().contains("proxy_on_request_headers"));
+    assert!(matches!(host.http_stream(plugin), Err(Error::VmFailed { .. })));
+}
+
+#[test]
+fn proc_exit_stops_the_guest() {
+    let guest = wat::parse_str(
+        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+           (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
+           (func (export "malloc") (param i32) (result i32) (i32.const 0))
+           (func (export "proxy_on_tick") (param i32) (call $exit (i32.const 3))))"#,
+    )
+    .unwrap();
+    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest));
+    let err = host.tick(plugin).unwrap_err();
+    assert!(
+        matches!(&err, Error::Trap { callback: "proxy_on_tick", message } if message.contains("proc_exit(3)")),
+        "{err}"
+    );
+}
+
+fn wasi_guest() -> Vec<u8> {
+    let mut w = Wat::default();
+    let (out, err_text, env_key, clock_key, rand_key) =
+        (w.s("to stdout\n"), w.s("to stderr"), w.s("env"), w.s("clock"), w.s("random"));
+    let body = format!(
+        r#"
+  (func (export "_initialize")
+    ;; iovec at 400: (ptr, len) of the stdout text
+    (i32.store (i32.const 400) {out_ptr}) (i32.store (i32.const 404) {out_len})
+    (drop (call $fd_write (i32.const 1) (i32.const 400) (i32.const 1) (i32.const 408)))
+    (i32.store (i32.const 400) {err_ptr}) (i32.store (i32.const 404) {err_len})
+    (drop (call $fd_write (i32.const 2) (i32.const 400) (i32.const 1) (i32.const 408)))
+    (drop (call $environ_sizes (i32.const 420) (i32.const 424)))
+    (drop (call $environ_get (i32.const 440) (i32.const 2000)))
+    (drop (call $set_shared {env_key} (i32.const 2000) (i32.load (i32.const 424)) (i32.const 0)))
+    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 460)))
+    (drop (call $set_shared {clock_key} (i32.const 460) (i32.const 8) (i32.const 0)))
+    (drop (call $random (i32.const 480) (i32.const 16)))
+    (drop (call $set_shared {rand_key} (i32.const 480) (i32.const 16) (i32.const 0))))"#,
+        out_ptr = out.split(' ').nth(1).unwrap().trim_end_matches(')'),
+        out_len = out.split(' ').nth(3).unwrap().trim_end_matches(')'),
+        err_ptr = err_text.split(' ').nth(1).unwrap().trim_end_matches(')'),
+        err_len = err_text.split(' ').nth(3).unwrap().trim_end_matches(')'),
+    );
+    let body = body
+        .replace("(i32.store (i32.const 400) ", "(i32.store (i32.const 400) (i32.const ")
+        .replace("(i32.store (i32.const 404) ", "(i32.store (i32.const 404) (i32.const ")
+        .replace(") (i32.store (i32.const 404)", ")) (i32.store (i32.const 404)")
+        .replace(")\n    (drop (call $fd_write", "))\n    (drop (call $fd_write");
+    let imports = format!(
+        r#"{LOG} {SET_SHARED}
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $environ_sizes (param i32 i32) (result i32)))
+  (import "wasi_unstable" "environ_get" (func $environ_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_2_1", &imports, &body)
+}
+
+#[test]
+fn wasi_is_deterministic_and_per_plugin() {
+    let spec = || PluginSpec::from_bytes(wasi_guest()).env("A", "1").env("B", "two");
+    let (host, _) = load_spec(spec());
+    assert_eq!(messages(&host), vec![("to stdout".to_owned(), 0), ("to stderr".to_owned(), 0)]);
+    assert_eq!(host.logs_at(LogLevel::Error), vec!["to stderr"]);
+    assert_eq!(host.shared_data("", "env").unwrap().0, b"A=1\0B=two\0");
+    assert_eq!(host.shared_data("", "clock").unwrap().0, 0u64.to_le_bytes(), "monotonic clock starts at 0");
+    let (again, _) = load_spec(spec());
+    assert_eq!(host.shared_data("", "random"), again.shared_data("", "random"), "seeded random");
+    assert_ne!(host.shared_data("", "random").unwrap().0, [0u8; 16]);
+}

@@ -1,0 +1,82 @@
+//! Builds hand-written WAT guests: static strings become data segments, the
+//! module gets a memory, a bump allocator and the ABI marker.
+
+#![allow(dead_code)]
+
+use host_sim::{Host, PluginId, PluginSpec};
+
+/// A WAT guest under construction.
+pub struct Wat {
+    data: Vec<(u32, Vec<u8>)>,
+    next: u32,
+}
+
+impl Default for Wat {
+    fn default() -> Wat {
+        Wat { data: Vec::new(), next: 1024 }
+    }
+}
+
+impl Wat {
+    /// Places `text` in memory and returns `(i32.const ptr) (i32.const len)`.
+    pub fn s(&mut self, text: &str) -> String {
+        let ptr = self.next;
+        self.data.push((ptr, text.as_bytes().to_vec()));
+        self.next += text.len() as u32 + 1;
+        format!("(i32.const {ptr}) (i32.const {})", text.len())
+    }
+
+    /// `proxy_log` at info of a static message (the import must be `$log`).
+    pub fn log(&mut self, text: &str) -> String {
+        format!("(drop (call $log (i32.const 2) {}))", self.s(text))
+    }
+
+    /// The whole module: `imports` and `body` are WAT fragments.
+    pub fn module(&self, marker: &str, imports: &str, body: &str) -> Vec<u8> {
+        let data: String = self
+            .data
+            .iter()
+            .map(|(ptr, bytes)| {
+                let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+                format!("(data (i32.const {ptr}) \"{escaped}\")\n")
+            })
+            .collect();
+        let text = format!(
+            r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  {data}
+  (global $heap (mut i32) (i32.const 32768))
+  (func (export "proxy_on_memory_allocate") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
+    (local.get $p))
+  (func (export "{marker}"))
+  {body}
+)"#
+        );
+        wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
+    }
+}
+
+/// Loads a module in a fresh host.
+pub fn load(wasm: Vec<u8>) -> (Host, PluginId) {
+    load_spec(PluginSpec::from_bytes(wasm))
+}
+
+/// Loads a spec in a fresh host.
+pub fn load_spec(spec: PluginSpec) -> (Host, PluginId) {
+    let mut host = Host::new();
+    let plugin = host.load(spec).unwrap();
+    (host, plugin)
+}
+
+/// Log messages with their context ids.
+pub fn messages(host: &Host) -> Vec<(String, u32)> {
+    host.logs().into_iter().map(|r| (r.message, r.context_id)).collect()
+}
+
+pub const LOG: &str = r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#;
+pub const SET_SHARED: &str =
+    r#"(import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))"#;
