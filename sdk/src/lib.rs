@@ -46,6 +46,7 @@ pub mod foreign;
 pub mod grpc;
 pub mod headers;
 pub mod http;
+pub mod json;
 pub mod logging;
 pub mod map;
 pub mod metrics;
@@ -53,6 +54,7 @@ pub mod metrics;
 pub mod native;
 #[cfg(any(feature = "std", not(target_arch = "wasm32"), feature = "panic-handler"))]
 mod panic;
+pub mod plugin;
 pub mod property;
 pub mod queue;
 pub mod runtime;
@@ -66,12 +68,16 @@ pub use config::Configuration;
 pub use context::ContextHandle;
 pub use contexts::{HttpContext, RootContext, TcpContext, set_root_context};
 pub use error::{Error, Result};
+/// The derive macros (feature `macros`, on by default): see [`plugin`].
+#[cfg(feature = "macros")]
+pub use sluice_macros::{Config, HttpContext, RootContext, TcpContext};
 pub use types::{Action, BufferType, GrpcStatus, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
 
 /// Re-exports for the code [`main!`] and the derive macros generate. Not a
 /// public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::plugin::private as plugin;
     /// Runs the SDK's start-up (WASI constructors, panic hook).
     pub fn initialize() {
         #[cfg(target_arch = "wasm32")]

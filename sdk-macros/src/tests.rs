@@ -1,0 +1,1 @@
+//! Expansion tests: the generated items for small inputs.
