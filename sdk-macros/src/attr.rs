@@ -137,10 +137,10 @@ impl Attrs {
 
 fn expected_keys(site: Site) -> String {
     match site.keys {
-        [] => "no keys are accepted here".to_owned(),
+        [] => "it takes none (its fields take `config`, `shared` and `context_id`)".to_owned(),
         keys => {
             let list: Vec<String> = keys.iter().map(|(key, form)| form.usage(key)).collect();
-            format!("expected {}", list.join(", "))
+            format!("expected one of {}", list.join(", "))
         }
     }
 }
@@ -159,7 +159,7 @@ pub(crate) fn parse(attrs: &[syn::Attribute], site: Site, errors: &mut Errors) -
     let mut out = Attrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident(SLUICE)) {
         if let Err(e) = attr.meta.require_list() {
-            errors.spanned(attr, format!("expected `#[sluice(...)]`; {}", expected_keys(site)));
+            errors.spanned(attr, format!("expected `#[sluice(...)]` {}; {}", site.place, expected_keys(site)));
             drop(e);
             continue;
         }
@@ -194,7 +194,7 @@ pub(crate) fn parse(attrs: &[syn::Attribute], site: Site, errors: &mut Errors) -
                     Value::Flag
                 }
                 (Form::Flag, true) => {
-                    errors.spanned(&key, format!("`{name}` takes no value: write {}", form.usage(&name)));
+                    errors.spanned(&key, format!("`{name}` takes no value {}: write `#[sluice({name})]`", site.place));
                     return skip_entry(meta.input);
                 }
                 (_, true) => {

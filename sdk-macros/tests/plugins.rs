@@ -23,12 +23,15 @@ use sluice::{BufferType, LogLevel, MapType};
 
 const NOT_FOUND: u32 = 1;
 
+/// A header map: its pairs in order, names may repeat.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A host with plugin/VM configuration buffers, header maps, a log, and the
 /// local responses sent.
 #[derive(Default)]
 struct TestHost {
     buffers: RefCell<BTreeMap<u32, Vec<u8>>>,
-    headers: RefCell<BTreeMap<u32, Vec<(Vec<u8>, Vec<u8>)>>>,
+    headers: RefCell<BTreeMap<u32, Pairs>>,
     log: RefCell<Vec<(u32, String)>>,
     local_responses: RefCell<Vec<u32>>,
 }

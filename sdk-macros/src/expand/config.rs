@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
-use super::{failed, private, wrap};
+use super::{failed, private, private_at, wrap};
 use crate::ast::{self, ConfigInput, Struct, Variant};
 use crate::attr::{Attrs, DEFAULT, DENY_UNKNOWN_FIELDS, Value};
 use crate::check;
@@ -25,9 +25,10 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     }
     let p = private();
     let ident = &input.ident;
+    let at_ident = private_at(ident.span());
     let impl_from_json = quote_spanned! {ident.span()=>
         #[automatically_derived]
-        impl #p::FromJson for #ident
+        impl #at_ident::FromJson for #ident
     };
     wrap(quote! {
         #impl_from_json {
@@ -95,13 +96,11 @@ fn enum_body(attrs: &Attrs, variants: &[Variant<'_>], errors: &mut Errors) -> To
 /// On invalid input: `FromJson` with an unreachable body, so that a root
 /// naming this type as its configuration is not reported a second time.
 fn fallback(input: &DeriveInput) -> Option<TokenStream> {
-    if !input.generics.params.is_empty() {
-        return None;
-    }
     let p = private();
     let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Some(quote! {
-        impl #p::FromJson for #ident {
+        impl #impl_generics #p::FromJson for #ident #ty_generics #where_clause {
             fn from_json(_: &#p::Value) -> #p::Result<Self, #p::Error> {
                 ::core::unreachable!()
             }

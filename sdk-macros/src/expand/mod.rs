@@ -6,14 +6,29 @@ pub(crate) mod config;
 pub(crate) mod root;
 pub(crate) mod stream;
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::Generics;
 
 use crate::errors::Errors;
 
 /// The path through which generated code reaches the SDK's runtime support.
 pub(crate) fn private() -> TokenStream {
     quote!(::sluice::__private::plugin)
+}
+
+/// The same path, spanned at `span`: an error about an item built from it
+/// (an unsatisfied bound in an impl header) then points at the user's code.
+pub(crate) fn private_at(span: Span) -> TokenStream {
+    quote_spanned!(span=> ::sluice::__private::plugin)
+}
+
+/// The input's generics with `__R: Plugin` appended, for a factory impl.
+pub(crate) fn with_root_param(generics: &Generics) -> Generics {
+    let p = private();
+    let mut generics = generics.clone();
+    generics.params.push(syn::parse_quote!(__R: #p::Plugin));
+    generics
 }
 
 /// Wraps generated impls in an anonymous const, so that the names they use

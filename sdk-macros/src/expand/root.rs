@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use super::{failed, private, wrap};
+use super::{failed, private, private_at, wrap};
 use crate::ast::{self, Struct};
 use crate::attr::{self, CONFIG, HTTP, NO_MAIN, SHARED, TCP, VM_CONFIG};
 use crate::check;
@@ -60,9 +60,10 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let new = constructor(&root, &p);
     let http = stream_factory(&root, HTTP, &p);
     let tcp = stream_factory(&root, TCP, &p);
+    let at_ident = private_at(ident.span());
     let impl_plugin = quote_spanned! {ident.span()=>
         #[automatically_derived]
-        impl #p::Plugin for #ident
+        impl #at_ident::Plugin for #ident
     };
     let items = quote! {
         #impl_plugin {
@@ -99,7 +100,7 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     if !root.attrs.has(NO_MAIN) {
         out.extend(quote! {
             ::sluice::main! {
-                #p::register::<#ident>();
+                #at_ident::register::<#ident>();
             }
         });
     }

@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use super::{failed, private, wrap};
+use super::{failed, private, private_at, with_root_param, wrap};
 use crate::ast::{self, Struct};
 use crate::attr::{self, CONFIG, CONTEXT_ID, SHARED};
 use crate::check;
@@ -40,7 +40,7 @@ impl Kind {
 pub(crate) fn derive(input: &DeriveInput, kind: Kind) -> TokenStream {
     let mut errors = Errors::default();
     let parsed = ast::context_struct(input, kind.derive(), attr::STREAM_STRUCT, attr::STREAM_FIELD, &mut errors);
-    let Some(stream) = parsed else { return failed(&errors, fallback(input, kind)) };
+    let Some(stream) = parsed else { return failed(&errors, Some(fallback(input, kind))) };
     check::role(&stream.fields, CONFIG, &mut errors);
     check::role(&stream.fields, SHARED, &mut errors);
     check::role(&stream.fields, CONTEXT_ID, &mut errors);
@@ -50,7 +50,7 @@ pub(crate) fn derive(input: &DeriveInput, kind: Kind) -> TokenStream {
         }
     }
     if !errors.is_empty() {
-        return failed(&errors, fallback(input, kind));
+        return failed(&errors, Some(fallback(input, kind)));
     }
     wrap(factory(&stream, kind, stream.ident.span()))
 }
@@ -80,10 +80,13 @@ fn factory(stream: &Struct<'_>, kind: Kind, span: Span) -> TokenStream {
     let value = if stream.unit { quote!(Self) } else { quote!(Self { #(#inits,)* }) };
     // Spanned at the struct's name: a missing `impl HttpContext for X` is
     // reported there, once.
-    let boxed = quote_spanned!(span=> { let context: #p::Box<dyn #context_trait> = #p::Box::new(#value); context });
+    let at = private_at(span);
+    let (_, _, spanned_context_trait) = kind.paths(&at);
+    let boxed =
+        quote_spanned!(span=> { let context: #at::Box<dyn #spanned_context_trait> = #at::Box::new(#value); context });
     let impl_factory = quote_spanned! {span=>
         #[automatically_derived]
-        impl<__R: #p::Plugin> #factory_trait<__R> for #ident
+        impl<__R: #at::Plugin> #factory_trait<__R> for #ident
     };
     quote! {
         #impl_factory where #(#bounds,)* {
@@ -97,18 +100,18 @@ fn factory(stream: &Struct<'_>, kind: Kind, span: Span) -> TokenStream {
 
 /// On invalid input: the factory impl with an unreachable body, so that a
 /// root naming this type is not reported a second time.
-fn fallback(input: &DeriveInput, kind: Kind) -> Option<TokenStream> {
-    if !input.generics.params.is_empty() {
-        return None;
-    }
+fn fallback(input: &DeriveInput, kind: Kind) -> TokenStream {
     let p = private();
     let ident = &input.ident;
     let (factory_trait, method, context_trait) = kind.paths(&p);
-    Some(quote! {
-        impl<__R: #p::Plugin> #factory_trait<__R> for #ident {
+    let generics = with_root_param(&input.generics);
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics #factory_trait<__R> for #ident #ty_generics #where_clause {
             fn #method(_: &#p::Env<'_, __R>) -> #p::Box<dyn #context_trait> {
                 ::core::unreachable!()
             }
         }
-    })
+    }
 }

@@ -108,12 +108,16 @@ pub use root::{LoadConfig, LoadError, NoConfig, Root};
 
 /// A root context type with everything the [`Root`] adaptor needs;
 /// implemented by [`derive(RootContext)`](crate::RootContext).
+///
+/// The adaptor also needs the type's callbacks (`R: RootContext`); that bound
+/// is asked for where the root is registered, so that a missing
+/// `impl RootContext` is reported once, at the type's name.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a plugin root context",
     label = "`{Self}` does not implement `sluice::plugin::Plugin`",
     note = "add `#[derive(sluice::RootContext)]` to `{Self}`"
 )]
-pub trait Plugin: RootContext + Sized {
+pub trait Plugin: Sized + 'static {
     /// The plugin configuration's type ([`NoConfig`] when none is declared).
     type Config: LoadConfig;
     /// The VM configuration's type ([`NoConfig`] when none is declared).
@@ -221,6 +225,6 @@ impl<C> ConfigField<C> for Option<Rc<C>> {
 /// The entry point that [`derive(RootContext)`](crate::RootContext) generates
 /// calls this; with `#[sluice(no_main)]`, call it from your own
 /// [`main!`](crate::main).
-pub fn register<R: Plugin>() {
+pub fn register<R: Plugin + RootContext>() {
     crate::dispatcher::set_root_context(|_context_id| Box::new(Root::<R>::new()));
 }

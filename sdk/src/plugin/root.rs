@@ -141,7 +141,7 @@ fn load<C: LoadConfig>(configuration: Configuration, what: &str) -> Option<Rc<C>
     }
 }
 
-impl<R: Plugin> RootContext for Root<R> {
+impl<R: Plugin + RootContext> RootContext for Root<R> {
     fn on_vm_start(&mut self, vm_configuration: Configuration) -> bool {
         let Some(config) = load::<R::VmConfig>(vm_configuration, "VM configuration") else { return false };
         self.plugin.set_vm_config(&config);

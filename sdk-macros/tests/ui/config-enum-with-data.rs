@@ -1,0 +1,10 @@
+use sluice::Config;
+
+#[derive(Config)]
+enum Match {
+    Exact,
+    Prefix(String),
+    Regex { pattern: String },
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use sluice::RootContext;
+
+#[derive(RootContext)]
+enum Plugin {
+    A,
+}
+
+fn main() {}

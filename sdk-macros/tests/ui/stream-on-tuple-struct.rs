@@ -1,0 +1,8 @@
+use sluice::TcpContext;
+
+#[derive(TcpContext)]
+struct Counter(usize);
+
+impl TcpContext for Counter {}
+
+fn main() {}
