@@ -55,6 +55,11 @@ impl<T> Ring<T> {
         self.items.push_back(item);
     }
 
+    /// True when the ring keeps nothing (capture switched off).
+    pub fn is_disabled(&self) -> bool {
+        self.capacity == 0
+    }
+
     /// The items, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.iter()

@@ -182,6 +182,9 @@ impl VmState {
 
     /// Records a host call in the trace.
     pub fn record(&mut self, function: &'static str, result: i32) {
+        if self.trace.is_disabled() {
+            return;
+        }
         self.trace.push(HostCall { context_id: self.effective, function, result });
     }
 
