@@ -89,8 +89,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// # An error it reports
 ///
 /// ```text
-/// error: unknown `sluice` attribute `htttp` on a `#[derive(RootContext)]` struct; expected `config = Type`,
-///        `vm_config = Type`, `http = Type`, `tcp = Type`, `no_main`
+/// error: unknown `sluice` attribute `htttp` on a `#[derive(RootContext)]` struct; expected one of
+///        `config = Type`, `vm_config = Type`, `http = Type`, `tcp = Type`, `no_main`
 ///  --> tests/ui/unknown-attribute.rs:4:10
 ///   |
 /// 4 | #[sluice(htttp = Filter)]
@@ -161,10 +161,12 @@ pub fn derive_root_context(input: TokenStream) -> TokenStream {
 ///
 /// ```text
 /// error[E0277]: the trait bound `Filter: HttpContext` is not satisfied
-///  --> tests/ui/missing-http-context-impl.rs:8:8
+///  --> tests/ui/missing-http-context-impl.rs:9:8
 ///   |
-/// 8 | struct Filter;
-///   |        ^^^^^^ the trait `HttpContext` is not implemented for `Filter`
+/// 9 | struct Filter;
+///   |        ^^^^^^ unsatisfied trait bound
+///   |
+///   = note: required for the cast from `Box<Filter>` to `Box<(dyn HttpContext + 'static)>`
 /// ```
 #[proc_macro_derive(HttpContext, attributes(sluice))]
 pub fn derive_http_context(input: TokenStream) -> TokenStream {

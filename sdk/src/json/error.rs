@@ -186,9 +186,7 @@ impl fmt::Display for Error {
                 write!(f, ", found {found:?}")
             }
             ErrorKind::MissingField => f.write_str("required, but missing"),
-            ErrorKind::UnknownField { expected: [] } => {
-                f.write_str("unknown field; this object has no fields")
-            }
+            ErrorKind::UnknownField { expected: [] } => f.write_str("unknown field; this object has no fields"),
             ErrorKind::UnknownField { expected } => {
                 f.write_str("unknown field; expected one of ")?;
                 write_names(f, expected)
