@@ -228,3 +228,6 @@ impl<C> ConfigField<C> for Option<Rc<C>> {
 pub fn register<R: Plugin + RootContext>() {
     crate::dispatcher::set_root_context(|_context_id| Box::new(Root::<R>::new()));
 }
+
+#[cfg(test)]
+mod tests;

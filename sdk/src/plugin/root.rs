@@ -168,18 +168,26 @@ impl<R: Plugin + RootContext> RootContext for Root<R> {
         self.plugin.on_foreign_function(function_id, arguments_size);
     }
 
+    /// Before the plugin is configured no stream is filtered (the host
+    /// configures a plugin before it opens streams, so this only guards
+    /// against a host that does not). Then: the declared stream type, or the
+    /// root's own `new_http_context`.
     fn new_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.config.is_none() {
+        let Some(env) = self.env(context_id) else {
             let _ = logging::log(LogLevel::Warn, "stream opened before the plugin was configured; not filtering it");
-        }
-        match self.env(context_id).and_then(|env| R::create_http_context(&env)) {
+            return None;
+        };
+        match R::create_http_context(&env) {
             Some(stream) => Some(stream),
             None => self.plugin.new_http_context(context_id),
         }
     }
 
+    /// As [`new_http_context`](Self::new_http_context) (which already warned
+    /// about a missing configuration), for TCP connections.
     fn new_tcp_context(&mut self, context_id: u32) -> Option<Box<dyn TcpContext>> {
-        match self.env(context_id).and_then(|env| R::create_tcp_context(&env)) {
+        let env = self.env(context_id)?;
+        match R::create_tcp_context(&env) {
             Some(stream) => Some(stream),
             None => self.plugin.new_tcp_context(context_id),
         }

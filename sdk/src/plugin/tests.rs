@@ -1,0 +1,145 @@
+//! The `Root` adaptor with a hand-written `Plugin` (what the derive would
+//! generate), driven through a native instance.
+
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use super::*;
+use crate::config::Configuration;
+use crate::json::{self, FromJson, Value};
+use crate::native::{Host, HostResult, Instance};
+use crate::types::{BufferType, LogLevel};
+
+struct Limit(u32);
+
+impl FromJson for Limit {
+    fn from_json(value: &Value) -> Result<Self, json::Error> {
+        let object = private::object(value)?;
+        private::required(object, "limit").map(Limit)
+    }
+}
+
+#[derive(Default)]
+struct ConfigHost {
+    vm: Vec<u8>,
+    plugin: RefCell<Vec<u8>>,
+    log: RefCell<Vec<(u32, String)>>,
+}
+
+impl Host for ConfigHost {
+    fn log(&self, level: u32, message: &[u8]) -> HostResult<()> {
+        self.log.borrow_mut().push((level, String::from_utf8_lossy(message).to_string()));
+        Ok(())
+    }
+
+    fn get_buffer_bytes(&self, buffer_type: u32, start: usize, max_size: usize) -> HostResult<Vec<u8>> {
+        let bytes = match buffer_type {
+            t if t == u32::from(BufferType::VmConfiguration) => self.vm.clone(),
+            t if t == u32::from(BufferType::PluginConfiguration) => self.plugin.borrow().clone(),
+            _ => return Err(1),
+        };
+        Ok(bytes.into_iter().skip(start).take(max_size).collect())
+    }
+}
+
+/// A root that counts its callbacks and creates streams only through its own
+/// `new_http_context` (no `http = ...` declared).
+#[derive(Default)]
+struct Counting {
+    config: Option<Rc<Limit>>,
+}
+
+impl RootContext for Counting {
+    fn on_configure(&mut self, configuration: Configuration) -> bool {
+        assert!(self.config.is_some(), "the typed configuration is set before the callback");
+        configuration.size() > 0
+    }
+
+    fn new_http_context(&mut self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        assert_eq!(self.config.as_ref().map(|c| c.0), Some(5), "asked only once configured");
+        Some(Box::new(Stream))
+    }
+}
+
+struct Stream;
+impl HttpContext for Stream {}
+
+impl Plugin for Counting {
+    type Config = Limit;
+    type VmConfig = Limit;
+    type Shared = ();
+
+    fn new() -> Self {
+        Counting::default()
+    }
+
+    fn set_config(&mut self, config: &Rc<Limit>) {
+        self.config = ConfigField::from_config(config);
+    }
+
+    fn set_vm_config(&mut self, _config: &Rc<Limit>) {}
+
+    fn shared(&self) -> &() {
+        &()
+    }
+
+    fn create_http_context(_env: &Env<'_, Self>) -> Option<Box<dyn HttpContext>> {
+        None
+    }
+
+    fn create_tcp_context(_env: &Env<'_, Self>) -> Option<Box<dyn TcpContext>> {
+        None
+    }
+}
+
+fn instance(vm: &str, plugin: &str) -> (Rc<ConfigHost>, Instance) {
+    let host = Rc::new(ConfigHost {
+        vm: vm.as_bytes().to_vec(),
+        plugin: RefCell::new(plugin.as_bytes().to_vec()),
+        log: RefCell::default(),
+    });
+    let mut instance = Instance::new(host.clone());
+    instance.enter(register::<Counting>);
+    instance.on_context_create(1, 0);
+    (host, instance)
+}
+
+fn logged(host: &ConfigHost, level: LogLevel) -> Vec<String> {
+    host.log.borrow().iter().filter(|(l, _)| *l == u32::from(level)).map(|(_, m)| m.clone()).collect()
+}
+
+#[test]
+fn bad_vm_configuration_fails_vm_start_and_names_the_field() {
+    let (host, mut instance) = instance(r#"{"limit": "ten"}"#, "");
+    assert!(!instance.on_vm_start(1, 16));
+    assert_eq!(
+        logged(&host, LogLevel::Error),
+        [r#"VM configuration: field "limit": expected an integer from 0 to 4294967295, found "ten""#]
+    );
+}
+
+#[test]
+fn streams_wait_for_configuration_then_fall_back_to_the_roots_own_factory() {
+    let (host, mut instance) = instance(r#"{"limit": 1}"#, r#"{"limit": 5}"#);
+    assert!(instance.on_vm_start(1, 12));
+    // Before on_configure: no stream context, and a warning.
+    instance.on_context_create(2, 1);
+    assert_eq!(instance.context_count(), 1);
+    assert_eq!(logged(&host, LogLevel::Warn).len(), 1);
+    // After: the root's own new_http_context is used (no `http = ...`), and
+    // sees the parsed configuration.
+    assert!(instance.on_configure(1, 12));
+    instance.on_context_create(3, 1);
+    assert_eq!(instance.context_count(), 2);
+    // A new configuration that fails leaves on_configure false and is logged;
+    // one that parses reaches the user's callback (which refuses size 0).
+    host.plugin.replace(br#"{"limit": -1}"#.to_vec());
+    assert!(!instance.on_configure(1, 13));
+    assert_eq!(logged(&host, LogLevel::Error).len(), 1);
+    host.plugin.replace(Vec::new());
+    assert!(!instance.on_configure(1, 0), "{{}} misses the required limit");
+    assert_eq!(logged(&host, LogLevel::Error)[1], r#"plugin configuration: field "limit": required, but missing"#);
+}
