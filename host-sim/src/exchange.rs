@@ -112,13 +112,14 @@ impl Host {
                     stream.request_body(chunk, end)?;
                 }
             }
-            if let Some(trailers) = exchange.trailers {
-                if stream.ended().is_none() && !stream.is_finished() {
-                    if is_response {
-                        stream.response_trailers(trailers)?;
-                    } else {
-                        stream.request_trailers(trailers)?;
-                    }
+            if let Some(trailers) = exchange.trailers
+                && stream.ended().is_none()
+                && !stream.is_finished()
+            {
+                if is_response {
+                    stream.response_trailers(trailers)?;
+                } else {
+                    stream.request_trailers(trailers)?;
                 }
             }
         }

@@ -108,10 +108,10 @@ impl Host {
                 return Ok(());
             }
             for (owner, token) in ready {
-                if let Some(vm) = self.vms.get_mut(owner.vm) {
-                    if vm.failed.is_none() {
-                        vm.queue_ready(owner.root_id, token)?;
-                    }
+                if let Some(vm) = self.vms.get_mut(owner.vm)
+                    && vm.failed.is_none()
+                {
+                    vm.queue_ready(owner.root_id, token)?;
                 }
             }
         }

@@ -65,6 +65,6 @@ pub use vm::{GrpcEvent, HttpCallResponse};
 
 /// The linked host functions, for signature checks against the reference
 /// tables: `(module, name, params, results)` with wasm value type names.
-pub fn linked_functions(abi: AbiVersion) -> Result<Vec<(String, String, Vec<String>, Vec<String>)>, Error> {
+pub fn linked_functions(abi: AbiVersion) -> Result<Vec<engine::LinkedFunction>, Error> {
     engine::linked_functions(abi)
 }

@@ -87,7 +87,6 @@ fn an_http_callout_pauses_the_request_until_answered() {
         stream.request_headers([(":method", "GET"), (":path", "/auth"), ("authorization", "Bearer t")], true).unwrap();
     assert_eq!(action, Action::StopAllIterationAndWatermark);
     assert!(stream.upstream_request().headers.is_none());
-    drop(stream);
 
     let calls = host.http_callouts();
     assert_eq!(calls.len(), 1);
@@ -120,7 +119,6 @@ fn a_denied_callout_sends_a_local_response() {
     let mut stream = host.http_stream(plugin).unwrap();
     let id = stream.id();
     stream.request_headers([(":method", "GET"), (":path", "/auth")], true).unwrap();
-    drop(stream);
     let call = host.http_callouts().remove(0);
     host.respond_http_call(
         call.id(),
@@ -143,7 +141,6 @@ fn a_failed_callout_reaches_the_plugin_as_a_reset() {
     let mut stream = host.http_stream(plugin).unwrap();
     let id = stream.id();
     stream.request_headers([(":method", "GET"), (":path", "/auth")], true).unwrap();
-    drop(stream);
     let call = host.http_callouts().remove(0);
     host.fail_http_call(call.id()).unwrap();
     assert_eq!(host.http(id).unwrap().local_response().map(|l| l.status_code), Some(503));

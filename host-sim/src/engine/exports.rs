@@ -14,6 +14,9 @@ pub(crate) enum HeadersFn {
     V2(TypedFunc<(u32, u32, u32), u32>),
 }
 
+/// `proxy_on_http_call_response(ctx, token, headers, body, trailers)`.
+pub(crate) type HttpCallResponseFn = TypedFunc<(u32, u32, u32, u32, u32), ()>;
+
 /// Every export host-sim may call. Callbacks are optional; a missing one is
 /// simply not called (the spec's rule).
 #[derive(Clone)]
@@ -44,7 +47,7 @@ pub(crate) struct Exports {
     pub response_headers: Option<HeadersFn>,
     pub response_body: Option<TypedFunc<(u32, u32, u32), u32>>,
     pub response_trailers: Option<TypedFunc<(u32, u32), u32>>,
-    pub http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    pub http_call_response: Option<HttpCallResponseFn>,
     pub grpc_initial_metadata: Option<TypedFunc<(u32, u32, u32), ()>>,
     pub grpc_receive: Option<TypedFunc<(u32, u32, u32), ()>>,
     pub grpc_trailing_metadata: Option<TypedFunc<(u32, u32, u32), ()>>,

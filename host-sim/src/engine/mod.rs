@@ -118,7 +118,8 @@ fn fingerprint(bytes: &[u8]) -> (usize, u64, u64) {
 /// Compiles `bytes` on the process-wide engine, at most once per process for
 /// identical bytes, and pre-instantiates it against its ABI's linker.
 pub fn compile(bytes: &[u8]) -> Result<Arc<Compiled>, Error> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, u64, u64), Arc<Compiled>>>> = OnceLock::new();
+    type ModuleCache = Mutex<HashMap<(usize, u64, u64), Arc<Compiled>>>;
+    static CACHE: OnceLock<ModuleCache> = OnceLock::new();
     let key = fingerprint(bytes);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -147,9 +148,13 @@ pub fn time_compile(engine: &Engine, bytes: &[u8]) -> Result<Duration, Error> {
     Ok(start.elapsed())
 }
 
+/// A linked host function: `(module, name, params, results)` with wasm value
+/// type names.
+pub type LinkedFunction = (String, String, Vec<String>, Vec<String>);
+
 /// Every function the linker for `abi` defines, as `(module, name, params,
 /// results)` with wasm value type names (`i32`, `i64`).
-pub fn linked_functions(abi: AbiVersion) -> Result<Vec<(String, String, Vec<String>, Vec<String>)>, Error> {
+pub fn linked_functions(abi: AbiVersion) -> Result<Vec<LinkedFunction>, Error> {
     let engine = engine()?;
     let linker = linker(abi)?;
     let mut store = wasmtime::Store::new(engine, VmState::detached());

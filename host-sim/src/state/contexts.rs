@@ -57,9 +57,8 @@ impl Contexts {
         loop {
             let id = self.next_id;
             self.next_id = self.next_id.wrapping_add(1).max(1);
-            if !self.entries.contains_key(&id) {
-                let root_id = root_id.unwrap_or(id);
-                self.entries.insert(id, ContextEntry { kind, root_id, lifecycle: Lifecycle::Live });
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(id) {
+                slot.insert(ContextEntry { kind, root_id: root_id.unwrap_or(id), lifecycle: Lifecycle::Live });
                 return id;
             }
         }

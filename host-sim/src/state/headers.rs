@@ -111,6 +111,30 @@ impl HeaderMap {
     }
 }
 
+impl HeaderMap {
+    /// The first value of `key` as UTF-8 (`None` if absent or not UTF-8).
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        std::str::from_utf8(self.get(key.as_bytes())?).ok()
+    }
+
+    /// The entries as strings (lossy), for readable assertions.
+    pub fn to_strings(&self) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+            .collect()
+    }
+}
+
+impl IntoIterator for HeaderMap {
+    type Item = (Vec<u8>, Vec<u8>);
+    type IntoIter = std::vec::IntoIter<(Vec<u8>, Vec<u8>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,29 +175,5 @@ mod tests {
         assert_eq!(m.get(b"k"), Some(&b"v"[..]));
         assert_eq!(m.serialized_len(), m.serialize().len());
         assert!(HeaderMap::new().serialize().is_empty());
-    }
-}
-
-impl HeaderMap {
-    /// The first value of `key` as UTF-8 (`None` if absent or not UTF-8).
-    pub fn get_str(&self, key: &str) -> Option<&str> {
-        std::str::from_utf8(self.get(key.as_bytes())?).ok()
-    }
-
-    /// The entries as strings (lossy), for readable assertions.
-    pub fn to_strings(&self) -> Vec<(String, String)> {
-        self.entries
-            .iter()
-            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
-            .collect()
-    }
-}
-
-impl IntoIterator for HeaderMap {
-    type Item = (Vec<u8>, Vec<u8>);
-    type IntoIter = std::vec::IntoIter<(Vec<u8>, Vec<u8>)>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
     }
 }

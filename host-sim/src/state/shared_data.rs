@@ -5,10 +5,13 @@ use std::collections::HashMap;
 
 use crate::types::Status;
 
+/// One `vm_id`'s keys with their values and CAS.
+type Namespace = HashMap<Vec<u8>, (Vec<u8>, u32)>;
+
 /// All shared data of a host, keyed by `vm_id` then key.
 #[derive(Debug, Default)]
 pub struct SharedData {
-    namespaces: HashMap<String, HashMap<Vec<u8>, (Vec<u8>, u32)>>,
+    namespaces: HashMap<String, Namespace>,
     next_cas: u32,
 }
 

@@ -222,12 +222,12 @@ impl Vm {
 
     fn deliver_pending_trailers(&mut self, id: u32, response: bool) -> Result<(), Error> {
         let flow = self.flow_mut(id, response)?;
-        if flow.stopped.is_none() {
-            if let Some(trailers) = flow.pending_trailers.take() {
-                flow.trailers = Some(trailers);
-                flow.trailers_addable = false;
-                self.deliver_trailers(id, response)?;
-            }
+        if flow.stopped.is_none()
+            && let Some(trailers) = flow.pending_trailers.take()
+        {
+            flow.trailers = Some(trailers);
+            flow.trailers_addable = false;
+            self.deliver_trailers(id, response)?;
         }
         Ok(())
     }

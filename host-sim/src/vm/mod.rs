@@ -158,15 +158,15 @@ impl Vm {
         if let Some(f) = e.context_create {
             self.call(root, Callback::ContextCreate, f, (root, 0))?;
         }
-        if let Some(f) = e.vm_start {
-            if self.call(root, Callback::VmStart, f, (root, vm_config_len))? == 0 {
-                return Err(Error::VmStartRejected { root_id: root_name });
-            }
+        if let Some(f) = e.vm_start
+            && self.call(root, Callback::VmStart, f, (root, vm_config_len))? == 0
+        {
+            return Err(Error::VmStartRejected { root_id: root_name });
         }
-        if let Some(f) = e.configure {
-            if self.call(root, Callback::Configure, f, (root, config_len))? == 0 {
-                return Err(Error::ConfigureRejected { root_id: root_name });
-            }
+        if let Some(f) = e.configure
+            && self.call(root, Callback::Configure, f, (root, config_len))? == 0
+        {
+            return Err(Error::ConfigureRejected { root_id: root_name });
         }
         self.run_deferred()?;
         Ok(root)
