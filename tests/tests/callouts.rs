@@ -1,0 +1,183 @@
+//! Callouts end to end (guest `e2e-callout`): HTTP calls and gRPC calls and
+//! streams dispatched by a stream with a per-call closure. host-sim delivers
+//! the response on the root context that owns the call, as Envoy does; the
+//! SDK must route it to the stream's handler with the stream effective, so
+//! the handler can edit and resume the stream.
+
+mod common;
+
+use common::{load_spec, noted, notes, wasm};
+use guest_build::Target;
+use host_sim::{Action, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId, PluginSpec};
+
+fn load(target: Target) -> (Host, PluginId) {
+    load_spec(PluginSpec::from_bytes(wasm("callout", target)))
+}
+
+/// Opens a stream whose request headers go to `path`, and returns its context id.
+fn paused_stream(host: &mut Host, plugin: PluginId, path: &str) -> host_sim::StreamId {
+    let mut stream = host.http_stream(plugin).unwrap();
+    let request = [(":method", "GET"), (":path", path), (":authority", "example.com")];
+    assert_eq!(stream.request_headers(request, true).unwrap(), Action::StopAllIterationAndWatermark);
+    assert!(stream.upstream_request().headers.is_none(), "paused until the callout answers");
+    stream.id()
+}
+
+fn http_callout_resumes_the_stream(target: Target) {
+    let (mut host, plugin) = load(target);
+    let id = paused_stream(&mut host, plugin, "/http");
+    let sid = id.context_id();
+    assert!(noted(&host, sid, "dispatched true"));
+
+    let calls = host.http_callouts();
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call.upstream, "auth");
+    assert_eq!(call.context_id, sid);
+    assert_eq!(call.root_id, plugin.root_context_id(), "the call belongs to the stream's root");
+    assert_eq!(call.headers.get_str(":method"), Some("POST"));
+    assert_eq!(call.headers.get_str(":path"), Some("/check"));
+    assert_eq!(call.headers.get_str(":authority"), Some("auth.local"));
+    assert_eq!(call.body, b"who?");
+    assert_eq!(call.timeout, std::time::Duration::from_secs(5));
+
+    let response = HttpCallResponse {
+        headers: HeaderMap::from_pairs([(":status", "200"), ("x-user", "alice")]),
+        body: b"ok".to_vec(),
+        trailers: HeaderMap::from_pairs([("x-t", "1")]),
+    };
+    host.respond_http_call(call.id(), response).unwrap();
+
+    assert!(noted(&host, sid, &format!("handler on {sid}")), "{:?}", notes(&host, sid));
+    assert!(noted(&host, sid, "resume true"));
+    let stream = host.http(id).unwrap();
+    assert_eq!(stream.request_action(), Some(Action::Continue));
+    let upstream = stream.upstream_request();
+    assert!(upstream.end_of_stream);
+    let headers = upstream.headers.as_ref().expect("the request went upstream after the resume");
+    assert_eq!(headers.get_str("x-auth-status"), Some("200"));
+    assert_eq!(headers.get_str("x-auth-user"), Some("alice"));
+    assert_eq!(headers.get_str("x-auth-body"), Some("ok"));
+    assert_eq!(headers.get_str("x-auth-counts"), Some("2 2 1"));
+    assert_eq!(headers.get_str("x-auth-trailers"), Some("1"));
+    assert!(host.http_callouts().is_empty());
+}
+
+#[test]
+fn http_callout_response_reaches_the_stream_and_resumes_it_wasip1() {
+    http_callout_resumes_the_stream(Target::Wasip1);
+}
+
+#[test]
+fn http_callout_response_reaches_the_stream_and_resumes_it_no_std() {
+    http_callout_resumes_the_stream(Target::Unknown);
+}
+
+#[test]
+fn failed_http_callout_reports_the_host_status() {
+    let (mut host, plugin) = load(Target::Wasip1);
+    let id = paused_stream(&mut host, plugin, "/http");
+    let call = host.http_callouts().remove(0);
+    host.fail_http_call(call.id()).unwrap();
+    let sid = id.context_id();
+    assert!(noted(&host, sid, &format!("handler on {sid}")));
+    assert!(noted(&host, sid, "local response true"));
+    // The local reply completes the stream, which then finishes.
+    assert!(noted(&host, sid, "delete"), "{:?}", notes(&host, sid));
+    let stream = host.http(id).unwrap();
+    assert_eq!(stream.ended(), Some(EndReason::LocalResponse));
+    let local = stream.local_response().unwrap();
+    assert_eq!(local.status_code, 503);
+    assert_eq!(local.body, b"callout failed: 11 reset", "Envoy reports a reset call as BrokenConnection");
+    assert!(stream.upstream_request().headers.is_none());
+}
+
+#[test]
+fn a_response_for_a_deleted_stream_is_dropped() {
+    let (mut host, plugin) = load(Target::Wasip1);
+    let id = paused_stream(&mut host, plugin, "/http");
+    let sid = id.context_id();
+    // The client goes away while the callout is in flight.
+    host.http(id).unwrap().complete().unwrap();
+    assert!(noted(&host, sid, "delete"));
+    let call = host.http_callouts().remove(0);
+    let response = HttpCallResponse { headers: HeaderMap::from_pairs([(":status", "200")]), ..Default::default() };
+    host.respond_http_call(call.id(), response).unwrap();
+    assert!(!notes(&host, sid).iter().any(|n| n.starts_with("handler")), "{:?}", notes(&host, sid));
+    assert!(host.failure(plugin).is_none());
+    // The plugin keeps serving.
+    let next = paused_stream(&mut host, plugin, "/http");
+    assert_ne!(next.context_id(), sid);
+}
+
+#[test]
+fn grpc_unary_reply_reaches_the_stream() {
+    let (mut host, plugin) = load(Target::Wasip1);
+    let id = paused_stream(&mut host, plugin, "/grpc");
+    let sid = id.context_id();
+    let calls = host.grpc_callouts();
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call.kind, GrpcKind::Call);
+    assert_eq!(call.upstream, b"grpc-auth");
+    assert_eq!((call.service.as_str(), call.method.as_str()), ("e2e.Auth", "Check"));
+    assert_eq!(call.messages, [b"request".to_vec()]);
+    assert_eq!(call.initial_metadata.get_str("x-md"), Some("1"));
+    assert_eq!(call.context_id, sid);
+
+    let token = call.id();
+    host.grpc_respond(token, GrpcEvent::InitialMetadata(HeaderMap::from_pairs([("x-a", "1")]))).unwrap();
+    assert!(host.http(id).unwrap().upstream_request().headers.is_none(), "metadata alone does not answer");
+    host.grpc_respond(token, GrpcEvent::Message(b"granted".to_vec())).unwrap();
+    host.grpc_respond(token, GrpcEvent::TrailingMetadata(HeaderMap::new())).unwrap();
+    host.grpc_respond(token, GrpcEvent::Close(0, String::new())).unwrap();
+
+    let handled = notes(&host, sid).iter().filter(|n| n.starts_with("handler on")).count();
+    assert_eq!(handled, 1, "a unary handler runs once, with the reply");
+    assert!(noted(&host, sid, &format!("handler on {sid}")));
+    let stream = host.http(id).unwrap();
+    let headers = stream.upstream_request().headers.as_ref().unwrap();
+    assert_eq!(headers.get_str("x-grpc-reply"), Some("granted"));
+    assert!(host.grpc_callouts().is_empty());
+}
+
+#[test]
+fn grpc_unary_failure_arrives_as_a_close_with_its_message() {
+    let (mut host, plugin) = load(Target::Wasip1);
+    let id = paused_stream(&mut host, plugin, "/grpc");
+    let token = host.grpc_callouts()[0].id();
+    host.grpc_respond(token, GrpcEvent::Close(14, "upstream unavailable".into())).unwrap();
+    let stream = host.http(id).unwrap();
+    let local = stream.local_response().expect("the handler answered locally");
+    assert_eq!(local.status_code, 502);
+    assert_eq!(local.body, b"grpc closed 14 upstream unavailable");
+}
+
+#[test]
+fn grpc_stream_events_reach_the_stream_in_order() {
+    for target in Target::ALL {
+        let (mut host, plugin) = load(target);
+        let id = paused_stream(&mut host, plugin, "/grpc-stream");
+        let sid = id.context_id();
+        let callout = host.grpc_callouts().remove(0);
+        assert_eq!(callout.kind, GrpcKind::Stream);
+        assert_eq!(callout.method, "Watch");
+        assert_eq!(callout.messages, [b"hello".to_vec()]);
+        let token = callout.id();
+
+        host.grpc_respond(token, GrpcEvent::InitialMetadata(HeaderMap::from_pairs([("x-a", "1")]))).unwrap();
+        host.grpc_respond(token, GrpcEvent::Message(b"m1".to_vec())).unwrap();
+        let open = host.grpc_callouts().remove(0);
+        assert_eq!(open.messages, [b"hello".to_vec(), b"ack:m1".to_vec()], "the handler sent on the stream");
+        host.grpc_respond(token, GrpcEvent::TrailingMetadata(HeaderMap::from_pairs([("x-t", "2")]))).unwrap();
+        assert!(host.http(id).unwrap().upstream_request().headers.is_none());
+        host.grpc_respond(token, GrpcEvent::Close(0, "done".into())).unwrap();
+
+        let handled = notes(&host, sid).iter().filter(|n| **n == format!("handler on {sid}")).count();
+        assert_eq!(handled, 4, "one handler call per event: {:?}", notes(&host, sid));
+        let stream = host.http(id).unwrap();
+        assert_eq!(stream.request_action(), Some(Action::Continue));
+        let headers = stream.upstream_request().headers.as_ref().unwrap();
+        assert_eq!(headers.get_str("x-grpc-events"), Some("initial 1 x-a=1|message m1|trailing 1|close 0 done"));
+    }
+}
