@@ -1,0 +1,78 @@
+//! Properties and foreign functions end to end (guest `e2e-props`): the SDK's
+//! typed getters decode what host-sim serializes the way Envoy does, and
+//! foreign functions work in both directions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{load_spec, noted, wasm};
+use guest_build::Target;
+use host_sim::{PluginSpec, Request, Response, Status, Value};
+
+const SINCE: i64 = 1_700_000_000_123_456_789;
+const NOW: u64 = 1_800_000_000_000_000_000;
+
+fn typed_properties(target: Target) {
+    let spec = PluginSpec::from_bytes(wasm("props", target))
+        .name("props-plugin")
+        .root_id("props-root")
+        .vm_id("props-vm")
+        .property(&["e2e", "int"], Value::Int(-42))
+        .property(&["e2e", "uint"], Value::Uint(7))
+        .property(&["e2e", "flag"], Value::Bool(false))
+        .property(&["e2e", "ratio"], Value::Double(0.25))
+        .property(&["e2e", "ttl"], Value::Duration(Duration::from_millis(1500)))
+        .property(&["e2e", "since"], Value::Timestamp(SINCE))
+        .property(&["e2e", "list"], Value::List(vec!["a".into(), "b".into()]));
+    let (mut host, plugin) = load_spec(spec);
+    host.register_foreign_function("e2e_reverse", |args| Ok(args.iter().rev().copied().collect()));
+    host.register_foreign_function("e2e_unused", |_| Err(Status::InternalFailure));
+    host.set_now_ns(NOW);
+
+    let outcome = host.run_http(plugin, Request::get("/props?x=1"), Response::ok()).unwrap();
+    let headers = outcome.upstream_request.headers.unwrap();
+    let p = |name: &str| headers.get_str(&format!("x-p-{name}")).unwrap_or_else(|| panic!("no x-p-{name}")).to_owned();
+    assert_eq!(p("plugin-name"), "props-plugin");
+    assert_eq!(p("root-id"), "props-root");
+    assert_eq!(p("vm-id"), "props-vm");
+    assert_eq!(p("namespace"), "default");
+    assert_eq!(p("source-port"), "51234", "integers are 8 little-endian bytes");
+    assert_eq!(p("mtls"), "true", "booleans are one byte");
+    assert_eq!(p("connection-id"), outcome.context_id.to_string());
+    assert_eq!(p("path"), "/props?x=1");
+    assert_eq!(p("request-time"), NOW.to_string(), "timestamps are i64 nanoseconds");
+    assert_eq!(p("labels"), "app=productpage,version=v1", "maps are serialized pairs");
+    assert_eq!(p("int"), "-42");
+    assert_eq!(p("uint"), "7");
+    assert_eq!(p("flag"), "false");
+    assert_eq!(p("ratio"), "0.25");
+    assert_eq!(p("ttl"), "1500000000", "durations are i64 nanoseconds");
+    assert_eq!(p("since"), SINCE.to_string());
+    assert_eq!(p("list"), "a,b");
+    assert_eq!(p("missing"), "none", "a missing property is None, not an error");
+    assert_eq!(p("malformed"), "property value of 10 bytes is not a valid i64");
+    assert_eq!(p("set"), "true written", "a property the plugin set reads back");
+    assert_eq!(p("foreign"), "cba");
+    assert_eq!(p("foreign-missing"), "host returned NotFound (1)");
+}
+
+#[test]
+fn typed_property_getters_decode_envoy_serialization_wasip1() {
+    typed_properties(Target::Wasip1);
+}
+
+#[test]
+fn typed_property_getters_decode_envoy_serialization_no_std() {
+    typed_properties(Target::Unknown);
+}
+
+#[test]
+fn host_initiated_foreign_call_reaches_the_root_with_its_arguments() {
+    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(wasm("props", Target::Wasip1)));
+    let root = plugin.root_context_id();
+    host.call_foreign_callback(plugin, 7, b"args").unwrap();
+    host.call_foreign_callback(plugin, 8, b"").unwrap();
+    assert!(noted(&host, root, "foreign 7 4 args"));
+    assert!(noted(&host, root, "foreign 8 0 "));
+}
