@@ -118,10 +118,11 @@ impl HttpContext for Filter {
                 return host_failure("setting a claim header", e);
             }
         }
-        if settings.strip_source && value.is_some() {
-            if let Err(e) = REQUEST.remove(source) {
-                return host_failure("removing the source header", e);
-            }
+        if settings.strip_source
+            && value.is_some()
+            && let Err(e) = REQUEST.remove(source)
+        {
+            return host_failure("removing the source header", e);
         }
         Action::Continue
     }
