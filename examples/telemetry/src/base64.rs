@@ -95,8 +95,15 @@ mod tests {
     use super::*;
 
     // RFC 4648 §10 test vectors.
-    const VECTORS: [(&str, &str); 7] =
-        [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")];
+    const VECTORS: [(&str, &str); 7] = [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ];
 
     #[test]
     fn rfc4648_vectors_round_trip() {

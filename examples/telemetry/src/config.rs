@@ -228,10 +228,16 @@ mod tests {
         let cases = [
             ("", r#"field "direction": required, but missing"#),
             (r#"{"direction": "sideways"}"#, r#"field "direction": expected one of "inbound", "outbound""#),
-            (r#"{"direction": "inbound", "metric_prefix": "istio-mesh"}"#, r#"field "metric_prefix": expected letters"#),
+            (
+                r#"{"direction": "inbound", "metric_prefix": "istio-mesh"}"#,
+                r#"field "metric_prefix": expected letters"#,
+            ),
             (r#"{"direction": "inbound", "metric_prefix": "9x"}"#, r#"field "metric_prefix": expected letters"#),
             (r#"{"direction": "inbound", "metric_prefix": ""}"#, r#"field "metric_prefix": expected letters"#),
-            (r#"{"direction": "inbound", "max_peer_cache_size": -1}"#, r#"field "max_peer_cache_size": expected an integer"#),
+            (
+                r#"{"direction": "inbound", "max_peer_cache_size": -1}"#,
+                r#"field "max_peer_cache_size": expected an integer"#,
+            ),
             (r#"{"direction": "inbound", "metric_prefx": "x"}"#, r#"field "metric_prefx": unknown field"#),
             (
                 r#"{"direction": "inbound", "dimensions": [{"name": "a", "property": "x"}, {"name": "a", "property": "y"}]}"#,
@@ -253,7 +259,10 @@ mod tests {
                 r#"{"direction": "inbound", "dimensions": [{"name": "x", "property": 3}]}"#,
                 r#"field "dimensions[0].property": expected a dotted path string or a list of path segments"#,
             ),
-            (r#"{"direction": "inbound", "dimensions": [{"name": "x"}]}"#, r#"field "dimensions[0].property": required"#),
+            (
+                r#"{"direction": "inbound", "dimensions": [{"name": "x"}]}"#,
+                r#"field "dimensions[0].property": required"#,
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err();

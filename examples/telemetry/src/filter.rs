@@ -210,9 +210,15 @@ impl Stream {
         // Istio reads the principals from the side of the connection that
         // faces the peer: downstream for inbound, upstream for outbound.
         let (source_principal, destination_principal) = if inbound {
-            (text_property(&["connection", "uri_san_peer_certificate"]), text_property(&["connection", "uri_san_local_certificate"]))
+            (
+                text_property(&["connection", "uri_san_peer_certificate"]),
+                text_property(&["connection", "uri_san_local_certificate"]),
+            )
         } else {
-            (text_property(&["upstream", "uri_san_local_certificate"]), text_property(&["upstream", "uri_san_peer_certificate"]))
+            (
+                text_property(&["upstream", "uri_san_local_certificate"]),
+                text_property(&["upstream", "uri_san_peer_certificate"]),
+            )
         };
         let host = labels::strip_port(&self.authority);
         let (service_name, service_namespace) = match labels::service_of(host) {

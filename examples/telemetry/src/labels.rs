@@ -61,11 +61,7 @@ pub fn sanitize(value: &str) -> Cow<'_, str> {
         end -= 1;
     }
     let value = &value[..end];
-    if value.contains([';', '=']) {
-        Cow::Owned(value.replace([';', '='], "_"))
-    } else {
-        Cow::Borrowed(value)
-    }
+    if value.contains([';', '=']) { Cow::Owned(value.replace([';', '='], "_")) } else { Cow::Borrowed(value) }
 }
 
 /// The labels part of a stat name: `<label>=.=<value>;.;` for each label
@@ -134,7 +130,9 @@ pub fn service_of(host: &str) -> Option<(&str, Option<&str>)> {
 /// `host:port` → `host` (an IPv6 literal keeps its brackets).
 pub fn strip_port(authority: &str) -> &str {
     match authority.rfind(':') {
-        Some(colon) if !authority[colon..].contains(']') && authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+        Some(colon)
+            if !authority[colon..].contains(']') && authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
             &authority[..colon]
         }
         _ => authority,

@@ -14,7 +14,6 @@
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use sluice::json::{self, Value};
@@ -257,7 +256,7 @@ impl PeerCache {
 /// Peer ids in the cache, least recently used first (for tests).
 #[cfg(test)]
 impl PeerCache {
-    fn ids(&self) -> Vec<&str> {
+    fn ids(&self) -> alloc::vec::Vec<&str> {
         self.by_use.values().map(String::as_str).collect()
     }
 }
@@ -298,7 +297,8 @@ mod tests {
 
     #[test]
     fn decoding_ignores_unknown_keys_and_rejects_bad_input() {
-        let header = base64::encode(br#"{"NAME":"pod-1","WORKLOAD_NAME":"w","MESH_ID":"m","LABELS":{"app":"a","x":"y"}}"#);
+        let header =
+            base64::encode(br#"{"NAME":"pod-1","WORKLOAD_NAME":"w","MESH_ID":"m","LABELS":{"app":"a","x":"y"}}"#);
         let peer = PeerInfo::from_header(header.as_bytes()).unwrap();
         assert_eq!((peer.workload_name.as_str(), peer.app.as_str()), ("w", "a"));
 
@@ -317,7 +317,10 @@ mod tests {
         let huge = alloc::vec![b'A'; MAX_METADATA_LEN + 4];
         assert_eq!(PeerInfo::from_header(&huge), Err(PeerError::TooLong(MAX_METADATA_LEN + 4)));
         let deep = "[".repeat(10_000);
-        assert!(matches!(PeerInfo::from_header(base64::encode(deep.as_bytes()).as_bytes()), Err(PeerError::TooLong(_))));
+        assert!(matches!(
+            PeerInfo::from_header(base64::encode(deep.as_bytes()).as_bytes()),
+            Err(PeerError::TooLong(_))
+        ));
         let deep = "[".repeat(4_000);
         assert!(matches!(PeerInfo::from_header(base64::encode(deep.as_bytes()).as_bytes()), Err(PeerError::Json(_))));
     }

@@ -24,7 +24,8 @@ pub enum Family {
 
 impl Family {
     /// Every family, in the order their ids are stored.
-    pub const ALL: [Family; 4] = [Family::RequestsTotal, Family::RequestDuration, Family::RequestBytes, Family::ResponseBytes];
+    pub const ALL: [Family; 4] =
+        [Family::RequestsTotal, Family::RequestDuration, Family::RequestBytes, Family::ResponseBytes];
 
     /// The name after the prefix.
     pub fn suffix(self) -> &'static str {
