@@ -1,7 +1,7 @@
 //! The context table of one VM: ids from one counter (0 is the VM context),
 //! each context's kind, its root, and where it is in its lifecycle.
 
-use std::collections::HashMap;
+use super::ids::IdMap;
 
 use crate::types::Status;
 
@@ -42,12 +42,12 @@ pub struct ContextEntry {
 #[derive(Debug)]
 pub struct Contexts {
     next_id: u32,
-    entries: HashMap<u32, ContextEntry>,
+    entries: IdMap<ContextEntry>,
 }
 
 impl Default for Contexts {
     fn default() -> Contexts {
-        Contexts { next_id: 1, entries: HashMap::new() }
+        Contexts { next_id: 1, entries: IdMap::default() }
     }
 }
 

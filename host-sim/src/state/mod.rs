@@ -10,6 +10,7 @@ pub mod contexts;
 pub mod foreign;
 pub mod headers;
 pub mod http;
+pub mod ids;
 pub mod logs;
 pub mod metrics;
 pub mod pairs;

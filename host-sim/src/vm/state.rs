@@ -3,7 +3,6 @@
 //! queues, metrics, callouts, foreign functions) lives in [`World`], shared by
 //! every VM of a host.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::{Memory, TypedFunc};
@@ -14,6 +13,7 @@ use crate::state::contexts::Contexts;
 use crate::state::foreign::ForeignFunctions;
 use crate::state::headers::HeaderMap;
 use crate::state::http::HttpStreamState;
+use crate::state::ids::IdMap;
 use crate::state::logs::{HostCall, LogRecord, Ring};
 use crate::state::metrics::Metrics;
 use crate::state::properties::PropertyTree;
@@ -146,11 +146,11 @@ pub(crate) struct VmState {
     pub memory: Option<Memory>,
     pub allocator: Option<TypedFunc<u32, u32>>,
     pub contexts: Contexts,
-    pub plugins: HashMap<u32, PluginState>,
-    pub http: HashMap<u32, HttpStreamState>,
-    pub tcp: HashMap<u32, TcpStreamState>,
+    pub plugins: IdMap<PluginState>,
+    pub http: IdMap<HttpStreamState>,
+    pub tcp: IdMap<TcpStreamState>,
     pub properties: PropertyTree,
-    pub stream_properties: HashMap<u32, PropertyTree>,
+    pub stream_properties: IdMap<PropertyTree>,
     pub effective: u32,
     pub callback: Option<Callback>,
     pub scope: Scope,
@@ -225,11 +225,11 @@ impl VmState {
             memory: None,
             allocator: None,
             contexts: Contexts::default(),
-            plugins: HashMap::new(),
-            http: HashMap::new(),
-            tcp: HashMap::new(),
+            plugins: IdMap::default(),
+            http: IdMap::default(),
+            tcp: IdMap::default(),
             properties: PropertyTree::new(),
-            stream_properties: HashMap::new(),
+            stream_properties: IdMap::default(),
             effective: 0,
             callback: None,
             scope: Scope::default(),
