@@ -15,7 +15,6 @@
 //! }
 //! ```
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -136,11 +135,10 @@ impl RawRoutes {
             ))
             .in_field("cluster_header"));
         }
-        let mut names: BTreeMap<String, usize> = BTreeMap::new();
-        let mut rules = Vec::with_capacity(self.rules.len());
+        let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
         for (index, raw) in self.rules.into_iter().enumerate() {
             let rule = raw.check(index, &self.cluster_header)?;
-            if let Some(first) = names.insert(rule.name.clone(), index) {
+            if let Some(first) = rules.iter().position(|earlier| earlier.name == rule.name) {
                 return Err(rule_error(
                     index,
                     &["name"],
@@ -354,6 +352,20 @@ mod tests {
         assert_eq!(routes.rules[3].then.authority, Some(AuthorityRewrite::Replace("api.internal".into())));
         assert_eq!(routes.rules[4].when.header.as_ref().map(|h| &h.test), Some(&HeaderTest::Present(false)));
         assert_eq!(routes.rules[5].when, Match::default());
+    }
+
+    #[test]
+    fn the_readme_examples_are_valid() {
+        let readme = include_str!("../README.md");
+        let mut blocks = readme.split("```json\n").skip(1).map(|rest| rest.split("```").next().unwrap_or_default());
+        let example = blocks.next().expect("the README shows a configuration");
+        let routes = parse(example).unwrap();
+        assert_eq!(routes.rules.len(), 4);
+        // The configuration embedded in the Envoy example, too.
+        let envoy =
+            readme.split("value: |\n").nth(1).and_then(|rest| rest.split("- name: envoy.filters.http.router").next());
+        let routes = parse(envoy.expect("the README shows an Envoy configuration")).unwrap();
+        assert_eq!(routes.rules.len(), 3);
     }
 
     #[test]
