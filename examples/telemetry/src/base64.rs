@@ -70,7 +70,7 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, DecodeError> {
         _ => input,
     };
     let padding = input.len() - unpadded.len();
-    if unpadded.len() % 4 == 1 || (padding > 0 && (unpadded.len() + padding) % 4 != 0) {
+    if unpadded.len() % 4 == 1 || (padding > 0 && !(unpadded.len() + padding).is_multiple_of(4)) {
         return Err(DecodeError::InvalidLength);
     }
     let mut out = Vec::with_capacity(unpadded.len() / 4 * 3 + 2);

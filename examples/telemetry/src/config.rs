@@ -84,14 +84,20 @@ impl Deref for MetricPrefix {
 
 impl FromJson for MetricPrefix {
     fn from_json(value: &Value) -> Result<Self, Error> {
-        let s = String::from_json(value)?;
-        if !is_identifier(&s) || s.len() > 64 {
-            return Err(Error::custom(format!(
-                "expected letters, digits and '_', not starting with a digit, at most 64 bytes, found {s:?}"
-            )));
-        }
-        Ok(MetricPrefix(s))
+        checked(
+            value,
+            |s| is_identifier(s) && s.len() <= 64,
+            "letters, digits and '_', not starting with a digit, at most 64 bytes",
+        )
+        .map(MetricPrefix)
     }
+}
+
+/// The string in `value` if `valid` accepts it; otherwise an error saying
+/// what was `expected`.
+fn checked(value: &Value, valid: impl Fn(&str) -> bool, expected: &str) -> Result<String, Error> {
+    let s = String::from_json(value)?;
+    if valid(&s) { Ok(s) } else { Err(Error::custom(format!("expected {expected}, found {s:?}"))) }
 }
 
 /// A label (dimension) name: a Prometheus label name that is not reserved
@@ -108,13 +114,9 @@ impl Deref for LabelName {
 
 impl FromJson for LabelName {
     fn from_json(value: &Value) -> Result<Self, Error> {
-        let s = String::from_json(value)?;
-        if !is_identifier(&s) || s.starts_with("__") || s.len() > 64 {
-            return Err(Error::custom(format!(
-                "expected a label name of letters, digits and '_', not starting with a digit or \"__\", found {s:?}"
-            )));
-        }
-        Ok(LabelName(s))
+        let valid = |s: &str| is_identifier(s) && !s.starts_with("__") && s.len() <= 64;
+        checked(value, valid, "a label name of letters, digits and '_', not starting with a digit or \"__\"")
+            .map(LabelName)
     }
 }
 

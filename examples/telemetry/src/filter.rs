@@ -348,10 +348,10 @@ fn grpc_status() -> String {
 /// control characters as is, otherwise an 8-byte value as an integer and a
 /// 1-byte 0/1 as a boolean; anything else is unknown (empty).
 fn property_text(bytes: &[u8]) -> String {
-    if let Ok(text) = core::str::from_utf8(bytes) {
-        if !text.chars().any(char::is_control) {
-            return String::from(text);
-        }
+    if let Ok(text) = core::str::from_utf8(bytes)
+        && !text.chars().any(char::is_control)
+    {
+        return String::from(text);
     }
     match bytes {
         [b] if *b <= 1 => String::from(if *b == 1 { "true" } else { "false" }),
