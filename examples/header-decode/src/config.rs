@@ -416,6 +416,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_configuration_is_valid() {
+        let readme = include_str!("../README.md");
+        let block = readme.split("```json\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let s = load(block).unwrap();
+        assert_eq!(s.claims.len(), 3);
+        assert!(!s.claims[1].required);
+        assert_eq!(s.on_error, OnError::Reject);
+    }
+
+    #[test]
     fn at_most_32_claims() {
         let mapping = |i: usize| alloc::format!(r#"{{"claim": "c{i}", "header": "x-c{i}"}}"#);
         let config =
