@@ -181,3 +181,15 @@ fn grpc_stream_events_reach_the_stream_in_order() {
         assert_eq!(headers.get_str("x-grpc-events"), Some("initial 1 x-a=1|message m1|trailing 1|close 0 done"));
     }
 }
+
+#[test]
+fn a_callout_the_host_refuses_is_an_error_and_the_stream_goes_on() {
+    let (mut host, plugin) = load(Target::Wasip1);
+    let mut stream = host.http_stream(plugin).unwrap();
+    let sid = stream.id().context_id();
+    let request = [(":method", "GET"), (":path", "/refused"), (":authority", "example.com")];
+    assert_eq!(stream.request_headers(request, true).unwrap(), Action::Continue);
+    assert!(stream.upstream_request().end_of_stream);
+    assert!(noted(&host, sid, "dispatch failed: host returned BadArgument (2)"), "{:?}", notes(&host, sid));
+    assert!(host.http_callouts().is_empty());
+}

@@ -138,18 +138,22 @@ fn paused_body_callbacks_buffer_until_the_end_of_stream() {
     assert_eq!(stream.request_body("world", true).unwrap(), Action::Continue);
     assert_eq!(stream.upstream_request().body, b"HELLO WORLD");
     assert!(stream.upstream_request().end_of_stream);
+    let trailers = stream.upstream_request().trailers.clone().expect("trailers added in the last body callback");
+    assert_eq!(trailers.get_str("x-body-size"), Some("11"));
 
     stream.response_headers([(":status", "200")], false).unwrap();
     assert_eq!(stream.response_body("abc", false).unwrap(), Action::StopIterationAndBuffer);
     assert_eq!(stream.response_body("def", true).unwrap(), Action::Continue);
     let outcome = stream.complete().unwrap();
     assert_eq!(outcome.client_response.body, b"<<abcdef>>");
+    assert_eq!(outcome.client_response.trailers.unwrap().get_str("x-body-size"), Some("6"));
 
     let notes = notes(&host, id);
     assert!(notes.contains(&"request_body 6 false".to_owned()), "{notes:?}");
     assert!(notes.contains(&"request_body 11 true".to_owned()), "the next callback sees the accumulated body");
     assert!(notes.contains(&"buffered 11 of 11: ok".to_owned()), "{notes:?}");
     assert!(notes.contains(&"buffered 6 of 6: ok ok".to_owned()), "{notes:?}");
+    assert_eq!(notes.iter().filter(|n| *n == "trailer added ok").count(), 2);
 }
 
 #[test]

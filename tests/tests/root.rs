@@ -41,12 +41,15 @@ fn held_stream_is_resumed_by_the_tick(target: Target) {
 
     host.advance(Duration::from_secs(1)).unwrap();
     let sid = id.context_id();
+    assert!(noted(&host, root, &format!("held {sid} at /hold")), "{:?}", notes(&host, root));
     assert!(noted(&host, root, &format!("resumed {sid} ok")), "{:?}", notes(&host, root));
     assert!(noted(&host, root, &format!("effective {root}")), "the root is effective again after acting");
     let stream = host.http(id).unwrap();
     assert_eq!(stream.request_action(), Some(Action::Continue));
     assert!(stream.upstream_request().end_of_stream);
-    assert_eq!(stream.upstream_request().headers.as_ref().unwrap().get_str(":path"), Some("/hold"));
+    let headers = stream.upstream_request().headers.as_ref().unwrap();
+    assert_eq!(headers.get_str(":path"), Some("/hold"));
+    assert_eq!(headers.get_str("x-held-by"), Some(root.to_string().as_str()), "the root edited the stream's headers");
 }
 
 #[test]

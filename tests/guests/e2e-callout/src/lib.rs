@@ -134,6 +134,12 @@ impl HttpContext for Stream {
                 .body("who?")
                 .dispatch(|this: &mut Stream, response| this.on_http_response(response))
                 .map(|_| ()),
+            // Envoy refuses a call without `:authority`: an error, no handler kept.
+            "/refused" => HttpCall::new("auth")
+                .header(":method", "GET")
+                .header(":path", "/check")
+                .dispatch(|this: &mut Stream, response| this.on_http_response(response))
+                .map(|_| ()),
             "/grpc" => GrpcCall::new("grpc-auth", "e2e.Auth", "Check")
                 .metadata("x-md", "1")
                 .dispatch(b"request", |this: &mut Stream, reply| this.on_grpc_reply(reply))
@@ -148,7 +154,10 @@ impl HttpContext for Stream {
             }
             _ => return Action::Continue,
         };
-        note(self.id, &format!("dispatched {}", dispatched.is_ok()));
+        match &dispatched {
+            Ok(()) => note(self.id, "dispatched true"),
+            Err(e) => note(self.id, &format!("dispatch failed: {e}")),
+        }
         if dispatched.is_ok() { Action::Pause } else { Action::Continue }
     }
 }

@@ -114,6 +114,12 @@ impl Filter {
         if !end_of_stream {
             return Action::Pause;
         }
+        // The last body callback may add trailers the peer did not send.
+        let trailers = match buffer.buffer_type() {
+            sluice::BufferType::HttpRequestBody => headers::REQUEST_TRAILERS,
+            _ => headers::RESPONSE_TRAILERS,
+        };
+        note(self.id, &format!("trailer added {}", outcome(&trailers.add("x-body-size", format!("{body_size}")))));
         let (size, _flags) = buffer.status().unwrap_or((usize::MAX, 0));
         note(self.id, &format!("buffered {size} of {body_size}: {}", rewrite(buffer)));
         Action::Continue

@@ -69,6 +69,13 @@ impl RootContext for Root {
         note(self.id, "tick");
         let waiting = core::mem::take(&mut *self.waiting.borrow_mut());
         for stream in waiting.held {
+            // Hostcalls inside `run` apply to the stream: read and tag its request.
+            let path = stream.run(|| {
+                let _ = headers::REQUEST.add("x-held-by", format!("{}", self.id));
+                headers::REQUEST.get_str(":path")
+            });
+            let path = path.and_then(|p| p).ok().flatten().unwrap_or_default();
+            note(self.id, &format!("held {} at {path}", stream.id()));
             note(self.id, &format!("resumed {} {}", stream.id(), outcome(&stream.resume_http_request())));
         }
         for stream in waiting.parked {

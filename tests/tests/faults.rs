@@ -1,0 +1,96 @@
+//! Logging and faults end to end (guest `e2e-faults`): the SDK's `log`
+//! logger forwards to `proxy_log` filtered by `proxy_get_log_level`, and a
+//! panic in user code is reported through `proxy_log` at critical level with
+//! its message before the module traps; host-sim reports the trap, refuses
+//! the failed VM, and keeps serving other plugins.
+
+mod common;
+
+use common::{load_spec_with, wasm};
+use guest_build::Target;
+use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec, Request, Response};
+
+fn options(log_level: LogLevel) -> HostOptions {
+    HostOptions { log_level, ..HostOptions::default() }
+}
+
+/// `(level, message)` of every `configure ...` line.
+fn configure_lines(host: &Host) -> Vec<(LogLevel, String)> {
+    host.logs().into_iter().filter(|r| r.message.starts_with("configure")).map(|r| (r.level, r.message)).collect()
+}
+
+#[test]
+fn log_crate_logger_respects_the_host_level() {
+    for target in Target::ALL {
+        let spec = PluginSpec::from_bytes(wasm("faults", target));
+        let (host, _) = load_spec_with(options(LogLevel::Trace), spec.clone());
+        let all = [
+            (LogLevel::Error, "configure error"),
+            (LogLevel::Warn, "configure warn"),
+            (LogLevel::Info, "configure info"),
+            (LogLevel::Debug, "configure debug"),
+            (LogLevel::Trace, "configure trace"),
+        ]
+        .map(|(l, m)| (l, m.to_owned()));
+        assert_eq!(configure_lines(&host), all, "each log level maps to the host's level");
+
+        let (host, _) = load_spec_with(options(LogLevel::Warn), spec.clone());
+        assert_eq!(configure_lines(&host), all[..2], "below the host's level nothing is logged");
+
+        let (host, _) = load_spec_with(options(LogLevel::Critical), spec);
+        assert_eq!(configure_lines(&host), [], "`log` has no critical level: nothing passes");
+    }
+}
+
+fn panic_traps(target: Target) {
+    let mut host = Host::new();
+    let faulty = host.load(PluginSpec::from_bytes(wasm("faults", target)).vm_id("faulty")).unwrap();
+    let healthy = host.load(PluginSpec::from_bytes(wasm("http", target)).vm_id("healthy")).unwrap();
+    assert_ne!(faulty.vm_index(), healthy.vm_index());
+
+    let mut stream = host.http_stream(faulty).unwrap();
+    let result = stream.request_headers([(":method", "GET"), (":path", "/panic"), (":authority", "x")], true);
+    match result {
+        Err(Error::Trap { callback, message }) => {
+            assert_eq!(callback, "proxy_on_request_headers");
+            assert!(message.contains("unreachable"), "a Rust panic ends in `unreachable`: {message}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    let critical = host.logs_at(LogLevel::Critical);
+    assert_eq!(critical.len(), 1, "{critical:?}");
+    assert!(critical[0].contains("panicked at"), "{critical:?}");
+    assert!(critical[0].contains("boom at /panic"), "the panic message is reported: {critical:?}");
+    let record = host.logs().into_iter().find(|r| r.level == LogLevel::Critical).unwrap();
+    assert_ne!(record.context_id, 0, "reported on the stream's context");
+
+    let failure = host.failure(faulty).expect("the VM is marked failed").to_owned();
+    assert!(failure.contains("proxy_on_request_headers"), "{failure}");
+    assert!(matches!(host.http_stream(faulty), Err(Error::VmFailed { .. })), "a failed VM is not used again");
+
+    // Another plugin of the same host keeps working.
+    let outcome = host.run_http(healthy, Request::get("/plain"), Response::ok()).unwrap();
+    assert_eq!(outcome.client_response.headers.unwrap().get_str("x-powered-by"), Some("sluice"));
+    assert!(host.failure(healthy).is_none());
+}
+
+#[test]
+fn panic_is_logged_at_critical_then_the_module_traps_wasip1() {
+    panic_traps(Target::Wasip1);
+}
+
+#[test]
+fn panic_is_logged_at_critical_then_the_module_traps_no_std() {
+    panic_traps(Target::Unknown);
+}
+
+#[test]
+fn panic_in_a_root_tick_is_reported_and_traps() {
+    let spec = PluginSpec::from_bytes(wasm("faults", Target::Wasip1)).configuration("panic-on-tick");
+    let (mut host, plugin) = load_spec_with(HostOptions::default(), spec);
+    let result = host.advance(std::time::Duration::from_secs(1));
+    assert!(matches!(result, Err(Error::Trap { callback: "proxy_on_tick", .. })), "{result:?}");
+    let critical = host.logs_at(LogLevel::Critical);
+    assert!(critical.iter().any(|m| m.contains("tick exploded")), "{critical:?}");
+    assert!(host.failure(plugin).is_some());
+}
