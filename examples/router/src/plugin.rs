@@ -80,7 +80,7 @@ impl RootContext for Router {
 enum Decision {
     /// `on_request_headers` did not run (the stream ended before it).
     #[default]
-    None,
+    Pending,
     /// No rule matched.
     NoMatch,
     /// Rule `n` matched.
@@ -206,7 +206,10 @@ impl RouteFilter {
         use core::fmt::Write;
         let mut line = String::from("route: ");
         let _ = match self.decision {
-            Decision::Rule(index) => write!(line, "rule {:?} matched", self.routes.rules[index].name),
+            Decision::Rule(index) => match self.routes.rules.get(index) {
+                Some(rule) => write!(line, "rule {:?} matched", rule.name),
+                None => write!(line, "rule {index} matched"),
+            },
             _ => write!(line, "no rule matched"),
         };
         if let Some(cluster) = plan.cluster {
@@ -230,7 +233,7 @@ impl HttpContext for RouteFilter {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         let stripped = self.strip_cluster_header();
         let mut request = HostRequest::default();
-        let routes = Rc::clone(&self.routes);
+        let routes = &*self.routes;
         let (plan, slot) = match routes.decide(&mut request) {
             Some(index) => {
                 self.decision = Decision::Rule(index);
