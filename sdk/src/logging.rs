@@ -74,10 +74,23 @@ impl log::Log for Logger {
 
 /// Installs [`Logger`] as the `log` crate's logger and sets the maximum level
 /// from the host. Fails if another logger is installed.
+///
+/// Calling it again is fine: a host starts every plugin (root context) of a
+/// VM with its own `on_vm_start`, so the second plugin of a VM finds the
+/// SDK's logger already installed; `init` then only refreshes the level.
 pub fn init() -> core::result::Result<(), log::SetLoggerError> {
-    log::set_logger(&LOGGER)?;
+    match log::set_logger(&LOGGER) {
+        Ok(()) => {}
+        Err(_) if is_installed() => {}
+        Err(e) => return Err(e),
+    }
     refresh_level();
     Ok(())
+}
+
+/// Whether the `log` crate's logger is this SDK's [`Logger`].
+fn is_installed() -> bool {
+    core::ptr::addr_eq(log::logger() as *const dyn log::Log, &LOGGER as *const Logger)
 }
 
 /// Sets `log::max_level()` from the host's current level (all levels if the

@@ -124,6 +124,7 @@ fn the_logger_respects_the_host_level_and_panics_are_logged_as_critical() {
     let host = Rc::new(Recorder(std::sync::Mutex::new(Vec::new())));
     let previous = set_host(Some(host.clone()));
     sluice::logging::init().unwrap();
+    sluice::logging::init().expect("initializing again (another root context) keeps the SDK's logger");
     log::debug!("hidden at info");
     log::warn!("shown {}", 42);
     sluice::runtime::install_panic_hook();

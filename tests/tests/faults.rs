@@ -94,3 +94,17 @@ fn panic_in_a_root_tick_is_reported_and_traps() {
     assert!(critical.iter().any(|m| m.contains("tick exploded")), "{critical:?}");
     assert!(host.failure(plugin).is_some());
 }
+
+#[test]
+fn every_plugin_of_a_vm_installs_the_logger() {
+    // Envoy runs `on_vm_start` once per plugin (root context) of a VM; the
+    // second plugin's `logging::init` finds the SDK's own logger installed.
+    let mut host = Host::new();
+    let wasm = wasm("faults", Target::Wasip1);
+    let a = host.load(PluginSpec::from_bytes(wasm.clone()).vm_id("shared").root_id("a")).unwrap();
+    let b = host.load(PluginSpec::from_bytes(wasm).vm_id("shared").root_id("b"));
+    let b = b.expect("the second plugin of the VM starts");
+    assert_eq!(a.vm_index(), b.vm_index());
+    let errors = host.logs_at(LogLevel::Error);
+    assert_eq!(errors, ["configure error", "configure error"], "both plugins log through the SDK's logger");
+}
