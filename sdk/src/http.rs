@@ -175,9 +175,10 @@ impl HttpResponse {
         if self.num_headers == 0 { Ok(Pairs::new()) } else { headers::HTTP_CALL_RESPONSE.pairs() }
     }
 
-    /// The (first) value of one response header.
+    /// The (first) value of one response header (`None` for a failed call,
+    /// which has no headers: the host has no map to read then).
     pub fn header(&self, name: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        headers::HTTP_CALL_RESPONSE.get(name)
+        if self.num_headers == 0 { Ok(None) } else { headers::HTTP_CALL_RESPONSE.get(name) }
     }
 
     /// The `:status` header as a number (`None` if absent or not a number).

@@ -81,6 +81,7 @@ fn failed_http_callout_reports_the_host_status() {
     host.fail_http_call(call.id()).unwrap();
     let sid = id.context_id();
     assert!(noted(&host, sid, &format!("handler on {sid}")));
+    assert!(noted(&host, sid, "failure: status code Ok(None)"), "a failed call has no status, not an error");
     assert!(noted(&host, sid, "local response true"));
     // The local reply completes the stream, which then finishes.
     assert!(noted(&host, sid, "delete"), "{:?}", notes(&host, sid));

@@ -61,6 +61,7 @@ impl Stream {
     fn on_http_response(&mut self, response: HttpResponse) {
         self.handler_entered();
         if response.is_failure() {
+            note(self.id, &format!("failure: status code {:?}", response.status_code()));
             let (code, message) = response.status().unwrap_or((0, Vec::new()));
             let body = format!("callout failed: {code} {}", lossy(&message));
             let sent = LocalResponse::new(503).body(body).send();
