@@ -36,6 +36,8 @@ struct RawRoutes {
     cluster_header: String,
     #[sluice(default)]
     clear_route_cache: ClearRouteCache,
+    #[sluice(default)]
+    verify_cluster: bool,
 }
 
 #[derive(Config)]
@@ -147,7 +149,12 @@ impl RawRoutes {
             }
             rules.push(rule);
         }
-        Ok(Routes { rules, cluster_header: self.cluster_header, clear_route_cache: self.clear_route_cache })
+        Ok(Routes {
+            rules,
+            cluster_header: self.cluster_header,
+            clear_route_cache: self.clear_route_cache,
+            verify_cluster: self.verify_cluster,
+        })
     }
 }
 
@@ -323,6 +330,7 @@ mod tests {
             r#"{
               "cluster_header": "x-route-cluster",
               "clear_route_cache": "always",
+              "verify_cluster": true,
               "rules": [
                 {"name": "acme", "match": {"header": "x-tenant", "exact": "acme"}, "cluster": "acme-backend"},
                 {"match": {"header": "x-user-id", "percent": 10, "hash": "fnv1a", "salt": "exp1"},
@@ -337,6 +345,7 @@ mod tests {
         .unwrap();
         assert_eq!(routes.cluster_header, "x-route-cluster");
         assert_eq!(routes.clear_route_cache, ClearRouteCache::Always);
+        assert!(routes.verify_cluster);
         let names: Vec<&str> = routes.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["acme", "rule-1", "rule-2", "rule-3", "rule-4", "rule-5"]);
         assert_eq!(
@@ -376,7 +385,8 @@ mod tests {
             Routes {
                 rules: vec![],
                 cluster_header: DEFAULT_CLUSTER_HEADER.into(),
-                clear_route_cache: ClearRouteCache::Auto
+                clear_route_cache: ClearRouteCache::Auto,
+                verify_cluster: false,
             }
         );
     }
@@ -392,6 +402,10 @@ mod tests {
             (
                 r#"{"rules": [], "cluster_header": "X-Route"}"#,
                 "field \"cluster_header\": expected a lowercase header name",
+            ),
+            (
+                r#"{"rules": [], "verify_cluster": "yes"}"#,
+                "field \"verify_cluster\": expected a boolean, found \"yes\"",
             ),
             (
                 r#"{"rules": [], "cluster_header": ":authority"}"#,

@@ -11,9 +11,9 @@
 //! 5. count the decision and log it (debug).
 //!
 //! In `on_log`, it reads the `cluster_name` and `route_name` properties to
-//! log where the request finally went, and warns when that is not the
-//! cluster it chose (a route without `cluster_header`, or a route cache that
-//! was not cleared).
+//! log where the request finally went and, with `verify_cluster`, warns when
+//! that is not the cluster it chose (a route without `cluster_header`, or a
+//! route cache that was not cleared).
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -253,7 +253,9 @@ impl HttpContext for RouteFilter {
 
     fn on_log(&mut self) {
         let chosen = match self.decision {
-            Decision::Rule(index) => self.routes.rules.get(index).and_then(|r| r.then.cluster.as_deref()),
+            Decision::Rule(index) if self.routes.verify_cluster => {
+                self.routes.rules.get(index).and_then(|r| r.then.cluster.as_deref())
+            }
             _ => None,
         };
         if chosen.is_none() && !log::log_enabled!(log::Level::Debug) {

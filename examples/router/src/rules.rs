@@ -21,6 +21,10 @@ pub struct Routes {
     pub cluster_header: String,
     /// When to call the `clear_route_cache` foreign function.
     pub clear_route_cache: ClearRouteCache,
+    /// Whether rule clusters are Envoy cluster names (consumed by a route's
+    /// `cluster_header`), so that a request that went to another cluster is
+    /// worth a warning.
+    pub verify_cluster: bool,
 }
 
 /// One rule: a condition and what to do when it holds.
@@ -269,6 +273,7 @@ mod tests {
             ],
             cluster_header: "x-route-cluster".into(),
             clear_route_cache: ClearRouteCache::Auto,
+            verify_cluster: false,
         }
     }
 

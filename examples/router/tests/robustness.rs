@@ -181,8 +181,8 @@ fn header_bytes_that_are_not_utf8_route_without_panicking() {
 
 #[test]
 fn properties_that_are_not_utf8_are_logged_escaped() {
-    let config =
-        r#"{"rules": [{"name": "acme", "match": {"header": "x-tenant", "exact": "acme"}, "cluster": "acme-backend"}]}"#;
+    let config = r#"{"verify_cluster": true,
+                     "rules": [{"name": "acme", "match": {"header": "x-tenant", "exact": "acme"}, "cluster": "acme-backend"}]}"#;
     let (mut host, plugin) = host(config);
     host.set_property(plugin, &["cluster_name"], host_sim::Value::Bytes(b"odd\xffcluster".to_vec())).unwrap();
     run(&mut host, plugin, get("/", &[("x-tenant", "acme")]));

@@ -161,7 +161,8 @@ fn authority_is_suffixed_or_replaced() {
 
 #[test]
 fn on_log_reports_where_the_request_went() {
-    let (mut host, plugin) = host_for(Target::Wasip1, TENANT_AND_CANARY, |spec| {
+    let config = TENANT_AND_CANARY.replacen('{', r#"{"verify_cluster": true,"#, 1);
+    let (mut host, plugin) = host_for(Target::Wasip1, &config, |spec| {
         spec.property(&["cluster_name"], "acme-backend").property(&["route_name"], "by-cluster-header")
     });
     count_clear_route_cache(&mut host);
@@ -179,4 +180,18 @@ fn on_log_reports_where_the_request_went() {
         warnings.iter().any(|l| l.contains("chose cluster acme-backend but the request went to \"primary\"")),
         "{warnings:?}"
     );
+}
+
+#[test]
+fn without_verify_cluster_a_label_that_is_no_cluster_is_not_a_warning() {
+    // Istio: the header is a label a VirtualService matches; the cluster has another name.
+    let (mut host, plugin) = host_for(Target::Wasip1, TENANT_AND_CANARY, |spec| {
+        spec.property(&["cluster_name"], "outbound|8080|acme|shop.shop.svc.cluster.local")
+    });
+    count_clear_route_cache(&mut host);
+    run(&mut host, plugin, get("/", &[("x-tenant", "acme")]));
+    assert!(host.logs_at(LogLevel::Warn).is_empty(), "{:?}", host.logs_at(LogLevel::Warn));
+    let debug = host.logs_at(LogLevel::Debug);
+    let line = "went to cluster \"outbound|8080|acme|shop.shop.svc.cluster.local\" by route \"default\"";
+    assert!(debug.iter().any(|l| l.contains(line)), "{debug:?}");
 }
