@@ -194,3 +194,17 @@ fn a_callout_the_host_refuses_is_an_error_and_the_stream_goes_on() {
     assert!(noted(&host, sid, "dispatch failed: host returned BadArgument (2)"), "{:?}", notes(&host, sid));
     assert!(host.http_callouts().is_empty());
 }
+
+#[test]
+#[ignore = "host-sim: callout timeouts are recorded but never fire on the virtual clock"]
+fn an_unanswered_http_callout_times_out_like_envoy() {
+    // Envoy's async client answers a call that exceeds its timeout with a
+    // local 504 ("upstream request timeout"), delivered as a response.
+    let (mut host, plugin) = load(Target::Wasip1);
+    let id = paused_stream(&mut host, plugin, "/http");
+    host.advance(std::time::Duration::from_secs(5)).unwrap();
+    assert!(host.http_callouts().is_empty(), "the timed-out call is no longer pending");
+    let stream = host.http(id).unwrap();
+    let headers = stream.upstream_request().headers.as_ref().expect("the handler resumed the stream");
+    assert_eq!(headers.get_str("x-auth-status"), Some("504"));
+}
