@@ -9,6 +9,8 @@
 //!   through `proxy_log` at critical level and traps. Compiled only without
 //!   the `std` feature; a plugin that links `std` itself must not enable it
 //!   (std has its own handler; use the `std` feature's panic hook instead).
+//!   On wasm32-wasip1 it also brings `memcmp`/`bcmp`, which a plugin without
+//!   wasi-libc would otherwise import from the host.
 //!
 //! ```toml
 //! [dependencies]
@@ -35,3 +37,46 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 #[cfg(all(feature = "global-allocator", target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// `memcmp` and `bcmp` for `#![no_std]` plugins on wasm32-wasip1.
+///
+/// On wasm32-wasip1, `core` expects the C library (wasi-libc, linked by `std`)
+/// to provide the byte-comparison functions that slice and string equality
+/// compile to; copies and fills lower to bulk-memory instructions instead. A
+/// `#![no_std]` plugin links no C library, so without these definitions its
+/// module imports `env.memcmp`, which no host provides, and fails to load.
+/// wasm32-unknown-unknown needs nothing: `compiler_builtins` provides them.
+/// Compiled with `panic-handler`, which already means the plugin does not link
+/// `std` (a std plugin has wasi-libc's versions).
+#[cfg(all(feature = "panic-handler", not(feature = "std"), target_os = "wasi"))]
+mod mem {
+    /// Compares `n` bytes; the sign of the first difference, as C's `memcmp`.
+    ///
+    /// # Safety
+    /// `a` and `b` must be valid for reads of `n` bytes, as for C's `memcmp`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        let mut i = 0;
+        while i < n {
+            // SAFETY: the caller guarantees both ranges are readable for `n` bytes,
+            // and `i < n`. Volatile reads keep the optimiser from recognising this
+            // loop as `memcmp` and calling itself.
+            let (x, y) = unsafe { (core::ptr::read_volatile(a.add(i)), core::ptr::read_volatile(b.add(i))) };
+            if x != y {
+                return i32::from(x) - i32::from(y);
+            }
+            i += 1;
+        }
+        0
+    }
+
+    /// Whether `n` bytes are equal (zero if they are), as C's `bcmp`.
+    ///
+    /// # Safety
+    /// `a` and `b` must be valid for reads of `n` bytes.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        // SAFETY: same contract as `memcmp`.
+        unsafe { memcmp(a, b, n) }
+    }
+}

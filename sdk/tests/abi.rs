@@ -230,6 +230,19 @@ fn the_no_std_header_guest_imports_only_what_it_uses_and_no_wasi() {
 }
 
 #[test]
+fn no_std_guests_on_wasip1_import_only_proxy_functions() {
+    // Slice and string comparisons compile to `memcmp`/`bcmp`; without std on
+    // wasm32-wasip1 the SDK's runtime must define them, or the module would
+    // import `env.memcmp`, which no host provides. `derive-config` compares
+    // strings (JSON keys, enum names) and `header-nostd` does not.
+    for package in ["derive-config", "sluice-guest-header-nostd"] {
+        let module = build(package, Target::Wasip1);
+        let stray: Vec<_> = module.imports.keys().filter(|(m, n)| m != "env" || !n.starts_with("proxy_")).collect();
+        assert!(stray.is_empty(), "{package} on wasip1 imports {stray:?}");
+    }
+}
+
+#[test]
 fn the_header_plugin_is_a_fraction_of_the_official_sdks() {
     // The official SDK's http_headers example is about 150 KB.
     for target in Target::ALL {
