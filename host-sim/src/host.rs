@@ -25,13 +25,31 @@ pub struct HostOptions {
     pub log_capacity: usize,
     /// Host calls kept in each VM's trace.
     pub trace_capacity: usize,
-    /// What `proxy_get_log_level` reports.
+    /// What `proxy_get_log_level` reports (change it later with
+    /// [`Host::set_log_level`]).
     pub log_level: LogLevel,
+    /// Memory cap per VM in bytes (default Envoy's 1 GiB): a `memory.grow`
+    /// past it returns -1, as in Envoy.
+    pub memory_limit: usize,
+    /// CPU deadline of one guest call (default 1 s; `None`: none). A call
+    /// that runs longer traps and fails its VM.
+    pub cpu_deadline: Option<Duration>,
+    /// Fuel budget of one guest call (default `None`: unlimited). Fuel is
+    /// always counted; read it with [`Host::fuel`].
+    pub fuel: Option<u64>,
 }
 
 impl Default for HostOptions {
     fn default() -> HostOptions {
-        HostOptions { seed: 0x5eed, log_capacity: 100_000, trace_capacity: 100_000, log_level: LogLevel::Trace }
+        HostOptions {
+            seed: 0x5eed,
+            log_capacity: 100_000,
+            trace_capacity: 100_000,
+            log_level: LogLevel::Trace,
+            memory_limit: crate::faults::DEFAULT_MEMORY_LIMIT,
+            cpu_deadline: Some(crate::faults::DEFAULT_CPU_DEADLINE),
+            fuel: None,
+        }
     }
 }
 
@@ -139,6 +157,9 @@ impl Host {
                     seed: self.options.seed.wrapping_add(self.vms.len() as u64),
                     log_capacity: self.options.log_capacity,
                     trace_capacity: self.options.trace_capacity,
+                    memory_limit: self.options.memory_limit,
+                    cpu_deadline: self.options.cpu_deadline,
+                    fuel: self.options.fuel,
                 };
                 let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;
                 self.vms.push(vm);
@@ -179,21 +200,31 @@ impl Host {
 
     // ---- clock and timers ----
 
-    /// Moves the virtual clock forward, firing every tick that falls due, in
-    /// time order, with the clock set to each tick's time.
+    /// Moves the virtual clock forward, firing every tick and every HTTP
+    /// callout timeout that falls due, in time order, with the clock set to
+    /// each event's time. A timed-out call gets Envoy's local 504 reply (see
+    /// [`HttpCallResponse::timeout`]).
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
         loop {
-            let due = {
+            let (tick, timeout) = {
                 let mut world = self.world();
-                let due = world.timers.pop_due(target);
-                if let Some((_, at)) = due {
+                let timeout = world.callouts.next_http_timeout(target);
+                // Ticks due no later than the first callout timeout go first.
+                let tick = world.timers.pop_due(timeout.map_or(target, |t| t.2));
+                let at = tick.map(|t| t.1).or(timeout.map(|t| t.2));
+                if let Some(at) = at {
                     world.clock.advance_to(at);
                 }
-                due
+                (tick, timeout)
             };
-            let Some(((vm, root), _)) = due else { break };
-            self.on_vm(vm, |vm| vm.tick(root))?;
+            match (tick, timeout) {
+                (Some(((vm, root), _)), _) => self.on_vm(vm, |vm| vm.tick(root))?,
+                (None, Some((vm, token, _))) => {
+                    self.finish_http_call(CalloutId { vm, token }, Some(HttpCallResponse::timeout()))?
+                }
+                (None, None) => break,
+            }
         }
         self.world().clock.advance_to(target);
         Ok(())
@@ -232,6 +263,21 @@ impl Host {
             .iter()
             .flat_map(|vm| vm.state().logs.iter().filter(|r| r.level == level).map(|r| r.message.clone()))
             .collect()
+    }
+
+    /// Changes the log level plugins see from `proxy_get_log_level`, on every
+    /// VM, as Envoy's runtime log-level change does.
+    pub fn set_log_level(&mut self, level: LogLevel) {
+        self.options.log_level = level;
+        for vm in &mut self.vms {
+            vm.state_mut().log_level = level;
+        }
+    }
+
+    /// Fuel a plugin's VM consumed: the last top-level guest call and the
+    /// total (a deterministic instruction count; see [`HostOptions::fuel`]).
+    pub fn fuel(&self, plugin: PluginId) -> Option<crate::faults::FuelUsage> {
+        self.vms.get(plugin.vm).map(|vm| vm.fuel)
     }
 
     /// Forgets captured logs and traces.

@@ -52,6 +52,10 @@ fn http_call(
 ) -> HostResult {
     memory::write_u32(caller, token_ptr, 0)?;
     let token = memory::with_memory(caller, |data, state| {
+        // Envoy reads the timeout as a signed int: negative is a bad argument.
+        if (timeout as i32) < 0 {
+            return Err(Status::BadArgument);
+        }
         let root_id = state.effective_root().ok_or(Status::BadArgument)?;
         let call = HttpCallout {
             vm: state.index,
@@ -64,7 +68,14 @@ fn http_call(
             trailers: map(data, t, t_len)?,
             timeout: Duration::from_millis(timeout as u64),
         };
-        state.world().callouts.http_call(call)
+        let mut world = state.world();
+        let token = world.callouts.http_call(call)?;
+        // Timeout 0 means none, as in Envoy.
+        if timeout > 0 {
+            let at = world.clock.monotonic_ns().saturating_add(timeout as u64 * 1_000_000);
+            world.callouts.set_http_deadline(state.index, token, at);
+        }
+        Ok(token)
     })?;
     Ok(memory::write_u32(caller, token_ptr, token)?)
 }

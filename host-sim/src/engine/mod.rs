@@ -38,6 +38,11 @@ pub fn disk_cache_dir() -> Option<PathBuf> {
 /// cache directory). Exposed for measurements; host-sim itself uses [`engine`].
 pub fn new_engine(disk_cache: Option<PathBuf>) -> Result<Engine, Error> {
     let mut config = Config::new();
+    // Every guest call runs under a CPU deadline (epochs advanced by a ticker
+    // thread, see [`EPOCH_PERIOD`]) and is metered with fuel (a deterministic
+    // instruction count; unlimited unless `HostOptions::fuel` sets a budget).
+    config.epoch_interruption(true);
+    config.consume_fuel(true);
     if let Some(dir) = disk_cache {
         let mut cache = CacheConfig::new();
         cache.with_directory(dir);
@@ -49,13 +54,40 @@ pub fn new_engine(disk_cache: Option<PathBuf>) -> Result<Engine, Error> {
     Engine::new(&config).map_err(|e| Error::Compile(e.to_string()))
 }
 
-/// The process-wide engine.
+/// How often the process-wide engine's epoch advances: the granularity of
+/// the per-call CPU deadline (`HostOptions::cpu_deadline`).
+pub const EPOCH_PERIOD: Duration = Duration::from_millis(10);
+
+/// The process-wide engine. The first call also starts the ticker thread that
+/// advances its epoch every [`EPOCH_PERIOD`].
 pub fn engine() -> Result<&'static Engine, Error> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| new_engine(disk_cache_dir()).map_err(|e| e.to_string()))
+    let engine = ENGINE
+        .get_or_init(|| {
+            let engine = new_engine(disk_cache_dir()).map_err(|e| e.to_string())?;
+            let ticking = engine.clone();
+            std::thread::Builder::new()
+                .name("host-sim-epoch".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(EPOCH_PERIOD);
+                        ticking.increment_epoch();
+                    }
+                })
+                .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+            Ok(engine)
+        })
         .as_ref()
-        .map_err(|e| Error::Compile(e.clone()))
+        .map_err(|e| Error::Compile(e.clone()))?;
+    Ok(engine)
+}
+
+/// Epoch ticks for a CPU deadline (at least one; `None`: practically never).
+pub(crate) fn deadline_ticks(deadline: Option<Duration>) -> u64 {
+    match deadline {
+        Some(d) => (d.as_nanos() / EPOCH_PERIOD.as_nanos()).clamp(1, u64::MAX as u128 / 2) as u64 + 1,
+        None => u64::MAX / 2,
+    }
 }
 
 /// The linker for one ABI version (built once per process).

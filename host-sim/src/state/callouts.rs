@@ -77,6 +77,8 @@ pub struct Callouts {
     next_grpc_call: u32,
     next_grpc_stream: u32,
     clusters: Option<Vec<String>>,
+    /// `(vm, token, monotonic ns)` at which an HTTP call times out.
+    http_deadlines: Vec<(usize, u32, u64)>,
 }
 
 /// The pseudo-headers Envoy requires on an HTTP call.
@@ -170,8 +172,20 @@ impl Callouts {
         &self.grpc
     }
 
-    /// Removes an HTTP call to answer it.
+    /// Arms an HTTP call's timeout at `at_ns` on the monotonic clock.
+    pub fn set_http_deadline(&mut self, vm: usize, token: u32, at_ns: u64) {
+        self.http_deadlines.push((vm, token, at_ns));
+    }
+
+    /// The pending HTTP call that times out first, no later than `until_ns`:
+    /// `(vm, token, at_ns)`.
+    pub fn next_http_timeout(&self, until_ns: u64) -> Option<(usize, u32, u64)> {
+        self.http_deadlines.iter().filter(|d| d.2 <= until_ns).min_by_key(|d| (d.2, d.0, d.1)).copied()
+    }
+
+    /// Removes an HTTP call to answer it (disarming its timeout).
     pub fn take_http(&mut self, vm: usize, token: u32) -> Option<HttpCallout> {
+        self.http_deadlines.retain(|d| !(d.0 == vm && d.1 == token));
         let i = self.http.iter().position(|c| c.vm == vm && c.token == token)?;
         Some(self.http.remove(i))
     }
@@ -216,8 +230,15 @@ mod tests {
         assert_eq!(c.http()[0].headers.get(b"content-length"), Some(&b"2"[..]));
         c.set_clusters(Some(vec!["other".into()]));
         assert_eq!(c.http_call(call(&ok)), Err(Status::BadArgument));
+        c.set_http_deadline(0, 1, 500);
+        c.set_http_deadline(0, 2, 300);
+        assert_eq!(c.next_http_timeout(200), None);
+        assert_eq!(c.next_http_timeout(1000), Some((0, 2, 300)));
         assert_eq!(c.take_http(0, 1).unwrap().token, 1);
         assert!(c.take_http(0, 1).is_none());
+        assert_eq!(c.next_http_timeout(1000), Some((0, 2, 300)));
+        c.take_http(0, 2);
+        assert_eq!(c.next_http_timeout(u64::MAX), None, "answered calls do not time out");
     }
 
     #[test]

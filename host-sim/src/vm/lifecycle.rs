@@ -21,6 +21,25 @@ pub struct HttpCallResponse {
     pub trailers: HeaderMap,
 }
 
+impl HttpCallResponse {
+    /// What Envoy delivers for a call that exceeded its timeout: the async
+    /// client's router sends a local reply, `504` with the body `upstream
+    /// request timeout`, which reaches the plugin as a normal response (not a
+    /// failure: `proxy_get_status` is OK).
+    pub fn timeout() -> HttpCallResponse {
+        let body = b"upstream request timeout".to_vec();
+        HttpCallResponse {
+            headers: HeaderMap::from_pairs([
+                (":status", "504"),
+                ("content-length", body.len().to_string().as_str()),
+                ("content-type", "text/plain"),
+            ]),
+            body,
+            trailers: HeaderMap::new(),
+        }
+    }
+}
+
 impl Vm {
     /// Runs deferred actions until none are left.
     pub fn run_deferred(&mut self) -> Result<(), Error> {

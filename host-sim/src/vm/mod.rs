@@ -15,6 +15,7 @@ use wasmtime::{Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::engine::{self, Compiled, exports::Exports};
 use crate::error::Error;
+use crate::faults::{self, FuelUsage, VmLimits};
 use crate::state::contexts::{ContextKind, Contexts};
 use crate::state::logs::Ring;
 use crate::state::properties::PropertyTree;
@@ -32,6 +33,9 @@ pub(crate) struct VmSettings {
     pub seed: u64,
     pub log_capacity: usize,
     pub trace_capacity: usize,
+    pub memory_limit: usize,
+    pub cpu_deadline: Option<std::time::Duration>,
+    pub fuel: Option<u64>,
 }
 
 /// A running VM.
@@ -41,6 +45,10 @@ pub(crate) struct Vm {
     pub exports: Exports,
     pub compiled: Arc<Compiled>,
     pub failed: Option<String>,
+    /// What the VM was created with (to rebuild it after a failure).
+    pub settings: VmSettings,
+    /// Fuel the guest calls consumed.
+    pub fuel: FuelUsage,
 }
 
 impl Vm {
@@ -52,6 +60,7 @@ impl Vm {
         settings: VmSettings,
         world: Arc<Mutex<World>>,
     ) -> Result<Vm, Error> {
+        let kept = settings.clone();
         let state = VmState {
             index,
             vm_id: settings.vm_id,
@@ -76,8 +85,13 @@ impl Vm {
             log_level: settings.log_level,
             rng: settings.seed,
             exit_code: None,
+            limits: VmLimits::new(settings.memory_limit),
         };
         let mut store = Store::new(engine::engine()?, state);
+        store.limiter(|s| &mut s.limits);
+        // A start section runs during instantiation: give it a budget too.
+        store.set_epoch_deadline(engine::deadline_ticks(settings.cpu_deadline));
+        store.set_fuel(settings.fuel.unwrap_or(u64::MAX)).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
         let instance = compiled.pre.instantiate(&mut store).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
         let exports = Exports::lookup(instance, &mut store, compiled.facts.abi, compiled.facts.allocator)?;
         store.data_mut().memory = exports.memory;
@@ -85,7 +99,7 @@ impl Vm {
         if exports.memory.is_none() {
             return Err(Error::Instantiate("the module exports no `memory`".into()));
         }
-        let mut vm = Vm { store, exports, compiled, failed: None };
+        let mut vm = Vm { store, exports, compiled, failed: None, settings: kept, fuel: FuelUsage::default() };
         vm.start()?;
         Ok(vm)
     }
@@ -126,12 +140,21 @@ impl Vm {
         let state = self.store.data_mut();
         state.effective = context_id;
         state.callback = Some(callback);
+        state.limits.refused = None;
+        let budget = self.settings.fuel.unwrap_or(u64::MAX);
+        // Fuel is always metered (a deterministic count); the store is
+        // created with it enabled, so setting it cannot fail.
+        let _ = self.store.set_fuel(budget);
+        self.store.set_epoch_deadline(engine::deadline_ticks(self.settings.cpu_deadline));
         let result = func.call(&mut self.store, args);
+        let consumed = budget.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        self.fuel.last_call = consumed;
+        self.fuel.total = self.fuel.total.saturating_add(consumed);
         let state = self.store.data_mut();
         state.callback = None;
         state.effective = context_id;
         result.map_err(|e| {
-            let message = format!("{e:?}");
+            let message = faults::describe(&e, &self.store.data().limits, self.settings.cpu_deadline);
             self.failed = Some(format!("{}: {message}", callback.name()));
             Error::Trap { callback: callback.name(), message }
         })

@@ -160,6 +160,8 @@ pub(crate) struct VmState {
     pub log_level: LogLevel,
     pub rng: u64,
     pub exit_code: Option<i32>,
+    /// The memory cap (the store's resource limiter).
+    pub limits: crate::faults::VmLimits,
 }
 
 impl std::fmt::Debug for VmState {
@@ -239,6 +241,7 @@ impl VmState {
             log_level: LogLevel::Info,
             rng: 0,
             exit_code: None,
+            limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
         }
     }
 }
