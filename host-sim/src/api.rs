@@ -6,6 +6,7 @@ use crate::host::Host;
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, HttpStreamState, LocalResponse, Message};
+use crate::state::routes::{RouteCache, SelectedRoute};
 use crate::state::tcp::TcpStreamState;
 use crate::types::{Action, PeerType};
 
@@ -51,6 +52,10 @@ pub struct HttpOutcome {
     pub response_action: Option<Action>,
     /// How the stream ended early, if it did.
     pub ended: Option<EndReason>,
+    /// The route in the stream's route cache at the end (with a route table).
+    pub route: Option<SelectedRoute>,
+    /// The cluster the upstream request went to (with a route table).
+    pub upstream_cluster: Option<String>,
 }
 
 impl Host {
@@ -202,6 +207,31 @@ impl HttpStream<'_> {
         self.state().local_response.as_ref()
     }
 
+    /// Sets `request.protocol` (`HTTP/1.1`, `HTTP/2`, `HTTP/3`...; default `HTTP/1.1`).
+    pub fn set_protocol(&mut self, protocol: &str) -> Result<(), Error> {
+        let StreamId { vm, id } = self.stream;
+        let stream = self.host.vm(vm)?.state_mut().http.get_mut(&id);
+        stream.ok_or_else(|| Error::NotFound(format!("HTTP stream {id}")))?.protocol = Some(protocol.to_owned());
+        Ok(())
+    }
+
+    /// The route in the stream's route cache (with a route table; re-selected
+    /// on use after the cache was cleared).
+    pub fn route(&self) -> Option<&SelectedRoute> {
+        self.state().route.selected.as_ref()
+    }
+
+    /// The stream's route cache: selections, clears, the upstream cluster.
+    pub fn route_cache(&self) -> &RouteCache {
+        &self.state().route
+    }
+
+    /// The cluster the upstream request went to, once the request headers
+    /// were forwarded (with a route table).
+    pub fn upstream_cluster(&self) -> Option<&str> {
+        self.state().route.upstream_cluster.as_deref()
+    }
+
     /// How the stream ended early, if it did.
     pub fn ended(&self) -> Option<EndReason> {
         self.state().ended
@@ -233,6 +263,8 @@ impl HttpStream<'_> {
             request_action: state.request.action,
             response_action: state.response.action,
             ended: state.ended,
+            route: state.route.selected,
+            upstream_cluster: state.route.upstream_cluster,
         })
     }
 }

@@ -140,8 +140,12 @@ impl Host {
     /// Runs `on_context_create`, `on_vm_start` and `on_configure`.
     pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
         let compiled = engine::compile(&spec.wasm)?;
+        self.world().policy.check_link(&compiled)?;
         let existing = self.vms.iter().position(|vm| {
-            vm.failed.is_none() && vm.state().vm_id == spec.vm_id && Arc::ptr_eq(&vm.compiled, &compiled)
+            vm.failed.is_none()
+                && vm.state().vm_id == spec.vm_id
+                && Arc::ptr_eq(&vm.compiled, &compiled)
+                && self.world().policy.vm_matches(vm.state().index, &spec)
         });
         let index = match existing {
             Some(index) => index,
@@ -161,6 +165,7 @@ impl Host {
                     cpu_deadline: self.options.cpu_deadline,
                     fuel: self.options.fuel,
                 };
+                self.world().policy.assign(self.vms.len(), &spec);
                 let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;
                 self.vms.push(vm);
                 self.vms.len() - 1

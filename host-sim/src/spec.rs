@@ -19,6 +19,8 @@ pub struct PluginSpec {
     pub(crate) root_id: String,
     pub(crate) properties: PropertyTree,
     pub(crate) environment: Vec<(String, String)>,
+    pub(crate) capabilities: Option<Vec<String>>,
+    pub(crate) redacted_headers: Vec<String>,
 }
 
 impl PluginSpec {
@@ -33,6 +35,8 @@ impl PluginSpec {
             root_id: String::new(),
             properties: PropertyTree::new(),
             environment: Vec::new(),
+            capabilities: None,
+            redacted_headers: Vec::new(),
         }
     }
 
@@ -85,6 +89,25 @@ impl PluginSpec {
     /// process environment).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> PluginSpec {
         self.environment.push((key.into(), value.into()));
+        self
+    }
+
+    /// Restricts the `proxy_*` host functions the plugin may call, as
+    /// Envoy's `capability_restriction_config`: any other one logs
+    /// "Attempted call to restricted proxy-wasm capability: `<name>`" (error
+    /// level) and returns `INTERNAL_FAILURE`. Capabilities belong to the VM:
+    /// plugins with different lists never share one.
+    pub fn allow_capabilities<S: Into<String>>(mut self, functions: impl IntoIterator<Item = S>) -> PluginSpec {
+        self.capabilities = Some(functions.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Hides these request/response headers (e.g. `authorization`, `cookie`)
+    /// from what the plugin can read: header-map reads and the
+    /// `request.headers`/`response.headers` properties. The upstream and
+    /// client still get them; a plugin replacing a whole map keeps them.
+    pub fn redact_headers<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> PluginSpec {
+        self.redacted_headers.extend(names.into_iter().map(|n| n.as_ref().to_ascii_lowercase()));
         self
     }
 

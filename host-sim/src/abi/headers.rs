@@ -2,6 +2,13 @@
 //! in the phases Envoy has it (request headers from `on_request_headers` on,
 //! callout maps during their callbacks, ...); otherwise reads and writes are
 //! `BAD_ARGUMENT`, except in `on_log`, where a missing map reads as absent.
+//!
+//! Headers the test redacts (`PluginSpec::redact_headers`) are invisible to
+//! reads of the request and response maps (and of their trailers); replacing
+//! a whole map keeps them. Editing the request headers clears the stream's
+//! route cache under the Envoy ≤ 1.32 profile.
+
+use std::borrow::Cow;
 
 use wasmtime::{Caller, Linker};
 
@@ -37,6 +44,42 @@ pub(crate) fn map(state: &VmState, kind: MapType) -> Option<&HeaderMap> {
     }
 }
 
+/// The map as the plugin may read it: without the redacted headers.
+fn readable(state: &VmState, kind: MapType) -> Option<Cow<'_, HeaderMap>> {
+    let map = map(state, kind)?;
+    let stream_map = matches!(
+        kind,
+        MapType::HttpRequestHeaders
+            | MapType::HttpRequestTrailers
+            | MapType::HttpResponseHeaders
+            | MapType::HttpResponseTrailers
+    );
+    let redacted = if stream_map { redacted(state) } else { Vec::new() };
+    if redacted.iter().all(|name| map.get(name).is_none()) {
+        return Some(Cow::Borrowed(map));
+    }
+    let mut copy = map.clone();
+    for name in &redacted {
+        copy.remove(name);
+    }
+    Some(Cow::Owned(copy))
+}
+
+/// The header names hidden from this VM's plugins.
+pub(crate) fn redacted(state: &VmState) -> Vec<Vec<u8>> {
+    state.world().policy.redacted.get(&state.index).cloned().unwrap_or_default()
+}
+
+/// After an edit of the request headers: Envoy ≤ 1.32 clears the route cache.
+fn edited(state: &mut VmState, kind: MapType) {
+    if kind != MapType::HttpRequestHeaders || !state.world().policy.profile.header_edits_clear_route_cache() {
+        return;
+    }
+    if let Some(stream) = state.http.get_mut(&state.effective) {
+        stream.route.clear();
+    }
+}
+
 fn map_mut(state: &mut VmState, kind: MapType) -> Result<&mut HeaderMap, Status> {
     let stream = state.http.get_mut(&state.effective).ok_or(Status::BadArgument)?;
     let map = match kind {
@@ -60,7 +103,7 @@ fn in_log(state: &VmState) -> bool {
 
 fn get_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> HostResult {
     let state = caller.data();
-    let size = match map(state, kind(kind_raw)?) {
+    let size = match readable(state, kind(kind_raw)?) {
         Some(m) => m.serialized_len() as u32,
         None if in_log(state) => 0,
         None => return Err(Status::BadArgument.into()),
@@ -70,7 +113,7 @@ fn get_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> H
 
 fn get_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let state = caller.data();
-    let bytes = match map(state, kind(kind_raw)?) {
+    let bytes = match readable(state, kind(kind_raw)?) {
         Some(m) => m.serialize(),
         None if in_log(state) => Vec::new(),
         None => return Err(Status::BadArgument.into()),
@@ -82,7 +125,16 @@ fn set_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr: u32, len: u32
     let kind = kind(kind_raw)?;
     memory::with_memory(caller, |data, state| {
         let bytes = memory::slice(data, ptr, len)?;
-        map_mut(state, kind)?.set_serialized(bytes);
+        let hidden = redacted(state);
+        let map = map_mut(state, kind)?;
+        let kept: Vec<(Vec<u8>, Vec<u8>)> = map.entries().iter().filter(|(k, _)| hidden.contains(k)).cloned().collect();
+        map.set_serialized(bytes);
+        for (k, v) in kept {
+            if map.get(&k).is_none() {
+                map.add(&k, &v);
+            }
+        }
+        edited(state, kind);
         Ok(())
     })?;
     Ok(())
@@ -100,7 +152,7 @@ fn get_value(
     let value = memory::with_memory(caller, |data, state| {
         let key = memory::slice(data, key, key_len)?;
         let legacy = state.abi == AbiVersion::V0_1_0;
-        match map(state, kind) {
+        match readable(state, kind) {
             Some(m) => m.lookup(key, legacy).map(<[u8]>::to_vec),
             None if in_log(state) && legacy => Ok(Vec::new()),
             None if in_log(state) => Err(Status::NotFound),
@@ -122,6 +174,7 @@ fn edit(
         let key = memory::slice(data, key.0, key.1)?;
         let value = memory::slice(data, value.0, value.1)?;
         op(map_mut(state, kind)?, key, value);
+        edited(state, kind);
         Ok(())
     })?;
     Ok(())

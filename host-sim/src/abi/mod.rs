@@ -28,7 +28,13 @@ pub(crate) fn finish(
 ) -> wasmtime::Result<i32> {
     let code = match result {
         Ok(()) => 0,
-        Err(HostError::Status(status)) => status as i32,
+        Err(HostError::Status(status)) => match crate::profile::strict_status(caller.data(), name, status) {
+            Some(message) => {
+                caller.data_mut().record(name, -1);
+                return Err(wasmtime::Error::msg(message));
+            }
+            None => status as i32,
+        },
         Err(HostError::Trap(error)) => {
             caller.data_mut().record(name, -1);
             return Err(error);
@@ -45,7 +51,11 @@ macro_rules! hostcall {
             "env",
             $name,
             |mut caller: wasmtime::Caller<'_, $crate::vm::state::VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                let result = $func(&mut caller, $($arg),*);
+                let args: &[u64] = &[$($arg as u64),*];
+                let result = match $crate::profile::gate(&mut caller, $name, args) {
+                    $crate::profile::Gate::Run => $func(&mut caller, $($arg),*),
+                    $crate::profile::Gate::Return(result) => result,
+                };
                 $crate::abi::finish(&mut caller, $name, result)
             },
         )?;

@@ -10,8 +10,10 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::state::foreign::{FilterState, decode_declare_property, decode_filter_state};
 use crate::state::http;
-use crate::state::properties::{PropertyTree, Value, split_path};
+use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
+use crate::state::routes::SelectedRoute;
 use crate::types::Status;
 use crate::vm::state::VmState;
 
@@ -23,11 +25,55 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
     Ok(())
 }
 
+/// The route properties, answered from the stream's route cache when a
+/// route table is set.
+const ROUTE_PATHS: [&[&str]; 4] =
+    [&["route_name"], &["cluster_name"], &["xds", "route_name"], &["xds", "cluster_name"]];
+
+fn is_route_path(path: &[String]) -> bool {
+    ROUTE_PATHS.iter().any(|p| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+}
+
+/// The stream's route, re-selected from the current request headers when
+/// the cache was cleared (Envoy recomputes a cleared route on its next use).
+/// `None` when no route table is set or the stream has no request headers.
+pub(crate) fn use_route(state: &mut VmState, id: u32) -> Option<Option<SelectedRoute>> {
+    let world = state.world.clone();
+    let world = world.lock().unwrap_or_else(|p| p.into_inner());
+    if world.routes.is_empty() {
+        return None;
+    }
+    let stream = state.http.get_mut(&id)?;
+    let headers = stream.request.headers.as_ref()?;
+    if stream.route.cleared || stream.route.selections == 0 {
+        stream.route.select(&world.routes, headers);
+    }
+    Some(stream.route.selected.clone())
+}
+
 /// Resolves a property for the effective context.
 pub(crate) fn resolve(state: &VmState, path: &[String]) -> Result<Vec<u8>, Status> {
+    lookup(state, path).map(|v| v.serialize())
+}
+
+/// Finds a property in each layer, highest first: values the plugin set on
+/// the stream, the plugin's own attributes and the test's values for it, the
+/// stream's attributes (and route), then the VM's tree. The first value found
+/// wins, except that maps merge with the maps of lower layers, so a test value
+/// at a leaf (`node.metadata.WORKLOAD_NAME`) keeps its siblings.
+fn lookup(state: &VmState, path: &[String]) -> Result<Value, Status> {
     let id = state.effective;
-    if let Some(v) = state.stream_properties.get(&id).and_then(|t| t.get(path)) {
-        return Ok(v.serialize());
+    let mut found: Vec<Value> = Vec::new();
+    // Adds a layer's value; whether to keep looking (every value so far is a map).
+    fn push(found: &mut Vec<Value>, v: Option<&Value>) -> bool {
+        if let Some(v) = v {
+            found.push(v.clone());
+        }
+        found.iter().all(|v| matches!(v, Value::Map(_)))
+    }
+    let stream_value = state.stream_properties.get(&id).and_then(|t| t.get(path));
+    if !push(&mut found, stream_value) {
+        return finish(found);
     }
     if let Some(plugin) = state.effective_root().and_then(|r| state.plugins.get(&r)) {
         let own = match path {
@@ -36,27 +82,55 @@ pub(crate) fn resolve(state: &VmState, path: &[String]) -> Result<Vec<u8>, Statu
             [p] if p == "plugin_vm_id" => Some(state.vm_id.clone()),
             _ => None,
         };
-        if let Some(own) = own {
-            return Ok(own.into_bytes());
+        if found.is_empty()
+            && let Some(own) = own
+        {
+            return Ok(Value::String(own));
         }
-        if let Some(v) = plugin.properties.get(path) {
-            return Ok(v.serialize());
+        if !push(&mut found, plugin.properties.get(path)) {
+            return finish(found);
         }
     }
     if let Some(stream) = state.http.get(&id) {
-        let now = state.world().clock.realtime_ns();
-        if let Some(v) = http::attributes(stream, id, now).get(path) {
-            return Ok(v.serialize());
+        if found.is_empty() && is_route_path(path) && stream.route.selections > 0 {
+            let selected = stream.route.selected.as_ref().ok_or(Status::NotFound)?;
+            let value = if path.last().is_some_and(|p| p == "route_name") {
+                Some(selected.route_name.clone())
+            } else {
+                selected.cluster.clone()
+            };
+            return value.map(Value::String).ok_or(Status::NotFound);
         }
-    } else if state.tcp.contains_key(&id) && path == ["connection", "id"] {
-        return Ok(Value::Uint(id as u64).serialize());
+        let now = state.world().clock.realtime_ns();
+        let mut attributes = http::attributes(stream, id, now);
+        for name in super::headers::redacted(state) {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            attributes.remove(&["request", "headers", name.as_str()]);
+            attributes.remove(&["response", "headers", name.as_str()]);
+        }
+        if !push(&mut found, attributes.get(path)) {
+            return finish(found);
+        }
+    } else if state.tcp.contains_key(&id) && path == ["connection", "id"] && found.is_empty() {
+        return Ok(Value::Uint(id as u64));
     }
-    state.properties.get_serialized(path)
+    push(&mut found, state.properties.get(path));
+    finish(found)
+}
+
+/// The highest value, merged over lower maps.
+fn finish(found: Vec<Value>) -> Result<Value, Status> {
+    let mut layers = found.into_iter().rev();
+    let lowest = layers.next().ok_or(Status::NotFound)?;
+    Ok(layers.fold(lowest, |lower, upper| merge_values(&lower, &upper)))
 }
 
 fn get_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let value = memory::with_memory(caller, |data, state| {
         let path = split_path(memory::slice(data, path, path_len)?);
+        if is_route_path(&path) {
+            use_route(state, state.effective);
+        }
         resolve(state, &path)
     })?;
     memory::return_bytes(caller, &value, ptr_ptr, size_ptr)
@@ -91,10 +165,51 @@ fn call_foreign(
     let results = memory::with_memory(caller, |data, state| {
         let name = memory::slice(data, name, name_len)?;
         let args = memory::slice(data, args, args_len)?;
-        state.world().foreign.call(name, args)
+        let profile = {
+            let mut world = state.world();
+            if world.foreign.contains(name) {
+                return world.foreign.call(name, args);
+            }
+            world.policy.profile
+        };
+        if !profile.has_envoy_foreign_functions() {
+            return Err(Status::NotFound);
+        }
+        envoy_foreign(state, name, args)
     })?;
     if ptr_ptr == 0 && size_ptr == 0 {
         return Ok(());
     }
     memory::return_bytes(caller, &results, ptr_ptr, size_ptr)
+}
+
+/// Envoy's built-in foreign functions (see [`crate::state::foreign`] for the
+/// argument encodings); unknown names are `NOT_FOUND`.
+fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Vec<u8>, Status> {
+    let id = state.effective;
+    match name {
+        b"clear_route_cache" => {
+            // From a root context there is no route: Envoy ignores the call.
+            if let Some(stream) = state.http.get_mut(&id) {
+                stream.route.clear();
+            }
+            Ok(Vec::new())
+        }
+        b"set_envoy_filter_state" => {
+            let (path, value, span) = decode_filter_state(args)?;
+            if state.http.contains_key(&id) || state.tcp.contains_key(&id) {
+                let tree = state.stream_properties.entry(id).or_default();
+                let _ = tree.set(&["filter_state", path.as_str()], Value::Bytes(value.clone()));
+            }
+            let vm = state.index;
+            state.world().foreign.filter_state.push(FilterState { vm, context_id: id, path, value, span });
+            Ok(Vec::new())
+        }
+        b"declare_property" => {
+            let declared = decode_declare_property(args)?;
+            state.world().foreign.declared.push(declared);
+            Ok(Vec::new())
+        }
+        _ => Err(Status::NotFound),
+    }
 }

@@ -57,6 +57,7 @@ fn clear_route_cache(caller: &mut Caller<'_, VmState>) -> HostResult {
     let state = caller.data_mut();
     let stream = state.http.get_mut(&state.effective).ok_or(Status::BadArgument)?;
     stream.route_cache_clears += 1;
+    stream.route.clear();
     Ok(())
 }
 

@@ -158,6 +158,12 @@ pub struct HttpStreamState {
     pub finished: bool,
     /// How often the plugin cleared the route cache (ABI 0.1.0 `proxy_clear_route_cache`).
     pub route_cache_clears: u32,
+    /// The stream's route cache (see [`super::routes`]).
+    pub route: super::routes::RouteCache,
+    /// Wall time when the request headers arrived (`request.time`), ns.
+    pub started_ns: Option<u64>,
+    /// `request.protocol` (`HTTP/1.1` unless the test set another).
+    pub protocol: Option<String>,
 }
 
 impl HttpStreamState {
@@ -261,8 +267,12 @@ pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> sup
         set(&["request", "referer"], text(request, "referer"));
         set(&["request", "useragent"], text(request, "user-agent"));
         set(&["request", "id"], text(request, "x-request-id"));
-        set(&["request", "protocol"], Some("HTTP/1.1".into()));
-        set(&["request", "time"], Some(Value::Timestamp(now_ns as i64)));
+        let protocol = stream.protocol.clone().unwrap_or_else(|| "HTTP/1.1".to_owned());
+        set(&["request", "protocol"], Some(Value::String(protocol)));
+        let started = stream.started_ns.unwrap_or(now_ns);
+        set(&["request", "time"], Some(Value::Timestamp(started.min(i64::MAX as u64) as i64)));
+        let elapsed = std::time::Duration::from_nanos(now_ns.saturating_sub(started));
+        set(&["request", "duration"], Some(Value::Duration(elapsed)));
         let size = (stream.request.sent.body.len() + stream.request.body.len()) as i64;
         set(&["request", "size"], Some(Value::Int(size)));
         set(&["request", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
@@ -275,7 +285,13 @@ pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> sup
         let size = (stream.response.sent.body.len() + stream.response.body.len()) as i64;
         set(&["response", "size"], Some(Value::Int(size)));
         set(&["response", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
-        set(&["response", "grpc_status"], text(response, "grpc-status"));
+        let grpc =
+            |m: Option<&HeaderMap>| m?.get(b"grpc-status").and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
+        let grpc_status = grpc(stream.response.trailers.as_ref()).or_else(|| grpc(response));
+        set(&["response", "grpc_status"], grpc_status.map(Value::Int));
+        // No Envoy response flag applies to what host-sim simulates
+        // (UAEX, UF, UT, ... come from other filters and the upstream).
+        set(&["response", "flags"], Some(Value::Int(0)));
     }
     if let Some(t) = stream.response.trailers.as_ref() {
         set(&["response", "trailers"], Some(headers_value(t)));
@@ -309,5 +325,21 @@ mod attribute_tests {
         assert_eq!(t.get(&["response", "code"]), Some(&Value::Int(404)));
         assert_eq!(t.get(&["connection", "id"]), Some(&Value::Uint(7)));
         assert_eq!(t.get(&["response", "code_details"]), Some(&Value::from("via_upstream")));
+        assert_eq!(t.get(&["response", "flags"]), Some(&Value::Int(0)));
+        assert_eq!(t.get(&["request", "protocol"]), Some(&Value::from("HTTP/1.1")));
+    }
+
+    #[test]
+    fn time_duration_protocol_and_grpc_status() {
+        let mut s = HttpStreamState { started_ns: Some(1_000), protocol: Some("HTTP/2".into()), ..Default::default() };
+        s.request.headers = Some(HeaderMap::from_pairs([(":path", "/")]));
+        s.response.headers = Some(HeaderMap::from_pairs([(":status", "200"), ("grpc-status", "7")]));
+        let t = attributes(&s, 1, 5_000);
+        assert_eq!(t.get(&["request", "time"]), Some(&Value::Timestamp(1_000)));
+        assert_eq!(t.get(&["request", "duration"]), Some(&Value::Duration(std::time::Duration::from_nanos(4_000))));
+        assert_eq!(t.get(&["request", "protocol"]), Some(&Value::from("HTTP/2")));
+        assert_eq!(t.get(&["response", "grpc_status"]).map(Value::serialize), Some(7i64.to_le_bytes().to_vec()));
+        s.response.trailers = Some(HeaderMap::from_pairs([("grpc-status", "14")]));
+        assert_eq!(attributes(&s, 1, 5_000).get(&["response", "grpc_status"]), Some(&Value::Int(14)));
     }
 }

@@ -16,5 +16,6 @@ pub mod metrics;
 pub mod pairs;
 pub mod properties;
 pub mod queues;
+pub mod routes;
 pub mod shared_data;
 pub mod tcp;

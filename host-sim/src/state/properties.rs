@@ -72,6 +72,25 @@ impl Value {
     }
 }
 
+/// Layers `upper` over `lower`: maps merge key by key (recursively), any
+/// other upper value replaces the lower one.
+pub fn merge_values(lower: &Value, upper: &Value) -> Value {
+    match (lower, upper) {
+        (Value::Map(l), Value::Map(u)) => {
+            let mut merged = l.clone();
+            for (k, v) in u {
+                let value = match l.get(k) {
+                    Some(lv) => merge_values(lv, v),
+                    None => v.clone(),
+                };
+                merged.insert(k.clone(), value);
+            }
+            Value::Map(merged)
+        }
+        _ => upper.clone(),
+    }
+}
+
 fn encode_nonempty(items: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     if items.is_empty() { 0u32.to_le_bytes().to_vec() } else { pairs::encode(items) }
 }
@@ -246,6 +265,10 @@ pub fn envoy_defaults() -> PropertyTree {
         (&["upstream", "local_address"], "127.0.0.6:41923".into()),
         (&["upstream", "local_port"], Value::Int(41923)),
         (&["upstream", "tls_version"], "".into()),
+        // The inbound sidecar's upstream is the local app over plaintext (no
+        // `tls_version`): no certificates. Set them for an outbound listener.
+        (&["upstream", "uri_san_peer_certificate"], "".into()),
+        (&["upstream", "uri_san_local_certificate"], "".into()),
         (&["cluster_name"], "inbound|9080||".into()),
         (&["route_name"], "default".into()),
         (&["listener_direction"], Value::Int(1)),
@@ -307,5 +330,12 @@ mod tests {
         merged.merge(&other);
         assert_eq!(merged.get(&["node", "metadata", "NAMESPACE"]), Some(&Value::from("prod")));
         assert_eq!(merged.get(&["node", "metadata", "WORKLOAD_NAME"]), Some(&Value::from("productpage-v1")));
+        let upper = other.get(&["node", "metadata"]).unwrap();
+        let layered = merge_values(t.get(&["node", "metadata"]).unwrap(), upper);
+        let Value::Map(m) = &layered else { panic!("a map") };
+        assert_eq!(m.get("NAMESPACE"), Some(&Value::from("prod")));
+        assert_eq!(m.get("WORKLOAD_NAME"), Some(&Value::from("productpage-v1")));
+        assert_eq!(merge_values(&Value::Int(1), upper), upper.clone());
+        assert!(t.get(&["upstream", "uri_san_peer_certificate"]).is_some());
     }
 }

@@ -81,6 +81,7 @@ impl Vm {
     fn after_event(&mut self, id: u32, response: bool, ran: Option<Action>) -> Result<Action, Error> {
         let current = self.http_action(id, response);
         self.run_deferred()?;
+        self.fix_upstream_route(id);
         let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
         if complete {
             self.finish_stream(id)?;
@@ -91,6 +92,9 @@ impl Vm {
     /// Headers arrive in one direction.
     pub fn http_headers(&mut self, id: u32, response: bool, headers: HeaderMap, end: bool) -> Result<Action, Error> {
         self.check_open(id, response, "headers")?;
+        if !response {
+            self.start_route(id, &headers)?;
+        }
         let flow = self.flow_mut(id, response)?;
         flow.headers = Some(headers);
         flow.received_end = end;
@@ -255,7 +259,41 @@ impl Vm {
             }
             Stop::Trailers => flow.forward_trailers(),
         }
+        self.fix_upstream_route(id);
         self.complete_if_done(id)
+    }
+
+    /// The request starts: its start time, and the route Envoy selects
+    /// before the filters run (when a route table is set).
+    fn start_route(&mut self, id: u32, headers: &HeaderMap) -> Result<(), Error> {
+        let (now, table) = {
+            let world = self.state().world();
+            (world.clock.realtime_ns(), (!world.routes.is_empty()).then(|| world.routes.clone()))
+        };
+        let stream = self.stream_mut(id)?;
+        stream.started_ns = Some(now);
+        if let Some(table) = table {
+            stream.route.select(&table, headers);
+        }
+        Ok(())
+    }
+
+    /// Once the request headers went upstream, the route (re-selected if the
+    /// cache was cleared) fixes the upstream cluster.
+    fn fix_upstream_route(&mut self, id: u32) {
+        let state = self.state_mut();
+        let forwarded = state
+            .http
+            .get(&id)
+            .is_some_and(|s| s.request.sent.headers.is_some() && !s.route.upstream_fixed && s.route.selections > 0);
+        if !forwarded {
+            return;
+        }
+        let selected = crate::abi::properties::use_route(state, id).flatten();
+        if let Some(stream) = state.http.get_mut(&id) {
+            stream.route.upstream_fixed = true;
+            stream.route.upstream_cluster = selected.and_then(|s| s.cluster);
+        }
     }
 
     fn complete_if_done(&mut self, id: u32) -> Result<(), Error> {

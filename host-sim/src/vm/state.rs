@@ -34,6 +34,10 @@ pub(crate) struct World {
     pub callouts: Callouts,
     /// `on_queue_ready` notifications waiting for the current guest call to end.
     pub queue_ready: Vec<(QueueOwner, u32)>,
+    /// Host profile, strict mode, capabilities and redaction.
+    pub policy: crate::profile::Policy,
+    /// The route configuration (empty: routing is not simulated).
+    pub routes: crate::state::routes::RouteTable,
 }
 
 /// The callback that is running, for phase checks and error messages.
