@@ -46,6 +46,8 @@ mod exchange;
 mod faults;
 mod host;
 mod profile;
+pub mod report;
+pub mod scenario;
 mod spec;
 pub mod state;
 pub mod types;

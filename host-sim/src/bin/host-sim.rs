@@ -1,0 +1,88 @@
+//! `host-sim run <scenario.toml>...`: runs Proxy-Wasm plugins through
+//! scenario files and prints what happened. The format and the exit codes
+//! are in host-sim's README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use host_sim::scenario;
+
+const USAGE: &str = "\
+usage: host-sim run [--json] <scenario.toml>...
+
+Runs a Proxy-Wasm plugin through each scenario file and prints a trace of
+every stream, the final metrics in Prometheus text format, and the result.
+
+options:
+  --json      print one JSON report per scenario instead of the trace
+  -h, --help  show this help
+
+exit codes:
+  0  every expectation held
+  1  an expectation failed (each one is named)
+  2  usage error, or a scenario file is invalid (file:line:column and field)
+  3  the plugin could not run (module missing, or it did not start)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") || args.first().is_some_and(|a| a == "help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if command != "run" {
+        eprintln!("host-sim: unknown command {command:?}\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let json = rest.iter().any(|a| a == "--json");
+    let files: Vec<PathBuf> = rest.iter().filter(|a| *a != "--json").map(PathBuf::from).collect();
+    if let Some(flag) = files.iter().find(|f| f.to_string_lossy().starts_with('-')) {
+        eprintln!("host-sim: unknown option {}\n\n{USAGE}", flag.display());
+        return ExitCode::from(2);
+    }
+    if files.is_empty() {
+        eprintln!("host-sim: no scenario file given\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut code = 0u8;
+    for file in &files {
+        let scenario = match scenario::load(file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: invalid scenario: {e}");
+                code = code.max(2);
+                continue;
+            }
+        };
+        let report = match scenario::run(&scenario) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                code = code.max(3);
+                continue;
+            }
+        };
+        if json {
+            match serde_json::to_string_pretty(&report) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: cannot write the JSON report: {e}");
+                    code = code.max(3);
+                }
+            }
+        } else {
+            print!("{}", scenario::trace::render(&report));
+        }
+        if !report.passed() {
+            for f in &report.failures {
+                eprintln!("failed: {}: {f}", file.display());
+            }
+            code = code.max(1);
+        }
+    }
+    ExitCode::from(code)
+}

@@ -1,0 +1,3 @@
+//! Reports of what a plugin did, in formats other tools read.
+
+pub mod prometheus;

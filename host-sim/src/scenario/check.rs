@@ -1,0 +1,140 @@
+//! Expectations against what a run recorded; each failure is one line that
+//! names the step and the expectation.
+
+use super::format::{Expect, HeaderExpect, Step};
+use super::run::{Headers, StepReport};
+use crate::report::prometheus::Series;
+use crate::state::metrics::MetricValue;
+
+fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
+    headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+}
+
+fn headers(label: &str, side: &str, expect: &HeaderExpect, seen: Option<&Headers>, failures: &mut Vec<String>) {
+    let empty = Vec::new();
+    let seen = seen.unwrap_or(&empty);
+    for name in &expect.has {
+        if values(seen, name).is_empty() {
+            failures.push(format!("{label}: expect.{side}.has: header `{name}` is missing"));
+        }
+    }
+    for name in &expect.absent {
+        let found = values(seen, name);
+        if !found.is_empty() {
+            failures.push(format!("{label}: expect.{side}.absent: header `{name}` is present: {found:?}"));
+        }
+    }
+    for (name, want) in &expect.equals {
+        let found = values(seen, name);
+        if found != [want.as_str()] {
+            failures.push(format!("{label}: expect.{side}.equals: `{name}` should be {want:?}, found {found:?}"));
+        }
+    }
+    for (name, re) in &expect.matches {
+        let found = values(seen, name);
+        if !found.iter().any(|v| re.is_match(v)) {
+            failures.push(format!("{label}: expect.{side}.matches: `{name}` should match /{re}/, found {found:?}"));
+        }
+    }
+}
+
+/// Checks one step's expectations.
+pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<String>) {
+    let e = &step.expect;
+    for (i, answer) in step.callouts.iter().enumerate() {
+        let Some(call) = report.callouts.get(i) else { continue };
+        if call.answer.contains("not used") {
+            failures.push(format!("{label}: callouts[{}]: no callout was pending to answer", i + 1));
+        } else if let Some(cluster) = &answer.cluster
+            && *cluster != call.cluster
+        {
+            failures.push(format!(
+                "{label}: callouts[{}].cluster: the callout went to {:?}, expected {cluster:?}",
+                i + 1,
+                call.cluster
+            ));
+        }
+    }
+    if let Some(n) = e.callouts {
+        let made = report.callouts.iter().filter(|c| !c.answer.contains("not used")).count();
+        if made != n {
+            failures.push(format!("{label}: expect.callouts: the plugin made {made} callouts, expected {n}"));
+        }
+    }
+    if let Some(forwarded) = e.forwarded
+        && forwarded != report.upstream_request.is_some()
+    {
+        let what =
+            if forwarded { "should reach the upstream but did not" } else { "should not reach the upstream but did" };
+        failures.push(format!("{label}: expect.forwarded: the request {what}"));
+    }
+    headers(label, "upstream_headers", &e.upstream_headers, report.upstream_request.as_ref(), failures);
+    headers(label, "client_headers", &e.client_headers, report.client_response.as_ref(), failures);
+    if let Some(body) = &e.upstream_body
+        && *body != report.upstream_body
+    {
+        failures.push(format!("{label}: expect.upstream_body: expected {body:?}, found {:?}", report.upstream_body));
+    }
+    if let Some(body) = &e.client_body
+        && *body != report.client_body
+    {
+        failures.push(format!("{label}: expect.client_body: expected {body:?}, found {:?}", report.client_body));
+    }
+    if let Some(local) = &e.local_response {
+        match &report.local_response {
+            None => failures.push(format!("{label}: expect.local_response: the plugin sent no local response")),
+            Some((status, details, body)) => {
+                if let Some(want) = local.status
+                    && want != *status
+                {
+                    failures.push(format!("{label}: expect.local_response.status: expected {want}, found {status}"));
+                }
+                if let Some(want) = &local.details
+                    && want != details
+                {
+                    failures
+                        .push(format!("{label}: expect.local_response.details: expected {want:?}, found {details:?}"));
+                }
+                if let Some(re) = &local.body
+                    && !re.is_match(body)
+                {
+                    failures.push(format!("{label}: expect.local_response.body: {body:?} does not match /{re}/"));
+                }
+            }
+        }
+    }
+    for re in &e.logs {
+        if !report.logs.iter().any(|l| re.is_match(&l.message)) {
+            failures.push(format!("{label}: expect.logs: no log line of this stream matches /{re}/"));
+        }
+    }
+}
+
+/// Checks the run-wide expectations.
+pub fn global(expect: &Expect, logs: &[String], metrics: &[(String, MetricValue)], failures: &mut Vec<String>) {
+    for re in &expect.logs {
+        if !logs.iter().any(|l| re.is_match(l)) {
+            failures.push(format!("expect.logs: no log line matches /{re}/"));
+        }
+    }
+    for re in &expect.no_logs {
+        if let Some(line) = logs.iter().find(|l| re.is_match(l)) {
+            failures.push(format!("expect.no_logs: a log line matches /{re}/: {line:?}"));
+        }
+    }
+    for (name, want) in &expect.metrics {
+        let found = metrics.iter().find(|(raw, _)| raw == name || Series::parse(raw).to_prometheus() == *name);
+        let value = found.map(|(_, v)| match v {
+            MetricValue::Counter(c) => *c as i128,
+            MetricValue::Gauge(g) => *g as i128,
+            MetricValue::Histogram(s) => s.len() as i128,
+        });
+        match value {
+            None => failures.push(format!("expect.metrics.\"{name}\": no such metric (expected {want})")),
+            Some(v) if v != i128::from(*want) => {
+                failures.push(format!("expect.metrics.\"{name}\": expected {want}, found {v}"))
+            }
+            Some(_) => {}
+        }
+    }
+}

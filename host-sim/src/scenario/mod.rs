@@ -1,0 +1,14 @@
+//! Scenario files for the `host-sim` command line: a plugin, its
+//! configuration, a list of streams with callout answers and clock steps,
+//! and expectations; running one gives a [`Report`] to print as a readable
+//! trace or as JSON.
+//!
+//! The format is documented in host-sim's README.
+
+mod check;
+pub mod format;
+mod run;
+pub mod trace;
+
+pub use format::{Scenario, ScenarioError, load, parse};
+pub use run::{CalloutReport, Headers, LogLine, Report, RunError, StepReport, run};

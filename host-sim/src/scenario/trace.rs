@@ -1,0 +1,208 @@
+//! The readable trace of a [`Report`]: each stream as it went through the
+//! plugin (what came in, what the plugin changed, what went upstream and
+//! back to the client, callouts, logs), the final metrics in Prometheus
+//! text format, and the result.
+
+use std::fmt::Write as _;
+
+use super::run::{Headers, LogLine, Report, StepReport};
+
+const WIDTH: usize = 96;
+
+fn short(value: &str) -> String {
+    cut(value, WIDTH)
+}
+
+fn cut(value: &str, width: usize) -> String {
+    if value.chars().count() <= width {
+        return value.to_owned();
+    }
+    let cut: String = value.chars().take(width - 20).collect();
+    format!("{cut}… ({} bytes)", value.len())
+}
+
+fn first_line(headers: &Headers) -> String {
+    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match get(":status") {
+        Some(status) => status.to_string(),
+        None => format!(
+            "{} {}{}",
+            get(":method").unwrap_or("?"),
+            get(":authority").unwrap_or(""),
+            get(":path").unwrap_or("")
+        ),
+    }
+}
+
+fn body_note(body: &str) -> String {
+    if body.is_empty() { String::new() } else { format!("  body {:?}", short(body)) }
+}
+
+/// A diff of two header lists by name: `+` added, `-` removed, `~` changed.
+pub fn diff(before: &Headers, after: &Headers) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (k, _) in before.iter().chain(after) {
+        let k = k.to_ascii_lowercase();
+        if !names.contains(&k) {
+            names.push(k);
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let of = |h: &Headers| -> Vec<String> {
+            h.iter().filter(|(k, _)| k.eq_ignore_ascii_case(&name)).map(|(_, v)| v.clone()).collect()
+        };
+        let (old, new) = (of(before), of(after));
+        if old == new {
+            continue;
+        }
+        if old.len() == 1 && new.len() == 1 {
+            out.push(format!("~ {name}: {} -> {}", short(&old[0]), short(&new[0])));
+            continue;
+        }
+        for v in old.iter().filter(|v| !new.contains(v)) {
+            out.push(format!("- {name}: {}", short(v)));
+        }
+        for v in new.iter().filter(|v| !old.contains(v)) {
+            out.push(format!("+ {name}: {}", short(v)));
+        }
+    }
+    out
+}
+
+fn headers_block(out: &mut String, headers: &Headers) {
+    for (k, v) in headers {
+        let _ = writeln!(out, "      {k}: {}", short(v));
+    }
+}
+
+fn changes(out: &mut String, what: &str, before: &Headers, after: &Headers) {
+    let d = diff(before, after);
+    if d.is_empty() {
+        let _ = writeln!(out, "    plugin changed {what}: nothing");
+    } else {
+        let _ = writeln!(out, "    plugin changed {what}:");
+        for line in d {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+}
+
+fn logs(out: &mut String, lines: &[LogLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  logs:");
+    for l in lines {
+        let _ = writeln!(out, "    [{:<5}] {}", l.level, cut(&l.message, 240));
+    }
+}
+
+fn step(out: &mut String, index: usize, s: &StepReport) {
+    let _ = writeln!(out, "── stream {index}: {} ──", s.name);
+    if let Some(ms) = s.advanced_ms {
+        let _ = writeln!(out, "  clock advanced {ms} ms");
+    }
+    if s.ticks > 0 {
+        let _ = writeln!(out, "  on_tick called {} time(s)", s.ticks);
+    }
+    if let Some(request) = &s.request_in {
+        let _ = writeln!(out, "  → client request: {}{}", first_line(request), body_note(&s.request_body_in));
+        headers_block(out, request);
+        match &s.upstream_request {
+            Some(up) => {
+                changes(out, "request headers", request, up);
+                let _ = writeln!(out, "  → upstream received: {}{}", first_line(up), body_note(&s.upstream_body));
+            }
+            None => {
+                let _ = writeln!(out, "  → upstream received: nothing (the request was stopped)");
+            }
+        }
+    }
+    for c in &s.callouts {
+        let call = if c.headers.is_empty() { String::new() } else { format!(" {}", first_line(&c.headers)) };
+        let _ = writeln!(out, "  ⇄ callout to {}{}{}: {}", c.cluster, call, body_note(&c.body), c.answer);
+    }
+    if let Some(response) = &s.response_in {
+        match &s.response_skipped {
+            Some(why) => {
+                let _ = writeln!(out, "  ← upstream response not sent: {why}");
+            }
+            None => {
+                let _ = writeln!(out, "  ← upstream response: {}", first_line(response));
+                headers_block(out, response);
+                if let Some(client) = &s.client_response {
+                    changes(out, "response headers", response, client);
+                }
+            }
+        }
+    }
+    if let Some((status, details, body)) = &s.local_response {
+        let _ = writeln!(out, "  ✋ local response {status} (details {details:?}){}", body_note(body));
+    }
+    if let Some(client) = &s.client_response {
+        let _ = writeln!(out, "  ← client received: {}{}", first_line(client), body_note(&s.client_body));
+        if s.response_in.is_none() || s.response_skipped.is_some() {
+            headers_block(out, client);
+        }
+    } else if s.request_in.is_some() {
+        let _ = writeln!(out, "  ← client received: nothing");
+    }
+    if let Some(error) = &s.error {
+        let _ = writeln!(out, "  ✗ error: {error}");
+    }
+    logs(out, &s.logs);
+    let _ = writeln!(out);
+}
+
+/// Renders the whole report as text.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario {}", report.scenario);
+    let _ = writeln!(out, "plugin   {}", report.plugin);
+    let _ = writeln!(out);
+    if !report.startup_logs.is_empty() {
+        let _ = writeln!(out, "── plugin start ──");
+        logs(&mut out, &report.startup_logs);
+        let _ = writeln!(out);
+    }
+    for (i, s) in report.steps.iter().enumerate() {
+        step(&mut out, i + 1, s);
+    }
+    let _ = writeln!(out, "── metrics (Prometheus text format) ──");
+    if report.prometheus.is_empty() {
+        let _ = writeln!(out, "(none)");
+    } else {
+        out.push_str(&report.prometheus);
+    }
+    let _ = writeln!(out);
+    if report.failures.is_empty() {
+        let _ = writeln!(out, "PASS: every expectation held ({} streams)", report.steps.len());
+    } else {
+        let _ = writeln!(out, "FAIL: {} expectation(s) failed:", report.failures.len());
+        for f in &report.failures {
+            let _ = writeln!(out, "  ✗ {f}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diff;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn diff_names_added_removed_and_changed_headers() {
+        let before = h(&[(":path", "/v1/a"), ("x-spoof", "1"), ("x-spoof", "2"), ("keep", "k")]);
+        let after = h(&[(":path", "/v2/a"), ("keep", "k"), ("x-user", "alice")]);
+        assert_eq!(
+            diff(&before, &after),
+            ["~ :path: /v1/a -> /v2/a", "- x-spoof: 1", "- x-spoof: 2", "+ x-user: alice"]
+        );
+        assert!(diff(&before, &before).is_empty());
+    }
+}
