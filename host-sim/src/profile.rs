@@ -190,6 +190,16 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &
     Gate::Run
 }
 
+/// WASI's `ENOTCAPABLE`: what a restricted WASI function returns in Envoy.
+pub(crate) const ENOTCAPABLE: i32 = 76;
+
+/// Whether the plugin's capability list (if any) leaves out this WASI
+/// function (`fd_write`, `clock_time_get`, `random_get`, `environ_get`, ...:
+/// the ones with real semantics; the stubs answer as usual).
+pub(crate) fn wasi_restricted(state: &VmState, name: &str) -> bool {
+    state.world().policy.capabilities.get(&state.index).is_some_and(|list| !list.iter().any(|f| f == name))
+}
+
 /// Strict mode: a `BAD_ARGUMENT` from a header-map or buffer function means
 /// the map or buffer does not exist in this phase (Envoy's availability
 /// rules); it becomes a trap naming the function and the phase.

@@ -103,6 +103,29 @@ fn restricted_capabilities_log_and_return_internal_failure() {
 }
 
 #[test]
+fn restricted_wasi_functions_return_enotcapable() {
+    let imports = r#"
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))"#;
+    let body = r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $random (i32.const 300) (i32.const 8)))
+    (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 400)))
+    (i32.const 0))"#;
+    let wasm = Wat::default().module("proxy_abi_version_0_2_1", imports, body);
+    for (allowed, random) in [(None, 0), (Some(vec!["clock_time_get"]), 76)] {
+        let mut spec = PluginSpec::from_bytes(wasm.clone());
+        if let Some(list) = allowed {
+            spec = spec.allow_capabilities(list);
+        }
+        let mut host = Host::new();
+        let plugin = host.load(spec).unwrap();
+        host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap();
+        assert_eq!(results(&host, "random_get"), [random]);
+        assert_eq!(results(&host, "clock_time_get"), [0]);
+    }
+}
+
+#[test]
 fn redacted_headers_are_hidden_from_the_plugin_but_reach_the_upstream() {
     let wasm = {
         let mut w = Wat::default();

@@ -39,7 +39,11 @@ macro_rules! wasi {
     ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                let errno = $func(&mut caller, $($arg),*)?;
+                let errno = if $crate::profile::wasi_restricted(caller.data(), $name) {
+                    $crate::profile::ENOTCAPABLE
+                } else {
+                    $func(&mut caller, $($arg),*)?
+                };
                 caller.data_mut().record($name, errno);
                 Ok(errno)
             })?;
