@@ -111,14 +111,29 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// The root of this workspace.
+///
+/// Found at run time by walking up from the running crate's
+/// `CARGO_MANIFEST_DIR` (which `cargo test` and `cargo run` set) to the
+/// manifest with a `[workspace]` table, so a test binary keeps working when
+/// its artifacts were built from another checkout of the same workspace; the
+/// directory this crate was compiled in is the fallback.
 pub fn workspace_root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .nth(2)
-            .expect("guest-build lives at <workspace>/tests/guest-build")
-            .to_path_buf()
+        let compiled_in = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .and_then(|dir| find_workspace_root(Path::new(&dir)))
+            .or_else(|| find_workspace_root(compiled_in))
+            .unwrap_or_else(|| compiled_in.ancestors().nth(2).unwrap_or(compiled_in).to_path_buf())
+    })
+}
+
+/// The nearest directory at or above `start` whose `Cargo.toml` declares a
+/// `[workspace]`.
+fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find_map(|dir| {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        text.lines().any(|line| line.trim() == "[workspace]").then(|| dir.to_path_buf())
     })
 }
 
@@ -273,6 +288,13 @@ mod tests {
     fn reads_package_name_from_manifest() {
         let name = package_name(&Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
         assert_eq!(name.as_deref(), Some("guest-build"));
+    }
+
+    #[test]
+    fn finds_the_workspace_root_from_a_member_directory() {
+        let member = workspace_root().join("tests").join("guest-build").join("src");
+        assert_eq!(find_workspace_root(&member).as_deref(), Some(workspace_root()));
+        assert_eq!(find_workspace_root(Path::new("/")), None);
     }
 
     #[test]
