@@ -318,6 +318,9 @@ pub fn engine(fuel: bool) -> Engine {
 
 const ROOT: i32 = 1;
 
+/// `proxy_on_http_call_response(context_id, token, headers, body_size, trailers)`.
+type CallResponse = TypedFunc<(i32, i32, i32, i32, i32), ()>;
+
 /// One booted plugin VM (root context 1 created, VM started, configured).
 pub struct Driver {
     store: Store<State>,
@@ -326,7 +329,7 @@ pub struct Driver {
     create: TypedFunc<(i32, i32), ()>,
     request_headers: TypedFunc<(i32, i32, i32), i32>,
     response_headers: TypedFunc<(i32, i32, i32), i32>,
-    call_response: Option<TypedFunc<(i32, i32, i32, i32, i32), ()>>,
+    call_response: Option<CallResponse>,
     done: TypedFunc<i32, i32>,
     log: TypedFunc<i32, ()>,
     delete: TypedFunc<i32, ()>,
