@@ -55,14 +55,15 @@ pub fn rss_kib() -> u64 {
 }
 
 /// Host memory per VM: RSS growth per plugin VM when `vms` VMs of `wasm` are
-/// loaded into one host-sim host, in KiB, and guest linear memory of one
-/// booted VM in bytes.
+/// loaded into one host-sim host (each with its own `vm_id`, so each is a VM
+/// of its own rather than another plugin of a shared one), in KiB, and guest
+/// linear memory of one booted VM in bytes.
 pub fn memory_per_vm(wasm: &[u8], vms: u32) -> (f64, usize) {
     let mut host = Host::new();
     host.load(PluginSpec::from_bytes(wasm.to_vec())).unwrap();
     let before = rss_kib();
-    for _ in 0..vms {
-        host.load(PluginSpec::from_bytes(wasm.to_vec())).unwrap();
+    for i in 0..vms {
+        host.load(PluginSpec::from_bytes(wasm.to_vec()).vm_id(format!("bench-vm-{i}"))).unwrap();
     }
     let per_vm = (rss_kib().saturating_sub(before)) as f64 / f64::from(vms);
     let linear = Driver::new(&driver::engine(false), wasm, false).unwrap().memory_bytes();
