@@ -243,6 +243,12 @@ impl HttpStream<'_> {
         self.state().finished
     }
 
+    /// Whether nothing more can be sent through the stream: it ended early
+    /// (local reply, reset) or has finished.
+    pub fn is_over(&self) -> bool {
+        self.ended().is_some() || self.is_finished()
+    }
+
     /// Finishes the stream if it is not yet (`on_done`, `on_log`,
     /// `on_delete`, as when the client goes away) and returns its outcome.
     pub fn complete(self) -> Result<HttpOutcome, Error> {

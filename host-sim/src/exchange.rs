@@ -1,7 +1,7 @@
 //! The one-stream convenience: describe a request and the upstream's
 //! response, run them through a plugin, get the outcome.
 
-use crate::api::HttpOutcome;
+use crate::api::{HttpOutcome, HttpStream};
 use crate::error::Error;
 use crate::host::Host;
 use crate::spec::PluginId;
@@ -75,6 +75,42 @@ impl Exchange {
         self.trailers.get_or_insert_with(HeaderMap::new).add(key.as_bytes(), value.as_bytes());
         self
     }
+
+    /// Sends this message through `stream` as the request (`response` false)
+    /// or the upstream's response: headers, then each body chunk, then the
+    /// trailers, with `end_of_stream` on the last of them; stops early once
+    /// the stream has ended (a local reply, a reset) or finished.
+    pub(crate) fn deliver(&self, stream: &mut HttpStream<'_>, response: bool) -> Result<(), Error> {
+        let end_after_headers = self.chunks.is_empty() && self.trailers.is_none();
+        let headers = self.headers.clone();
+        if response {
+            stream.response_headers(headers, end_after_headers)?;
+        } else {
+            stream.request_headers(headers, end_after_headers)?;
+        }
+        let n = self.chunks.len();
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            if stream.is_over() {
+                return Ok(());
+            }
+            let end = i + 1 == n && self.trailers.is_none();
+            if response {
+                stream.response_body(chunk, end)?;
+            } else {
+                stream.request_body(chunk, end)?;
+            }
+        }
+        if let Some(trailers) = &self.trailers
+            && !stream.is_over()
+        {
+            if response {
+                stream.response_trailers(trailers.clone())?;
+            } else {
+                stream.request_trailers(trailers.clone())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Host {
@@ -85,43 +121,9 @@ impl Host {
     /// finished as if the client went away. Returns what each side saw.
     pub fn run_http(&mut self, plugin: PluginId, request: Request, response: Response) -> Result<HttpOutcome, Error> {
         let mut stream = self.http_stream(plugin)?;
-        let steps = [(false, request), (true, response)];
-        for (is_response, exchange) in steps {
-            if stream.ended().is_some() || stream.is_finished() {
-                break;
-            }
-            if is_response && !stream.upstream_request().end_of_stream {
-                break;
-            }
-            let end_after_headers = exchange.chunks.is_empty() && exchange.trailers.is_none();
-            let pairs = exchange.headers.clone();
-            if is_response {
-                stream.response_headers(pairs, end_after_headers)?;
-            } else {
-                stream.request_headers(pairs, end_after_headers)?;
-            }
-            let n = exchange.chunks.len();
-            for (i, chunk) in exchange.chunks.iter().enumerate() {
-                if stream.ended().is_some() || stream.is_finished() {
-                    break;
-                }
-                let end = i + 1 == n && exchange.trailers.is_none();
-                if is_response {
-                    stream.response_body(chunk, end)?;
-                } else {
-                    stream.request_body(chunk, end)?;
-                }
-            }
-            if let Some(trailers) = exchange.trailers
-                && stream.ended().is_none()
-                && !stream.is_finished()
-            {
-                if is_response {
-                    stream.response_trailers(trailers)?;
-                } else {
-                    stream.request_trailers(trailers)?;
-                }
-            }
+        request.deliver(&mut stream, false)?;
+        if !stream.is_over() && stream.upstream_request().end_of_stream {
+            response.deliver(&mut stream, true)?;
         }
         stream.complete()
     }

@@ -318,16 +318,8 @@ pub struct Step {
     pub expect: StreamExpect,
 }
 
-/// Headers, body chunks and trailers.
-#[derive(Debug, Clone, Default)]
-pub struct Message {
-    /// Headers, pseudo-headers first.
-    pub headers: HeaderMap,
-    /// Body chunks, one callback each.
-    pub chunks: Vec<Vec<u8>>,
-    /// Trailers.
-    pub trailers: Option<HeaderMap>,
-}
+/// Headers, body chunks and trailers: the same message the library API sends.
+pub type Message = crate::exchange::Exchange;
 
 /// How to answer a callout.
 #[derive(Debug, Clone)]

@@ -294,55 +294,19 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn stopped(stream: &HttpStream<'_>) -> bool {
-    stream.ended().is_some() || stream.is_finished()
-}
-
-fn deliver(stream: &mut HttpStream<'_>, message: &Message, response: bool) -> Result<(), Error> {
-    let end_after_headers = message.chunks.is_empty() && message.trailers.is_none();
-    let headers = message.headers.clone();
-    if response {
-        stream.response_headers(headers, end_after_headers)?;
-    } else {
-        stream.request_headers(headers, end_after_headers)?;
-    }
-    let n = message.chunks.len();
-    for (i, chunk) in message.chunks.iter().enumerate() {
-        if stopped(stream) {
-            return Ok(());
-        }
-        let end = i + 1 == n && message.trailers.is_none();
-        if response {
-            stream.response_body(chunk, end)?;
-        } else {
-            stream.request_body(chunk, end)?;
-        }
-    }
-    if let Some(trailers) = &message.trailers
-        && !stopped(stream)
-    {
-        if response {
-            stream.response_trailers(trailers.clone())?;
-        } else {
-            stream.request_trailers(trailers.clone())?;
-        }
-    }
-    Ok(())
-}
-
 fn drive_stream(
     stream: &mut HttpStream<'_>,
     step: &Step,
     request: &Message,
     report: &mut StepReport,
 ) -> Result<(), Error> {
-    deliver(stream, request, false)?;
+    request.deliver(stream, false)?;
     answer_callouts(stream.host(), step, report)?;
     let Some(response) = &step.response else { return Ok(()) };
     report.response_in = Some(text(&response.headers));
     if let Some(local) = stream.local_response() {
         report.response_skipped = Some(format!("the plugin answered locally ({})", local.status_code));
-    } else if stopped(stream) {
+    } else if stream.is_over() {
         report.response_skipped = Some("the stream already ended".into());
     } else if !stream.upstream_request().end_of_stream {
         report.response_skipped = Some(if stream.upstream_request().headers.is_none() {
@@ -351,7 +315,7 @@ fn drive_stream(
             "the upstream has not received the whole request".into()
         });
     } else {
-        deliver(stream, response, true)?;
+        response.deliver(stream, true)?;
     }
     Ok(())
 }
