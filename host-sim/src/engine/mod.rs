@@ -158,8 +158,11 @@ pub fn compile(bytes: &[u8]) -> Result<Arc<Compiled>, Error> {
         return Ok(hit.clone());
     }
     let compiled = Arc::new(compile_uncached(bytes)?);
-    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, compiled.clone());
-    Ok(compiled)
+    // Another thread may have compiled the same bytes meanwhile: keep the
+    // first, so every caller of one module shares one `Compiled` (VM reuse
+    // compares them by identity).
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(cache.entry(key).or_insert(compiled).clone())
 }
 
 /// Compiles without the per-process cache (wasmtime's on-disk cache still applies).
