@@ -139,12 +139,21 @@ impl Host {
     /// plugin gets its own root context there); otherwise a new VM starts.
     /// Runs `on_context_create`, `on_vm_start` and `on_configure`.
     pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
-        let compiled = engine::compile(&spec.wasm)?;
-        self.world().policy.check_link(&compiled)?;
+        let compiled = match spec.native {
+            // A native plugin's imports are unknown until it calls them: the
+            // bridge applies the profile's link rules per call.
+            Some(_) => crate::native::compiled()?,
+            None => {
+                let compiled = engine::compile(&spec.wasm)?;
+                self.world().policy.check_link(&compiled)?;
+                compiled
+            }
+        };
         let existing = self.vms.iter().position(|vm| {
             vm.failed.is_none()
                 && vm.state().vm_id == spec.vm_id
                 && Arc::ptr_eq(&vm.compiled, &compiled)
+                && crate::native::same_entry(vm.settings.native, spec.native)
                 && self.world().policy.vm_matches(vm.state().index, &spec)
         });
         let index = match existing {
@@ -164,6 +173,7 @@ impl Host {
                     memory_limit: self.options.memory_limit,
                     cpu_deadline: self.options.cpu_deadline,
                     fuel: self.options.fuel,
+                    native: spec.native,
                 };
                 self.world().policy.assign(self.vms.len(), &spec);
                 let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;

@@ -35,16 +35,20 @@
 //! [`state`] holds the pure host state, one module per area; the private `vm`
 //! module drives a VM through Envoy's lifecycle; [`Host`] and the stream
 //! handles are the test-facing API.
-#![forbid(unsafe_code)]
+// Only the null VM's bridge and thread binding need `unsafe` (see `native`).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod abi;
 mod api;
+pub mod dual;
 pub mod engine;
 mod error;
 mod exchange;
 mod faults;
 mod host;
+#[allow(unsafe_code)]
+pub mod native;
 mod profile;
 pub mod report;
 pub mod scenario;
@@ -54,10 +58,12 @@ pub mod types;
 mod vm;
 
 pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
+pub use dual::Mode;
 pub use error::Error;
 pub use exchange::{Exchange, Request, Response};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
 pub use host::{CalloutId, Host, HostOptions};
+pub use native::NativeEntry;
 pub use profile::HostProfile;
 pub use spec::{PluginId, PluginSpec};
 pub use state::callouts::{GrpcCallout, GrpcKind, HttpCallout};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::native::NativeEntry;
 use crate::state::properties::{PropertyTree, Value};
 
 /// A plugin to load: module bytes plus everything Envoy's `PluginConfig` and
@@ -21,6 +22,7 @@ pub struct PluginSpec {
     pub(crate) environment: Vec<(String, String)>,
     pub(crate) capabilities: Option<Vec<String>>,
     pub(crate) redacted_headers: Vec<String>,
+    pub(crate) native: Option<NativeEntry>,
 }
 
 impl PluginSpec {
@@ -37,7 +39,37 @@ impl PluginSpec {
             environment: Vec::new(),
             capabilities: None,
             redacted_headers: Vec::new(),
+            native: None,
         }
+    }
+
+    /// A plugin compiled into this binary and run natively (the null VM):
+    /// `entry` is the `sluice_main` function that `sluice::main!` or
+    /// `derive(RootContext)` generates on non-wasm targets. Everything else
+    /// (configuration, streams, inspection) is as for a `.wasm` plugin; see
+    /// [`native`](crate::native) for what differs.
+    ///
+    /// ```
+    /// use host_sim::{Host, PluginSpec, Request, Response};
+    ///
+    /// struct Hello;
+    /// impl sluice::RootContext for Hello {}
+    /// fn sluice_main() {
+    ///     sluice::set_root_context(|_| Box::new(Hello));
+    /// }
+    ///
+    /// let mut host = Host::new();
+    /// let plugin = host.load(PluginSpec::native(sluice_main)).unwrap();
+    /// let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    /// assert!(outcome.local_response.is_none());
+    /// ```
+    pub fn native(entry: NativeEntry) -> PluginSpec {
+        PluginSpec { native: Some(entry), ..PluginSpec::from_bytes(Vec::new()) }
+    }
+
+    /// Whether the plugin runs natively ([`PluginSpec::native`]).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
     }
 
     /// A plugin from a `.wasm` file.

@@ -168,10 +168,16 @@ pub fn compile(bytes: &[u8]) -> Result<Arc<Compiled>, Error> {
 /// Compiles without the per-process cache (wasmtime's on-disk cache still applies).
 pub fn compile_uncached(bytes: &[u8]) -> Result<Compiled, Error> {
     let facts = abi::inspect(bytes)?;
+    compile_with(bytes, linker(facts.abi)?)
+}
+
+/// Compiles `bytes` and pre-instantiates it against `linker`.
+pub(crate) fn compile_with(bytes: &[u8], linker: &Linker<VmState>) -> Result<Compiled, Error> {
+    let facts = abi::inspect(bytes)?;
     let start = Instant::now();
     let module = Module::new(engine()?, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
     let compile_time = start.elapsed();
-    let pre = linker(facts.abi)?.instantiate_pre(&module).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
+    let pre = linker.instantiate_pre(&module).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
     Ok(Compiled { module, facts, pre, compile_time })
 }
 
@@ -190,9 +196,12 @@ pub type LinkedFunction = (String, String, Vec<String>, Vec<String>);
 /// Every function the linker for `abi` defines, as `(module, name, params,
 /// results)` with wasm value type names (`i32`, `i64`).
 pub fn linked_functions(abi: AbiVersion) -> Result<Vec<LinkedFunction>, Error> {
-    let engine = engine()?;
-    let linker = linker(abi)?;
-    let mut store = wasmtime::Store::new(engine, VmState::detached());
+    functions_of(linker(abi)?)
+}
+
+/// Every function `linker` defines, as in [`linked_functions`].
+pub(crate) fn functions_of(linker: &Linker<VmState>) -> Result<Vec<LinkedFunction>, Error> {
+    let mut store = wasmtime::Store::new(engine()?, VmState::detached());
     let mut out = Vec::new();
     let items: Vec<_> = linker.iter(&mut store).collect();
     for (module, name, item) in items {

@@ -36,6 +36,8 @@ pub(crate) struct VmSettings {
     pub memory_limit: usize,
     pub cpu_deadline: Option<std::time::Duration>,
     pub fuel: Option<u64>,
+    /// The entry point of a natively hosted plugin (the null VM).
+    pub native: Option<crate::native::NativeEntry>,
 }
 
 /// A running VM.
@@ -86,6 +88,7 @@ impl Vm {
             rng: settings.seed,
             exit_code: None,
             limits: VmLimits::new(settings.memory_limit),
+            native: None,
         };
         let mut store = Store::new(engine::engine()?, state);
         store.limiter(|s| &mut s.limits);
@@ -98,6 +101,10 @@ impl Vm {
         store.data_mut().allocator = exports.allocator.clone();
         if exports.memory.is_none() {
             return Err(Error::Instantiate("the module exports no `memory`".into()));
+        }
+        if let Some(entry) = kept.native {
+            let plugin = crate::native::plugin(instance, &mut store, &exports, entry)?;
+            store.data_mut().native = Some(plugin);
         }
         let mut vm = Vm { store, exports, compiled, failed: None, settings: kept, fuel: FuelUsage::default() };
         vm.start()?;

@@ -166,6 +166,9 @@ pub(crate) struct VmState {
     pub exit_code: Option<i32>,
     /// The memory cap (the store's resource limiter).
     pub limits: crate::faults::VmLimits,
+    /// The natively hosted plugin, for a VM of the null VM (`None` for wasm;
+    /// taken out while one of its callbacks runs).
+    pub native: Option<crate::native::ThreadBound<crate::native::Plugin>>,
 }
 
 impl std::fmt::Debug for VmState {
@@ -246,6 +249,7 @@ impl VmState {
             rng: 0,
             exit_code: None,
             limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
+            native: None,
         }
     }
 }

@@ -71,7 +71,7 @@ struct Entry {
 
 /// The state of one plugin instance: contexts, callouts, the root factory.
 pub(crate) struct Dispatcher {
-    factory: Option<RootFactory>,
+    pub(crate) factory: Option<RootFactory>,
     contexts: BTreeMap<u32, Entry>,
     pub(crate) callouts: callouts::Table,
     /// The context the host treats as current: the one whose callback runs,

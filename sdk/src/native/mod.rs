@@ -114,6 +114,12 @@ impl Instance {
         self.state.context_count()
     }
 
+    /// Whether a root context factory is registered (what the plugin's entry
+    /// point does); a host checks it after running the entry point.
+    pub fn has_root_factory(&mut self) -> bool {
+        self.state.factory.is_some()
+    }
+
     /// How many callouts aimed at `context_id` wait for a response.
     pub fn pending_callouts(&mut self, context_id: u32) -> usize {
         self.state.callouts.pending_for(context_id)
