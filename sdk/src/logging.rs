@@ -9,6 +9,7 @@
 //! [`refresh_level`] set from the host's level (`proxy_get_log_level`); the
 //! host can change its level at run time, so a plugin that cares calls
 //! `refresh_level` now and then (for example in `on_configure` or `on_tick`).
+//! Natively the filter is per plugin instance (see [`refresh_level`]).
 
 use alloc::format;
 
@@ -58,7 +59,14 @@ static LOGGER: Logger = Logger;
 
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            crate::native::log_enabled(metadata.level())
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            metadata.level() <= log::max_level()
+        }
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -95,6 +103,18 @@ fn is_installed() -> bool {
 
 /// Sets `log::max_level()` from the host's current level (all levels if the
 /// host does not say).
+///
+/// Natively (see [`native`](crate::native)) the filter is the current plugin
+/// instance's own, since `log::max_level()` is shared by the whole process;
+/// `log::max_level()` is then left open (`Trace`) so that records reach the
+/// logger, which applies the instance's filter.
 pub fn refresh_level() {
-    log::set_max_level(level().map_or(log::LevelFilter::Trace, filter_for));
+    let filter = level().map_or(log::LevelFilter::Trace, filter_for);
+    #[cfg(target_arch = "wasm32")]
+    log::set_max_level(filter);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        crate::native::set_log_filter(filter);
+        log::set_max_level(log::LevelFilter::Trace);
+    }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{host, run};
-use host_sim::{Host, HostProfile, LogLevel, PluginId, Route, RouteTable, VirtualHost};
+use host_sim::{Host, HostProfile, LogLevel, Mode, PluginId, Route, RouteTable, VirtualHost};
 
 fn config(mode: &str) -> String {
     format!(
@@ -14,10 +14,10 @@ fn config(mode: &str) -> String {
     )
 }
 
-/// The router with `mode` on an Envoy of `profile` whose routes send requests
+/// The router (run in `mode`) with `clear` on an Envoy of `profile` whose routes send requests
 /// carrying `x-route-cluster` to that cluster, and others to `primary`.
-fn envoy(profile: HostProfile, mode: &str) -> (Host, PluginId) {
-    let (mut host, plugin) = host(&config(mode));
+fn envoy(mode: Mode, profile: HostProfile, clear: &str) -> (Host, PluginId) {
+    let (mut host, plugin) = host(mode, &config(clear));
     host.set_profile(profile);
     host.set_routes(RouteTable::new(vec![
         VirtualHost::new("all", &["*"])
@@ -29,10 +29,10 @@ fn envoy(profile: HostProfile, mode: &str) -> (Host, PluginId) {
 
 /// Runs a request the `acme` rule matches; returns the upstream cluster and
 /// the cluster the plugin saw in `on_log` (its `cluster_name` property).
-fn final_cluster(profile: HostProfile, mode: &str) -> (Option<String>, String) {
-    let (mut host, plugin) = envoy(profile, mode);
+fn final_cluster(mode: Mode, profile: HostProfile, clear: &str) -> (Option<String>, String) {
+    let (mut host, plugin) = envoy(mode, profile, clear);
     let outcome = run(&mut host, plugin, common::get("/", &[("x-tenant", "acme")]));
-    assert_eq!(common::values(&outcome, "x-route-cluster"), ["acme-backend"], "{profile:?} {mode}");
+    assert_eq!(common::values(&outcome, "x-route-cluster"), ["acme-backend"], "{profile:?} {clear}");
     let debug = host.logs_at(LogLevel::Debug);
     let seen = debug
         .iter()
@@ -41,19 +41,21 @@ fn final_cluster(profile: HostProfile, mode: &str) -> (Option<String>, String) {
     (outcome.upstream_cluster, seen)
 }
 
-#[test]
-fn never_clearing_keeps_the_first_route_on_envoy_1_33_but_not_on_1_32() {
-    let (upstream, seen) = final_cluster(HostProfile::Envoy133, "never");
-    assert_eq!((upstream.as_deref(), seen.as_str()), (Some("primary"), "primary"));
-    // Envoy up to 1.32 cleared the cache itself when the plugin wrote the header.
-    let (upstream, seen) = final_cluster(HostProfile::Envoy132, "never");
-    assert_eq!((upstream.as_deref(), seen.as_str()), (Some("acme-backend"), "acme-backend"));
+host_sim::dual_tests! {
+    fn never_clearing_keeps_the_first_route_on_envoy_1_33_but_not_on_1_32(mode) {
+        let (upstream, seen) = final_cluster(mode, HostProfile::Envoy133, "never");
+        assert_eq!((upstream.as_deref(), seen.as_str()), (Some("primary"), "primary"));
+        // Envoy up to 1.32 cleared the cache itself when the plugin wrote the header.
+        let (upstream, seen) = final_cluster(mode, HostProfile::Envoy132, "never");
+        assert_eq!((upstream.as_deref(), seen.as_str()), (Some("acme-backend"), "acme-backend"));
+    }
 }
 
-#[test]
-fn auto_clearing_routes_on_the_written_header_on_both_envoy_versions() {
-    for profile in [HostProfile::Envoy132, HostProfile::Envoy133] {
-        let (upstream, seen) = final_cluster(profile, "auto");
-        assert_eq!((upstream.as_deref(), seen.as_str()), (Some("acme-backend"), "acme-backend"), "{profile:?}");
+host_sim::dual_tests! {
+    fn auto_clearing_routes_on_the_written_header_on_both_envoy_versions(mode) {
+        for profile in [HostProfile::Envoy132, HostProfile::Envoy133] {
+            let (upstream, seen) = final_cluster(mode, profile, "auto");
+            assert_eq!((upstream.as_deref(), seen.as_str()), (Some("acme-backend"), "acme-backend"), "{profile:?}");
+        }
     }
 }

@@ -10,9 +10,11 @@ use crate::native::{Host, HostResult, current_host};
 use crate::types::Status;
 
 /// Calls the installed host, or answers `UNIMPLEMENTED` when none is installed.
+/// While the host runs, the SDK's logger ignores records (the host's own
+/// `log` output must not loop back into `proxy_log`).
 fn with_host<T>(f: impl FnOnce(&dyn Host) -> HostResult<T>) -> HostResult<T> {
     match current_host() {
-        Some(host) => f(&*host),
+        Some(host) => crate::native::in_host_call(|| f(&*host)),
         None => Err(Status::Unimplemented as u32),
     }
 }

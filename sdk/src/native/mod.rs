@@ -38,7 +38,7 @@ mod host;
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
 
 pub use host::{Host, HostResult};
@@ -48,6 +48,39 @@ use crate::state;
 
 std::thread_local! {
     static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
+    /// The current instance's `log` level filter (see [`crate::logging`]).
+    static LOG_FILTER: Cell<log::LevelFilter> = const { Cell::new(log::LevelFilter::Off) };
+    /// Whether a host function is running on this thread.
+    static IN_HOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a host function, marking this thread as inside the host meanwhile.
+pub(crate) fn in_host_call<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_HOST.set(self.0);
+        }
+    }
+    let _restore = Restore(IN_HOST.replace(true));
+    f()
+}
+
+/// Whether the SDK's `log` crate logger forwards a record of `level` now.
+///
+/// The `log` crate's logger and maximum level are process-wide, while
+/// natively hosted plugins are per instance and share the process with the
+/// host and with each other. So natively the level filter is the current
+/// instance's, and records are forwarded only while an instance is current
+/// and not from inside a host function (the host's own logging, such as
+/// wasmtime's, would otherwise loop back into `proxy_log`).
+pub(crate) fn log_enabled(level: log::Level) -> bool {
+    level <= LOG_FILTER.get() && !IN_HOST.get() && HOST.with(|h| h.borrow().is_some())
+}
+
+/// Sets the current instance's `log` level filter.
+pub(crate) fn set_log_filter(filter: log::LevelFilter) {
+    LOG_FILTER.set(filter);
 }
 
 /// The host hostcalls go to on this thread, if one is installed.
@@ -67,6 +100,7 @@ pub fn set_host(host: Option<Rc<dyn Host>>) -> Option<Rc<dyn Host>> {
 pub struct Instance {
     host: Option<Rc<dyn Host>>,
     state: Box<Dispatcher>,
+    log_filter: log::LevelFilter,
 }
 
 impl fmt::Debug for Instance {
@@ -84,6 +118,7 @@ impl Entered<'_> {
     fn swap(&mut self) {
         self.instance.host = set_host(self.instance.host.take());
         state::swap(&mut self.instance.state);
+        self.instance.log_filter = LOG_FILTER.replace(self.instance.log_filter);
     }
 }
 
@@ -97,7 +132,7 @@ impl Instance {
     /// A new plugin instance served by `host`, with no contexts and no root
     /// factory yet (register one inside [`enter`](Self::enter)).
     pub fn new(host: Rc<dyn Host>) -> Instance {
-        Instance { host: Some(host), state: Box::new(Dispatcher::new()) }
+        Instance { host: Some(host), state: Box::new(Dispatcher::new()), log_filter: log::LevelFilter::Off }
     }
 
     /// Runs `f` with this instance current on this thread: hostcalls go to

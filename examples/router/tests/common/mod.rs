@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use guest_build::{Guest, Target};
-use host_sim::{HeaderMap, Host, HttpOutcome, PluginId, PluginSpec, Request, Response};
+use host_sim::{HeaderMap, Host, HttpOutcome, Mode, PluginId, PluginSpec, Request, Response};
 
 /// The router compiled to wasm for `target` (built once per test binary).
 pub fn wasm(target: Target) -> Vec<u8> {
@@ -16,17 +16,32 @@ pub fn wasm(target: Target) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("the router builds for {}: {e}", target.triple()))
 }
 
-/// A host running the router (wasm32-wasip1) with `config`.
-pub fn host(config: &str) -> (Host, PluginId) {
-    host_for(Target::Wasip1, config, |spec| spec)
+/// The router in `mode`: natively compiled, or built for wasm32-wasip1.
+pub fn spec(mode: Mode) -> PluginSpec {
+    mode.spec(sluice_example_router::plugin::sluice_main, || wasm(Target::Wasip1))
+}
+
+/// A host running the router in `mode` with `config`.
+pub fn host(mode: Mode, config: &str) -> (Host, PluginId) {
+    host_with(mode, config, |spec| spec)
+}
+
+/// A host running the router in `mode`, with `config` and more settings
+/// from `spec`.
+pub fn host_with(mode: Mode, config: &str, spec: impl FnOnce(PluginSpec) -> PluginSpec) -> (Host, PluginId) {
+    load(self::spec(mode), config, spec)
 }
 
 /// A host running the router built for `target`, with `config` and more
 /// settings from `spec`.
 pub fn host_for(target: Target, config: &str, spec: impl FnOnce(PluginSpec) -> PluginSpec) -> (Host, PluginId) {
+    load(PluginSpec::from_bytes(wasm(target)), config, spec)
+}
+
+fn load(base: PluginSpec, config: &str, spec: impl FnOnce(PluginSpec) -> PluginSpec) -> (Host, PluginId) {
     let mut host = Host::new();
     let plugin = host
-        .load(spec(PluginSpec::from_bytes(wasm(target)).name("router").configuration(config)))
+        .load(spec(base.name("router").configuration(config)))
         .unwrap_or_else(|e| panic!("router starts with {config}: {e}; logs: {:?}", host.logs()));
     (host, plugin)
 }
