@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use guest_build::{Guest, Target};
-use host_sim::{Host, HttpOutcome, LocalResponse, PluginId, PluginSpec};
+use host_sim::{Host, HttpOutcome, LocalResponse, Mode, PluginId, PluginSpec};
 
 /// The plugin's wasm, built from source for `target` (once per process).
 pub fn wasm(target: Target) -> Vec<u8> {
@@ -14,16 +14,25 @@ pub fn wasm(target: Target) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("building the plugin for {}: {e}", target.triple()))
 }
 
-/// A host with the plugin loaded (wasm32-wasip1) with `configuration`.
-pub fn host(configuration: &str) -> (Host, PluginId) {
-    host_for(Target::Wasip1, configuration)
+/// The plugin in `mode`: natively compiled, or built for wasm32-wasip1.
+pub fn spec(mode: Mode) -> PluginSpec {
+    mode.spec(sluice_example_header_decode::sluice_main, || wasm(Target::Wasip1))
+}
+
+/// A host with the plugin loaded in `mode` with `configuration`.
+pub fn host(mode: Mode, configuration: &str) -> (Host, PluginId) {
+    load(spec(mode), configuration)
 }
 
 /// A host with the plugin built for `target` loaded with `configuration`.
 pub fn host_for(target: Target, configuration: &str) -> (Host, PluginId) {
+    load(PluginSpec::from_bytes(wasm(target)), configuration)
+}
+
+fn load(spec: PluginSpec, configuration: &str) -> (Host, PluginId) {
     let mut host = Host::new();
     let plugin = host
-        .load(PluginSpec::from_bytes(wasm(target)).configuration(configuration))
+        .load(spec.configuration(configuration))
         .unwrap_or_else(|e| panic!("loading the plugin: {e}\nlogs: {:#?}", host_logs(&host)));
     (host, plugin)
 }

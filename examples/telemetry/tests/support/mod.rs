@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use guest_build::{Guest, Target};
-use host_sim::{Host, MetricValue, PluginId, PluginSpec};
+use host_sim::{Host, MetricValue, Mode, PluginId, PluginSpec};
 use regex::Regex;
 
 /// The node id of the proxy under test.
@@ -29,8 +29,16 @@ pub fn wasm(target: Target) -> Vec<u8> {
 /// A spec for the plugin with node metadata preloaded: this proxy is
 /// `ratings-v1` (app `ratings`, version `v1`) in `default`, cluster `east`.
 pub fn spec(target: Target, configuration: &str) -> PluginSpec {
-    PluginSpec::from_bytes(wasm(target))
-        .configuration(configuration)
+    with_node(PluginSpec::from_bytes(wasm(target)), configuration)
+}
+
+/// The same in `mode`: natively compiled, or built for wasm32-wasip1.
+pub fn mode_spec(mode: Mode, configuration: &str) -> PluginSpec {
+    with_node(mode.spec(sluice_example_telemetry::filter::sluice_main, || wasm(Target::Wasip1)), configuration)
+}
+
+fn with_node(base: PluginSpec, configuration: &str) -> PluginSpec {
+    base.configuration(configuration)
         .property(&["node", "id"], NODE_ID)
         .property(&["node", "metadata", "WORKLOAD_NAME"], "ratings-v1")
         .property(&["node", "metadata", "NAMESPACE"], "default")
@@ -39,10 +47,10 @@ pub fn spec(target: Target, configuration: &str) -> PluginSpec {
         .property(&["node", "metadata", "LABELS", "version"], "v1")
 }
 
-/// A host with the plugin loaded (wasip1).
-pub fn load(configuration: &str) -> (Host, PluginId) {
+/// A host with the plugin loaded in `mode`.
+pub fn load(mode: Mode, configuration: &str) -> (Host, PluginId) {
     let mut host = Host::new();
-    let plugin = host.load(spec(Target::Wasip1, configuration)).expect("the plugin starts");
+    let plugin = host.load(mode_spec(mode, configuration)).expect("the plugin starts");
     (host, plugin)
 }
 
