@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::{load_spec, noted, notes, wasm};
-use guest_build::Target;
-use host_sim::{Action, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId, PluginSpec};
+use common::{Build, load_spec, noted, notes, spec};
+use host_sim::{Action, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId};
 
-fn load(target: Target) -> (Host, PluginId) {
-    load_spec(PluginSpec::from_bytes(wasm("callout", target)))
+fn load(build: Build) -> (Host, PluginId) {
+    load_spec(spec("callout", build))
 }
 
 /// Opens a stream whose request headers go to `path`, and returns its context id.
@@ -23,8 +22,8 @@ fn paused_stream(host: &mut Host, plugin: PluginId, path: &str) -> host_sim::Str
     stream.id()
 }
 
-fn http_callout_resumes_the_stream(target: Target) {
-    let (mut host, plugin) = load(target);
+fn http_callout_resumes_the_stream(build: Build) {
+    let (mut host, plugin) = load(build);
     let id = paused_stream(&mut host, plugin, "/http");
     let sid = id.context_id();
     assert!(noted(&host, sid, "dispatched true"));
@@ -65,17 +64,22 @@ fn http_callout_resumes_the_stream(target: Target) {
 
 #[test]
 fn http_callout_response_reaches_the_stream_and_resumes_it_wasip1() {
-    http_callout_resumes_the_stream(Target::Wasip1);
+    http_callout_resumes_the_stream(Build::WASIP1);
+}
+
+#[test]
+fn http_callout_response_reaches_the_stream_and_resumes_it_native() {
+    http_callout_resumes_the_stream(Build::Native);
 }
 
 #[test]
 fn http_callout_response_reaches_the_stream_and_resumes_it_no_std() {
-    http_callout_resumes_the_stream(Target::Unknown);
+    http_callout_resumes_the_stream(Build::NO_STD);
 }
 
 #[test]
 fn failed_http_callout_reports_the_host_status() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let id = paused_stream(&mut host, plugin, "/http");
     let call = host.http_callouts().remove(0);
     host.fail_http_call(call.id()).unwrap();
@@ -95,7 +99,7 @@ fn failed_http_callout_reports_the_host_status() {
 
 #[test]
 fn a_response_for_a_deleted_stream_is_dropped() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let id = paused_stream(&mut host, plugin, "/http");
     let sid = id.context_id();
     // The client goes away while the callout is in flight.
@@ -113,7 +117,7 @@ fn a_response_for_a_deleted_stream_is_dropped() {
 
 #[test]
 fn grpc_unary_reply_reaches_the_stream() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let id = paused_stream(&mut host, plugin, "/grpc");
     let sid = id.context_id();
     let calls = host.grpc_callouts();
@@ -144,7 +148,7 @@ fn grpc_unary_reply_reaches_the_stream() {
 
 #[test]
 fn grpc_unary_failure_arrives_as_a_close_with_its_message() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let id = paused_stream(&mut host, plugin, "/grpc");
     let token = host.grpc_callouts()[0].id();
     host.grpc_respond(token, GrpcEvent::Close(14, "upstream unavailable".into())).unwrap();
@@ -156,8 +160,8 @@ fn grpc_unary_failure_arrives_as_a_close_with_its_message() {
 
 #[test]
 fn grpc_stream_events_reach_the_stream_in_order() {
-    for target in Target::ALL {
-        let (mut host, plugin) = load(target);
+    for build in Build::ALL {
+        let (mut host, plugin) = load(build);
         let id = paused_stream(&mut host, plugin, "/grpc-stream");
         let sid = id.context_id();
         let callout = host.grpc_callouts().remove(0);
@@ -185,7 +189,7 @@ fn grpc_stream_events_reach_the_stream_in_order() {
 
 #[test]
 fn a_callout_the_host_refuses_is_an_error_and_the_stream_goes_on() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let mut stream = host.http_stream(plugin).unwrap();
     let sid = stream.id().context_id();
     let request = [(":method", "GET"), (":path", "/refused"), (":authority", "example.com")];
@@ -202,7 +206,7 @@ fn an_unanswered_http_callout_times_out_like_envoy() {
     // router filter of the async stream sends a local reply on its timeout,
     // which reaches `onSuccess`, not `onFailure` (plugins see `:status` 504,
     // as higress-group/higress#3942 reports from production).
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let id = paused_stream(&mut host, plugin, "/http");
     host.advance(std::time::Duration::from_secs(5)).unwrap();
     assert!(host.http_callouts().is_empty(), "the timed-out call is no longer pending");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{load_spec_with, wasm};
+use common::{Build, load_spec_with, spec, wasm};
 use guest_build::Target;
 use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec, Request, Response};
 
@@ -21,8 +21,8 @@ fn configure_lines(host: &Host) -> Vec<(LogLevel, String)> {
 
 #[test]
 fn log_crate_logger_respects_the_host_level() {
-    for target in Target::ALL {
-        let spec = PluginSpec::from_bytes(wasm("faults", target));
+    for build in Build::ALL {
+        let spec = spec("faults", build);
         let (host, _) = load_spec_with(options(LogLevel::Trace), spec.clone());
         let all = [
             (LogLevel::Error, "configure error"),
@@ -42,10 +42,10 @@ fn log_crate_logger_respects_the_host_level() {
     }
 }
 
-fn panic_traps(target: Target) {
+fn panic_traps(build: Build) {
     let mut host = Host::new();
-    let faulty = host.load(PluginSpec::from_bytes(wasm("faults", target)).vm_id("faulty")).unwrap();
-    let healthy = host.load(PluginSpec::from_bytes(wasm("http", target)).vm_id("healthy")).unwrap();
+    let faulty = host.load(spec("faults", build).vm_id("faulty")).unwrap();
+    let healthy = host.load(spec("http", build).vm_id("healthy")).unwrap();
     assert_ne!(faulty.vm_index(), healthy.vm_index());
 
     let mut stream = host.http_stream(faulty).unwrap();
@@ -53,7 +53,10 @@ fn panic_traps(target: Target) {
     match result {
         Err(Error::Trap { callback, message }) => {
             assert_eq!(callback, "proxy_on_request_headers");
-            assert!(message.contains("unreachable"), "a Rust panic ends in `unreachable`: {message}");
+            // On wasm a Rust panic ends in `unreachable`; natively host-sim
+            // catches the unwind and reports the panic itself.
+            let expected = if build == Build::Native { "boom at /panic" } else { "unreachable" };
+            assert!(message.contains(expected), "{build:?}: {message}");
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -76,12 +79,17 @@ fn panic_traps(target: Target) {
 
 #[test]
 fn panic_is_logged_at_critical_then_the_module_traps_wasip1() {
-    panic_traps(Target::Wasip1);
+    panic_traps(Build::WASIP1);
+}
+
+#[test]
+fn panic_is_logged_at_critical_then_the_module_traps_native() {
+    panic_traps(Build::Native);
 }
 
 #[test]
 fn panic_is_logged_at_critical_then_the_module_traps_no_std() {
-    panic_traps(Target::Unknown);
+    panic_traps(Build::NO_STD);
 }
 
 #[test]

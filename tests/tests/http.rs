@@ -4,16 +4,15 @@
 
 mod common;
 
-use common::{load_spec, noted, notes, wasm};
-use guest_build::Target;
-use host_sim::{Action, EndReason, Host, PluginId, PluginSpec, Request, Response};
+use common::{Build, load_spec, noted, notes, spec};
+use host_sim::{Action, EndReason, Host, PluginId, Request, Response};
 
-fn load(target: Target) -> (Host, PluginId) {
-    load_spec(PluginSpec::from_bytes(wasm("http", target)).vm_configuration("vm-cfg").configuration("plugin-cfg"))
+fn load(build: Build) -> (Host, PluginId) {
+    load_spec(spec("http", build).vm_configuration("vm-cfg").configuration("plugin-cfg"))
 }
 
-fn lifecycle(target: Target) {
-    let (mut host, plugin) = load(target);
+fn lifecycle(build: Build) {
+    let (mut host, plugin) = load(build);
     let root = plugin.root_context_id();
     assert_eq!(notes(&host, root), ["vm_start vm-cfg", "configure plugin-cfg"]);
 
@@ -57,16 +56,21 @@ fn lifecycle(target: Target) {
 
 #[test]
 fn every_callback_runs_in_envoy_order_wasip1() {
-    lifecycle(Target::Wasip1);
+    lifecycle(Build::WASIP1);
+}
+
+#[test]
+fn every_callback_runs_in_envoy_order_native() {
+    lifecycle(Build::Native);
 }
 
 #[test]
 fn every_callback_runs_in_envoy_order_no_std() {
-    lifecycle(Target::Unknown);
+    lifecycle(Build::NO_STD);
 }
 
-fn header_edits(target: Target) {
-    let (mut host, plugin) = load(target);
+fn header_edits(build: Build) {
+    let (mut host, plugin) = load(build);
     let mut stream = host.http_stream(plugin).unwrap();
     let id = stream.id().context_id();
     let request: Vec<(&str, &[u8])> = vec![
@@ -118,17 +122,22 @@ fn header_edits(target: Target) {
 
 #[test]
 fn headers_are_edited_as_bytes_wasip1() {
-    header_edits(Target::Wasip1);
+    header_edits(Build::WASIP1);
+}
+
+#[test]
+fn headers_are_edited_as_bytes_native() {
+    header_edits(Build::Native);
 }
 
 #[test]
 fn headers_are_edited_as_bytes_no_std() {
-    header_edits(Target::Unknown);
+    header_edits(Build::NO_STD);
 }
 
 #[test]
 fn paused_body_callbacks_buffer_until_the_end_of_stream() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let mut stream = host.http_stream(plugin).unwrap();
     let id = stream.id().context_id();
     stream.request_headers([(":method", "POST"), (":path", "/body"), (":authority", "x")], false).unwrap();
@@ -158,8 +167,8 @@ fn paused_body_callbacks_buffer_until_the_end_of_stream() {
 
 #[test]
 fn local_response_from_request_headers_never_reaches_the_upstream() {
-    for target in Target::ALL {
-        let (mut host, plugin) = load(target);
+    for build in Build::ALL {
+        let (mut host, plugin) = load(build);
         let outcome = host.run_http(plugin, Request::get("/deny"), Response::ok().body("upstream")).unwrap();
         let id = outcome.context_id;
         let local = outcome.local_response.expect("a local response");
@@ -188,7 +197,7 @@ fn local_response_from_request_headers_never_reaches_the_upstream() {
 
 #[test]
 fn local_response_from_response_headers_replaces_the_upstream_response() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let outcome = host.run_http(plugin, Request::get("/replace"), Response::ok().body("upstream")).unwrap();
     assert_eq!(outcome.local_response.as_ref().map(|l| l.status_code), Some(502));
     let client = outcome.client_response;

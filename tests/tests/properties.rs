@@ -6,15 +6,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{load_spec, noted, wasm};
+use common::{Build, load_spec, noted, spec, wasm};
 use guest_build::Target;
 use host_sim::{PluginSpec, Request, Response, Status, Value};
 
 const SINCE: i64 = 1_700_000_000_123_456_789;
 const NOW: u64 = 1_800_000_000_000_000_000;
 
-fn typed_properties(target: Target) {
-    let spec = PluginSpec::from_bytes(wasm("props", target))
+fn typed_properties(build: Build) {
+    let spec = spec("props", build)
         .name("props-plugin")
         .root_id("props-root")
         .vm_id("props-vm")
@@ -59,12 +59,17 @@ fn typed_properties(target: Target) {
 
 #[test]
 fn typed_property_getters_decode_envoy_serialization_wasip1() {
-    typed_properties(Target::Wasip1);
+    typed_properties(Build::WASIP1);
+}
+
+#[test]
+fn typed_property_getters_decode_envoy_serialization_native() {
+    typed_properties(Build::Native);
 }
 
 #[test]
 fn typed_property_getters_decode_envoy_serialization_no_std() {
-    typed_properties(Target::Unknown);
+    typed_properties(Build::NO_STD);
 }
 
 #[test]

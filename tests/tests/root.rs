@@ -7,12 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{load_spec, noted, notes, wasm};
-use guest_build::Target;
-use host_sim::{Action, HeaderMap, Host, HttpCallResponse, PluginId, PluginSpec, StreamId};
+use common::{Build, load_spec, noted, notes, spec};
+use host_sim::{Action, HeaderMap, Host, HttpCallResponse, PluginId, StreamId};
 
-fn load(target: Target) -> (Host, PluginId) {
-    load_spec(PluginSpec::from_bytes(wasm("root", target)))
+fn load(build: Build) -> (Host, PluginId) {
+    load_spec(spec("root", build))
 }
 
 fn open(host: &mut Host, plugin: PluginId, path: &str) -> (StreamId, Action) {
@@ -23,7 +22,7 @@ fn open(host: &mut Host, plugin: PluginId, path: &str) -> (StreamId, Action) {
 
 #[test]
 fn ticks_follow_the_period_on_the_virtual_clock() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let root = plugin.root_context_id();
     assert_eq!(host.tick_period(plugin), Some(Duration::from_secs(1)));
     host.advance(Duration::from_millis(999)).unwrap();
@@ -32,8 +31,8 @@ fn ticks_follow_the_period_on_the_virtual_clock() {
     assert_eq!(notes(&host, root).iter().filter(|n| *n == "tick").count(), 2);
 }
 
-fn held_stream_is_resumed_by_the_tick(target: Target) {
-    let (mut host, plugin) = load(target);
+fn held_stream_is_resumed_by_the_tick(build: Build) {
+    let (mut host, plugin) = load(build);
     let root = plugin.root_context_id();
     let (id, action) = open(&mut host, plugin, "/hold");
     assert_eq!(action, Action::StopAllIterationAndWatermark);
@@ -54,18 +53,23 @@ fn held_stream_is_resumed_by_the_tick(target: Target) {
 
 #[test]
 fn held_stream_is_resumed_by_the_tick_wasip1() {
-    held_stream_is_resumed_by_the_tick(Target::Wasip1);
+    held_stream_is_resumed_by_the_tick(Build::WASIP1);
+}
+
+#[test]
+fn held_stream_is_resumed_by_the_tick_native() {
+    held_stream_is_resumed_by_the_tick(Build::Native);
 }
 
 #[test]
 fn held_stream_is_resumed_by_the_tick_no_std() {
-    held_stream_is_resumed_by_the_tick(Target::Unknown);
+    held_stream_is_resumed_by_the_tick(Build::NO_STD);
 }
 
 #[test]
 fn tick_dispatches_a_callout_for_a_parked_stream_and_its_handler_resumes_it() {
-    for target in Target::ALL {
-        let (mut host, plugin) = load(target);
+    for build in Build::ALL {
+        let (mut host, plugin) = load(build);
         let root = plugin.root_context_id();
         let (id, _) = open(&mut host, plugin, "/park");
         let sid = id.context_id();
@@ -99,7 +103,7 @@ fn tick_dispatches_a_callout_for_a_parked_stream_and_its_handler_resumes_it() {
 
 #[test]
 fn stream_on_done_false_waits_for_proxy_done_from_the_tick() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let root = plugin.root_context_id();
     let (id, action) = open(&mut host, plugin, "/linger");
     assert_eq!(action, Action::Continue);
@@ -117,7 +121,7 @@ fn stream_on_done_false_waits_for_proxy_done_from_the_tick() {
 
 #[test]
 fn root_on_done_false_flushes_then_calls_proxy_done() {
-    let (mut host, plugin) = load(Target::Wasip1);
+    let (mut host, plugin) = load(Build::WASIP1);
     let root = plugin.root_context_id();
     assert!(!host.shutdown(plugin).unwrap(), "on_done returned false");
     assert!(!host.is_deleted(plugin));

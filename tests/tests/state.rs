@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::{load_spec, noted, notes, wasm};
-use guest_build::Target;
+use common::{Build, load_spec, noted, notes, spec};
 use host_sim::{Host, HttpOutcome, PluginId, PluginSpec, Request, Response};
 
-fn spec(target: Target) -> PluginSpec {
-    PluginSpec::from_bytes(wasm("state", target)).vm_id("e2e")
+fn state_spec(build: Build) -> PluginSpec {
+    spec("state", build).vm_id("e2e")
 }
 
 fn request(host: &mut Host, plugin: PluginId, path: &str) -> HttpOutcome {
@@ -23,8 +22,8 @@ fn header(outcome: &HttpOutcome, name: &str) -> String {
 
 #[test]
 fn metrics_follow_envoy_semantics() {
-    for target in Target::ALL {
-        let (mut host, plugin) = load_spec(spec(target));
+    for build in Build::ALL {
+        let (mut host, plugin) = load_spec(state_spec(build));
         let first = request(&mut host, plugin, "/a");
         assert_eq!(header(&first, "x-requests"), "1");
         assert_eq!(header(&first, "x-active"), "1");
@@ -45,7 +44,7 @@ fn metrics_follow_envoy_semantics() {
 
 #[test]
 fn shared_data_is_updated_with_compare_and_swap() {
-    let (mut host, plugin) = load_spec(spec(Target::Wasip1));
+    let (mut host, plugin) = load_spec(state_spec(Build::WASIP1));
     assert_eq!(header(&request(&mut host, plugin, "/a"), "x-hits"), "1");
     let (value, cas) = host.shared_data("e2e", "hits").unwrap();
     assert_eq!(value, b"1");
@@ -72,8 +71,8 @@ fn shared_data_is_updated_with_compare_and_swap() {
 #[test]
 fn plugins_of_one_vm_share_data() {
     let mut host = Host::new();
-    let a = host.load(spec(Target::Wasip1).root_id("a")).unwrap();
-    let b = host.load(spec(Target::Wasip1).root_id("b")).unwrap();
+    let a = host.load(state_spec(Build::WASIP1).root_id("a")).unwrap();
+    let b = host.load(state_spec(Build::WASIP1).root_id("b")).unwrap();
     assert_eq!(a.vm_index(), b.vm_index(), "same vm_id and module: one VM");
     assert_ne!(a.root_context_id(), b.root_context_id());
     assert_eq!(header(&request(&mut host, a, "/a"), "x-hits"), "1");
@@ -82,8 +81,8 @@ fn plugins_of_one_vm_share_data() {
 
 #[test]
 fn queued_items_reach_the_owning_root() {
-    for target in Target::ALL {
-        let (mut host, plugin) = load_spec(spec(target));
+    for build in Build::ALL {
+        let (mut host, plugin) = load_spec(state_spec(build));
         let root = plugin.root_context_id();
         let outcome = request(&mut host, plugin, "/job-1");
         assert!(noted(&host, outcome.context_id, "enqueued ok"));

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{load_spec, notes, wasm};
+use common::{Build, load_spec, notes, spec, wasm};
 use guest_build::Target;
 use host_sim::{Action, PeerType, PluginSpec, StreamType};
 
-fn data_both_ways(target: Target) {
-    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(wasm("tcp", target)));
+fn data_both_ways(build: Build) {
+    let (mut host, plugin) = load_spec(spec("tcp", build));
     let mut conn = host.tcp_stream(plugin).unwrap();
     let id = conn.id().context_id();
     assert_eq!(conn.new_connection_action(), Some(Action::Continue));
@@ -46,12 +46,17 @@ fn data_both_ways(target: Target) {
 
 #[test]
 fn data_flows_both_ways_and_the_connection_finishes_wasip1() {
-    data_both_ways(Target::Wasip1);
+    data_both_ways(Build::WASIP1);
+}
+
+#[test]
+fn data_flows_both_ways_and_the_connection_finishes_native() {
+    data_both_ways(Build::Native);
 }
 
 #[test]
 fn data_flows_both_ways_and_the_connection_finishes_no_std() {
-    data_both_ways(Target::Unknown);
+    data_both_ways(Build::NO_STD);
 }
 
 #[test]

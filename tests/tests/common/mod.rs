@@ -4,7 +4,44 @@
 #![allow(dead_code)]
 
 use guest_build::{Guest, Target};
-use host_sim::{Host, HostOptions, PluginId, PluginSpec};
+use host_sim::{Host, HostOptions, NativeEntry, PluginId, PluginSpec};
+
+/// How a test runs a guest: compiled into the test binary (host-sim's null
+/// VM), or built to wasm for a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    Native,
+    Wasm(Target),
+}
+
+impl Build {
+    /// Every way: native, wasm32-wasip1 (std), wasm32-unknown-unknown (no_std).
+    pub const ALL: [Build; 3] = [Build::Native, Build::Wasm(Target::Wasip1), Build::Wasm(Target::Unknown)];
+    pub const WASIP1: Build = Build::Wasm(Target::Wasip1);
+    pub const NO_STD: Build = Build::Wasm(Target::Unknown);
+}
+
+/// The native entry point of guest `e2e-<name>`.
+fn entry(name: &str) -> NativeEntry {
+    match name {
+        "callout" => sluice_guest_e2e_callout::sluice_main,
+        "faults" => sluice_guest_e2e_faults::sluice_main,
+        "http" => sluice_guest_e2e_http::sluice_main,
+        "props" => sluice_guest_e2e_props::sluice_main,
+        "root" => sluice_guest_e2e_root::sluice_main,
+        "state" => sluice_guest_e2e_state::sluice_main,
+        "tcp" => sluice_guest_e2e_tcp::sluice_main,
+        other => panic!("no end-to-end guest e2e-{other}"),
+    }
+}
+
+/// Guest `e2e-<name>` as `build` runs it.
+pub fn spec(name: &str, build: Build) -> PluginSpec {
+    match build {
+        Build::Native => PluginSpec::native(entry(name)),
+        Build::Wasm(target) => PluginSpec::from_bytes(wasm(name, target)),
+    }
+}
 
 /// The module bytes of test guest `tests/guests/e2e-<name>` for `target`:
 /// with the standard library on wasm32-wasip1, with the SDK's no_std runtime
