@@ -4,14 +4,15 @@
 //! phase checks, strict mode, capabilities, redaction, the trace and every
 //! status are exactly the wasm ones.
 //!
-//! Arguments are copied into the shim's memory, output slots allocated next
-//! to them, and results read back, all with the shim's bump allocator, which
-//! is reset at each call.
+//! Arguments are copied into the shim's memory from its heap base, output
+//! slots laid out next to them, and results read back; the shim's bump
+//! allocator, which host functions use to return bytes, starts after them.
+//! Nothing outlives one host call, so every call starts again at the base.
 
 use std::cell::{Cell, RefCell};
 
 use sluice::native::{Host, HostResult};
-use wasmtime::{Caller, Func, Global, Memory, TypedFunc, Val};
+use wasmtime::{Caller, Func, Global, Memory, Val};
 
 use super::panics::TrapUnwind;
 use crate::types::Status;
@@ -61,13 +62,14 @@ pub(crate) const HOSTCALLS: [&str; 39] = [
     "proxy_call_foreign_function",
 ];
 
-/// Where the shim's bump allocator starts after each reset (0 stays null).
+/// Where each host call's arguments start in the shim's memory (0 stays null).
 pub(crate) const HEAP_BASE: i32 = 16;
+
+const PAGE: usize = 65536;
 
 /// The shim instance's parts the bridge uses.
 pub(crate) struct Shim {
     pub memory: Memory,
-    pub allocator: TypedFunc<u32, u32>,
     pub bump: Global,
     /// The re-exported host functions, in [`HOSTCALLS`] order.
     pub funcs: Vec<Func>,
@@ -127,10 +129,7 @@ impl Bridge {
         // callback's own frame does not touch the caller (it is running plugin
         // code, which is what called us), so this is the only live reference.
         let caller = unsafe { &mut *ptr.cast::<Caller<'_, VmState>>() };
-        let result = self.shim.bump.set(&mut *caller, Val::I32(HEAP_BASE)).and_then(|()| {
-            let mut call = Call { caller, shim: &self.shim };
-            f(&mut call)
-        });
+        let result = f(&mut Call { caller, shim: &self.shim, next: HEAP_BASE as u32 });
         match result {
             Ok(result) => result,
             Err(trap) => {
@@ -141,10 +140,15 @@ impl Bridge {
     }
 }
 
-/// One host call being marshalled into the shim.
+/// One host call being marshalled into the shim. Arguments and output
+/// slots are laid out from the heap base by the bridge itself; the shim's
+/// allocator (which host functions use for returned bytes) continues after
+/// them.
 struct Call<'a, 'c> {
     caller: &'a mut Caller<'c, VmState>,
     shim: &'a Shim,
+    /// Where the next argument goes.
+    next: u32,
 }
 
 fn v(value: u32) -> Val {
@@ -162,14 +166,20 @@ fn status(code: u32) -> HostResult<()> {
 
 impl Call<'_, '_> {
     fn alloc(&mut self, len: usize) -> Result<u32, Trap> {
-        let size = u32::try_from(len).map_err(|_| wasmtime::Error::msg("a host call argument exceeds 4 GiB"))?;
-        let ptr = self.shim.allocator.call(&mut *self.caller, size)?;
-        if ptr == 0 {
-            let limit = self.caller.data().limits.memory_limit;
-            return Err(wasmtime::Error::msg(format!(
-                "the VM's memory cap of {limit} bytes refused {len} bytes for a host call's arguments"
-            )));
+        let too_large = || wasmtime::Error::msg("a host call's arguments exceed 4 GiB");
+        let ptr = self.next.checked_add(7).ok_or_else(too_large)? & !7;
+        let end = u32::try_from(len).ok().and_then(|len| ptr.checked_add(len)).ok_or_else(too_large)?;
+        let have = self.shim.memory.data_size(&*self.caller);
+        if end as usize > have {
+            let pages = (end as usize - have).div_ceil(PAGE) as u64;
+            if self.shim.memory.grow(&mut *self.caller, pages).is_err() {
+                let limit = self.caller.data().limits.memory_limit;
+                return Err(wasmtime::Error::msg(format!(
+                    "the VM's memory cap of {limit} bytes refused {len} bytes for a host call's arguments"
+                )));
+            }
         }
+        self.next = end;
         Ok(ptr)
     }
 
@@ -196,9 +206,15 @@ impl Call<'_, '_> {
             // A wasm module importing it would not have linked at all.
             return Err(wasmtime::Error::msg(why));
         }
-        let index = HOSTCALLS.iter().position(|n| *n == name).expect("every bridged name is in HOSTCALLS");
+        let func = HOSTCALLS
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|index| self.shim.funcs.get(index))
+            .ok_or_else(|| wasmtime::Error::msg(format!("the native shim does not import env.{name}")))?;
+        // The shim's allocator hands out memory after the arguments.
+        self.shim.bump.set(&mut *self.caller, Val::I32(self.next as i32))?;
         let mut result = [Val::I32(0)];
-        self.shim.funcs[index].call(&mut *self.caller, args, &mut result)?;
+        func.call(&mut *self.caller, args, &mut result)?;
         Ok(result[0].unwrap_i32() as u32)
     }
 

@@ -127,8 +127,9 @@ fn shim_wat(linker: &Linker<VmState>) -> Result<String, Error> {
         r#"  (memory (export "memory") 1)
   (global $bump (export "sluice:bump") (mut i32) (i32.const {HEAP_BASE}))
   (func (export "proxy_abi_version_0_2_1"))
-  ;; A bump allocator, reset by the bridge before each host call: 8-byte
-  ;; aligned, growing memory as needed, 0 when memory cannot grow.
+  ;; A bump allocator for the bytes host functions return, moved past its
+  ;; arguments by the bridge before each host call: 8-byte aligned, growing
+  ;; memory as needed, 0 when memory cannot grow.
   (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
     (local $ptr i32) (local $end i64) (local $pages i64)
     (local.set $ptr (i32.and (i32.add (global.get $bump) (i32.const 7)) (i32.const -8)))
@@ -175,13 +176,12 @@ pub(crate) fn plugin(
 ) -> Result<ThreadBound<Plugin>, Error> {
     let missing = |what: &str| Error::Instantiate(format!("the native shim lacks {what}"));
     let memory = exports.memory.ok_or_else(|| missing("its memory"))?;
-    let allocator = exports.allocator.clone().ok_or_else(|| missing("its allocator"))?;
     let bump = instance.get_global(&mut *store, "sluice:bump").ok_or_else(|| missing("its bump pointer"))?;
     let funcs = HOSTCALLS
         .iter()
         .map(|name| instance.get_func(&mut *store, &format!("host:{name}")).ok_or_else(|| missing(name)))
         .collect::<Result<Vec<_>, _>>()?;
-    let bridge = Rc::new(Bridge::new(Shim { memory, allocator, bump, funcs }));
+    let bridge = Rc::new(Bridge::new(Shim { memory, bump, funcs }));
     let instance = sluice::native::Instance::new(Rc::clone(&bridge) as Rc<dyn sluice::native::Host>);
     Ok(ThreadBound::new(Plugin { entry, instance, bridge }))
 }
