@@ -4,7 +4,7 @@
 //! route has: several plugins and VMs in one process, parallel hosts, panics,
 //! traps raised inside host calls, and threads.)
 
-use host_sim::{Error, Host, LogLevel, PluginSpec, Request, Response};
+use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec, Request, Response};
 use sluice::{Action, HttpContext, RootContext, headers, logging, metrics};
 
 /// Tags requests with `x-plugin: <name>` and counts them in `<name>_requests`.
@@ -227,4 +227,53 @@ fn a_host_moved_to_another_thread_reports_instead_of_touching_the_plugin() {
         .expect("the other thread does not panic");
     let Err(Error::Trap { message, .. }) = result else { panic!("expected an error, got {result:?}") };
     assert!(message.contains("only on the thread that loaded it"), "{message}");
+}
+
+/// Adds a request header of the configured size (in KiB).
+mod big_header {
+    use super::*;
+
+    struct Root {
+        kib: usize,
+    }
+    impl RootContext for Root {
+        fn on_configure(&mut self, configuration: sluice::config::Configuration) -> bool {
+            let text = configuration.bytes().unwrap_or_default();
+            self.kib = String::from_utf8_lossy(&text).parse().unwrap_or(0);
+            true
+        }
+        fn new_http_context(&mut self, _: u32) -> Option<Box<dyn HttpContext>> {
+            Some(Box::new(Stream { kib: self.kib }))
+        }
+    }
+
+    struct Stream {
+        kib: usize,
+    }
+    impl HttpContext for Stream {
+        fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
+            let _ = headers::REQUEST.add("x-big", vec![b'a'; self.kib * 1024]);
+            Action::Continue
+        }
+    }
+
+    pub fn sluice_main() {
+        sluice::set_root_context(|_| Box::new(Root { kib: 0 }));
+    }
+}
+
+#[test]
+fn the_memory_cap_bounds_what_a_native_plugin_passes_to_the_host() {
+    let options = HostOptions { memory_limit: 1 << 20, ..HostOptions::default() };
+    let mut host = Host::with_options(options.clone());
+    let small = host.load(PluginSpec::native(big_header::sluice_main).configuration("512").vm_id("small")).unwrap();
+    let outcome = host.run_http(small, request(), Response::ok()).unwrap();
+    assert_eq!(outcome.upstream_request.headers.unwrap().get(b"x-big").map(<[u8]>::len), Some(512 * 1024));
+
+    let mut host = Host::with_options(options);
+    let big = host.load(PluginSpec::native(big_header::sluice_main).configuration("2048")).unwrap();
+    let result = host.run_http(big, request(), Response::ok());
+    let Err(Error::Trap { callback, message }) = result else { panic!("expected a trap, got {result:?}") };
+    assert_eq!(callback, "proxy_on_request_headers");
+    assert!(message.contains("memory cap of 1048576 bytes"), "{message}");
 }
