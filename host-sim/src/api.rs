@@ -2,6 +2,7 @@
 //! read back what each side saw, and finish it.
 
 use crate::error::Error;
+use crate::failure::FailPolicy;
 use crate::host::Host;
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
@@ -56,11 +57,17 @@ pub struct HttpOutcome {
     pub route: Option<SelectedRoute>,
     /// The cluster the upstream request went to (with a route table).
     pub upstream_cluster: Option<String>,
+    /// The plugin's VM had failed and its fail policy handled the stream
+    /// (closed: see `local_response` or `ended`).
+    pub fail_policy: Option<FailPolicy>,
 }
 
 impl Host {
     /// Opens an HTTP stream on a plugin (`proxy_on_context_create`).
+    /// Rebuilds the plugin's VM first if it failed and the plugin asked for
+    /// rebuilds ([`PluginSpec::rebuild`](crate::PluginSpec::rebuild)).
     pub fn http_stream(&mut self, plugin: PluginId) -> Result<HttpStream<'_>, Error> {
+        self.rebuild_if_failed(plugin.vm)?;
         let id = self.on_vm(plugin.vm, |vm| vm.http_create(plugin.root))?;
         Ok(HttpStream { host: self, stream: StreamId { vm: plugin.vm, id } })
     }
@@ -76,7 +83,9 @@ impl Host {
     }
 
     /// Opens a TCP connection on a plugin (`on_context_create`, `on_new_connection`).
+    /// Rebuilds a failed VM first, as [`Host::http_stream`] does.
     pub fn tcp_stream(&mut self, plugin: PluginId) -> Result<TcpStream<'_>, Error> {
+        self.rebuild_if_failed(plugin.vm)?;
         let (id, _) = self.on_vm(plugin.vm, |vm| vm.tcp_create(plugin.root))?;
         Ok(TcpStream { host: self, stream: StreamId { vm: plugin.vm, id } })
     }
@@ -237,6 +246,11 @@ impl HttpStream<'_> {
         self.state().ended
     }
 
+    /// Whether the plugin's fail policy handles the stream (its VM failed).
+    pub fn fail_policy(&self) -> Option<FailPolicy> {
+        self.state().fail_policy
+    }
+
     /// Whether `on_done`/`on_log`/`on_delete` have run (Envoy finishes a
     /// stream once the client has the whole response, or on a reset).
     pub fn is_finished(&self) -> bool {
@@ -271,6 +285,7 @@ impl HttpStream<'_> {
             ended: state.ended,
             route: state.route.selected,
             upstream_cluster: state.route.upstream_cluster,
+            fail_policy: state.fail_policy,
         })
     }
 }
@@ -293,6 +308,9 @@ pub struct TcpOutcome {
     pub sent_downstream: Vec<u8>,
     /// The plugin closed these sides.
     pub closed_by_plugin: Vec<crate::types::StreamType>,
+    /// The plugin's VM had failed and its fail policy handled the
+    /// connection (closed: the host closed it).
+    pub fail_policy: Option<FailPolicy>,
 }
 
 impl TcpStream<'_> {
@@ -355,6 +373,11 @@ impl TcpStream<'_> {
         self.state().finished
     }
 
+    /// Whether the plugin's fail policy handles the connection (its VM failed).
+    pub fn fail_policy(&self) -> Option<FailPolicy> {
+        self.state().fail_policy
+    }
+
     /// Closes the client side if still open (`Remote`), finishing the
     /// connection, and returns its outcome.
     pub fn complete(mut self) -> Result<TcpOutcome, Error> {
@@ -372,6 +395,7 @@ impl TcpStream<'_> {
             sent_upstream: state.downstream.forwarded,
             sent_downstream: state.upstream.forwarded,
             closed_by_plugin: state.close_requested,
+            fail_policy: state.fail_policy,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::engine;
 use crate::error::Error;
 use crate::spec::{PluginId, PluginSpec};
-use crate::state::callouts::{GrpcCallout, HttpCallout};
+use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, HttpCallout};
 use crate::state::logs::{HostCall, LogRecord};
 use crate::state::metrics::MetricValue;
 use crate::state::properties::{Value, envoy_defaults};
@@ -119,7 +119,7 @@ impl Host {
 
     /// Delivers pending `on_queue_ready` notifications, each after the guest
     /// call that enqueued returned.
-    fn pump(&mut self) -> Result<(), Error> {
+    pub(crate) fn pump(&mut self) -> Result<(), Error> {
         loop {
             let ready = std::mem::take(&mut self.world().queue_ready);
             if ready.is_empty() {
@@ -187,6 +187,7 @@ impl Host {
             configuration: spec.configuration,
             properties: spec.properties,
             deleted: false,
+            fail_policy: spec.failure.policy,
         };
         let root = self.on_vm(index, |vm| vm.start_plugin(plugin))?;
         Ok(PluginId { vm: index, root })
@@ -215,19 +216,20 @@ impl Host {
 
     // ---- clock and timers ----
 
-    /// Moves the virtual clock forward, firing every tick and every HTTP
-    /// callout timeout that falls due, in time order, with the clock set to
-    /// each event's time. A timed-out call gets Envoy's local 504 reply (see
-    /// [`HttpCallResponse::timeout`]).
+    /// Moves the virtual clock forward, firing every tick and every callout
+    /// timeout that falls due, in time order, with the clock set to each
+    /// event's time. A timed-out HTTP call gets Envoy's local 504 reply (see
+    /// [`HttpCallResponse::timeout`]), a timed-out unary gRPC call closes
+    /// with `DEADLINE_EXCEEDED` (see [`GrpcEvent::deadline_exceeded`]).
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
         loop {
             let (tick, timeout) = {
                 let mut world = self.world();
-                let timeout = world.callouts.next_http_timeout(target);
+                let timeout = world.callouts.next_timeout(target);
                 // Ticks due no later than the first callout timeout go first.
-                let tick = world.timers.pop_due(timeout.map_or(target, |t| t.2));
-                let at = tick.map(|t| t.1).or(timeout.map(|t| t.2));
+                let tick = world.timers.pop_due(timeout.map_or(target, |t| t.at_ns));
+                let at = tick.map(|t| t.1).or(timeout.map(|t| t.at_ns));
                 if let Some(at) = at {
                     world.clock.advance_to(at);
                 }
@@ -235,8 +237,12 @@ impl Host {
             };
             match (tick, timeout) {
                 (Some(((vm, root), _)), _) => self.on_vm(vm, |vm| vm.tick(root))?,
-                (None, Some((vm, token, _))) => {
-                    self.finish_http_call(CalloutId { vm, token }, Some(HttpCallResponse::timeout()))?
+                (None, Some(Deadline { kind, vm, token, .. })) => {
+                    let id = CalloutId { vm, token };
+                    match kind {
+                        DeadlineKind::Http => self.finish_http_call(id, Some(HttpCallResponse::timeout()))?,
+                        DeadlineKind::Grpc => self.grpc_respond(id, GrpcEvent::deadline_exceeded())?,
+                    }
                 }
                 (None, None) => break,
             }

@@ -45,6 +45,7 @@ pub mod dual;
 pub mod engine;
 mod error;
 mod exchange;
+pub mod failure;
 mod faults;
 mod host;
 #[allow(unsafe_code)]
@@ -61,6 +62,7 @@ pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
 pub use dual::Mode;
 pub use error::Error;
 pub use exchange::{Exchange, Request, Response};
+pub use failure::{FailPolicy, Rebuild, Rebuilds};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
 pub use host::{CalloutId, Host, HostOptions};
 pub use native::NativeEntry;
@@ -75,7 +77,7 @@ pub use state::metrics::MetricValue;
 pub use state::properties::Value;
 pub use state::routes::{HeaderMatch, Route, RouteAction, RouteCache, RouteTable, SelectedRoute, VirtualHost};
 pub use types::{AbiVersion, Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
-pub use vm::{GrpcEvent, HttpCallResponse};
+pub use vm::{GRPC_DEADLINE_EXCEEDED, GrpcEvent, HttpCallResponse};
 
 /// The linked host functions, for signature checks against the reference
 /// tables: `(module, name, params, results)` with wasm value type names.

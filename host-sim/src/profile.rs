@@ -47,7 +47,10 @@ pub enum HostProfile {
     /// - `proxy_http_call` takes an upstream `host[:port]`, an IP or a
     ///   `unix:` path, not an Envoy cluster name: anything else is refused
     ///   with `BAD_ARGUMENT` and an error log ("dispatch failed: invalid
-    ///   upstream");
+    ///   upstream"); there is no cluster table (`Host::set_clusters` does not
+    ///   apply) and `:authority` is optional (only `:method` and `:path` are
+    ///   required);
+    /// - metric names are prefixed `pw.<plugin name>.`;
     /// - Envoy's foreign functions (`clear_route_cache`, ...) do not exist
     ///   (`NOT_FOUND`), and there is no route cache to clear.
     Kong,
@@ -57,6 +60,22 @@ impl HostProfile {
     /// Whether editing the request headers clears the route cache.
     pub fn header_edits_clear_route_cache(self) -> bool {
         self == HostProfile::Envoy132
+    }
+
+    /// Whether callouts go to Envoy clusters (checked against the known
+    /// clusters, `:authority` required); Kong dispatches to `host:port`.
+    pub fn has_clusters(self) -> bool {
+        self != HostProfile::Kong
+    }
+
+    /// The name a metric the plugin defines as `name` gets: Kong prefixes
+    /// `pw.<filter>.` (the plugin name); Envoy keeps it (Envoy stores it in
+    /// the `wasmcustom` stats namespace, which its Prometheus output strips).
+    pub fn metric_name(self, plugin: &str, name: &str) -> String {
+        match self {
+            HostProfile::Kong => format!("pw.{plugin}.{name}"),
+            _ => name.to_owned(),
+        }
     }
 
     /// Whether Envoy's built-in foreign functions exist.
@@ -107,6 +126,8 @@ pub(crate) struct Policy {
     pub capabilities: HashMap<usize, Vec<String>>,
     /// Per VM index: request/response header names the plugin cannot read.
     pub redacted: HashMap<usize, Vec<Vec<u8>>>,
+    /// Per VM index: whether and how a failed VM is rebuilt (absent: never).
+    pub rebuild: HashMap<usize, crate::failure::Rebuild>,
 }
 
 /// What the checks decided.
@@ -306,15 +327,21 @@ impl Policy {
         Ok(())
     }
 
-    /// Whether a plugin may join VM `index` (same capabilities and redaction).
+    /// Whether a plugin may join VM `index` (same capabilities, redaction
+    /// and rebuild settings).
     pub fn vm_matches(&self, index: usize, spec: &PluginSpec) -> bool {
         let redacted: Vec<Vec<u8>> = spec.redacted_headers.iter().map(|h| h.as_bytes().to_vec()).collect();
         self.capabilities.get(&index) == spec.capabilities.as_ref()
             && self.redacted.get(&index).map_or(redacted.is_empty(), |r| *r == redacted)
+            && self.rebuild.get(&index) == spec.failure.rebuild.as_ref()
     }
 
-    /// Gives VM `index` the plugin's capabilities and redaction.
+    /// Gives VM `index` the plugin's capabilities, redaction and rebuild settings.
     pub fn assign(&mut self, index: usize, spec: &PluginSpec) {
+        match spec.failure.rebuild {
+            Some(rule) => self.rebuild.insert(index, rule),
+            None => self.rebuild.remove(&index),
+        };
         match &spec.capabilities {
             Some(list) => self.capabilities.insert(index, list.clone()),
             None => self.capabilities.remove(&index),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::native::NativeEntry;
+use crate::failure::{FailPolicy, Rebuild};
 use crate::state::properties::{PropertyTree, Value};
 
 /// A plugin to load: module bytes plus everything Envoy's `PluginConfig` and
@@ -23,6 +24,7 @@ pub struct PluginSpec {
     pub(crate) capabilities: Option<Vec<String>>,
     pub(crate) redacted_headers: Vec<String>,
     pub(crate) native: Option<NativeEntry>,
+    pub(crate) failure: crate::failure::FailureSettings,
 }
 
 impl PluginSpec {
@@ -40,6 +42,7 @@ impl PluginSpec {
             capabilities: None,
             redacted_headers: Vec::new(),
             native: None,
+            failure: Default::default(),
         }
     }
 
@@ -144,6 +147,35 @@ impl PluginSpec {
     /// client still get them; a plugin replacing a whole map keeps them.
     pub fn redact_headers<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> PluginSpec {
         self.redacted_headers.extend(names.into_iter().map(|n| n.as_ref().to_ascii_lowercase()));
+        self
+    }
+
+    /// Serves the plugin as Envoy does after its VM fails, with this
+    /// failure policy (Envoy's default is [`FailPolicy::Closed`]): the calls
+    /// that drive streams succeed and report what the client saw (a fail-closed
+    /// stream's local reply `503` `wasm_fail_stream`, a closed TCP
+    /// connection); the failure is in [`Host::failure`](crate::Host::failure).
+    /// Without a policy, a failure is an error for the test: the driving call
+    /// returns [`Error::Trap`] and the VM then refuses streams and callbacks
+    /// ([`Error::VmFailed`]). See [`crate::failure`].
+    pub fn fail_policy(mut self, policy: FailPolicy) -> PluginSpec {
+        self.failure.policy = Some(policy);
+        self
+    }
+
+    /// Envoy's `fail_open`: [`FailPolicy::Open`] if true, else [`FailPolicy::Closed`].
+    pub fn fail_open(self, open: bool) -> PluginSpec {
+        self.fail_policy(if open { FailPolicy::Open } else { FailPolicy::Closed })
+    }
+
+    /// Rebuilds the plugin's VM after a failure, when the next stream
+    /// starts, within the crash-loop limit of `rule` (virtual time); implies
+    /// fail closed unless a fail policy is set. Rebuild settings belong to
+    /// the VM: plugins with different settings never share one. Default: a
+    /// failed VM stays failed.
+    pub fn rebuild(mut self, rule: Rebuild) -> PluginSpec {
+        self.failure.rebuild = Some(rule);
+        self.failure.policy.get_or_insert(FailPolicy::Closed);
         self
     }
 

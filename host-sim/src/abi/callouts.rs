@@ -8,10 +8,10 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
-use crate::state::callouts::{GrpcCallout, GrpcKind, HttpCallout};
+use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
 use crate::types::Status;
-use crate::vm::state::VmState;
+use crate::vm::state::{VmState, World};
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_http_call", http_call, (up: u32, up_len: u32, h: u32, h_len: u32, b: u32, b_len: u32,
@@ -69,15 +69,20 @@ fn http_call(
             timeout: Duration::from_millis(timeout as u64),
         };
         let mut world = state.world();
-        let token = world.callouts.http_call(call)?;
-        // Timeout 0 means none, as in Envoy.
-        if timeout > 0 {
-            let at = world.clock.monotonic_ns().saturating_add(timeout as u64 * 1_000_000);
-            world.callouts.set_http_deadline(state.index, token, at);
-        }
+        let envoy = world.policy.profile.has_clusters();
+        let token = world.callouts.http_call(call, envoy)?;
+        arm(&mut world, DeadlineKind::Http, state.index, token, timeout);
         Ok(token)
     })?;
     Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+/// Arms a callout's timeout of `timeout_ms` (0: none, as in Envoy).
+fn arm(world: &mut World, kind: DeadlineKind, vm: usize, token: u32, timeout_ms: u32) {
+    if timeout_ms > 0 {
+        let at_ns = world.clock.monotonic_ns().saturating_add(timeout_ms as u64 * 1_000_000);
+        world.callouts.set_deadline(Deadline { kind, vm, token, at_ns });
+    }
 }
 
 fn open(
@@ -89,7 +94,11 @@ fn open(
     let token = memory::with_memory(caller, |data, state| {
         let root_id = state.effective_root().ok_or(Status::BadArgument)?;
         let callout = build(data, state, root_id)?;
-        state.world().callouts.grpc_open(callout)
+        let timeout_ms = u32::try_from(callout.timeout.as_millis()).unwrap_or(u32::MAX);
+        let mut world = state.world();
+        let token = world.callouts.grpc_open(callout)?;
+        arm(&mut world, DeadlineKind::Grpc, state.index, token, timeout_ms);
+        Ok(token)
     })?;
     Ok(memory::write_u32(caller, token_ptr, token)?)
 }

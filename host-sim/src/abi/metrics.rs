@@ -20,8 +20,11 @@ fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32,
     let kind = MetricType::from_u32(kind).ok_or(Status::BadArgument)?;
     memory::check(caller, id_ptr, 4)?;
     let id = memory::with_memory(caller, |data, state| {
-        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
-        Ok(state.world().metrics.define(kind, &name))
+        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?);
+        let plugin = state.effective_root().and_then(|r| state.plugins.get(&r)).map_or("", |p| p.name.as_str());
+        let mut world = state.world();
+        let name = world.policy.profile.metric_name(plugin, &name);
+        Ok(world.metrics.define(kind, &name))
     })?;
     Ok(memory::write_u32(caller, id_ptr, id)?)
 }

@@ -77,8 +77,31 @@ pub struct Callouts {
     next_grpc_call: u32,
     next_grpc_stream: u32,
     clusters: Option<Vec<String>>,
-    /// `(vm, token, monotonic ns)` at which an HTTP call times out.
-    http_deadlines: Vec<(usize, u32, u64)>,
+    /// When HTTP calls and unary gRPC calls time out.
+    deadlines: Vec<Deadline>,
+}
+
+/// What kind of callout a deadline belongs to (HTTP and gRPC tokens are
+/// counted separately).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeadlineKind {
+    /// An HTTP call.
+    Http,
+    /// A unary gRPC call.
+    Grpc,
+}
+
+/// When a callout times out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    /// HTTP or gRPC.
+    pub kind: DeadlineKind,
+    /// VM index.
+    pub vm: usize,
+    /// The callout's token.
+    pub token: u32,
+    /// Monotonic time of the timeout, ns.
+    pub at_ns: u64,
 }
 
 /// The pseudo-headers Envoy requires on an HTTP call.
@@ -94,10 +117,14 @@ impl Callouts {
         self.clusters.as_ref().is_none_or(|c| c.iter().any(|k| k == name))
     }
 
-    /// Records an HTTP call after Envoy's checks: a known upstream and the
-    /// `:method`, `:path` and `:authority` pseudo-headers. Returns the token.
-    pub fn http_call(&mut self, mut call: HttpCallout) -> Result<u32, Status> {
-        if !self.check_cluster(&call.upstream) || REQUIRED.iter().any(|h| call.headers.get(h).is_none()) {
+    /// Records an HTTP call after Envoy's checks (`envoy` true): a known
+    /// upstream cluster and the `:method`, `:path` and `:authority`
+    /// pseudo-headers; Kong's (`envoy` false) need only `:method` and
+    /// `:path`, the upstream being a `host:port`. Returns the token.
+    pub fn http_call(&mut self, mut call: HttpCallout, envoy: bool) -> Result<u32, Status> {
+        let required = if envoy { &REQUIRED[..] } else { &REQUIRED[..2] };
+        let known = !envoy || self.check_cluster(&call.upstream);
+        if !known || required.iter().any(|h| call.headers.get(h).is_none()) {
             return Err(Status::BadArgument);
         }
         if !call.body.is_empty() {
@@ -149,7 +176,7 @@ impl Callouts {
     /// `proxy_grpc_cancel`: the exchange is forgotten.
     pub fn grpc_cancel(&mut self, vm: usize, token: u32) -> Result<(), Status> {
         self.grpc_mut(vm, token)?.cancelled = true;
-        self.grpc.retain(|g| !(g.vm == vm && g.token == token));
+        self.take_grpc(vm, token);
         Ok(())
     }
 
@@ -172,22 +199,32 @@ impl Callouts {
         &self.grpc
     }
 
-    /// Arms an HTTP call's timeout at `at_ns` on the monotonic clock.
-    pub fn set_http_deadline(&mut self, vm: usize, token: u32, at_ns: u64) {
-        self.http_deadlines.push((vm, token, at_ns));
+    /// Arms a callout's timeout.
+    pub fn set_deadline(&mut self, deadline: Deadline) {
+        self.deadlines.push(deadline);
     }
 
-    /// The pending HTTP call that times out first, no later than `until_ns`:
-    /// `(vm, token, at_ns)`.
-    pub fn next_http_timeout(&self, until_ns: u64) -> Option<(usize, u32, u64)> {
-        self.http_deadlines.iter().filter(|d| d.2 <= until_ns).min_by_key(|d| (d.2, d.0, d.1)).copied()
+    fn disarm(&mut self, kind: DeadlineKind, vm: usize, token: u32) {
+        self.deadlines.retain(|d| !(d.kind == kind && d.vm == vm && d.token == token));
+    }
+
+    /// The pending callout that times out first, no later than `until_ns`.
+    pub fn next_timeout(&self, until_ns: u64) -> Option<Deadline> {
+        self.deadlines.iter().filter(|d| d.at_ns <= until_ns).min_by_key(|d| (d.at_ns, d.vm, d.kind, d.token)).copied()
     }
 
     /// Removes an HTTP call to answer it (disarming its timeout).
     pub fn take_http(&mut self, vm: usize, token: u32) -> Option<HttpCallout> {
-        self.http_deadlines.retain(|d| !(d.0 == vm && d.1 == token));
+        self.disarm(DeadlineKind::Http, vm, token);
         let i = self.http.iter().position(|c| c.vm == vm && c.token == token)?;
         Some(self.http.remove(i))
+    }
+
+    /// Forgets every callout of a VM (it was replaced by a new instance).
+    pub fn forget_vm(&mut self, vm: usize) {
+        self.http.retain(|c| c.vm != vm);
+        self.grpc.retain(|g| g.vm != vm);
+        self.deadlines.retain(|d| d.vm != vm);
     }
 
     /// A gRPC exchange by token.
@@ -195,8 +232,9 @@ impl Callouts {
         self.grpc.iter().find(|g| g.vm == vm && g.token == token)
     }
 
-    /// Removes a gRPC exchange once it is closed.
+    /// Removes a gRPC exchange once it is closed (disarming its timeout).
     pub fn take_grpc(&mut self, vm: usize, token: u32) -> Option<GrpcCallout> {
+        self.disarm(DeadlineKind::Grpc, vm, token);
         let i = self.grpc.iter().position(|g| g.vm == vm && g.token == token)?;
         Some(self.grpc.remove(i))
     }
@@ -223,22 +261,49 @@ mod tests {
     #[test]
     fn http_calls_are_validated_and_numbered() {
         let mut c = Callouts::default();
-        assert_eq!(c.http_call(call(&[(":method", "GET"), (":path", "/")])), Err(Status::BadArgument));
+        assert_eq!(c.http_call(call(&[(":method", "GET"), (":path", "/")]), true), Err(Status::BadArgument));
         let ok = [(":method", "GET"), (":path", "/"), (":authority", "auth")];
-        assert_eq!(c.http_call(call(&ok)), Ok(1));
-        assert_eq!(c.http_call(call(&ok)), Ok(2));
+        assert_eq!(c.http_call(call(&ok), true), Ok(1));
+        assert_eq!(c.http_call(call(&ok), true), Ok(2));
         assert_eq!(c.http()[0].headers.get(b"content-length"), Some(&b"2"[..]));
         c.set_clusters(Some(vec!["other".into()]));
-        assert_eq!(c.http_call(call(&ok)), Err(Status::BadArgument));
-        c.set_http_deadline(0, 1, 500);
-        c.set_http_deadline(0, 2, 300);
-        assert_eq!(c.next_http_timeout(200), None);
-        assert_eq!(c.next_http_timeout(1000), Some((0, 2, 300)));
+        assert_eq!(c.http_call(call(&ok), true), Err(Status::BadArgument));
+        let at = |token, at_ns| Deadline { kind: DeadlineKind::Http, vm: 0, token, at_ns };
+        c.set_deadline(at(1, 500));
+        c.set_deadline(at(2, 300));
+        assert_eq!(c.next_timeout(200), None);
+        assert_eq!(c.next_timeout(1000), Some(at(2, 300)));
         assert_eq!(c.take_http(0, 1).unwrap().token, 1);
         assert!(c.take_http(0, 1).is_none());
-        assert_eq!(c.next_http_timeout(1000), Some((0, 2, 300)));
+        assert_eq!(c.next_timeout(1000), Some(at(2, 300)));
         c.take_http(0, 2);
-        assert_eq!(c.next_http_timeout(u64::MAX), None, "answered calls do not time out");
+        assert_eq!(c.next_timeout(u64::MAX), None, "answered calls do not time out");
+    }
+
+    #[test]
+    fn kong_calls_skip_the_cluster_and_authority_checks() {
+        let mut c = Callouts::default();
+        c.set_clusters(Some(vec!["known".into()]));
+        let no_authority = [(":method", "GET"), (":path", "/")];
+        assert_eq!(c.http_call(call(&no_authority), true), Err(Status::BadArgument));
+        assert_eq!(c.http_call(call(&no_authority), false), Ok(1), "host:port upstreams, no cluster table");
+        assert_eq!(c.http_call(call(&[(":path", "/")]), false), Err(Status::BadArgument), "`:method` is required");
+    }
+
+    #[test]
+    fn grpc_deadlines_are_disarmed_when_the_call_ends_and_vms_forget_their_callouts() {
+        let mut c = Callouts::default();
+        let grpc = |token, at_ns| Deadline { kind: DeadlineKind::Grpc, vm: 0, token, at_ns };
+        c.set_deadline(grpc(1, 100));
+        c.set_deadline(Deadline { kind: DeadlineKind::Http, vm: 0, token: 1, at_ns: 100 });
+        assert_eq!(c.next_timeout(100).map(|d| d.kind), Some(DeadlineKind::Http), "same time: HTTP first");
+        c.take_grpc(0, 1);
+        c.take_http(0, 1);
+        assert_eq!(c.next_timeout(u64::MAX), None);
+        c.http_call(call(&[(":method", "GET"), (":path", "/"), (":authority", "a")]), true).unwrap();
+        c.set_deadline(grpc(3, 5));
+        c.forget_vm(0);
+        assert!(c.http().is_empty() && c.next_timeout(u64::MAX).is_none());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct ContextEntry {
 }
 
 /// The live contexts of a VM.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Contexts {
     next_id: u32,
     entries: IdMap<ContextEntry>,

@@ -164,6 +164,8 @@ pub struct HttpStreamState {
     pub started_ns: Option<u64>,
     /// `request.protocol` (`HTTP/1.1` unless the test set another).
     pub protocol: Option<String>,
+    /// The plugin's fail policy handled this stream (its VM had failed).
+    pub fail_policy: Option<crate::failure::FailPolicy>,
 }
 
 impl HttpStreamState {
@@ -176,6 +178,28 @@ impl HttpStreamState {
     /// then destroys the stream.
     pub fn is_complete(&self) -> bool {
         self.ended == Some(EndReason::Reset) || self.response.sent.end_of_stream
+    }
+
+    /// Marks the stream ended by a local response: the request stops where
+    /// it is, and the forced stop applies to the running callback only.
+    pub fn end_locally(&mut self) {
+        self.ended = Some(EndReason::LocalResponse);
+        self.stop_next_iteration = false;
+        self.request.stopped = None;
+        self.request.pending_trailers = None;
+    }
+
+    /// Ends the stream with a local response that goes straight to the
+    /// client, replacing a response it has not received yet.
+    pub fn end_with_reply(&mut self, reply: LocalResponse) {
+        self.end_locally();
+        let headers = reply.client_headers();
+        let flow = &mut self.response;
+        flow.headers = Some(headers.clone());
+        flow.body = reply.body.clone();
+        flow.stopped = None;
+        flow.sent = Message { headers: Some(headers), body: reply.body.clone(), trailers: None, end_of_stream: true };
+        self.local_response = Some(reply);
     }
 }
 

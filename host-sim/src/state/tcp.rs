@@ -43,6 +43,9 @@ pub struct TcpStreamState {
     pub close_requested: Vec<crate::types::StreamType>,
     /// `on_done`/`on_log`/`on_delete` ran.
     pub finished: bool,
+    /// The plugin's fail policy handled this connection (its VM had failed;
+    /// closed: the host closed it).
+    pub fail_policy: Option<crate::failure::FailPolicy>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::engine::exports::HeadersFn;
 use crate::error::Error;
 use crate::state::contexts::ContextKind;
 use crate::state::headers::HeaderMap;
-use crate::state::http::{EndReason, Flow, HttpStreamState, Message, Stop};
+use crate::state::http::{EndReason, Flow, HttpStreamState, Stop};
 use crate::types::{Action, PhaseKind};
 
 fn callbacks(response: bool) -> [Callback; 3] {
@@ -32,7 +32,7 @@ impl Vm {
 
     /// Creates an HTTP stream context under `root`.
     pub fn http_create(&mut self, root: u32) -> Result<u32, Error> {
-        self.check_alive()?;
+        self.check_serving(root)?;
         let state = self.state_mut();
         match state.contexts.get(root) {
             Some(e) if e.kind == ContextKind::Root => {}
@@ -41,14 +41,14 @@ impl Vm {
         let id = state.contexts.create(ContextKind::Http, Some(root));
         state.http.insert(id, HttpStreamState::default());
         if let Some(f) = self.exports.context_create.clone() {
-            self.call(id, Callback::ContextCreate, f, (id, root))?;
+            self.call_serving(id, Callback::ContextCreate, f, (id, root))?;
         }
         self.run_deferred()?;
         Ok(id)
     }
 
     fn check_open(&mut self, id: u32, response: bool, what: &str) -> Result<(), Error> {
-        self.check_alive()?;
+        self.check_serving(id)?;
         let stream = self.stream_mut(id)?;
         if let Some(reason) = stream.ended {
             return Err(Error::InvalidPhase(format!("{what}: the stream already ended ({reason:?})")));
@@ -150,11 +150,12 @@ impl Vm {
         let end = flow.received_end as u32;
         let f = if response { self.exports.response_headers.clone() } else { self.exports.request_headers.clone() };
         let cb = callbacks(response)[0];
-        let raw = match f {
-            Some(HeadersFn::V1(f)) => self.call(id, cb, f, (id, n))?,
-            Some(HeadersFn::V2(f)) => self.call(id, cb, f, (id, n, end))?,
-            None => 0,
+        let ran = match f {
+            Some(HeadersFn::V1(f)) => self.call_serving(id, cb, f, (id, n))?,
+            Some(HeadersFn::V2(f)) => self.call_serving(id, cb, f, (id, n, end))?,
+            None => Some(0),
         };
+        let raw = self.stream_result(id, ran)?;
         let action = self.settle(id, Action::from_headers_result(raw), PhaseKind::Headers)?;
         let flow = self.flow_mut(id, response)?;
         flow.action = Some(action);
@@ -183,11 +184,12 @@ impl Vm {
         let size = flow.body.len() as u32;
         let f = if response { self.exports.response_body.clone() } else { self.exports.request_body.clone() };
         let result = match f {
-            Some(f) => self.call(id, callbacks(response)[1], f, (id, size, end as u32)),
-            None => Ok(0),
+            Some(f) => self.call_serving(id, callbacks(response)[1], f, (id, size, end as u32)),
+            None => Ok(Some(0)),
         };
         self.flow_mut(id, response)?.body_exposed = false;
-        let action = self.settle(id, Action::from_data_result(result?), PhaseKind::Data)?;
+        let raw = self.stream_result(id, result?)?;
+        let action = self.settle(id, Action::from_data_result(raw), PhaseKind::Data)?;
         let flow = self.flow_mut(id, response)?;
         flow.action = Some(action);
         match action {
@@ -208,10 +210,11 @@ impl Vm {
     fn deliver_trailers(&mut self, id: u32, response: bool) -> Result<Action, Error> {
         let n = self.flow_mut(id, response)?.trailers.as_ref().map_or(0, HeaderMap::len) as u32;
         let f = if response { self.exports.response_trailers.clone() } else { self.exports.request_trailers.clone() };
-        let raw = match f {
-            Some(f) => self.call(id, callbacks(response)[2], f, (id, n))?,
-            None => 0,
+        let ran = match f {
+            Some(f) => self.call_serving(id, callbacks(response)[2], f, (id, n))?,
+            None => Some(0),
         };
+        let raw = self.stream_result(id, ran)?;
         let action = self.settle(id, Action::from_trailers_result(raw), PhaseKind::Trailers)?;
         let flow = self.flow_mut(id, response)?;
         flow.action = Some(action);
@@ -319,20 +322,12 @@ impl Vm {
         if stream.ended.is_some() {
             return Ok(());
         }
-        stream.ended = Some(EndReason::LocalResponse);
-        // The forced stop applies to the callback that sent the reply only.
-        stream.stop_next_iteration = false;
-        stream.request.stopped = None;
-        stream.request.pending_trailers = None;
-        let headers = reply.client_headers();
         if stream.response.headers.is_some() {
-            let flow = &mut stream.response;
-            flow.headers = Some(headers.clone());
-            flow.body = reply.body.clone();
-            flow.stopped = None;
-            flow.sent = Message { headers: Some(headers), body: reply.body, trailers: None, end_of_stream: true };
+            stream.end_with_reply(reply);
             return self.complete_if_done(id);
         }
+        stream.end_locally();
+        let headers = reply.client_headers();
         let flow = &mut stream.response;
         flow.headers = Some(headers);
         flow.received_end = reply.body.is_empty();

@@ -71,7 +71,7 @@ impl Vm {
             return Ok(());
         }
         let done = match self.exports.done.clone() {
-            Some(f) => self.call(id, Callback::Done, f, id)? != 0,
+            Some(f) => self.call_serving(id, Callback::Done, f, id)?.is_none_or(|r| r != 0),
             None => true,
         };
         if done {
@@ -84,14 +84,14 @@ impl Vm {
 
     fn log_and_delete(&mut self, id: u32) -> Result<(), Error> {
         if let Some(f) = self.exports.log.clone() {
-            self.call(id, Callback::Log, f, id)?;
+            self.call_serving(id, Callback::Log, f, id)?;
         }
         self.delete(id)
     }
 
     fn delete(&mut self, id: u32) -> Result<(), Error> {
         if let Some(f) = self.exports.delete.clone() {
-            self.call(id, Callback::Delete, f, id)?;
+            self.call_serving(id, Callback::Delete, f, id)?;
         }
         let state = self.state_mut();
         let kind = state.contexts.remove(id).map(|e| e.kind);
@@ -135,7 +135,7 @@ impl Vm {
             return Err(Error::NotFound(format!("plugin root context {root}")));
         }
         let done = match self.exports.done.clone() {
-            Some(f) => self.call(root, Callback::Done, f, root)? != 0,
+            Some(f) => self.call_serving(root, Callback::Done, f, root)?.is_none_or(|r| r != 0),
             None => true,
         };
         if done {
@@ -150,7 +150,7 @@ impl Vm {
     /// `proxy_on_tick(root)`.
     pub fn tick(&mut self, root: u32) -> Result<(), Error> {
         if let Some(f) = self.exports.tick.clone() {
-            self.call(root, Callback::Tick, f, root)?;
+            self.call_serving(root, Callback::Tick, f, root)?;
         }
         self.run_deferred()
     }
@@ -161,7 +161,7 @@ impl Vm {
             return Ok(());
         }
         if let Some(f) = self.exports.queue_ready.clone() {
-            self.call(root, Callback::QueueReady, f, (root, token))?;
+            self.call_serving(root, Callback::QueueReady, f, (root, token))?;
         }
         self.run_deferred()
     }
@@ -172,7 +172,7 @@ impl Vm {
         let len = args.len() as u32;
         self.state_mut().scope = Scope { foreign_args: Some(args), ..Scope::default() };
         let result = match self.exports.foreign_function.clone() {
-            Some(f) => self.call(root, Callback::ForeignFunction, f, (root, function_id, len)),
+            Some(f) => self.call_serving(root, Callback::ForeignFunction, f, (root, function_id, len)).map(drop),
             None => Ok(()),
         };
         self.state_mut().scope = Scope::default();
@@ -199,12 +199,14 @@ impl Vm {
             .unwrap_or_default();
         self.state_mut().scope = scope;
         let result = match self.exports.http_call_response.clone() {
-            Some(f) => self.call(
-                call.root_id,
-                Callback::HttpCallResponse,
-                f,
-                (call.root_id, call.token, sizes.0, sizes.1, sizes.2),
-            ),
+            Some(f) => self
+                .call_serving(
+                    call.root_id,
+                    Callback::HttpCallResponse,
+                    f,
+                    (call.root_id, call.token, sizes.0, sizes.1, sizes.2),
+                )
+                .map(drop),
             None => Ok(()),
         };
         self.state_mut().scope = Scope::default();
@@ -219,21 +221,23 @@ impl Vm {
             GrpcEvent::InitialMetadata(map) => {
                 let n = map.len() as u32;
                 self.state_mut().scope = Scope { grpc_initial: Some(map), ..Scope::default() };
-                e.grpc_initial_metadata.map(|f| self.call(root, Callback::GrpcInitialMetadata, f, (root, token, n)))
+                e.grpc_initial_metadata
+                    .map(|f| self.call_serving(root, Callback::GrpcInitialMetadata, f, (root, token, n)))
             }
             GrpcEvent::Message(message) => {
                 let n = message.len() as u32;
                 self.state_mut().scope = Scope { grpc_message: Some(message), ..Scope::default() };
-                e.grpc_receive.map(|f| self.call(root, Callback::GrpcReceive, f, (root, token, n)))
+                e.grpc_receive.map(|f| self.call_serving(root, Callback::GrpcReceive, f, (root, token, n)))
             }
             GrpcEvent::TrailingMetadata(map) => {
                 let n = map.len() as u32;
                 self.state_mut().scope = Scope { grpc_trailing: Some(map), ..Scope::default() };
-                e.grpc_trailing_metadata.map(|f| self.call(root, Callback::GrpcTrailingMetadata, f, (root, token, n)))
+                e.grpc_trailing_metadata
+                    .map(|f| self.call_serving(root, Callback::GrpcTrailingMetadata, f, (root, token, n)))
             }
             GrpcEvent::Close(status, message) => {
                 self.state_mut().scope = Scope { status: Some((status, message.into_bytes())), ..Scope::default() };
-                e.grpc_close.map(|f| self.call(root, Callback::GrpcClose, f, (root, token, status)))
+                e.grpc_close.map(|f| self.call_serving(root, Callback::GrpcClose, f, (root, token, status)))
             }
         };
         self.state_mut().scope = Scope::default();
@@ -253,4 +257,17 @@ pub enum GrpcEvent {
     TrailingMetadata(HeaderMap),
     /// The call or stream closed with a gRPC status and message.
     Close(u32, String),
+}
+
+/// gRPC status `DEADLINE_EXCEEDED`.
+pub const GRPC_DEADLINE_EXCEEDED: u32 = 4;
+
+impl GrpcEvent {
+    /// What a unary gRPC call gets when the virtual clock passes its timeout
+    /// (`proxy_grpc_call`'s `timeout`): a close with status 4
+    /// (`DEADLINE_EXCEEDED`) and the message `upstream request timeout`
+    /// (the text of Envoy's router timeout), as `proxy_get_status` reports.
+    pub fn deadline_exceeded() -> GrpcEvent {
+        GrpcEvent::Close(GRPC_DEADLINE_EXCEEDED, "upstream request timeout".to_owned())
+    }
 }

@@ -5,7 +5,7 @@
 
 mod http;
 mod lifecycle;
-pub use lifecycle::{GrpcEvent, HttpCallResponse};
+pub use lifecycle::{GRPC_DEADLINE_EXCEEDED, GrpcEvent, HttpCallResponse};
 pub(crate) mod state;
 mod tcp;
 
@@ -178,9 +178,14 @@ impl Vm {
     /// Creates a plugin: its root context, `on_context_create(root, 0)`,
     /// `on_vm_start(root, vm_config_size)`, `on_configure(root, config_size)`.
     pub fn start_plugin(&mut self, plugin: PluginState) -> Result<u32, Error> {
+        let root = self.store.data_mut().contexts.create(ContextKind::Root, None);
+        self.start_root(root, plugin)
+    }
+
+    /// Starts a plugin on root context `root`, which exists already.
+    pub fn start_root(&mut self, root: u32, plugin: PluginState) -> Result<u32, Error> {
         let e = self.exports.clone();
         let state = self.store.data_mut();
-        let root = state.contexts.create(ContextKind::Root, None);
         let root_name = plugin.root_id.clone();
         let config_len = plugin.configuration.len() as u32;
         let vm_config_len = state.vm_configuration.len() as u32;

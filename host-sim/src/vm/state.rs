@@ -38,6 +38,8 @@ pub(crate) struct World {
     pub policy: crate::profile::Policy,
     /// The route configuration (empty: routing is not simulated).
     pub routes: crate::state::routes::RouteTable,
+    /// Rebuilds of failed VMs and the crash-loop limit's count.
+    pub rebuilds: crate::failure::RebuildLog,
 }
 
 /// The callback that is running, for phase checks and error messages.
@@ -137,6 +139,8 @@ pub(crate) struct PluginState {
     pub configuration: Vec<u8>,
     pub properties: PropertyTree,
     pub deleted: bool,
+    /// The plugin's fail policy (`None`: a failure is an error for the test).
+    pub fail_policy: Option<crate::failure::FailPolicy>,
 }
 
 /// The store data of one VM.

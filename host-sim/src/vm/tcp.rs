@@ -17,7 +17,7 @@ impl Vm {
 
     /// Creates the connection's context and calls `on_new_connection`.
     pub fn tcp_create(&mut self, root: u32) -> Result<(u32, Action), Error> {
-        self.check_alive()?;
+        self.check_serving(root)?;
         let state = self.state_mut();
         match state.contexts.get(root) {
             Some(e) if e.kind == ContextKind::Root => {}
@@ -26,12 +26,13 @@ impl Vm {
         let id = state.contexts.create(ContextKind::Tcp, Some(root));
         state.tcp.insert(id, TcpStreamState::default());
         if let Some(f) = self.exports.context_create.clone() {
-            self.call(id, Callback::ContextCreate, f, (id, root))?;
+            self.call_serving(id, Callback::ContextCreate, f, (id, root))?;
         }
-        let raw = match self.exports.new_connection.clone() {
-            Some(f) => self.call(id, Callback::NewConnection, f, id)?,
-            None => 0,
+        let ran = match self.exports.new_connection.clone() {
+            Some(f) => self.call_serving(id, Callback::NewConnection, f, id)?,
+            None => Some(0),
         };
+        let raw = self.stream_result(id, ran)?;
         let action = Action::from_trailers_result(raw);
         if let Some(s) = self.state_mut().tcp.get_mut(&id) {
             s.new_connection_action = Some(action);
@@ -42,7 +43,7 @@ impl Vm {
 
     /// Data from one peer: `on_downstream_data` / `on_upstream_data`.
     pub fn tcp_data(&mut self, id: u32, upstream: bool, data: &[u8], end: bool) -> Result<Action, Error> {
-        self.check_alive()?;
+        self.check_serving(id)?;
         let flow = self.tcp_flow(id, upstream)?;
         if flow.closed.is_some() {
             return Err(Error::InvalidPhase("data after the connection closed".into()));
@@ -57,12 +58,12 @@ impl Vm {
             (self.exports.downstream_data.clone(), Callback::DownstreamData)
         };
         let result = match f {
-            Some(f) => self.call(id, cb, f, (id, size, end as u32)),
-            None => Ok(0),
+            Some(f) => self.call_serving(id, cb, f, (id, size, end as u32)),
+            None => Ok(Some(0)),
         };
+        self.tcp_flow(id, upstream)?.exposed = false;
+        let action = Action::from_trailers_result(self.stream_result(id, result?)?);
         let flow = self.tcp_flow(id, upstream)?;
-        flow.exposed = false;
-        let action = Action::from_trailers_result(result?);
         flow.action = Some(action);
         if action.is_continue() {
             flow.forward();
@@ -88,7 +89,7 @@ impl Vm {
             (self.exports.downstream_close.clone(), Callback::DownstreamClose)
         };
         if let Some(f) = f {
-            self.call(id, cb, f, (id, peer as u32))?;
+            self.call_serving(id, cb, f, (id, peer as u32))?;
         }
         if !upstream {
             self.finish_stream(id)?;

@@ -1,0 +1,257 @@
+//! The fail policy (Envoy's `failure_policy` / `fail_open`): once a plugin's
+//! VM fails, fail closed answers HTTP streams with a local `503`
+//! `wasm_fail_stream` (or resets them once the response started) and closes
+//! TCP connections; fail open lets them through as if the plugin were not
+//! there. Either way the driving calls succeed, the guest is not called
+//! again, and the failure stays readable.
+
+mod common;
+
+use common::{LOG, Wat};
+use host_sim::{
+    Action, EndReason, Error, FailPolicy, Host, HttpCallResponse, LogLevel, PluginId, PluginSpec, Request, Response,
+};
+
+/// Stream and root callbacks that log their own name, in the order Envoy
+/// may call them; the one named `trapping` traps instead.
+const CALLBACKS: [(&str, &str, &str); 13] = [
+    ("proxy_on_context_create", "(param i32 i32)", ""),
+    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
+    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_tick", "(param i32)", ""),
+    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
+    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
+    ("proxy_on_log", "(param i32)", ""),
+    ("proxy_on_delete", "(param i32)", ""),
+];
+
+fn guest(trapping: &str) -> Vec<u8> {
+    let mut w = Wat::default();
+    let mut funcs = String::new();
+    for (name, signature, result) in CALLBACKS {
+        let body = if name == trapping { "unreachable".to_owned() } else { format!("{} {result}", w.log(name)) };
+        funcs.push_str(&format!("(func (export \"{name}\") {signature} {body})\n"));
+    }
+    w.module("proxy_abi_version_0_2_1", LOG, &funcs)
+}
+
+/// The callbacks the guest ran (its own log lines).
+fn guest_calls(host: &Host) -> Vec<String> {
+    host.logs().into_iter().map(|r| r.message).filter(|m| m.starts_with("proxy_on_")).collect()
+}
+
+fn load(trapping: &str, policy: FailPolicy) -> (Host, PluginId) {
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(guest(trapping)).fail_policy(policy)).unwrap();
+    (host, plugin)
+}
+
+fn request() -> [(&'static str, &'static str); 3] {
+    [(":method", "POST"), (":path", "/"), (":authority", "example.com")]
+}
+
+#[test]
+fn fail_closed_answers_503_wasm_fail_stream_and_nothing_goes_upstream() {
+    let (mut host, plugin) = load("proxy_on_request_headers", FailPolicy::Closed);
+    let mut stream = host.http_stream(plugin).unwrap();
+    let action = stream.request_headers(request(), false).expect("the policy handles the trap");
+    assert_eq!(action, Action::StopAllIterationAndWatermark, "CHECK_FAIL's closed result");
+    assert!(stream.upstream_request().headers.is_none(), "the request never reaches the upstream");
+    let local = stream.local_response().expect("Envoy's local reply").clone();
+    assert_eq!((local.status_code, local.details.as_str(), local.body.len()), (503, "wasm_fail_stream", 0));
+    let client = stream.client_response().clone();
+    assert_eq!(client.headers.as_ref().unwrap().get_str(":status"), Some("503"));
+    assert!(client.end_of_stream && client.body.is_empty());
+    assert!(stream.is_finished(), "the stream is over once the client has the reply");
+    assert!(matches!(stream.request_body("late", true), Err(Error::InvalidPhase(_))));
+    let outcome = stream.complete().unwrap();
+    assert_eq!(outcome.fail_policy, Some(FailPolicy::Closed));
+    assert_eq!(outcome.ended, Some(EndReason::LocalResponse));
+
+    let failure = host.failure(plugin).expect("the failure stays readable").to_owned();
+    assert!(failure.contains("proxy_on_request_headers") && failure.contains("unreachable"), "{failure}");
+    let errors = host.logs_at(LogLevel::Error);
+    assert!(
+        errors.iter().any(|l| l.starts_with("Function: proxy_on_request_headers failed") && l.contains("fail closed")),
+        "{errors:?}"
+    );
+    let created = ["proxy_on_context_create"; 2];
+    assert_eq!(guest_calls(&host), created, "the root's and the stream's; no teardown in a failed VM");
+
+    // A new stream on the failed VM gets the same answer without the guest.
+    let outcome = host.run_http(plugin, Request::get("/next"), Response::ok().body("never")).unwrap();
+    assert_eq!(outcome.local_response.map(|l| (l.status_code, l.details)), Some((503, "wasm_fail_stream".into())));
+    assert_eq!(outcome.upstream_request.headers, None);
+    assert_eq!(outcome.fail_policy, Some(FailPolicy::Closed));
+    assert_eq!(guest_calls(&host), created);
+}
+
+#[test]
+fn fail_open_continues_as_if_the_plugin_were_not_there() {
+    let (mut host, plugin) = load("proxy_on_request_headers", FailPolicy::Open);
+    let mut stream = host.http_stream(plugin).unwrap();
+    assert_eq!(stream.request_headers(request(), true).unwrap(), Action::Continue);
+    assert_eq!(stream.upstream_request().headers.as_ref().unwrap().get_str(":path"), Some("/"));
+    assert_eq!(stream.response_headers([(":status", "200")], false).unwrap(), Action::Continue);
+    stream.response_body("hello", true).unwrap();
+    let outcome = stream.complete().unwrap();
+    assert_eq!(outcome.client_response.body, b"hello");
+    assert!(outcome.client_response.end_of_stream);
+    assert_eq!((outcome.local_response, outcome.ended), (None, None));
+    assert_eq!(outcome.fail_policy, Some(FailPolicy::Open));
+    assert!(host.failure(plugin).is_some());
+
+    let outcome = host.run_http(plugin, Request::post("/next", "body"), Response::status(201)).unwrap();
+    assert_eq!(outcome.upstream_request.body, b"body");
+    assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("201"));
+    assert_eq!(guest_calls(&host), ["proxy_on_context_create"; 2], "the guest is not called again");
+}
+
+#[test]
+fn a_failure_mid_stream_gets_the_policy_from_that_event_on() {
+    let (mut host, plugin) = load("proxy_on_request_body", FailPolicy::Closed);
+    let mut stream = host.http_stream(plugin).unwrap();
+    assert_eq!(stream.request_headers(request(), false).unwrap(), Action::Continue);
+    assert_eq!(stream.request_body("part", false).unwrap(), Action::StopIterationNoBuffer);
+    assert_eq!(stream.upstream_request().body, b"", "the body stops at the plugin");
+    assert!(!stream.upstream_request().end_of_stream);
+    assert_eq!(stream.local_response().map(|l| l.status_code), Some(503));
+    assert_eq!(stream.fail_policy(), Some(FailPolicy::Closed));
+
+    let (mut host, plugin) = load("proxy_on_request_body", FailPolicy::Open);
+    let outcome =
+        host.run_http(plugin, Request::post("/", "one").body("two"), Response::ok().body("fine")).expect("served");
+    assert_eq!(outcome.upstream_request.body, b"onetwo");
+    assert!(outcome.upstream_request.end_of_stream);
+    assert_eq!(outcome.client_response.body, b"fine");
+}
+
+#[test]
+fn fail_closed_resets_a_stream_whose_response_already_started() {
+    let (mut host, plugin) = load("proxy_on_response_body", FailPolicy::Closed);
+    let mut stream = host.http_stream(plugin).unwrap();
+    stream.request_headers(request(), true).unwrap();
+    stream.response_headers([(":status", "200")], false).unwrap();
+    assert!(stream.client_response().headers.is_some(), "the client has the response headers");
+    assert_eq!(stream.response_body("x", false).unwrap(), Action::StopIterationNoBuffer);
+    assert_eq!(stream.ended(), Some(EndReason::Reset));
+    assert!(stream.local_response().is_none(), "too late for a local reply");
+    assert!(stream.is_finished());
+}
+
+#[test]
+fn a_grpc_request_failed_closed_gets_grpc_status_unavailable() {
+    let (mut host, plugin) = load("proxy_on_request_headers", FailPolicy::Closed);
+    let request = Request::post("/pkg.Svc/Call", "\0\0\0\0\0").header("content-type", "application/grpc");
+    let outcome = host.run_http(plugin, request, Response::ok()).unwrap();
+    let headers = outcome.client_response.headers.unwrap();
+    assert_eq!((headers.get_str(":status"), headers.get_str("grpc-status")), (Some("503"), Some("14")));
+}
+
+#[test]
+fn tcp_fail_closed_closes_the_connection() {
+    let (mut host, plugin) = load("proxy_on_downstream_data", FailPolicy::Closed);
+    let mut connection = host.tcp_stream(plugin).unwrap();
+    assert_eq!(connection.new_connection_action(), Some(Action::Continue));
+    assert_eq!(connection.downstream_data("hello", false).unwrap(), Action::StopIteration);
+    assert!(connection.is_finished(), "the host closed the connection");
+    assert_eq!(connection.sent_upstream(), b"");
+    assert!(matches!(connection.downstream_data("more", false), Err(Error::InvalidPhase(_))));
+    let outcome = connection.complete().unwrap();
+    assert_eq!(outcome.fail_policy, Some(FailPolicy::Closed));
+    assert!(outcome.closed_by_plugin.is_empty(), "the plugin did not close it");
+
+    // A new connection on the failed VM is closed at once.
+    let connection = host.tcp_stream(plugin).unwrap();
+    assert_eq!(connection.new_connection_action(), Some(Action::StopIteration));
+    assert!(connection.is_finished());
+    assert_eq!(connection.fail_policy(), Some(FailPolicy::Closed));
+}
+
+#[test]
+fn tcp_fail_open_passes_data_through() {
+    let (mut host, plugin) = load("proxy_on_downstream_data", FailPolicy::Open);
+    let mut connection = host.tcp_stream(plugin).unwrap();
+    assert_eq!(connection.downstream_data("hello", false).unwrap(), Action::Continue);
+    assert_eq!(connection.upstream_data("world", false).unwrap(), Action::Continue);
+    let outcome = connection.complete().unwrap();
+    assert_eq!((outcome.sent_upstream.as_slice(), outcome.sent_downstream.as_slice()), (&b"hello"[..], &b"world"[..]));
+    assert_eq!(outcome.fail_policy, Some(FailPolicy::Open));
+    let calls = guest_calls(&host);
+    assert!(!calls.contains(&"proxy_on_upstream_data".to_owned()), "{calls:?}");
+}
+
+#[test]
+fn root_callbacks_of_a_failed_vm_are_skipped() {
+    let (mut host, plugin) = load("proxy_on_request_headers", FailPolicy::Closed);
+    host.tick(plugin).unwrap();
+    let before = guest_calls(&host);
+    host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    host.tick(plugin).expect("a tick of a failed VM is skipped, not an error");
+    assert_eq!(guest_calls(&host).len(), before.len() + 1, "only the stream's on_context_create ran");
+
+    // A trap in a root callback fails the VM too, without an error.
+    let (mut host, plugin) = load("proxy_on_tick", FailPolicy::Open);
+    host.tick(plugin).expect("the policy handles the trap");
+    assert!(host.failure(plugin).unwrap().contains("proxy_on_tick"));
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    assert!(outcome.upstream_request.headers.is_some(), "fail open");
+    assert_eq!(guest_calls(&host), ["proxy_on_context_create"], "the root's only");
+}
+
+#[test]
+fn a_callout_answered_after_the_failure_is_dropped() {
+    let mut w = Wat::default();
+    let headers = host_sim::state::pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
+    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
+    let cluster = w.s("auth");
+    let body = format!(
+        r#"(func (export "proxy_on_tick") (param i32)
+    (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 300))))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {})"#,
+        w.log("proxy_on_http_call_response")
+    );
+    let imports = format!(
+        r#"{LOG} (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#
+    );
+    let mut host = Host::new();
+    let plugin = host
+        .load(PluginSpec::from_bytes(w.module("proxy_abi_version_0_2_1", &imports, &body)).fail_open(false))
+        .unwrap();
+    host.tick(plugin).unwrap();
+    let call = host.http_callouts().remove(0);
+    host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    host.respond_http_call(call.id(), HttpCallResponse::timeout()).expect("skipped");
+    assert!(guest_calls(&host).is_empty());
+}
+
+#[test]
+fn plugins_sharing_a_vm_keep_their_own_policy() {
+    let mut host = Host::new();
+    let wasm = guest("proxy_on_request_headers");
+    let closed = host.load(PluginSpec::from_bytes(wasm.clone()).vm_id("shared").fail_policy(FailPolicy::Closed));
+    let open = host.load(PluginSpec::from_bytes(wasm).vm_id("shared").root_id("open").fail_open(true));
+    let (closed, open) = (closed.unwrap(), open.unwrap());
+    assert_eq!(closed.vm_index(), open.vm_index());
+    let first = host.run_http(closed, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(first.local_response.map(|l| l.status_code), Some(503));
+    let second = host.run_http(open, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(second.client_response.headers.unwrap().get_str(":status"), Some("200"));
+    assert_eq!(second.fail_policy, Some(FailPolicy::Open));
+}
+
+#[test]
+fn without_a_policy_a_failure_is_an_error_for_the_test() {
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(guest("proxy_on_request_headers"))).unwrap();
+    let err = host.http_stream(plugin).unwrap().request_headers(request(), true).unwrap_err();
+    assert!(matches!(err, Error::Trap { callback: "proxy_on_request_headers", .. }), "{err}");
+    assert!(matches!(host.http_stream(plugin), Err(Error::VmFailed { .. })));
+    assert!(matches!(host.tcp_stream(plugin), Err(Error::VmFailed { .. })));
+}
