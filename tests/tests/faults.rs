@@ -8,7 +8,9 @@ mod common;
 
 use common::{Build, load_spec_with, spec, wasm};
 use guest_build::Target;
-use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec, Request, Response};
+use std::time::Duration;
+
+use host_sim::{Error, FailPolicy, Host, HostOptions, LogLevel, PluginSpec, Rebuild, Request, Response};
 
 fn options(log_level: LogLevel) -> HostOptions {
     HostOptions { log_level, ..HostOptions::default() }
@@ -115,4 +117,34 @@ fn every_plugin_of_a_vm_installs_the_logger() {
     assert_eq!(a.vm_index(), b.vm_index());
     let errors = host.logs_at(LogLevel::Error);
     assert_eq!(errors, ["configure error", "configure error"], "both plugins log through the SDK's logger");
+}
+
+#[test]
+fn a_panic_is_handled_by_the_fail_policy_and_the_vm_is_rebuilt_in_every_build() {
+    for build in [Build::Native, Build::WASIP1] {
+        let mut host = Host::new();
+        let spec = spec("faults", build).rebuild(Rebuild::new(2, Duration::from_secs(60)));
+        let plugin = host.load(spec).unwrap();
+        let outcome = host.run_http(plugin, Request::get("/panic"), Response::ok()).unwrap();
+        let local = outcome.local_response.expect("fail closed answers the client");
+        assert_eq!(local.status_code, 503, "{build:?}");
+        assert!(host.failure(plugin).is_some(), "{build:?}");
+
+        let outcome = host.run_http(plugin, Request::get("/fine"), Response::ok().body("ok")).unwrap();
+        assert_eq!(outcome.client_response.body, b"ok", "{build:?}: served by the rebuilt VM");
+        assert_eq!(host.failure(plugin), None, "{build:?}");
+        assert_eq!(host.rebuilds(plugin).count, 1, "{build:?}");
+    }
+}
+
+#[test]
+fn fail_open_lets_the_stream_through_after_a_panic_in_every_build() {
+    for build in [Build::Native, Build::WASIP1] {
+        let mut host = Host::new();
+        let plugin = host.load(spec("faults", build).fail_policy(FailPolicy::Open)).unwrap();
+        let outcome = host.run_http(plugin, Request::get("/panic"), Response::ok().body("upstream")).unwrap();
+        assert_eq!(outcome.local_response, None, "{build:?}");
+        assert_eq!(outcome.client_response.body, b"upstream", "{build:?}");
+        assert!(host.failure(plugin).is_some(), "{build:?}");
+    }
 }
