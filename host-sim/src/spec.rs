@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::native::NativeEntry;
 use crate::failure::{FailPolicy, Rebuild};
+use crate::native::NativeEntry;
 use crate::state::properties::{PropertyTree, Value};
 
 /// A plugin to load: module bytes plus everything Envoy's `PluginConfig` and
