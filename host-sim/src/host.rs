@@ -404,6 +404,14 @@ impl Host {
         self.world().callouts.http().to_vec()
     }
 
+    /// How long until a pending HTTP call times out on the virtual clock
+    /// (`None`: it has no timeout, or is not pending).
+    pub fn http_call_time_left(&self, id: CalloutId) -> Option<Duration> {
+        let world = self.world();
+        let at_ns = world.callouts.deadline(DeadlineKind::Http, id.vm, id.token)?;
+        Some(Duration::from_nanos(at_ns.saturating_sub(world.clock.monotonic_ns())))
+    }
+
     /// Answers an HTTP call: `on_http_call_response` reaches the root that owns it.
     pub fn respond_http_call(&mut self, id: CalloutId, response: HttpCallResponse) -> Result<(), Error> {
         self.finish_http_call(id, Some(response))
