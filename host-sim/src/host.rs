@@ -188,7 +188,9 @@ impl Host {
         self.vms.get(plugin.vm).map(|vm| vm.state().abi)
     }
 
-    /// Why a plugin's VM failed (a trap), if it did.
+    /// Why a plugin's VM failed (a trap, a panic, an exceeded limit,
+    /// `proc_exit`), if it is failed now: a rebuilt VM has not failed (the
+    /// failures it replaced are in [`Host::rebuilds`]).
     pub fn failure(&self, plugin: PluginId) -> Option<&str> {
         self.vms.get(plugin.vm).and_then(|vm| vm.failed.as_deref())
     }
