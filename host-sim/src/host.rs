@@ -198,7 +198,9 @@ impl Host {
         self.vms.get(plugin.vm).map(|vm| vm.state().abi)
     }
 
-    /// Why a plugin's VM failed (a trap), if it did.
+    /// Why a plugin's VM failed (a trap, a panic, an exceeded limit,
+    /// `proc_exit`), if it is failed now: a rebuilt VM has not failed (the
+    /// failures it replaced are in [`Host::rebuilds`]).
     pub fn failure(&self, plugin: PluginId) -> Option<&str> {
         self.vms.get(plugin.vm).and_then(|vm| vm.failed.as_deref())
     }
@@ -412,6 +414,14 @@ impl Host {
     /// HTTP calls waiting for an answer.
     pub fn http_callouts(&self) -> Vec<HttpCallout> {
         self.world().callouts.http().to_vec()
+    }
+
+    /// How long until a pending HTTP call times out on the virtual clock
+    /// (`None`: it has no timeout, or is not pending).
+    pub fn http_call_time_left(&self, id: CalloutId) -> Option<Duration> {
+        let world = self.world();
+        let at_ns = world.callouts.deadline(DeadlineKind::Http, id.vm, id.token)?;
+        Some(Duration::from_nanos(at_ns.saturating_sub(world.clock.monotonic_ns())))
     }
 
     /// Answers an HTTP call: `on_http_call_response` reaches the root that owns it.

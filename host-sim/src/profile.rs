@@ -57,6 +57,20 @@ pub enum HostProfile {
 }
 
 impl HostProfile {
+    /// The profiles by the names scenario files use.
+    pub const NAMES: [(&'static str, HostProfile); 3] =
+        [("envoy-1.32", HostProfile::Envoy132), ("envoy-1.33", HostProfile::Envoy133), ("kong", HostProfile::Kong)];
+
+    /// A profile by name: `envoy-1.32`, `envoy-1.33` or `kong`.
+    pub fn from_name(name: &str) -> Option<HostProfile> {
+        HostProfile::NAMES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
+
+    /// The profile's name (see [`HostProfile::from_name`]).
+    pub fn name(self) -> &'static str {
+        HostProfile::NAMES.iter().find(|(_, p)| *p == self).map_or("envoy-1.33", |(n, _)| n)
+    }
+
     /// Whether editing the request headers clears the route cache.
     pub fn header_edits_clear_route_cache(self) -> bool {
         self == HostProfile::Envoy132

@@ -12,8 +12,20 @@ fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 
-/// A temporary directory holding the scenario files and the header-decode
-/// plugin built from source (the scenarios name it `header-decode.wasm`).
+/// A guest that sets a tick period from a stream: a wrong-phase call that
+/// only strict mode refuses.
+const TICK_IN_STREAM: &str = r#"(module
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $tick (i32.const 1000))) (i32.const 0)))"#;
+
+/// A temporary directory holding the scenario files and the plugins they
+/// name, built from source: `header-decode.wasm` (the example),
+/// `faults.wasm` and `callout.wasm` (test guests `e2e-faults` and
+/// `e2e-callout`), `tick-in-stream.wasm` (WAT).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -23,8 +35,15 @@ fn workdir() -> &'static Path {
             let path = entry.unwrap().path();
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
-        let wasm = Guest::package("sluice-example-header-decode").target(Target::Wasip1).bytes().expect("builds");
-        std::fs::write(dir.join("header-decode.wasm"), wasm).unwrap();
+        for (package, file) in [
+            ("sluice-example-header-decode", "header-decode.wasm"),
+            ("sluice-guest-e2e-faults", "faults.wasm"),
+            ("sluice-guest-e2e-callout", "callout.wasm"),
+        ] {
+            let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
+            std::fs::write(dir.join(file), wasm).unwrap();
+        }
+        std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
         dir
     })
 }
@@ -83,6 +102,17 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
         ("malformed-field.toml", ":7:1: field `stream[1].request.hedaers`: unknown field `hedaers`"),
         ("malformed-regex.toml", ":7:9: field `stream[1].expect.logs`: not a valid regex"),
         ("malformed-duration.toml", ":5:11: field `stream[1].advance`: expected a duration"),
+        (
+            "malformed-profile.toml",
+            r#":2:11: field `profile`: expected one of "envoy-1.32", "envoy-1.33", "kong", found "envoy-2.0""#,
+        ),
+        ("malformed-fail-policy.toml", r#":2:15: field `fail_policy`: expected one of "closed", "open""#),
+        ("malformed-rebuild.toml", r#":3:33: field `rebuild.interval`: expected a duration"#),
+        ("malformed-strict.toml", ":2:10: field `strict`: invalid type: string \"yes\", expected a boolean"),
+        (
+            "malformed-callout-timeout.toml",
+            ":7:11: field `stream[1].callouts[1].timeout`: a callout that times out has no `fail`, `status`",
+        ),
     ];
     for (file, expected) in cases {
         let (code, out, err) = run(&["run"], file);
@@ -103,4 +133,77 @@ fn a_missing_plugin_exits_3_and_usage_errors_exit_2() {
     let help = Command::new(env!("CARGO_BIN_EXE_host-sim")).arg("--help").output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8(help.stdout).unwrap().contains("exit codes:"));
+}
+
+#[test]
+fn fail_policy_rebuild_callout_and_profile_scenarios_pass() {
+    let expected: [(&str, &[&str]); 4] = [
+        (
+            "fail-closed-pass.toml",
+            &[
+                "✋ local response 503 (details \"wasm_fail_stream\")",
+                "⚠ the plugin's VM had failed: the stream was handled fail closed",
+                "✗ the plugin's VM failed: proxy_on_request_headers: error while executing",
+            ],
+        ),
+        (
+            "fail-open-rebuild-pass.toml",
+            &[
+                "⚠ the plugin's VM had failed: the stream was handled fail open",
+                "↻ the plugin's failed VM was rebuilt",
+                "crash loop: not rebuilding the failed VM (at most 1 per 10s of virtual time)",
+                "PASS: every expectation held (5 streams)",
+            ],
+        ),
+        (
+            "callouts-across-steps-pass.toml",
+            &[
+                "⏸ held open after this stream; it finished during stream 2",
+                "⇄ callout to auth POST auth.local/check  body \"who?\": timed out (clock advanced 4000 ms)",
+                "⇄ callout to auth POST auth.local/check  body \"who?\": failed (reset)",
+            ],
+        ),
+        (
+            "kong-profile-pass.toml",
+            &["# TYPE pw_jwt_header_decode_decode_ok counter\npw_jwt_header_decode_decode_ok 1\n"],
+        ),
+    ];
+    for (file, lines) in expected {
+        let (code, out, err) = run(&["run"], file);
+        assert_eq!(code, 0, "{file}: {out}\n{err}");
+        for line in lines {
+            assert!(out.contains(line), "{file}: {line:?} in\n{out}");
+        }
+    }
+    let (code, out, _) = run(&["run", "--json"], "fail-open-rebuild-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["steps"][0]["fail_policy"], "open");
+    assert_eq!(report["steps"][1]["vm_rebuilt"], true);
+    assert_eq!(report["steps"][3]["vm_rebuilt"], false, "the crash-loop limit held");
+    assert_eq!(report["steps"][4]["vm_rebuilt"], true);
+}
+
+#[test]
+fn failing_fail_policy_and_strict_scenarios_name_each_failure() {
+    let (code, out, err) = run(&["run"], "fail-policy-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("FAIL: 3 expectation(s) failed"), "{out}");
+    for failure in [
+        "stream 1 (the plugin panics): expect.forwarded: the request should reach the upstream but did not",
+        "expect.vm_failed: the plugin's VM failed: proxy_on_request_headers",
+        "expect.rebuilds: expected 1 rebuilds of the plugin's VM, found 0",
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+
+    let (code, out, err) = run(&["run"], "strict-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("stream 1 (GET /): the plugin or host failed: Function: proxy_on_request_headers"), "{err}");
+    let strict = "strict mode: proxy_set_tick_period_milliseconds called in proxy_on_request_headers is not \
+                  allowed: can only set tick_period in root context";
+    let summary = format!(
+        "the plugin's VM failed: proxy_on_request_headers: error while executing at wasm backtrace: … {strict}"
+    );
+    assert!(err.contains(&summary), "{err}");
 }

@@ -212,3 +212,69 @@ fn http_call_timeouts_follow_envoy_zero_is_none_and_negative_is_a_bad_argument()
     let call = host.trace().into_iter().find(|c| c.function == "proxy_http_call").unwrap();
     assert_eq!(call.result, host_sim::Status::BadArgument as i32);
 }
+
+/// On each tick: a unary gRPC call with `timeout` ms and a gRPC stream. On
+/// close, status 4 logs "deadline" and the `proxy_get_status` message; any
+/// other status logs "other".
+fn grpc_caller(timeout: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+             (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_grpc_call" (func $call
+               (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_grpc_stream" (func $stream (param i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_get_status" (func $status (param i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 32) "deadline") (data (i32.const 48) "other")
+             (data (i32.const 64) "grpc") (data (i32.const 80) "svc") (data (i32.const 96) "M") (data (i32.const 112) "req")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "malloc") (param i32) (result i32) (i32.const 4096))
+             (func (export "proxy_on_tick") (param i32)
+               (drop (call $call (i32.const 64) (i32.const 4) (i32.const 80) (i32.const 3) (i32.const 96) (i32.const 1)
+                 (i32.const 0) (i32.const 0) (i32.const 112) (i32.const 3) (i32.const {timeout}) (i32.const 404)))
+               (drop (call $stream (i32.const 64) (i32.const 4) (i32.const 80) (i32.const 3) (i32.const 96)
+                 (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 408))))
+             (func (export "proxy_on_grpc_close") (param i32 i32 i32)
+               (if (i32.eq (local.get 2) (i32.const 4))
+                 (then
+                   (drop (call $log (i32.const 2) (i32.const 32) (i32.const 8)))
+                   (drop (call $status (i32.const 200) (i32.const 204) (i32.const 208)))
+                   (drop (call $log (i32.const 2) (i32.load (i32.const 204)) (i32.load (i32.const 208)))))
+                 (else (drop (call $log (i32.const 2) (i32.const 48) (i32.const 5)))))))"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn a_grpc_call_closes_with_deadline_exceeded_when_the_virtual_clock_passes_its_timeout() {
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(grpc_caller(300))).unwrap();
+    host.tick(plugin).unwrap();
+    let calls = host.grpc_callouts();
+    assert_eq!(calls.len(), 2, "a call and a stream");
+    assert_eq!(calls[0].timeout, Duration::from_millis(300));
+    host.advance(Duration::from_millis(299)).unwrap();
+    assert_eq!(host.grpc_callouts().len(), 2, "not yet due");
+    assert!(host.logs_at(LogLevel::Info).is_empty());
+    host.advance(Duration::from_millis(1)).unwrap();
+    let open = host.grpc_callouts();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, host_sim::GrpcKind::Stream, "streams have no timeout");
+    assert_eq!(host.logs_at(LogLevel::Info), ["deadline", "upstream request timeout"]);
+
+    // A call closed before its timeout never times out.
+    host.clear_logs();
+    host.tick(plugin).unwrap();
+    let call = host.grpc_callouts().into_iter().find(|c| c.kind == host_sim::GrpcKind::Call).unwrap();
+    host.grpc_respond(call.id(), host_sim::GrpcEvent::Close(0, String::new())).unwrap();
+    host.advance(Duration::from_secs(3600)).unwrap();
+    assert_eq!(host.logs_at(LogLevel::Info), ["other"]);
+    assert_eq!(host.grpc_callouts().len(), 2, "both streams stay open");
+
+    // Timeout 0: none.
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(grpc_caller(0))).unwrap();
+    host.tick(plugin).unwrap();
+    host.advance(Duration::from_secs(3600)).unwrap();
+    assert_eq!(host.grpc_callouts().len(), 2);
+}

@@ -282,3 +282,41 @@ fn property_fixes_for_telemetry() {
     assert_eq!(value("WORKLOAD_NAME"), Some(b"reviews-v2".to_vec()));
     assert_eq!(value("NAMESPACE"), Some(b"default".to_vec()), "siblings of the test's leaf stay");
 }
+
+#[test]
+fn kong_prefixes_metric_names_and_dispatches_without_a_cluster_table() {
+    let imports = r#"
+  (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_increment_metric" (func $increment (param i32 i64) (result i32)))
+  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
+    let mut w = Wat::default();
+    let headers = pairs::encode(&[(":method", "GET"), (":path", "/check")]);
+    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
+    let (hits, upstream) = (w.s("hits"), w.s("127.0.0.1:8080"));
+    let body = format!(
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $define (i32.const 0) {hits} (i32.const 200)))
+    (drop (call $increment (i32.load (i32.const 200)) (i64.const 1)))
+    (drop (call $http {upstream} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 300)))
+    (i32.const 0))"#
+    );
+    let wasm = w.module("proxy_abi_version_0_2_1", imports, &body);
+    let run = |profile: HostProfile| {
+        let mut host = Host::new();
+        host.set_profile(profile);
+        host.set_clusters(&["auth"]);
+        let plugin = host.load(PluginSpec::from_bytes(wasm.clone()).name("edge")).unwrap();
+        host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap();
+        host
+    };
+
+    let kong = run(HostProfile::Kong);
+    assert_eq!(kong.counter("pw.edge.hits"), Some(1), "{:?}", kong.metrics());
+    assert_eq!(kong.counter("hits"), None);
+    assert_eq!(results(&kong, "proxy_http_call"), [0], "host:port, no cluster table, no :authority needed");
+    assert_eq!(kong.http_callouts()[0].upstream, "127.0.0.1:8080");
+
+    let envoy = run(HostProfile::Envoy133);
+    assert_eq!(envoy.counter("hits"), Some(1));
+    assert_eq!(results(&envoy, "proxy_http_call"), [Status::BadArgument as i32], "unknown cluster, no :authority");
+}

@@ -56,6 +56,23 @@ impl FailPolicy {
             FailPolicy::Open => "open",
         }
     }
+
+    /// A policy by name: `closed` or `open`.
+    pub fn from_name(name: &str) -> Option<FailPolicy> {
+        [FailPolicy::Closed, FailPolicy::Open].into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// A failure reason on one line: its first line (the callback and what
+/// failed) and, for a multi-line message with a backtrace, its last line (the
+/// cause).
+pub(crate) fn summary(reason: &str) -> String {
+    let mut lines = reason.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next_back() {
+        Some(last) => format!("{first} … {last}"),
+        None => first.to_owned(),
+    }
 }
 
 /// The response code details of the local reply a fail-closed stream gets.
@@ -206,6 +223,13 @@ mod tests {
         let stats = log.stats(3);
         assert_eq!((stats.count, stats.failed, stats.refused), (1, 1, 1));
         assert_eq!(stats.reasons, ["trap", "configure returned false"]);
+    }
+
+    #[test]
+    fn a_summary_keeps_the_first_and_last_lines() {
+        assert_eq!(summary("on_tick: trap"), "on_tick: trap");
+        let reason = "proxy_on_tick: error while executing at wasm backtrace:\n  0: f\n\nCaused by:\n    unreachable\n";
+        assert_eq!(summary(reason), "proxy_on_tick: error while executing at wasm backtrace: … unreachable");
     }
 
     #[test]

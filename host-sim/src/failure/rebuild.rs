@@ -3,7 +3,7 @@
 //! settings, its plugins started again on their root context ids, and the
 //! old VM's streams and logs carried over.
 
-use super::{Admission, Rebuilds};
+use super::{Admission, Rebuilds, summary};
 use crate::error::Error;
 use crate::host::Host;
 use crate::spec::PluginId;
@@ -41,6 +41,7 @@ impl Host {
             world.rebuilds.admit(index, rule, now, &reason)
         };
         let limit = format!("at most {} per {:?} of virtual time", rule.max, rule.interval);
+        let why = summary(&reason);
         match admission {
             Admission::Refused { first } => {
                 if first {
@@ -51,7 +52,7 @@ impl Host {
             }
             Admission::Rebuild(n) => match self.rebuild(index) {
                 Ok(()) => {
-                    let message = format!("rebuilt the failed VM (rebuild {n}, {limit}); it had failed: {reason}");
+                    let message = format!("rebuilt the failed VM (rebuild {n} within the interval, {limit}): {why}");
                     self.vms[index].note(0, LogLevel::Warn, message);
                     self.pump()
                 }

@@ -45,6 +45,8 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
         let Some(call) = report.callouts.get(i) else { continue };
         if call.answer.contains("not used") {
             failures.push(format!("{label}: callouts[{}]: no callout was pending to answer", i + 1));
+        } else if call.answer.starts_with("cannot time out") {
+            failures.push(format!("{label}: callouts[{}].timeout: the callout has no timeout (0: none)", i + 1));
         } else if let Some(cluster) = &answer.cluster
             && *cluster != call.cluster
         {
@@ -107,6 +109,23 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
         if !report.logs.iter().any(|l| re.is_match(&l.message)) {
             failures.push(format!("{label}: expect.logs: no log line of this stream matches /{re}/"));
         }
+    }
+}
+
+/// Checks the expectations on the plugin's VM: whether it failed (without
+/// `vm_failed`, a failure is a failed run) and how often it was rebuilt.
+pub fn vm(expect: &Expect, failure: Option<&str>, rebuilds: u32, failures: &mut Vec<String>) {
+    let failure = failure.map(crate::failure::summary);
+    match (expect.vm_failed, failure) {
+        (None, Some(failure)) => failures.push(format!("the plugin's VM failed: {failure}")),
+        (Some(false), Some(failure)) => failures.push(format!("expect.vm_failed: the plugin's VM failed: {failure}")),
+        (Some(true), None) => failures.push("expect.vm_failed: the plugin's VM never failed".to_owned()),
+        _ => {}
+    }
+    if let Some(want) = expect.rebuilds
+        && want != rebuilds
+    {
+        failures.push(format!("expect.rebuilds: expected {want} rebuilds of the plugin's VM, found {rebuilds}"));
     }
 }
 

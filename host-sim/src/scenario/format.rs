@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
-use serde::Deserialize;
 use toml::Spanned;
 
+use super::raw::{RawHeaderExpect, RawMessage, RawScenario};
+use crate::failure::{FailPolicy, Rebuild};
+use crate::profile::HostProfile;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
+
+pub use super::model::{CalloutAnswer, Expect, HeaderExpect, LocalExpect, Message, Scenario, Step, StreamExpect};
 
 /// A scenario file that could not be read or is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,275 +127,6 @@ impl Source<'_> {
     }
 }
 
-// ---- the TOML shape ----
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawScenario {
-    plugin: Spanned<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    root_id: Option<String>,
-    #[serde(default)]
-    vm_id: Option<String>,
-    #[serde(default)]
-    configuration: Option<Spanned<toml::Value>>,
-    #[serde(default)]
-    vm_configuration: Option<Spanned<toml::Value>>,
-    #[serde(default)]
-    properties: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    environment: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    foreign_functions: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    clusters: Option<Vec<String>>,
-    #[serde(default)]
-    stream: Vec<RawStep>,
-    #[serde(default)]
-    expect: RawExpect,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    advance: Option<Spanned<String>>,
-    #[serde(default)]
-    ticks: u32,
-    #[serde(default)]
-    request: Option<RawMessage>,
-    #[serde(default)]
-    callouts: Vec<RawCallout>,
-    #[serde(default)]
-    response: Option<RawMessage>,
-    #[serde(default)]
-    expect: RawStreamExpect,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMessage {
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    authority: Option<String>,
-    #[serde(default)]
-    scheme: Option<String>,
-    #[serde(default)]
-    status: Option<u16>,
-    #[serde(default)]
-    headers: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    body: Option<Spanned<toml::Value>>,
-    #[serde(default)]
-    trailers: Option<Spanned<toml::Table>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCallout {
-    #[serde(default)]
-    cluster: Option<String>,
-    #[serde(default)]
-    fail: bool,
-    #[serde(default)]
-    status: Option<u16>,
-    #[serde(default)]
-    headers: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    trailers: Option<Spanned<toml::Table>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHeaderExpect {
-    #[serde(default)]
-    has: Vec<String>,
-    #[serde(default)]
-    absent: Vec<String>,
-    #[serde(default)]
-    equals: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    matches: Option<Spanned<toml::Table>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLocal {
-    #[serde(default)]
-    status: Option<u32>,
-    #[serde(default)]
-    details: Option<String>,
-    #[serde(default)]
-    body: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStreamExpect {
-    #[serde(default)]
-    forwarded: Option<bool>,
-    #[serde(default)]
-    upstream_headers: RawHeaderExpect,
-    #[serde(default)]
-    client_headers: RawHeaderExpect,
-    #[serde(default)]
-    upstream_body: Option<String>,
-    #[serde(default)]
-    client_body: Option<String>,
-    #[serde(default)]
-    local_response: Option<RawLocal>,
-    #[serde(default)]
-    logs: Vec<Spanned<String>>,
-    #[serde(default)]
-    callouts: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExpect {
-    #[serde(default)]
-    logs: Vec<Spanned<String>>,
-    #[serde(default)]
-    no_logs: Vec<Spanned<String>>,
-    #[serde(default)]
-    metrics: Option<Spanned<toml::Table>>,
-}
-
-// ---- the checked scenario ----
-
-/// A scenario ready to run.
-#[derive(Debug, Clone)]
-pub struct Scenario {
-    /// The scenario file.
-    pub file: PathBuf,
-    /// The plugin module, resolved against the scenario file's directory.
-    pub plugin: PathBuf,
-    /// The plugin name (property `plugin_name`).
-    pub name: Option<String>,
-    /// The root id.
-    pub root_id: Option<String>,
-    /// The VM id.
-    pub vm_id: Option<String>,
-    /// The plugin configuration bytes.
-    pub configuration: Vec<u8>,
-    /// The VM configuration bytes.
-    pub vm_configuration: Vec<u8>,
-    /// Properties: path and value.
-    pub properties: Vec<(Vec<String>, Value)>,
-    /// Environment variables of the VM.
-    pub environment: Vec<(String, String)>,
-    /// Foreign functions the host offers: name and the bytes they return.
-    pub foreign_functions: Vec<(String, Vec<u8>)>,
-    /// Callout clusters the host knows (all when `None`).
-    pub clusters: Option<Vec<String>>,
-    /// The steps, in order.
-    pub steps: Vec<Step>,
-    /// Expectations on the whole run.
-    pub expect: Expect,
-}
-
-/// One `[[stream]]` entry: clock and ticks first, then an HTTP stream.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// A name for the trace and failure messages.
-    pub name: String,
-    /// Moves the virtual clock first (ticks that fall due fire).
-    pub advance: Option<Duration>,
-    /// `proxy_on_tick` calls after that.
-    pub ticks: u32,
-    /// The client's request, if the step runs a stream.
-    pub request: Option<Message>,
-    /// Answers to callouts, oldest pending callout first.
-    pub callouts: Vec<CalloutAnswer>,
-    /// The upstream's response.
-    pub response: Option<Message>,
-    /// Expectations on this step.
-    pub expect: StreamExpect,
-}
-
-/// Headers, body chunks and trailers: the same message the library API sends.
-pub type Message = crate::exchange::Exchange;
-
-/// How to answer a callout.
-#[derive(Debug, Clone)]
-pub struct CalloutAnswer {
-    /// The cluster the callout must have gone to.
-    pub cluster: Option<String>,
-    /// Fail it (reset) instead of answering.
-    pub fail: bool,
-    /// Response headers (`:status` included).
-    pub headers: HeaderMap,
-    /// Response body.
-    pub body: Vec<u8>,
-    /// Response trailers.
-    pub trailers: HeaderMap,
-}
-
-/// Expectations on one side's headers.
-#[derive(Debug, Clone, Default)]
-pub struct HeaderExpect {
-    /// Headers that must be present.
-    pub has: Vec<String>,
-    /// Headers that must be absent.
-    pub absent: Vec<String>,
-    /// Exact values.
-    pub equals: Vec<(String, String)>,
-    /// Values matching a regex.
-    pub matches: Vec<(String, Regex)>,
-}
-
-/// Expectations on the local response.
-#[derive(Debug, Clone, Default)]
-pub struct LocalExpect {
-    /// Its status.
-    pub status: Option<u32>,
-    /// Its details.
-    pub details: Option<String>,
-    /// A regex its body matches.
-    pub body: Option<Regex>,
-}
-
-/// Expectations on one step.
-#[derive(Debug, Clone, Default)]
-pub struct StreamExpect {
-    /// Whether the upstream received the request headers.
-    pub forwarded: Option<bool>,
-    /// The request as the upstream received it.
-    pub upstream_headers: HeaderExpect,
-    /// The response as the client received it.
-    pub client_headers: HeaderExpect,
-    /// The upstream request body.
-    pub upstream_body: Option<String>,
-    /// The client's response body.
-    pub client_body: Option<String>,
-    /// A local response was sent, with these properties.
-    pub local_response: Option<LocalExpect>,
-    /// Regexes, each matching a log line of this step.
-    pub logs: Vec<Regex>,
-    /// How many callouts the plugin made in this step.
-    pub callouts: Option<usize>,
-}
-
-/// Expectations on the whole run.
-#[derive(Debug, Clone, Default)]
-pub struct Expect {
-    /// Regexes, each matching some log line.
-    pub logs: Vec<Regex>,
-    /// Regexes no log line may match.
-    pub no_logs: Vec<Regex>,
-    /// Metric (raw name or Prometheus series) and value (histograms: sample count).
-    pub metrics: Vec<(String, i64)>,
-}
-
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -467,9 +202,21 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 headers.add(k.as_bytes(), v.as_bytes());
             }
             let trailers = HeaderMap::from_pairs(header_list(&src, c.trailers.as_ref(), &format!("{f}.trailers"))?);
+            let timeout = c.timeout.as_ref().is_some_and(|t| *t.get_ref());
+            if let Some(t) = c.timeout.as_ref().filter(|_| timeout) {
+                let answered = c.status.is_some() || c.headers.is_some() || c.body.is_some() || c.trailers.is_some();
+                if c.fail || answered {
+                    return Err(src.error(
+                        Some(t.span()),
+                        Some(format!("{f}.timeout")),
+                        "a callout that times out has no `fail`, `status`, `headers`, `body` or `trailers`",
+                    ));
+                }
+            }
             callouts.push(CalloutAnswer {
                 cluster: c.cluster.clone(),
                 fail: c.fail,
+                timeout,
                 headers,
                 body: c.body.clone().unwrap_or_default().into_bytes(),
                 trailers,
@@ -511,7 +258,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
             None => "clock".into(),
         });
-        steps.push(Step { name, advance, ticks: step.ticks, request, callouts, response, expect });
+        if step.hold && request.is_none() {
+            return Err(src.error(
+                None,
+                Some(format!("{field}.hold")),
+                "`hold` keeps a stream open: it needs a request",
+            ));
+        }
+        steps.push(Step { name, advance, ticks: step.ticks, request, callouts, hold: step.hold, response, expect });
     }
 
     let expect = Expect {
@@ -535,6 +289,24 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         },
+        rebuilds: raw.expect.rebuilds,
+        vm_failed: raw.expect.vm_failed,
+    };
+    let profile =
+        named(&src, raw.profile.as_ref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
+    let fail_policy = named(&src, raw.fail_policy.as_ref(), "fail_policy", FailPolicy::from_name, &["closed", "open"])?;
+    let rebuild = match &raw.rebuild {
+        Some(r) => {
+            let interval = parse_duration(r.interval.get_ref()).ok_or_else(|| {
+                src.error(
+                    Some(r.interval.span()),
+                    Some("rebuild.interval".into()),
+                    format!("expected a duration such as \"30s\" or \"1m\", found {:?}", r.interval.get_ref()),
+                )
+            })?;
+            Some(Rebuild::new(r.max, interval))
+        }
+        None => None,
     };
 
     Ok(Scenario {
@@ -549,8 +321,31 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         environment,
         foreign_functions,
         clusters: raw.clusters,
+        profile: profile.unwrap_or_default(),
+        strict: raw.strict,
+        fail_policy,
+        rebuild,
         steps,
         expect,
+    })
+}
+
+/// A value chosen by name, or an error listing the names.
+fn named<T>(
+    src: &Source<'_>,
+    value: Option<&Spanned<String>>,
+    field: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Result<Option<T>, ScenarioError> {
+    let Some(value) = value else { return Ok(None) };
+    parse(value.get_ref()).map(Some).ok_or_else(|| {
+        let expected = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+        src.error(
+            Some(value.span()),
+            Some(field.into()),
+            format!("expected one of {expected}, found {:?}", value.get_ref()),
+        )
     })
 }
 
@@ -734,4 +529,53 @@ fn header_expect(src: &Source<'_>, raw: &RawHeaderExpect, field: &str) -> Result
         matches.push((k, re));
     }
     Ok(HeaderExpect { has: raw.has.clone(), absent: raw.absent.clone(), equals, matches })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_failure_fields_are_read() {
+        let text = r#"
+plugin = "p.wasm"
+profile = "kong"
+strict = true
+fail_policy = "open"
+rebuild = { max = 2, interval = "1m" }
+[[stream]]
+hold = true
+request = { path = "/a" }
+[[stream.callouts]]
+timeout = true
+[expect]
+rebuilds = 1
+vm_failed = true
+"#;
+        let s = parse(Path::new("/x/s.toml"), text).unwrap();
+        assert_eq!((s.profile, s.strict, s.fail_policy), (HostProfile::Kong, true, Some(FailPolicy::Open)));
+        assert_eq!(s.rebuild, Some(Rebuild::new(2, Duration::from_secs(60))));
+        assert!(s.steps[0].hold && s.steps[0].callouts[0].timeout && !s.steps[0].callouts[0].fail);
+        assert_eq!((s.expect.rebuilds, s.expect.vm_failed), (Some(1), Some(true)));
+
+        let defaults = parse(Path::new("s.toml"), "plugin = \"p.wasm\"").unwrap();
+        assert_eq!((defaults.profile, defaults.strict, defaults.fail_policy), (HostProfile::Envoy133, false, None));
+        assert_eq!(defaults.rebuild, None);
+    }
+
+    #[test]
+    fn the_readme_example_is_a_valid_scenario() {
+        let readme = include_str!("../../README.md");
+        let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let s = parse(Path::new("README.md"), example).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.fail_policy, s.rebuild), (Some(FailPolicy::Closed), Some(Rebuild::default())));
+        assert_eq!(s.steps[0].callouts.len(), 1);
+    }
+
+    #[test]
+    fn a_held_step_needs_a_request() {
+        let err = parse(Path::new("s.toml"), "plugin = \"p.wasm\"\n[[stream]]\nhold = true\n").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("stream[1].hold"));
+        assert!(err.message.contains("needs a request"), "{err}");
+    }
 }

@@ -6,7 +6,10 @@
 //! The format is documented in host-sim's README.
 
 mod check;
+mod drive;
 pub mod format;
+mod model;
+mod raw;
 mod run;
 pub mod trace;
 

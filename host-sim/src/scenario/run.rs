@@ -5,22 +5,14 @@ use std::fmt;
 use serde::Serialize;
 
 use super::check;
-use super::format::{Message, Scenario, Step};
-use crate::api::HttpStream;
-use crate::error::Error;
+use super::drive::Driver;
+use super::format::{Scenario, Step};
 use crate::host::Host;
 use crate::report::prometheus;
-use crate::spec::{PluginId, PluginSpec};
-use crate::state::headers::HeaderMap;
-use crate::state::http::Message as Sent;
-use crate::vm::HttpCallResponse;
+use crate::spec::PluginSpec;
 
 /// Headers as text pairs, in order.
 pub type Headers = Vec<(String, String)>;
-
-fn text(map: &HeaderMap) -> Headers {
-    map.to_strings()
-}
 
 /// A log line.
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +36,7 @@ pub struct CalloutReport {
     pub body: String,
     /// The timeout in milliseconds.
     pub timeout_ms: u128,
-    /// `status 200`, `failed (reset)` or `unanswered`.
+    /// `answered 200`, `failed (reset)`, `timed out ...` or `unanswered ...`.
     pub answer: String,
 }
 
@@ -81,6 +73,45 @@ pub struct StepReport {
     pub logs: Vec<LogLine>,
     /// An error of the host or the plugin during the step.
     pub error: Option<String>,
+    /// The stream was kept open after the step (`hold`).
+    pub held: bool,
+    /// The step (1-based) after which a held stream finished (`None`: at the
+    /// end of the scenario, or not held).
+    pub released_in: Option<usize>,
+    /// The plugin's fail policy handled the stream (`closed` or `open`).
+    pub fail_policy: Option<String>,
+    /// The plugin's VM was rebuilt during the step.
+    pub vm_rebuilt: bool,
+    /// The plugin's VM failed during the step: why.
+    pub vm_failed: Option<String>,
+}
+
+impl StepReport {
+    /// The report of a step before it runs.
+    pub fn new(step: &Step) -> StepReport {
+        StepReport {
+            name: step.name.clone(),
+            advanced_ms: step.advance.map(|d| d.as_millis()),
+            ticks: step.ticks,
+            request_in: None,
+            request_body_in: String::new(),
+            upstream_request: None,
+            upstream_body: String::new(),
+            response_in: None,
+            response_skipped: None,
+            client_response: None,
+            client_body: String::new(),
+            local_response: None,
+            callouts: Vec::new(),
+            logs: Vec::new(),
+            error: None,
+            held: false,
+            released_in: None,
+            fail_policy: None,
+            vm_rebuilt: false,
+            vm_failed: None,
+        }
+    }
 }
 
 /// Everything about one scenario run.
@@ -164,7 +195,15 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     for (k, v) in &scenario.environment {
         spec = spec.env(k.clone(), v.clone());
     }
+    if let Some(policy) = scenario.fail_policy {
+        spec = spec.fail_policy(policy);
+    }
+    if let Some(rule) = scenario.rebuild {
+        spec = spec.rebuild(rule);
+    }
     let mut host = Host::new();
+    host.set_profile(scenario.profile);
+    host.set_strict(scenario.strict);
     for (name, result) in &scenario.foreign_functions {
         let result = result.clone();
         host.register_foreign_function(name, move |_| Ok(result.clone()));
@@ -182,27 +221,38 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     })?;
     let (startup_logs, mut seen) = logs_since(&host, 0);
 
-    let mut failures = Vec::new();
-    let mut steps = Vec::new();
+    let mut driver = Driver::default();
+    let mut steps: Vec<StepReport> = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
-        let mut report = run_step(&mut host, plugin, step);
+        let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
+        steps.push(driver.step(&mut host, plugin, i, step));
+        driver.release(&mut host, &mut steps, Some(i));
         let (logs, now) = logs_since(&host, seen);
         seen = now;
+        let report = &mut steps[i];
         report.logs = logs;
+        report.vm_rebuilt = host.rebuilds(plugin).count > rebuilt;
+        let failure = host.failure(plugin);
+        if failure.is_some() && (report.vm_rebuilt || failure != failed.as_deref()) {
+            report.vm_failed = failure.map(str::to_owned);
+        }
+    }
+    driver.release(&mut host, &mut steps, None);
+
+    let mut failures = Vec::new();
+    for (i, (step, report)) in scenario.steps.iter().zip(&steps).enumerate() {
         let label = format!("stream {} ({})", i + 1, step.name);
         if let Some(error) = &report.error {
             failures.push(format!("{label}: the plugin or host failed: {error}"));
         }
-        check::step(&label, step, &report, &mut failures);
-        steps.push(report);
+        check::step(&label, step, report, &mut failures);
     }
-
     let metrics = host.metrics();
     let all_logs: Vec<String> = host.logs().into_iter().map(|r| r.message).collect();
     check::global(&scenario.expect, &all_logs, &metrics, &mut failures);
-    if let Some(failure) = host.failure(plugin) {
-        failures.push(format!("the plugin's VM failed: {failure}"));
-    }
+    let rebuilds = host.rebuilds(plugin);
+    let failure = host.failure(plugin).map(str::to_owned).or_else(|| rebuilds.reasons.first().cloned());
+    check::vm(&scenario.expect, failure.as_deref(), rebuilds.count, &mut failures);
     let json_metrics = metrics
         .iter()
         .map(|(raw, value)| {
@@ -224,142 +274,4 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         prometheus: prometheus::render(&metrics),
         failures,
     })
-}
-
-fn empty_step(step: &Step) -> StepReport {
-    StepReport {
-        name: step.name.clone(),
-        advanced_ms: step.advance.map(|d| d.as_millis()),
-        ticks: step.ticks,
-        request_in: None,
-        request_body_in: String::new(),
-        upstream_request: None,
-        upstream_body: String::new(),
-        response_in: None,
-        response_skipped: None,
-        client_response: None,
-        client_body: String::new(),
-        local_response: None,
-        callouts: Vec::new(),
-        logs: Vec::new(),
-        error: None,
-    }
-}
-
-fn run_step(host: &mut Host, plugin: PluginId, step: &Step) -> StepReport {
-    let mut report = empty_step(step);
-    if let Err(e) = drive_step(host, plugin, step, &mut report) {
-        report.error = Some(e.to_string());
-    }
-    report
-}
-
-fn drive_step(host: &mut Host, plugin: PluginId, step: &Step, report: &mut StepReport) -> Result<(), Error> {
-    if let Some(by) = step.advance {
-        host.advance(by)?;
-    }
-    for _ in 0..step.ticks {
-        host.tick(plugin)?;
-    }
-    let Some(request) = &step.request else {
-        answer_callouts(host, step, report)?;
-        return Ok(());
-    };
-    report.request_in = Some(text(&request.headers));
-    report.request_body_in = lossy(&request.chunks.concat());
-    let mut stream = host.http_stream(plugin)?;
-    let result = drive_stream(&mut stream, step, request, report);
-    // Record what each side saw before finishing, even after an error.
-    let outcome = stream.complete();
-    result?;
-    let outcome = outcome?;
-    record_sent(&outcome.upstream_request, &mut report.upstream_request, &mut report.upstream_body);
-    record_sent(&outcome.client_response, &mut report.client_response, &mut report.client_body);
-    if let Some(local) = &outcome.local_response {
-        report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
-        if report.client_response.is_none() {
-            report.client_response = Some(text(&local.client_headers()));
-            report.client_body = lossy(&local.body);
-        }
-    }
-    Ok(())
-}
-
-fn record_sent(sent: &Sent, headers: &mut Option<Headers>, body: &mut String) {
-    *headers = sent.headers.as_ref().map(text);
-    *body = lossy(&sent.body);
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn drive_stream(
-    stream: &mut HttpStream<'_>,
-    step: &Step,
-    request: &Message,
-    report: &mut StepReport,
-) -> Result<(), Error> {
-    request.deliver(stream, false)?;
-    answer_callouts(stream.host(), step, report)?;
-    let Some(response) = &step.response else { return Ok(()) };
-    report.response_in = Some(text(&response.headers));
-    if let Some(local) = stream.local_response() {
-        report.response_skipped = Some(format!("the plugin answered locally ({})", local.status_code));
-    } else if stream.is_over() {
-        report.response_skipped = Some("the stream already ended".into());
-    } else if !stream.upstream_request().end_of_stream {
-        report.response_skipped = Some(if stream.upstream_request().headers.is_none() {
-            "the request is paused before the upstream (the plugin did not resume it)".into()
-        } else {
-            "the upstream has not received the whole request".into()
-        });
-    } else {
-        response.deliver(stream, true)?;
-    }
-    Ok(())
-}
-
-fn answer_callouts(host: &mut Host, step: &Step, report: &mut StepReport) -> Result<(), Error> {
-    for (i, answer) in step.callouts.iter().enumerate() {
-        let Some(call) = host.http_callouts().into_iter().next() else {
-            report.callouts.push(CalloutReport {
-                cluster: answer.cluster.clone().unwrap_or_default(),
-                headers: Vec::new(),
-                body: String::new(),
-                timeout_ms: 0,
-                answer: format!("answer {} not used: no callout was pending", i + 1),
-            });
-            continue;
-        };
-        let (answer_text, result) = if answer.fail {
-            ("failed (reset)".to_string(), host.fail_http_call(call.id()))
-        } else {
-            let status = answer.headers.get_str(":status").unwrap_or("200").to_owned();
-            let response = HttpCallResponse {
-                headers: answer.headers.clone(),
-                body: answer.body.clone(),
-                trailers: answer.trailers.clone(),
-            };
-            (format!("answered {status}"), host.respond_http_call(call.id(), response))
-        };
-        report.callouts.push(CalloutReport {
-            cluster: call.upstream.clone(),
-            headers: text(&call.headers),
-            body: lossy(&call.body),
-            timeout_ms: call.timeout.as_millis(),
-            answer: answer_text,
-        });
-        result?;
-    }
-    for call in host.http_callouts() {
-        report.callouts.push(CalloutReport {
-            cluster: call.upstream.clone(),
-            headers: text(&call.headers),
-            body: lossy(&call.body),
-            timeout_ms: call.timeout.as_millis(),
-            answer: "unanswered (still pending)".into(),
-        });
-    }
-    Ok(())
 }

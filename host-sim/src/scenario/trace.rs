@@ -106,6 +106,9 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     if s.ticks > 0 {
         let _ = writeln!(out, "  on_tick called {} time(s)", s.ticks);
     }
+    if s.vm_rebuilt {
+        let _ = writeln!(out, "  ↻ the plugin's failed VM was rebuilt");
+    }
     if let Some(request) = &s.request_in {
         let _ = writeln!(out, "  → client request: {}{}", first_line(request), body_note(&s.request_body_in));
         headers_block(out, request);
@@ -147,6 +150,18 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
         }
     } else if s.request_in.is_some() {
         let _ = writeln!(out, "  ← client received: nothing");
+    }
+    if let Some(policy) = &s.fail_policy {
+        let _ = writeln!(out, "  ⚠ the plugin's VM had failed: the stream was handled fail {policy}");
+    }
+    if s.held {
+        let _ = match s.released_in {
+            Some(n) => writeln!(out, "  ⏸ held open after this stream; it finished during stream {n}"),
+            None => writeln!(out, "  ⏸ held open after this stream; it finished when the scenario ended"),
+        };
+    }
+    if let Some(reason) = &s.vm_failed {
+        let _ = writeln!(out, "  ✗ the plugin's VM failed: {}", cut(&crate::failure::summary(reason), 240));
     }
     if let Some(error) = &s.error {
         let _ = writeln!(out, "  ✗ error: {error}");

@@ -208,6 +208,11 @@ impl Callouts {
         self.deadlines.retain(|d| !(d.kind == kind && d.vm == vm && d.token == token));
     }
 
+    /// When a callout times out (monotonic ns), if it has a timeout.
+    pub fn deadline(&self, kind: DeadlineKind, vm: usize, token: u32) -> Option<u64> {
+        self.deadlines.iter().find(|d| d.kind == kind && d.vm == vm && d.token == token).map(|d| d.at_ns)
+    }
+
     /// The pending callout that times out first, no later than `until_ns`.
     pub fn next_timeout(&self, until_ns: u64) -> Option<Deadline> {
         self.deadlines.iter().filter(|d| d.at_ns <= until_ns).min_by_key(|d| (d.at_ns, d.vm, d.kind, d.token)).copied()

@@ -1,0 +1,152 @@
+//! A checked scenario, ready to run: what [`super::format::parse`] returns.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::failure::{FailPolicy, Rebuild};
+use crate::profile::HostProfile;
+use crate::state::headers::HeaderMap;
+use crate::state::properties::Value;
+
+/// A scenario ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// The plugin module, resolved against the scenario file's directory.
+    pub plugin: PathBuf,
+    /// The plugin name (property `plugin_name`).
+    pub name: Option<String>,
+    /// The root id.
+    pub root_id: Option<String>,
+    /// The VM id.
+    pub vm_id: Option<String>,
+    /// The plugin configuration bytes.
+    pub configuration: Vec<u8>,
+    /// The VM configuration bytes.
+    pub vm_configuration: Vec<u8>,
+    /// Properties: path and value.
+    pub properties: Vec<(Vec<String>, Value)>,
+    /// Environment variables of the VM.
+    pub environment: Vec<(String, String)>,
+    /// Foreign functions the host offers: name and the bytes they return.
+    pub foreign_functions: Vec<(String, Vec<u8>)>,
+    /// Callout clusters the host knows (all when `None`).
+    pub clusters: Option<Vec<String>>,
+    /// The host profile (default Envoy 1.33).
+    pub profile: HostProfile,
+    /// Strict mode.
+    pub strict: bool,
+    /// The plugin's fail policy (`None`: a VM failure fails the run).
+    pub fail_policy: Option<FailPolicy>,
+    /// Rebuilding a failed VM.
+    pub rebuild: Option<Rebuild>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Expectations on the whole run.
+    pub expect: Expect,
+}
+
+/// One `[[stream]]` entry: clock and ticks first, then an HTTP stream.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// A name for the trace and failure messages.
+    pub name: String,
+    /// Moves the virtual clock first (ticks that fall due fire).
+    pub advance: Option<Duration>,
+    /// `proxy_on_tick` calls after that.
+    pub ticks: u32,
+    /// The client's request, if the step runs a stream.
+    pub request: Option<Message>,
+    /// Answers to callouts, oldest pending callout first.
+    pub callouts: Vec<CalloutAnswer>,
+    /// Keep the stream open after the step while it waits (for a callout a
+    /// later step answers); it goes on as soon as a later step resumes it.
+    pub hold: bool,
+    /// The upstream's response.
+    pub response: Option<Message>,
+    /// Expectations on this step.
+    pub expect: StreamExpect,
+}
+
+/// Headers, body chunks and trailers: the same message the library API sends.
+pub type Message = crate::exchange::Exchange;
+
+/// How to answer a callout.
+#[derive(Debug, Clone)]
+pub struct CalloutAnswer {
+    /// The cluster the callout must have gone to.
+    pub cluster: Option<String>,
+    /// Fail it (reset) instead of answering.
+    pub fail: bool,
+    /// Let it time out: advance the clock to its timeout.
+    pub timeout: bool,
+    /// Response headers (`:status` included).
+    pub headers: HeaderMap,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// Response trailers.
+    pub trailers: HeaderMap,
+}
+
+/// Expectations on one side's headers.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderExpect {
+    /// Headers that must be present.
+    pub has: Vec<String>,
+    /// Headers that must be absent.
+    pub absent: Vec<String>,
+    /// Exact values.
+    pub equals: Vec<(String, String)>,
+    /// Values matching a regex.
+    pub matches: Vec<(String, Regex)>,
+}
+
+/// Expectations on the local response.
+#[derive(Debug, Clone, Default)]
+pub struct LocalExpect {
+    /// Its status.
+    pub status: Option<u32>,
+    /// Its details.
+    pub details: Option<String>,
+    /// A regex its body matches.
+    pub body: Option<Regex>,
+}
+
+/// Expectations on one step.
+#[derive(Debug, Clone, Default)]
+pub struct StreamExpect {
+    /// Whether the upstream received the request headers.
+    pub forwarded: Option<bool>,
+    /// The request as the upstream received it.
+    pub upstream_headers: HeaderExpect,
+    /// The response as the client received it.
+    pub client_headers: HeaderExpect,
+    /// The upstream request body.
+    pub upstream_body: Option<String>,
+    /// The client's response body.
+    pub client_body: Option<String>,
+    /// A local response was sent, with these properties.
+    pub local_response: Option<LocalExpect>,
+    /// Regexes, each matching a log line of this step.
+    pub logs: Vec<Regex>,
+    /// How many callouts the plugin made in this step.
+    pub callouts: Option<usize>,
+}
+
+/// Expectations on the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// Regexes, each matching some log line.
+    pub logs: Vec<Regex>,
+    /// Regexes no log line may match.
+    pub no_logs: Vec<Regex>,
+    /// Metric (raw name or Prometheus series) and value (histograms: sample count).
+    pub metrics: Vec<(String, i64)>,
+    /// How many times the plugin's VM was rebuilt.
+    pub rebuilds: Option<u32>,
+    /// Whether the plugin's VM failed (at any point).
+    pub vm_failed: Option<bool>,
+}
