@@ -222,7 +222,7 @@ impl Host {
     /// timeout that falls due, in time order, with the clock set to each
     /// event's time. A timed-out HTTP call gets Envoy's local 504 reply (see
     /// [`HttpCallResponse::timeout`]), a timed-out unary gRPC call closes
-    /// with `DEADLINE_EXCEEDED` (see [`GrpcEvent::deadline_exceeded`]).
+    /// with the profile's status (see [`HostProfile::grpc_timeout_status`]).
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
         loop {
@@ -243,7 +243,10 @@ impl Host {
                     let id = CalloutId { vm, token };
                     match kind {
                         DeadlineKind::Http => self.finish_http_call(id, Some(HttpCallResponse::timeout()))?,
-                        DeadlineKind::Grpc => self.grpc_respond(id, GrpcEvent::deadline_exceeded())?,
+                        DeadlineKind::Grpc => {
+                            let status = self.world().policy.profile.grpc_timeout_status();
+                            self.grpc_respond(id, GrpcEvent::timeout(status))?
+                        }
                     }
                 }
                 (None, None) => break,

@@ -18,6 +18,9 @@ use crate::state::routes::RouteTable;
 use crate::types::{LogLevel, Status};
 use crate::vm::state::{Callback, VmState};
 
+/// gRPC status `UNAVAILABLE`.
+const GRPC_UNAVAILABLE: u32 = 14;
+
 /// The real host whose behaviour host-sim reproduces where hosts differ.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -69,6 +72,20 @@ impl HostProfile {
     /// The profile's name (see [`HostProfile::from_name`]).
     pub fn name(self) -> &'static str {
         HostProfile::NAMES.iter().find(|(_, p)| *p == self).map_or("envoy-1.33", |(n, _)| n)
+    }
+
+    /// The gRPC status a unary gRPC call gets when its timeout passes. Envoy's
+    /// router answers a timed-out gRPC request with a local reply; up to
+    /// Envoy 1.37 that was the HTTP 504 mapped to `UNAVAILABLE` (14), and
+    /// since envoyproxy/envoy#44479 (2026, runtime guard
+    /// `envoy.reloadable_features.grpc_timeout_returns_deadline_exceeded`) it
+    /// is `DEADLINE_EXCEEDED` (4). The default profile models the newest
+    /// Envoy; `Envoy132` the older status.
+    pub fn grpc_timeout_status(self) -> u32 {
+        match self {
+            HostProfile::Envoy132 => GRPC_UNAVAILABLE,
+            _ => crate::vm::GRPC_DEADLINE_EXCEEDED,
+        }
     }
 
     /// Whether editing the request headers clears the route cache.

@@ -271,6 +271,15 @@ fn a_grpc_call_closes_with_deadline_exceeded_when_the_virtual_clock_passes_its_t
     assert_eq!(host.logs_at(LogLevel::Info), ["other"]);
     assert_eq!(host.grpc_callouts().len(), 2, "both streams stay open");
 
+    // Envoy before envoyproxy/envoy#44479 closed it with UNAVAILABLE (14).
+    let mut host = Host::new();
+    host.set_profile(host_sim::HostProfile::Envoy132);
+    let plugin = host.load(PluginSpec::from_bytes(grpc_caller(300))).unwrap();
+    host.tick(plugin).unwrap();
+    host.advance(Duration::from_millis(300)).unwrap();
+    assert_eq!(host.logs_at(LogLevel::Info), ["other"]);
+    assert_eq!(host_sim::HostProfile::Envoy132.grpc_timeout_status(), 14);
+
     // Timeout 0: none.
     let mut host = Host::new();
     let plugin = host.load(PluginSpec::from_bytes(grpc_caller(0))).unwrap();

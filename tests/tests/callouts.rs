@@ -217,16 +217,18 @@ fn an_unanswered_http_callout_times_out_like_envoy() {
 
 #[test]
 fn an_unanswered_grpc_call_closes_with_deadline_exceeded_on_the_virtual_clock() {
-    let (mut host, plugin) = load(Target::Wasip1);
-    let id = paused_stream(&mut host, plugin, "/grpc");
-    let call = host.grpc_callouts().remove(0);
-    assert_eq!(call.timeout, std::time::Duration::from_secs(5), "the SDK's default timeout");
-    host.advance(std::time::Duration::from_millis(4999)).unwrap();
-    assert_eq!(host.grpc_callouts().len(), 1, "not before the timeout");
-    assert!(host.http(id).unwrap().local_response().is_none());
-    host.advance(std::time::Duration::from_millis(1)).unwrap();
-    assert!(host.grpc_callouts().is_empty(), "the call is closed");
-    let stream = host.http(id).unwrap();
-    let local = stream.local_response().expect("the handler got the close");
-    assert_eq!(local.body, b"grpc closed 4 upstream request timeout");
+    for build in Build::ALL {
+        let (mut host, plugin) = load(build);
+        let id = paused_stream(&mut host, plugin, "/grpc");
+        let call = host.grpc_callouts().remove(0);
+        assert_eq!(call.timeout, std::time::Duration::from_secs(5), "the SDK's default timeout");
+        host.advance(std::time::Duration::from_millis(4999)).unwrap();
+        assert_eq!(host.grpc_callouts().len(), 1, "not before the timeout");
+        assert!(host.http(id).unwrap().local_response().is_none());
+        host.advance(std::time::Duration::from_millis(1)).unwrap();
+        assert!(host.grpc_callouts().is_empty(), "the call is closed");
+        let stream = host.http(id).unwrap();
+        let local = stream.local_response().expect("the handler got the close");
+        assert_eq!(local.body, b"grpc closed 4 upstream request timeout", "{build:?}");
+    }
 }

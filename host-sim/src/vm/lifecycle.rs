@@ -264,10 +264,17 @@ pub const GRPC_DEADLINE_EXCEEDED: u32 = 4;
 
 impl GrpcEvent {
     /// What a unary gRPC call gets when the virtual clock passes its timeout
-    /// (`proxy_grpc_call`'s `timeout`): a close with status 4
-    /// (`DEADLINE_EXCEEDED`) and the message `upstream request timeout`
-    /// (the text of Envoy's router timeout), as `proxy_get_status` reports.
+    /// (`proxy_grpc_call`'s `timeout`) under the newest Envoy: a close with
+    /// status 4 (`DEADLINE_EXCEEDED`) and the message `upstream request
+    /// timeout` (the text of Envoy's router timeout), as `proxy_get_status`
+    /// reports. Older Envoys gave another status: see
+    /// [`HostProfile::grpc_timeout_status`](crate::HostProfile::grpc_timeout_status).
     pub fn deadline_exceeded() -> GrpcEvent {
-        GrpcEvent::Close(GRPC_DEADLINE_EXCEEDED, "upstream request timeout".to_owned())
+        GrpcEvent::timeout(GRPC_DEADLINE_EXCEEDED)
+    }
+
+    /// A close with `status` and Envoy's router timeout message.
+    pub fn timeout(status: u32) -> GrpcEvent {
+        GrpcEvent::Close(status, "upstream request timeout".to_owned())
     }
 }
