@@ -22,14 +22,15 @@ const TICK_IN_STREAM: &str = r#"(module
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (drop (call $tick (i32.const 1000))) (i32.const 0)))"#;
 
-/// A temporary directory holding the scenario files and the plugins they
+/// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm` and `callout.wasm` (test guests `e2e-faults` and
 /// `e2e-callout`), `tick-in-stream.wasm` (WAT).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("host-sim-cli-{}", std::process::id()));
+        // Under cargo's per-target temporary directory, replaced on every run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-cli");
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(scenarios()).unwrap() {
             let path = entry.unwrap().path();
