@@ -222,7 +222,7 @@ impl Host {
     /// timeout that falls due, in time order, with the clock set to each
     /// event's time. A timed-out HTTP call gets Envoy's local 504 reply (see
     /// [`HttpCallResponse::timeout`]), a timed-out unary gRPC call closes
-    /// with the profile's status (see [`HostProfile::grpc_timeout_status`]).
+    /// with the profile's status (see [`HostProfile::grpc_timeout_status`](crate::HostProfile::grpc_timeout_status)).
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
         loop {

@@ -11,7 +11,7 @@
 //!   the plugin's `sluice::native::Instance`), and re-exports every `env`
 //!   host function it imports. The VM driver calls the shim's exports like
 //!   any module's: lifecycle, effective context, deferred actions, traps.
-//! * The plugin's host table ([`bridge`]) turns each SDK host call into a
+//! * The plugin's host table (`bridge`) turns each SDK host call into a
 //!   call of the re-exported host function with the arguments copied into
 //!   the shim's memory, so phases, statuses, strict mode, capabilities,
 //!   redaction and the trace are the wasm ones.
