@@ -1,5 +1,6 @@
 //! Checks across fields and attributes: field roles given once, roles that
-//! need a struct-level declaration, JSON names that are valid and unique.
+//! need a struct-level declaration, one kind of stream per root, JSON names
+//! that are valid and unique.
 
 use syn::Ident;
 
@@ -34,6 +35,22 @@ pub(crate) fn role_needs_type(input: &Struct<'_>, role: &str, errors: &mut Error
                 ),
             );
         }
+    }
+}
+
+/// A root declares HTTP or TCP streams, not both: Proxy-Wasm's
+/// `proxy_on_context_create(id, root)` does not say which kind of stream a new
+/// context is for, so the root could only guess (the dispatcher asks for an
+/// HTTP context first, and every TCP connection would get one). The official
+/// SDK has the same limit (one `get_type` per root).
+pub(crate) fn one_stream_kind(input: &Struct<'_>, errors: &mut Errors) {
+    if let (Some(_), Some(tcp)) = (input.attrs.span(attr::HTTP), input.attrs.span(attr::TCP)) {
+        errors.at(
+            tcp,
+            "`#[derive(RootContext)]` expects `http = Type` or `tcp = Type`, not both: Proxy-Wasm does not tell a \
+             root whether a new stream is HTTP or TCP, so TCP connections would get the HTTP context; give each \
+             kind its own root context (a separate plugin)",
+        );
     }
 }
 

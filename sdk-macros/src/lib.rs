@@ -56,10 +56,12 @@ use syn::{DeriveInput, parse_macro_input};
 /// Struct attributes: `config = Type` (the plugin configuration, parsed in
 /// `on_configure`; any `sluice::json::FromJson` type, usually
 /// `#[derive(Config)]`), `vm_config = Type` (the VM configuration, parsed in
-/// `on_vm_start`), `http = Type` and `tcp = Type` (the stream contexts it
-/// creates), `no_main` (define the entry point yourself). Field attributes:
-/// `config`, `vm_config` (a field of type `Option<Rc<C>>` that receives the
-/// parsed configuration) and `shared` (the state streams receive a clone of).
+/// `on_vm_start`), `http = Type` or `tcp = Type` (the stream context it
+/// creates: one kind per root, since the host does not tell a root whether a
+/// new stream is HTTP or TCP), `no_main` (define the entry point yourself).
+/// Field attributes: `config`, `vm_config` (a field of type `Option<Rc<C>>`
+/// that receives the parsed configuration) and `shared` (the state streams
+/// receive a clone of).
 ///
 /// # What it generates
 ///
@@ -80,6 +82,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// };
 /// ::sluice::main! { ::sluice::plugin::register::<Plugin>(); }
 /// ```
+///
+/// On invalid input it reports every mistake and still implements `Plugin`
+/// (with the declared types and bodies that never run, and no entry point),
+/// so that code naming the root, such as a handler typed on `Root<Plugin>`,
+/// is not reported a second time.
 ///
 /// `register` installs a factory that wraps each root context in
 /// `sluice::plugin::Root<Plugin>`, which parses the configuration (a bad one

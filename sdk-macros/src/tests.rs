@@ -178,12 +178,36 @@ fn invalid_input_gives_errors_and_a_fallback_impl_only() {
     assert_eq!(generated.matches("compile_error").count(), 2, "{generated}");
     assert!(generated.contains("NewTcpContext < __R > for Filter"), "{generated}");
     assert!(generated.contains("unreachable"), "{generated}");
-    // A root that fails generates no entry point and no impl.
+    // A root that fails generates no entry point, only a fallback `Plugin` impl.
     let generated = expand::root::derive(&parse_quote!(
         enum Plugin {
             A,
         }
     ))
     .to_string();
-    assert!(generated.contains("compile_error") && !generated.contains("impl") && !generated.contains("main"));
+    assert!(generated.contains("compile_error") && !generated.contains("main"), "{generated}");
+    assert!(generated.contains("Plugin for Plugin") && generated.contains("unreachable"), "{generated}");
+}
+
+#[test]
+fn a_failed_root_keeps_its_declared_types_in_the_fallback() {
+    let generated = normalized(expand::root::derive(&parse_quote! {
+        #[sluice(config = Settings, http = Filter, tcp = Conn)]
+        struct Plugin<'a, T> {
+            #[sluice(shared)]
+            state: Rc<State>,
+            marker: PhantomData<&'a T>,
+        }
+    }));
+    for item in [
+        "compile_error ! { \"`#[derive(RootContext)]` expects `http = Type` or `tcp = Type`, not both",
+        "compile_error ! { \"`#[derive(RootContext)]` expects a type without generic parameters",
+        "impl < 'a , T > :: sluice :: __private :: plugin :: Plugin for Plugin < 'a , T > where 'a : 'static , T : 'static",
+        "type Config = Settings ;",
+        "type VmConfig = :: sluice :: __private :: plugin :: NoConfig ;",
+        "type Shared = Rc < State > ;",
+    ] {
+        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
+    }
+    assert!(!generated.contains("main !"), "a failed root defines no entry point");
 }

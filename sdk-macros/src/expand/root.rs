@@ -1,9 +1,12 @@
 //! `#[derive(RootContext)]`: implements `Plugin` for the root type (its
 //! configuration types, construction, shared state and stream factories)
-//! and defines the module's entry point.
+//! and defines the module's entry point. On invalid input: the errors and a
+//! `Plugin` impl with the declared types and unreachable bodies, so that code
+//! naming the root (`Root<Plugin>` in a callout handler) is not reported
+//! again; no entry point.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
@@ -16,7 +19,8 @@ use crate::errors::Errors;
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let parsed = ast::context_struct(input, "RootContext", attr::ROOT_STRUCT, attr::ROOT_FIELD, &mut errors);
-    let Some(root) = parsed else { return failed(&errors, None) };
+    let Some(root) = parsed else { return failed(&errors, Some(fallback(input, None))) };
+    check::one_stream_kind(&root, &mut errors);
     check::role_needs_type(&root, CONFIG, &mut errors);
     check::role_needs_type(&root, VM_CONFIG, &mut errors);
     let config_field = check::role(&root.fields, CONFIG, &mut errors);
@@ -29,13 +33,12 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         }
     }
     if !errors.is_empty() {
-        return failed(&errors, None);
+        return failed(&errors, Some(fallback(input, Some(&root))));
     }
 
     let p = private();
     let ident = root.ident;
-    let config_ty = config_type(&root, CONFIG);
-    let vm_config_ty = config_type(&root, VM_CONFIG);
+    let Types { config: config_ty, vm_config: vm_config_ty, shared: shared_ty } = Types::of(Some(&root));
     let set_config = match config_field {
         Some(field) => {
             let name = field.ident;
@@ -50,12 +53,12 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         }
         None => quote!(let _ = config;),
     };
-    let (shared_ty, shared) = match shared_field {
+    let shared = match shared_field {
         Some(field) => {
-            let (name, ty) = (field.ident, field.ty);
-            (quote!(#ty), quote!(&self.#name))
+            let name = field.ident;
+            quote!(&self.#name)
         }
-        None => (quote!(()), quote!(&())),
+        None => quote!(&()),
     };
     let new = constructor(&root, &p);
     let http = stream_factory(&root, HTTP, &p);
@@ -107,13 +110,81 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     out
 }
 
-/// The declared configuration type, or `NoConfig`.
-fn config_type(root: &Struct<'_>, key: &str) -> TokenStream {
-    match root.attrs.ty(key) {
-        Some(ty) => quote!(#ty),
-        None => {
-            let p = private();
-            quote!(#p::NoConfig)
+/// The associated types of the `Plugin` impl: the declared configuration
+/// types (or `NoConfig`) and the shared field's type (or `()`).
+struct Types {
+    config: TokenStream,
+    vm_config: TokenStream,
+    shared: TokenStream,
+}
+
+impl Types {
+    /// From the parsed root; all defaults when the input is not a struct.
+    fn of(root: Option<&Struct<'_>>) -> Types {
+        let p = private();
+        let config = |key: &str| match root.and_then(|r| r.attrs.ty(key)) {
+            Some(ty) => quote!(#ty),
+            None => quote!(#p::NoConfig),
+        };
+        // The first `shared` field, as `check::role` takes it.
+        let shared = match root.and_then(|r| r.fields.iter().find(|f| f.attrs.has(SHARED))) {
+            Some(field) => field.ty.to_token_stream(),
+            None => quote!(()),
+        };
+        Types { config: config(CONFIG), vm_config: config(VM_CONFIG), shared }
+    }
+}
+
+/// The `Plugin` impl of a root whose input is invalid: the declared types,
+/// so that streams and handlers typed on them still check, and bodies that
+/// never run (no entry point registers the root).
+fn fallback(input: &DeriveInput, root: Option<&Struct<'_>>) -> TokenStream {
+    let p = private();
+    let ident = &input.ident;
+    let Types { config, vm_config, shared } = Types::of(root);
+    // `Plugin: 'static`: every generic parameter must be too (a generic root
+    // is itself an error, reported already).
+    let mut generics = input.generics.clone();
+    let bounds: Vec<syn::WherePredicate> = generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(t) => {
+                let t = &t.ident;
+                Some(syn::parse_quote!(#t: 'static))
+            }
+            syn::GenericParam::Lifetime(l) => {
+                let l = &l.lifetime;
+                Some(syn::parse_quote!(#l: 'static))
+            }
+            syn::GenericParam::Const(_) => None,
+        })
+        .collect();
+    generics.make_where_clause().predicates.extend(bounds);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        impl #impl_generics #p::Plugin for #ident #ty_generics #where_clause {
+            type Config = #config;
+            type VmConfig = #vm_config;
+            type Shared = #shared;
+            fn new() -> Self {
+                ::core::unreachable!()
+            }
+            fn set_config(&mut self, _: &#p::Rc<Self::Config>) {
+                ::core::unreachable!()
+            }
+            fn set_vm_config(&mut self, _: &#p::Rc<Self::VmConfig>) {
+                ::core::unreachable!()
+            }
+            fn shared(&self) -> &Self::Shared {
+                ::core::unreachable!()
+            }
+            fn create_http_context(_: &#p::Env<'_, Self>) -> #p::Option<#p::Box<dyn #p::HttpContext>> {
+                ::core::unreachable!()
+            }
+            fn create_tcp_context(_: &#p::Env<'_, Self>) -> #p::Option<#p::Box<dyn #p::TcpContext>> {
+                ::core::unreachable!()
+            }
         }
     }
 }
