@@ -15,7 +15,7 @@ use crate::ffi;
 use crate::headers;
 use crate::http::{DEFAULT_TIMEOUT, millis};
 use crate::map::{self, Pairs};
-use crate::types::{GrpcStatus, UnknownValue};
+use crate::types::{GrpcStatus, Status, UnknownValue};
 
 /// A received gRPC message; its bytes are read on demand during the handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,13 +226,37 @@ impl GrpcStream {
         ffi::grpc_send(self.0, message, end_stream)
     }
 
-    /// Cancels the stream or call.
+    /// Cancels the stream or call. The host delivers nothing more for it
+    /// (Envoy resets it without a callback), so its handler is dropped.
     pub fn cancel(self) -> Result<()> {
-        ffi::grpc_cancel(self.0)
+        let result = ffi::grpc_cancel(self.0);
+        if is_gone(&result) {
+            callouts::forget_grpc(self.0, false);
+        }
+        result
     }
 
-    /// Closes the stream or call.
+    /// Closes the stream or call. A stream is half-closed: the upstream can
+    /// still answer, and its close reaches the handler (Envoy keeps a locally
+    /// closed stream until the remote side closes, then calls
+    /// `proxy_on_grpc_close`). A unary call is cancelled, without a callback,
+    /// so its handler is dropped.
     pub fn close(self) -> Result<()> {
-        ffi::grpc_close(self.0)
+        let result = ffi::grpc_close(self.0);
+        if is_gone(&result) {
+            callouts::forget_grpc(self.0, true);
+        }
+        result
+    }
+}
+
+/// Whether, after a cancel or close answered `result`, the host will deliver
+/// nothing more for the call: it did it (`OK`), or it has no such call
+/// (`NOT_FOUND`, `BAD_ARGUMENT`). Other failures may leave the call running,
+/// so its handler stays.
+fn is_gone(result: &Result<()>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => matches!(e.status(), Some(Status::NotFound | Status::BadArgument)),
     }
 }

@@ -18,7 +18,8 @@
 //! (and imports no `proxy_set_effective_context`).
 //!
 //! When a context is deleted, the handlers aimed at it are dropped; a response
-//! that arrives later for their token is ignored.
+//! that arrives later for their token is ignored. So is the handler of a gRPC
+//! call the plugin cancels, even from inside that handler.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -40,6 +41,9 @@ pub(crate) enum Callback {
     Http(Handler<HttpResponse>),
     GrpcCall(Handler<GrpcReply>),
     GrpcStream(StreamHandler),
+    /// Holds a stream's place while its handler runs: the handler goes back
+    /// afterwards unless the stream was cancelled meanwhile.
+    Running,
 }
 
 struct Callout {
@@ -93,6 +97,30 @@ fn take(token: Token) -> Option<Callout> {
     state::with(|d| d.callouts.0.remove(&token)).flatten()
 }
 
+/// Drops the handler of gRPC `token` once the host will deliver nothing more
+/// for it; with `keep_stream`, a stream's handler stays (see
+/// [`GrpcStream::close`](crate::grpc::GrpcStream::close)).
+pub(crate) fn forget_grpc(token: u32, keep_stream: bool) {
+    let token = Token::Grpc(token);
+    let removed = state::with(|d| {
+        let stream =
+            d.callouts.0.get(&token).is_some_and(|c| matches!(c.callback, Callback::GrpcStream(_) | Callback::Running));
+        if keep_stream && stream { None } else { d.callouts.0.remove(&token) }
+    });
+    // Outside the borrow: the handler's destructor is user code.
+    drop(removed);
+}
+
+/// Removes a running stream handler's placeholder; `false` if the stream was
+/// forgotten while its handler ran.
+fn end_running(token: Token) -> bool {
+    state::with(|d| match d.callouts.0.get(&token) {
+        Some(Callout { callback: Callback::Running, .. }) => d.callouts.0.remove(&token).is_some(),
+        _ => false,
+    })
+    .unwrap_or(false)
+}
+
 pub(crate) fn on_http_call_response(via: u32, token: u32, num_headers: usize, body_size: usize, num_trailers: usize) {
     enter(via);
     let Some(Callout { target, callback: Callback::Http(handler) }) = take(Token::Http(token)) else { return };
@@ -107,8 +135,11 @@ pub(crate) fn on_grpc_event(via: u32, token: u32, event: GrpcEvent) {
     match callout.callback {
         Callback::GrpcStream(mut handler) => {
             let closed = matches!(event, GrpcEvent::Close(_));
+            if !closed {
+                register(Token::Grpc(token), target, Callback::Running);
+            }
             let delivered = with_context(target, |ctx| handler(ctx.as_any_mut(), via, event));
-            if !closed && delivered.is_some() {
+            if !closed && end_running(Token::Grpc(token)) && delivered.is_some() {
                 register(Token::Grpc(token), target, Callback::GrpcStream(handler));
             }
         }
@@ -125,7 +156,7 @@ pub(crate) fn on_grpc_event(via: u32, token: u32, event: GrpcEvent) {
             };
             with_context(target, |ctx| handler(ctx.as_any_mut(), via, reply));
         }
-        Callback::Http(_) => {}
+        Callback::Http(_) | Callback::Running => {}
     }
 }
 

@@ -38,6 +38,8 @@ pub struct FakeHost {
     pub log_level: Cell<u32>,
     /// A status to answer get_header_map_value with instead of looking up.
     pub forced_status: Cell<Option<u32>>,
+    /// What grpc_cancel and grpc_close answer (0: OK).
+    pub grpc_status: Cell<u32>,
 }
 
 impl FakeHost {
@@ -64,6 +66,10 @@ impl FakeHost {
         self.token.set(self.token.get() + 1);
         self.token.get()
     }
+}
+
+fn status(code: u32) -> HostResult<()> {
+    if code == 0 { Ok(()) } else { Err(code) }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -174,6 +180,16 @@ impl Host for FakeHost {
             text(message)
         ));
         Ok(token)
+    }
+
+    fn grpc_cancel(&self, call_or_stream_id: u32) -> HostResult<()> {
+        self.record(format!("grpc_cancel({call_or_stream_id})"));
+        status(self.grpc_status.get())
+    }
+
+    fn grpc_close(&self, call_or_stream_id: u32) -> HostResult<()> {
+        self.record(format!("grpc_close({call_or_stream_id})"));
+        status(self.grpc_status.get())
     }
 
     fn get_property(&self, path: &[u8]) -> HostResult<Vec<u8>> {
