@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::engine;
 use crate::error::Error;
 use crate::spec::{PluginId, PluginSpec};
-use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, HttpCallout};
+use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::logs::{HostCall, LogRecord};
 use crate::state::metrics::MetricValue;
 use crate::state::properties::{Value, envoy_defaults};
@@ -135,9 +135,12 @@ impl Host {
         }
     }
 
-    /// Loads a plugin. A VM with the same `vm_id` and module is reused (the
-    /// plugin gets its own root context there); otherwise a new VM starts.
-    /// Runs `on_context_create`, `on_vm_start` and `on_configure`.
+    /// Loads a plugin. A VM with the same `vm_id`, module, VM configuration
+    /// and environment is reused (the plugin gets its own root context
+    /// there), as Envoy keys its VMs; otherwise a new VM starts. Runs
+    /// `on_context_create`, `on_vm_start` and `on_configure`; when one of them
+    /// returns false or fails, the plugin is not started: its root context,
+    /// its timer and its callouts are gone, and the error says why.
     pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
         let compiled = match spec.native {
             // A native plugin's imports are unknown until it calls them: the
@@ -152,6 +155,8 @@ impl Host {
         let existing = self.vms.iter().position(|vm| {
             vm.failed.is_none()
                 && vm.state().vm_id == spec.vm_id
+                && vm.settings.vm_configuration == spec.vm_configuration
+                && same_environment(&vm.settings.environment, &spec.environment)
                 && Arc::ptr_eq(&vm.compiled, &compiled)
                 && crate::native::same_entry(vm.settings.native, spec.native)
                 && self.world().policy.vm_matches(vm.state().index, &spec)
@@ -223,6 +228,10 @@ impl Host {
     /// event's time. A timed-out HTTP call gets Envoy's local 504 reply (see
     /// [`HttpCallResponse::timeout`]), a timed-out unary gRPC call closes
     /// with the profile's status (see [`HostProfile::grpc_timeout_status`](crate::HostProfile::grpc_timeout_status)).
+    ///
+    /// A failed VM gets neither: as Envoy skips the root callbacks of a
+    /// failed VM, its timers and its callouts' timeouts are dropped when they
+    /// fall due (the callouts with them), and the other VMs keep ticking.
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
         let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
         loop {
@@ -238,7 +247,15 @@ impl Host {
                 (tick, timeout)
             };
             match (tick, timeout) {
+                (Some(((vm, root), _)), _) if self.is_failed(vm) => self.world().timers.remove((vm, root)),
                 (Some(((vm, root), _)), _) => self.on_vm(vm, |vm| vm.tick(root))?,
+                (None, Some(Deadline { kind, vm, token, .. })) if self.is_failed(vm) => {
+                    let mut world = self.world();
+                    match kind {
+                        DeadlineKind::Http => drop(world.callouts.take_http(vm, token)),
+                        DeadlineKind::Grpc => drop(world.callouts.take_grpc(vm, token)),
+                    }
+                }
                 (None, Some(Deadline { kind, vm, token, .. })) => {
                     let id = CalloutId { vm, token };
                     match kind {
@@ -254,6 +271,11 @@ impl Host {
         }
         self.world().clock.advance_to(target);
         Ok(())
+    }
+
+    /// Whether VM `index` has failed (and is not rebuilt yet).
+    fn is_failed(&self, index: usize) -> bool {
+        self.vms.get(index).is_some_and(|vm| vm.failed.is_some())
     }
 
     /// Calls `proxy_on_tick` on a plugin now.
@@ -451,20 +473,43 @@ impl Host {
         self.world().callouts.grpc().to_vec()
     }
 
-    /// Sends a gRPC event to the plugin; `Close` ends the exchange.
+    /// Sends a gRPC event to the plugin. On a stream, any event, and `Close`
+    /// ends it. A unary call gets one event, as in Envoy: its reply
+    /// (`Message`, `proxy_on_grpc_receive`) or a failure (`Close`,
+    /// `proxy_on_grpc_close`), after which it is over (no close follows a
+    /// reply, its timeout is disarmed); metadata events on a call are
+    /// refused with [`Error::InvalidPhase`] (see [`GrpcEvent`]).
     pub fn grpc_respond(&mut self, id: CalloutId, event: GrpcEvent) -> Result<(), Error> {
-        let root = {
+        let (root, event) = {
             let mut world = self.world();
             let callout = world
                 .callouts
                 .grpc_get(id.vm, id.token)
                 .ok_or_else(|| Error::NotFound(format!("gRPC callout {}", id.token)))?;
             let root = callout.root_id;
-            if matches!(event, GrpcEvent::Close(..)) {
+            let (event, ends) = match callout.kind {
+                GrpcKind::Call => (event.for_unary_call(id.token)?, true),
+                GrpcKind::Stream => {
+                    let ends = matches!(event, GrpcEvent::Close(..));
+                    (event, ends)
+                }
+            };
+            if ends {
                 world.callouts.take_grpc(id.vm, id.token);
             }
-            root
+            (root, event)
         };
         self.on_vm(id.vm, |vm| vm.grpc_event(root, id.token, event))
     }
+}
+
+/// Whether two VM environments are the same variables (in any order: Envoy's
+/// `environment_variables` is a map).
+fn same_environment(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let sorted = |e: &[(String, String)]| {
+        let mut e = e.to_vec();
+        e.sort();
+        e
+    };
+    a.len() == b.len() && sorted(a) == sorted(b)
 }

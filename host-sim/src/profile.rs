@@ -234,6 +234,7 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &
         }
     }
     if strict && let Some(why) = phase_violation(caller.data(), name, args) {
+        caller.data().strict_violation.set(true);
         return Gate::Return(trap(format!(
             "strict mode: {name} called in {} is not allowed: {why}",
             callback_name(caller.data())
@@ -262,6 +263,7 @@ pub(crate) fn strict_status(state: &VmState, name: &'static str, status: Status)
     if !state.world().policy.strict {
         return None;
     }
+    state.strict_violation.set(true);
     Some(format!(
         "strict mode: {name} called in {} returned BAD_ARGUMENT: the map or buffer does not exist in this phase \
          (or the type is unknown)",
@@ -402,7 +404,9 @@ impl Host {
     /// exist in this phase in Envoy) fails the guest call with a message
     /// naming the function, the callback and why, instead of returning a
     /// status. The VM is then failed, and the driving call returns
-    /// [`Error::Trap`].
+    /// [`Error::Trap`] whatever the plugin's fail policy: strict mode is a
+    /// tool for failing tests, so a violation is never served as a guest
+    /// failure would be (later events of the failed VM get the policy).
     pub fn set_strict(&mut self, strict: bool) {
         self.world().policy.strict = strict;
     }

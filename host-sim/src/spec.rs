@@ -88,14 +88,16 @@ impl PluginSpec {
         self
     }
 
-    /// The VM configuration (`proxy_on_vm_start`, `VM_CONFIGURATION`).
+    /// The VM configuration (`proxy_on_vm_start`, `VM_CONFIGURATION`): part
+    /// of the VM's key, so plugins with different ones never share a VM.
     pub fn vm_configuration(mut self, configuration: impl Into<Vec<u8>>) -> PluginSpec {
         self.vm_configuration = configuration.into();
         self
     }
 
-    /// The `vm_id`: plugins with the same `vm_id` and module share a VM, and
-    /// shared data and queues are per `vm_id`.
+    /// The `vm_id`: plugins with the same `vm_id`, module, VM configuration
+    /// and environment share a VM (Envoy's VM key), and shared data and
+    /// queues are per `vm_id`.
     pub fn vm_id(mut self, vm_id: impl Into<String>) -> PluginSpec {
         self.vm_id = vm_id.into();
         self
@@ -121,7 +123,8 @@ impl PluginSpec {
     }
 
     /// Adds an environment variable the VM's `environ_get` serves (never the
-    /// process environment).
+    /// process environment). The environment is part of the VM's key:
+    /// plugins with different ones never share a VM.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> PluginSpec {
         self.environment.push((key.into(), value.into()));
         self
@@ -157,7 +160,9 @@ impl PluginSpec {
     /// connection); the failure is in [`Host::failure`](crate::Host::failure).
     /// Without a policy, a failure is an error for the test: the driving call
     /// returns [`Error::Trap`] and the VM then refuses streams and callbacks
-    /// ([`Error::VmFailed`]). See [`crate::failure`].
+    /// ([`Error::VmFailed`]). A strict-mode violation is an error for the
+    /// test under any policy ([`Host::set_strict`](crate::Host::set_strict)).
+    /// See [`crate::failure`].
     pub fn fail_policy(mut self, policy: FailPolicy) -> PluginSpec {
         self.failure.policy = Some(policy);
         self

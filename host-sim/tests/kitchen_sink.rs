@@ -185,8 +185,9 @@ fn the_test_can_enqueue_like_another_worker() {
 #[test]
 fn plugins_with_the_same_vm_id_share_a_vm_and_its_shared_data() {
     let (mut host, first) = setup();
-    let second = host.load(PluginSpec::from_bytes(wasm()).vm_id("sink").configuration("second")).unwrap();
-    assert_eq!(first.vm_index(), second.vm_index());
+    let second = PluginSpec::from_bytes(wasm()).vm_id("sink").vm_configuration("vm-cfg").configuration("second");
+    let second = host.load(second).unwrap();
+    assert_eq!(first.vm_index(), second.vm_index(), "same vm_id, module and VM configuration");
     assert_ne!(first.root_context_id(), second.root_context_id());
     let other = host.load(PluginSpec::from_bytes(wasm()).vm_id("elsewhere")).unwrap();
     assert_ne!(other.vm_index(), first.vm_index());

@@ -130,12 +130,16 @@ fn grpc_unary_reply_reaches_the_stream() {
     assert_eq!(call.initial_metadata.get_str("x-md"), Some("1"));
     assert_eq!(call.context_id, sid);
 
+    // As in Envoy, a unary call gets its reply alone: no metadata, and no
+    // close after it.
     let token = call.id();
-    host.grpc_respond(token, GrpcEvent::InitialMetadata(HeaderMap::from_pairs([("x-a", "1")]))).unwrap();
-    assert!(host.http(id).unwrap().upstream_request().headers.is_none(), "metadata alone does not answer");
+    let metadata = host.grpc_respond(token, GrpcEvent::InitialMetadata(HeaderMap::from_pairs([("x-a", "1")])));
+    assert!(matches!(metadata, Err(host_sim::Error::InvalidPhase(_))), "{metadata:?}");
+    assert!(host.http(id).unwrap().upstream_request().headers.is_none(), "not answered yet");
     host.grpc_respond(token, GrpcEvent::Message(b"granted".to_vec())).unwrap();
-    host.grpc_respond(token, GrpcEvent::TrailingMetadata(HeaderMap::new())).unwrap();
-    host.grpc_respond(token, GrpcEvent::Close(0, String::new())).unwrap();
+    assert!(host.grpc_callouts().is_empty(), "the reply ends the call");
+    let closed = host.grpc_respond(token, GrpcEvent::Close(0, String::new()));
+    assert!(matches!(closed, Err(host_sim::Error::NotFound(_))), "{closed:?}");
 
     let handled = notes(&host, sid).iter().filter(|n| n.starts_with("handler on")).count();
     assert_eq!(handled, 1, "a unary handler runs once, with the reply");
@@ -143,7 +147,6 @@ fn grpc_unary_reply_reaches_the_stream() {
     let stream = host.http(id).unwrap();
     let headers = stream.upstream_request().headers.as_ref().unwrap();
     assert_eq!(headers.get_str("x-grpc-reply"), Some("granted"));
-    assert!(host.grpc_callouts().is_empty());
 }
 
 #[test]

@@ -14,7 +14,10 @@
 //! policy instead of a callback; root callbacks (ticks, callout responses,
 //! queue notifications) and the teardown callbacks are skipped. What the
 //! client saw is in the stream's outcome, the failure in
-//! [`Host::failure`](crate::Host::failure) and the logs.
+//! [`Host::failure`](crate::Host::failure) and the logs. A strict-mode
+//! violation is the exception: it fails the VM like any trap, but the
+//! driving call returns the error whatever the policy (see
+//! [`Host::set_strict`](crate::Host::set_strict)).
 //!
 //! With [`PluginSpec::rebuild`](crate::PluginSpec::rebuild), a failed VM is
 //! replaced by a new instance of the same module when the next stream starts,

@@ -50,7 +50,8 @@ impl Vm {
     /// Calls the guest for context `id` as [`Vm::call`] does, unless a fail
     /// policy serves the context: then, or when this call fails the VM of
     /// a plugin with a fail policy, the guest is not (or no longer) there
-    /// and the result is `None`.
+    /// and the result is `None`. A strict-mode violation stays an error
+    /// whatever the policy (see [`Host::set_strict`](crate::Host::set_strict)).
     pub(crate) fn call_serving<P: WasmParams, R: WasmResults>(
         &mut self,
         id: u32,
@@ -63,6 +64,7 @@ impl Vm {
         }
         match self.call(id, callback, func, args) {
             Ok(result) => Ok(Some(result)),
+            Err(error) if self.state().strict_violation.get() => Err(error),
             Err(error) => match self.failing(id) {
                 Some(policy) => {
                     self.note(id, LogLevel::Error, format!("{error}; the plugin's streams now fail {}", policy.name()));

@@ -247,22 +247,47 @@ impl Vm {
 }
 
 /// Something a gRPC upstream sends back.
+///
+/// A stream (`proxy_grpc_stream`) gets any of them, until `Close`. A unary
+/// call (`proxy_grpc_call`) gets what Envoy's unary async client delivers:
+/// either its reply, a `Message` (`proxy_on_grpc_receive`; the call is then
+/// over, with no close after it), or a failure, a `Close` with a non-zero
+/// status (`proxy_on_grpc_close`). It never sees metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GrpcEvent {
-    /// Initial metadata.
+    /// Initial metadata (streams only).
     InitialMetadata(HeaderMap),
-    /// A response message.
+    /// A response message; on a unary call, its reply, which ends the call.
     Message(Vec<u8>),
-    /// Trailing metadata.
+    /// Trailing metadata (streams only).
     TrailingMetadata(HeaderMap),
-    /// The call or stream closed with a gRPC status and message.
+    /// The call or stream closed with a gRPC status and message. A unary
+    /// call closed with status 0 (OK) but no reply gets what Envoy gives it:
+    /// a close with status 13 (`INTERNAL`) and no message.
     Close(u32, String),
 }
 
 /// gRPC status `DEADLINE_EXCEEDED`.
 pub const GRPC_DEADLINE_EXCEEDED: u32 = 4;
 
+/// gRPC status `INTERNAL`.
+const GRPC_INTERNAL: u32 = 13;
+
 impl GrpcEvent {
+    /// What a unary call (token `token`) gets for this event: Envoy's
+    /// `AsyncRequestImpl` answers once, with the reply or a failure, and
+    /// turns an OK close without a reply into an `INTERNAL` failure.
+    pub(crate) fn for_unary_call(self, token: u32) -> Result<GrpcEvent, Error> {
+        match self {
+            GrpcEvent::InitialMetadata(_) | GrpcEvent::TrailingMetadata(_) => Err(Error::InvalidPhase(format!(
+                "gRPC call {token} is unary: Envoy delivers no metadata to a unary call, only its reply \
+                 (GrpcEvent::Message) or a failure (GrpcEvent::Close)"
+            ))),
+            GrpcEvent::Close(0, _) => Ok(GrpcEvent::Close(GRPC_INTERNAL, String::new())),
+            event => Ok(event),
+        }
+    }
+
     /// What a unary gRPC call gets when the virtual clock passes its timeout
     /// (`proxy_grpc_call`'s `timeout`) under the newest Envoy: a close with
     /// status 4 (`DEADLINE_EXCEEDED`) and the message `upstream request

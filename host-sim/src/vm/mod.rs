@@ -87,6 +87,7 @@ impl Vm {
             log_level: settings.log_level,
             rng: settings.seed,
             exit_code: None,
+            strict_violation: Default::default(),
             limits: VmLimits::new(settings.memory_limit),
             native: None,
         };
@@ -148,6 +149,7 @@ impl Vm {
         state.effective = context_id;
         state.callback = Some(callback);
         state.limits.refused = None;
+        state.strict_violation.set(false);
         let budget = self.settings.fuel.unwrap_or(u64::MAX);
         // Fuel is always metered (a deterministic count); the store is
         // created with it enabled, so setting it cannot fail.
@@ -182,14 +184,26 @@ impl Vm {
         self.start_root(root, plugin)
     }
 
-    /// Starts a plugin on root context `root`, which exists already.
+    /// Starts a plugin on root context `root`, which exists already. A
+    /// plugin whose start is rejected (`on_vm_start` or `on_configure`
+    /// returned false, or a start callback failed) is removed again.
     pub fn start_root(&mut self, root: u32, plugin: PluginState) -> Result<u32, Error> {
-        let e = self.exports.clone();
-        let state = self.store.data_mut();
         let root_name = plugin.root_id.clone();
         let config_len = plugin.configuration.len() as u32;
-        let vm_config_len = state.vm_configuration.len() as u32;
-        state.plugins.insert(root, plugin);
+        self.state_mut().plugins.insert(root, plugin);
+        if let Err(error) = self.run_start(root, root_name, config_len) {
+            self.forget_root(root);
+            return Err(error);
+        }
+        self.run_deferred()?;
+        Ok(root)
+    }
+
+    /// `on_context_create(root, 0)`, `on_vm_start(root, vm_config_size)`,
+    /// `on_configure(root, config_size)`.
+    fn run_start(&mut self, root: u32, root_name: String, config_len: u32) -> Result<(), Error> {
+        let e = self.exports.clone();
+        let vm_config_len = self.state().vm_configuration.len() as u32;
         if let Some(f) = e.context_create {
             self.call(root, Callback::ContextCreate, f, (root, 0))?;
         }
@@ -203,8 +217,29 @@ impl Vm {
         {
             return Err(Error::ConfigureRejected { root_id: root_name });
         }
-        self.run_deferred()?;
-        Ok(root)
+        Ok(())
+    }
+
+    /// Removes a plugin that did not start: its root context and plugin
+    /// entry, its timer, the callouts it made, and the work its start
+    /// callbacks deferred.
+    fn forget_root(&mut self, root: u32) {
+        let state = self.state_mut();
+        state.plugins.remove(&root);
+        state.contexts.remove(root);
+        state.deferred.clear();
+        let index = state.index;
+        let mut world = state.world();
+        world.timers.remove((index, root));
+        let owned = |vm: usize, owner: u32| vm == index && owner == root;
+        let http: Vec<u32> = world.callouts.http().iter().filter(|c| owned(c.vm, c.root_id)).map(|c| c.token).collect();
+        let grpc: Vec<u32> = world.callouts.grpc().iter().filter(|g| owned(g.vm, g.root_id)).map(|g| g.token).collect();
+        for token in http {
+            world.callouts.take_http(index, token);
+        }
+        for token in grpc {
+            world.callouts.take_grpc(index, token);
+        }
     }
 
     /// The store data.

@@ -168,6 +168,9 @@ pub(crate) struct VmState {
     pub log_level: LogLevel,
     pub rng: u64,
     pub exit_code: Option<i32>,
+    /// Whether strict mode refused a host call in the running guest call
+    /// (set through `&VmState` by the checks, read when the call fails).
+    pub strict_violation: std::cell::Cell<bool>,
     /// The memory cap (the store's resource limiter).
     pub limits: crate::faults::VmLimits,
     /// The natively hosted plugin, for a VM of the null VM (`None` for wasm;
@@ -252,6 +255,7 @@ impl VmState {
             log_level: LogLevel::Info,
             rng: 0,
             exit_code: None,
+            strict_violation: Default::default(),
             limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
             native: None,
         }
