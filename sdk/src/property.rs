@@ -11,17 +11,23 @@
 //! ```no_run
 //! let port = sluice::property::get_i64(["source", "port"])?;
 //! let protocol = sluice::property::get_string(["request", "protocol"])?;
+//! let duration = sluice::property::get_duration(["request", "duration"])?; // Option<Duration>
+//! let start = sluice::property::get_timestamp(["request", "time"])?; // Option<Timestamp>
 //! # Ok::<(), sluice::Error>(())
 //! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::error::Result;
 use crate::ffi;
 use crate::map::Pairs;
 
 pub mod decode;
+mod timestamp;
+
+pub use timestamp::Timestamp;
 
 /// Encodes a path: segments joined by `0x00`, no trailing NUL; an empty path
 /// is empty.
@@ -96,11 +102,20 @@ typed_getter!(
     get_bool -> bool = decode::bool
 );
 typed_getter!(
-    /// A duration property, in nanoseconds (may be negative).
+    /// A duration property (for example `request.duration`); a negative one
+    /// is an [`Error::MalformedProperty`](crate::Error::MalformedProperty).
+    get_duration -> Duration = decode::duration
+);
+typed_getter!(
+    /// A duration property, raw: in nanoseconds (may be negative).
     get_duration_nanos -> i64 = decode::duration_nanos
 );
 typed_getter!(
-    /// A timestamp property, in nanoseconds since the Unix epoch.
+    /// A timestamp property (for example `request.time`).
+    get_timestamp -> Timestamp = decode::timestamp
+);
+typed_getter!(
+    /// A timestamp property, raw: in nanoseconds since the Unix epoch.
     get_timestamp_nanos -> i64 = decode::timestamp_nanos
 );
 typed_getter!(

@@ -90,6 +90,10 @@ fn properties_are_fetched_by_nul_joined_path_and_decoded() {
         assert_eq!(property::get_bool(["connection", "mtls"]), Ok(Some(true)));
         assert_eq!(property::get_duration_nanos(["request", "duration"]), Ok(Some(2_000_000)));
         assert_eq!(property::get_timestamp_nanos(["request", "time"]), Ok(Some(1_700_000_000_000_000_000)));
+        assert_eq!(property::get_duration(["request", "duration"]), Ok(Some(std::time::Duration::from_millis(2))));
+        let time = property::get_timestamp(["request", "time"]).unwrap().unwrap();
+        assert_eq!(time.since_epoch(), Some(std::time::Duration::from_secs(1_700_000_000)));
+        assert_eq!(property::get_timestamp(["absent"]), Ok(None));
         assert_eq!(property::get_string(["plugin_name"]), Ok(Some("sluice".to_string())));
         assert_eq!(property::get_string(["absent"]), Ok(None));
         assert_eq!(property::get_i64(["bad", "int"]), Err(Error::MalformedProperty { expected: "i64", len: 3 }));

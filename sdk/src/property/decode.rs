@@ -4,7 +4,9 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
+use super::Timestamp;
 use crate::error::{Error, Result};
 use crate::map::{self, Pairs};
 
@@ -41,14 +43,27 @@ pub fn bool(bytes: &[u8]) -> Result<bool> {
     }
 }
 
-/// A duration: `i64` nanoseconds.
+/// A duration, raw: `i64` nanoseconds (negative if the host computed one).
 pub fn duration_nanos(bytes: &[u8]) -> Result<i64> {
     eight(bytes, "duration").map(i64::from_le_bytes)
 }
 
-/// A timestamp: `i64` nanoseconds since the Unix epoch.
+/// A duration as a [`Duration`]; a negative one is rejected.
+pub fn duration(bytes: &[u8]) -> Result<Duration> {
+    let nanos = duration_nanos(bytes)?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| Error::MalformedProperty { expected: "non-negative duration", len: bytes.len() })
+}
+
+/// A timestamp, raw: `i64` nanoseconds since the Unix epoch.
 pub fn timestamp_nanos(bytes: &[u8]) -> Result<i64> {
     eight(bytes, "timestamp").map(i64::from_le_bytes)
+}
+
+/// A timestamp as a [`Timestamp`].
+pub fn timestamp(bytes: &[u8]) -> Result<Timestamp> {
+    timestamp_nanos(bytes).map(Timestamp::from_nanos_since_epoch)
 }
 
 /// A map, in the serialized-pairs format.
@@ -88,6 +103,38 @@ mod tests {
         assert_eq!(bool(&[2]), Err(Error::MalformedProperty { expected: "bool", len: 1 }));
         assert!(bool(&[]).is_err());
         assert!(bool(&[1, 0]).is_err());
+    }
+
+    /// Envoy's `serializeValue`: a duration is `absl::ToInt64Nanoseconds`,
+    /// a timestamp `absl::ToUnixNanos`, each as 8 little-endian bytes.
+    #[test]
+    fn decodes_durations_and_timestamps_as_envoy_serializes_them() {
+        // request.duration of 1.5 s.
+        let one_and_a_half = [0x00, 0x2f, 0x68, 0x59, 0x00, 0x00, 0x00, 0x00];
+        assert_eq!(duration(&one_and_a_half), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration(&[0; 8]), Ok(Duration::ZERO));
+        assert_eq!(duration(&i64::MAX.to_le_bytes()), Ok(Duration::from_nanos(i64::MAX as u64)));
+        // request.time of 2023-11-14T22:13:20Z.
+        let time = [0x00, 0x00, 0x2a, 0x36, 0xfe, 0x9c, 0x97, 0x17];
+        let decoded = timestamp(&time).unwrap();
+        assert_eq!(decoded.nanos_since_epoch(), 1_700_000_000_000_000_000);
+        assert_eq!(decoded.since_epoch(), Some(Duration::from_secs(1_700_000_000)));
+        // One nanosecond before the epoch.
+        let before = timestamp(&[0xff; 8]).unwrap();
+        assert_eq!(before.nanos_since_epoch(), -1);
+        assert_eq!(before.since_epoch(), None);
+    }
+
+    #[test]
+    fn rejects_negative_durations_and_wrong_sizes() {
+        let minus_one_and_a_half = [0x00, 0xd1, 0x97, 0xa6, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(duration_nanos(&minus_one_and_a_half), Ok(-1_500_000_000));
+        assert_eq!(
+            duration(&minus_one_and_a_half),
+            Err(Error::MalformedProperty { expected: "non-negative duration", len: 8 })
+        );
+        assert_eq!(duration(&[0; 7]), Err(Error::MalformedProperty { expected: "duration", len: 7 }));
+        assert_eq!(timestamp(&[0; 9]), Err(Error::MalformedProperty { expected: "timestamp", len: 9 }));
     }
 
     #[test]
