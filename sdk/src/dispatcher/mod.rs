@@ -239,8 +239,11 @@ pub(crate) fn on_delete(id: u32) {
 
 // ---- root callbacks ----
 
+/// The spec calls the id "unused"; Envoy passes the root context's id, but a
+/// host may pass one without a root context (proxy-wasm-go-sdk's test harness
+/// passes 0, before creating any). No root context refused, so the VM starts.
 pub(crate) fn on_vm_start(root: u32, vm_configuration_size: usize) -> bool {
-    with_root(root, false, |c| c.on_vm_start(Configuration::vm(vm_configuration_size)))
+    with_root(root, true, |c| c.on_vm_start(Configuration::vm(vm_configuration_size)))
 }
 
 pub(crate) fn on_configure(root: u32, plugin_configuration_size: usize) -> bool {

@@ -143,3 +143,14 @@ fn streams_wait_for_configuration_then_fall_back_to_the_roots_own_factory() {
     assert!(!instance.on_configure(1, 0), "{{}} misses the required limit");
     assert_eq!(logged(&host, LogLevel::Error)[1], r#"plugin configuration: field "limit": required, but missing"#);
 }
+
+#[test]
+fn vm_start_for_an_id_without_a_root_context_does_not_fail_the_vm() {
+    // The spec calls the id "unused": proxy-wasm-go-sdk's test harness passes
+    // 0, before any root context exists. Only a root context can refuse.
+    let (host, mut instance) = instance(r#"{"limit": "ten"}"#, "");
+    assert!(instance.on_vm_start(0, 16));
+    assert!(instance.on_vm_start(7, 16));
+    assert!(logged(&host, LogLevel::Error).is_empty(), "no root context was asked");
+    assert!(!instance.on_vm_start(1, 16), "the root context still refuses a bad VM configuration");
+}
