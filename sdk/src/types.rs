@@ -55,6 +55,11 @@ macro_rules! abi_enum {
 abi_enum! {
     /// `proxy_status_t`: the result of every host function. The spec's codes plus
     /// the three the reference host (`WasmResult`) adds: 5, 9 and 11.
+    ///
+    /// Non-exhaustive: a later ABI or host may define more codes (until then
+    /// they arrive as [`Error::UnknownStatus`](crate::Error::UnknownStatus)),
+    /// so a `match` needs a `_` arm.
+    #[non_exhaustive]
     pub enum Status {
         /// 0: success.
         Ok = 0,
