@@ -49,14 +49,17 @@ fn workdir() -> &'static Path {
     })
 }
 
-fn run(args: &[&str], file: &str) -> (i32, String, String) {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_host-sim"))
-        .args(args)
-        .arg(workdir().join(file))
-        .output()
-        .expect("host-sim runs");
+/// Runs the binary with `args` then `file`: exit code, stdout, stderr.
+fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
+    let output: Output =
+        Command::new(env!("CARGO_BIN_EXE_host-sim")).args(args).arg(file).output().expect("host-sim runs");
     let code = output.status.code().expect("an exit code");
     (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+}
+
+/// Runs the binary on a scenario file of the work directory.
+fn run(args: &[&str], file: &str) -> (i32, String, String) {
+    host_sim(args, &workdir().join(file))
 }
 
 #[test]
@@ -114,6 +117,18 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
             "malformed-callout-timeout.toml",
             ":7:11: field `stream[1].callouts[1].timeout`: a callout that times out has no `fail`, `status`",
         ),
+        ("malformed-inline-field.toml", ":5:25: field `stream[1].request.hedaers`: unknown field `hedaers`"),
+        (
+            "malformed-response-without-request.toml",
+            ":6:1: field `stream[1].response`: a response needs a request in the same [[stream]]",
+        ),
+        ("malformed-hold-without-request.toml", ":6:8: field `stream[1].hold`: `hold` keeps a stream open"),
+        ("malformed-response-method.toml", ":6:35: field `stream[1].response.path`: a response has `status`, not"),
+        ("malformed-request-status.toml", ":7:10: field `stream[1].request.status`: a request has no status"),
+        (
+            "malformed-route.toml",
+            ":7:1: field `virtual_hosts[1].routes[1]`: a route needs `cluster` or `cluster_header`",
+        ),
     ];
     for (file, expected) in cases {
         let (code, out, err) = run(&["run"], file);
@@ -160,7 +175,8 @@ fn fail_policy_rebuild_callout_and_profile_scenarios_pass() {
             "callouts-across-steps-pass.toml",
             &[
                 "⏸ held open after this stream; it finished during stream 2",
-                "⇄ callout to auth POST auth.local/check  body \"who?\": timed out (clock advanced 4000 ms)",
+                "⇄ callout to auth POST auth.local/check  body \"who?\" (made during an earlier stream): timed out \
+                 (clock advanced 4000 ms)",
                 "⇄ callout to auth POST auth.local/check  body \"who?\": failed (reset)",
             ],
         ),
@@ -207,4 +223,89 @@ fn failing_fail_policy_and_strict_scenarios_name_each_failure() {
         "the plugin's VM failed: proxy_on_request_headers: error while executing at wasm backtrace: … {strict}"
     );
     assert!(err.contains(&summary), "{err}");
+}
+
+#[test]
+fn a_route_table_shows_where_each_stream_went_and_route_expectations_fail_by_name() {
+    let (code, out, err) = run(&["run"], "routes-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for line in [
+        "routed by route \"api\" of virtual host \"shop\" to cluster \"api\"",
+        "route \"by-header\" of virtual host \"shop\" named no cluster (its cluster_header is missing",
+        "no route matched (Envoy answers 404, route_not_found)",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+    for failure in [
+        r#"stream 1 (api): expect.upstream_cluster: expected "web", found "api""#,
+        r#"stream 2 (no cluster header): expect.upstream_cluster: expected "web", found none"#,
+        r#"stream 3 (unknown host): expect.route: expected "api", found none"#,
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+    let (code, out, _) = run(&["run", "--json"], "routes-fail.toml");
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["steps"][0]["route"]["upstream_cluster"], "api");
+    assert_eq!(report["steps"][2]["route"]["name"], serde_json::Value::Null);
+}
+
+/// Copies `examples/<name>/scenario.toml` into a directory of its own and
+/// puts the example built from source where the scenario's `plugin` path
+/// (relative to the scenario) leads; returns the copy's path.
+fn example_scenario(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-cli-examples");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("scenario.toml"),
+    )
+    .unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let plugin = table["plugin"].as_str().expect("a plugin path");
+    let package = format!("sluice-example-{name}");
+    let artifact = format!("{}.wasm", package.replace('-', "_"));
+    assert!(
+        Path::new(plugin).is_relative() && plugin.ends_with(&format!("/{artifact}")),
+        "{name}: plugin = {plugin:?}"
+    );
+    let scenario = root.join("examples").join(name).join("scenario.toml");
+    std::fs::create_dir_all(scenario.parent().unwrap()).unwrap();
+    std::fs::write(&scenario, &text).unwrap();
+    let module = scenario.parent().unwrap().join(plugin);
+    std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+    let inside = module.parent().unwrap().canonicalize().unwrap();
+    assert!(inside.starts_with(root.canonicalize().unwrap()), "{name}: {plugin:?} leads out of {}", root.display());
+    std::fs::write(&module, Guest::package(&package).target(Target::Wasip1).bytes().expect("the example builds"))
+        .unwrap();
+    scenario
+}
+
+#[test]
+fn the_examples_scenarios_pass_with_their_plugins_built_from_source() {
+    let mut outputs = Vec::new();
+    for name in ["telemetry", "header-decode", "router"] {
+        let (code, out, err) = host_sim(&["run"], &example_scenario(name));
+        assert_eq!(code, 0, "examples/{name}/scenario.toml:\n{out}\n{err}");
+        assert!(out.contains("PASS: every expectation held"), "{name}: {out}");
+        outputs.push(out);
+    }
+    let telemetry = &outputs[0];
+    assert!(telemetry.contains("# TYPE istio_requests_total counter\n"), "{telemetry}");
+    let requests = |code: &str, count: u32| {
+        telemetry.lines().any(|l| {
+            l.starts_with("istio_requests_total{")
+                && l.contains(&format!("response_code=\"{code}\""))
+                && l.ends_with(&format!("}} {count}"))
+        })
+    };
+    assert!(requests("200", 2) && requests("503", 1), "requests_total by response code in\n{telemetry}");
+    let router = &outputs[2];
+    for line in [
+        "routed by route \"by-cluster-header\" of virtual host \"shop\" to cluster \"acme-backend\"",
+        "routed by route \"by-cluster-header\" of virtual host \"shop\" to cluster \"canary\"",
+        "routed by route \"default\" of virtual host \"shop\" to cluster \"orders\"",
+        "routed by route \"api-v2\" of virtual host \"shop\" to cluster \"api-v2\"",
+        "route: request went to cluster \"acme-backend\" by route \"by-cluster-header\"",
+    ] {
+        assert!(router.contains(line), "{line:?} in\n{router}");
+    }
 }

@@ -83,6 +83,85 @@ impl Series {
     }
 }
 
+/// What an expectation names: a raw metric name, or a series as Prometheus
+/// prints it with some or all of its labels
+/// (`istio_requests_total{response_code="503"}`), which selects every series
+/// of that name carrying those labels, whatever its other labels are (as a
+/// PromQL selector does).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selector {
+    text: String,
+    name: String,
+    labels: Vec<(String, String)>,
+}
+
+impl Selector {
+    /// Parses `name` or `name{label="value",...}` (values escaped as
+    /// Prometheus prints them: `\"`, `\\`, `\n`).
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let selector = |name: &str, labels| Selector { text: text.to_owned(), name: name.to_owned(), labels };
+        let Some((name, rest)) = text.split_once('{') else { return Ok(selector(text, Vec::new())) };
+        let body = rest.strip_suffix('}').ok_or("a series selector ends with `}`")?;
+        if name.is_empty() {
+            return Err("the metric name is missing before `{`".into());
+        }
+        let mut labels = Vec::new();
+        let mut chars = body.chars().peekable();
+        while chars.peek().is_some() {
+            let label: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            let label = label.trim().to_owned();
+            if label.is_empty() || sanitize(&label) != label {
+                return Err(format!("expected `label=\"value\"`, found {label:?} before `=`"));
+            }
+            if chars.next() != Some('"') {
+                return Err(format!("the value of label `{label}` must be in double quotes"));
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("the value of label `{label}` has no closing quote")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some('n') => value.push('\n'),
+                        Some(c @ ('"' | '\\')) => value.push(c),
+                        _ => return Err(format!("the value of label `{label}` has an unknown escape")),
+                    },
+                    Some(c) => value.push(c),
+                }
+            }
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if let Some(c) = chars.next().filter(|c| *c != ',') {
+                return Err(format!("expected `,` or `}}` after the value of label `{label}`, found {c:?}"));
+            }
+            labels.push((label, value));
+        }
+        Ok(selector(name, labels))
+    }
+
+    /// Whether the series of the raw name `raw` has the selector's name and
+    /// carries each of its labels with that value.
+    pub fn matches(&self, raw: &str) -> bool {
+        let series = Series::parse(raw);
+        series.name == self.name && self.labels.iter().all(|label| series.labels.contains(label))
+    }
+
+    /// The values of the series selected among `metrics` (raw name, value):
+    /// the metric whose raw name is the selector's text if there is one,
+    /// else every series that [`matches`](Selector::matches).
+    pub fn select<'m, T>(&self, metrics: &'m [(String, T)]) -> Vec<&'m T> {
+        match metrics.iter().find(|(raw, _)| *raw == self.text) {
+            Some((_, value)) => vec![value],
+            None => metrics.iter().filter(|(raw, _)| self.matches(raw)).map(|(_, value)| value).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Replaces characters a Prometheus metric name cannot hold with `_`.
 pub fn sanitize(name: &str) -> String {
     let mut out: String =
@@ -189,6 +268,34 @@ mod tests {
         assert_eq!(Series::parse("header_decode.decode_ok").to_prometheus(), "header_decode_decode_ok");
         assert_eq!(sanitize("9-lives"), "_9_lives");
         assert_eq!(Series::parse("k=.=a\"b\\c;.;m").to_prometheus(), r#"m{k="a\"b\\c"}"#);
+    }
+
+    #[test]
+    fn selectors_pick_series_by_some_of_their_labels() {
+        let raw = "reporter=.=destination;.;response_code=.=503;.;istio_requests_total";
+        let select = |text: &str| Selector::parse(text).unwrap().matches(raw);
+        assert!(select("istio_requests_total"));
+        assert!(select(r#"istio_requests_total{response_code="503"}"#));
+        assert!(select(r#"istio_requests_total{ response_code="503", reporter="destination" }"#));
+        assert!(!select(r#"istio_requests_total{response_code="200"}"#));
+        assert!(!select(r#"istio_requests_total{source_app="503"}"#));
+        assert!(!select(r#"requests_total{response_code="503"}"#));
+        assert!(Selector::parse(r#"m{k="a\"b\\c"}"#).unwrap().matches("k=.=a\"b\\c;.;m"));
+        let metrics = [
+            (raw.to_owned(), 1),
+            ("response_code=.=200;.;istio_requests_total".to_owned(), 2),
+            ("a.b".to_owned(), 3),
+            ("a_b".to_owned(), 4),
+        ];
+        let values =
+            |text: &str| Selector::parse(text).unwrap().select(&metrics).into_iter().copied().collect::<Vec<_>>();
+        assert_eq!(values("istio_requests_total"), [1, 2]);
+        assert_eq!(values(r#"istio_requests_total{response_code="200"}"#), [2]);
+        assert_eq!(values(raw), [1], "a raw name selects that metric");
+        assert_eq!((values("a.b"), values("a_b"), values("c")), (vec![3], vec![4], vec![]));
+        for bad in ["m{k=\"v\"", "{k=\"v\"}", "m{k=v}", "m{k=\"v}", "m{=\"v\"}", "m{k=\"v\" x}"] {
+            assert!(Selector::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

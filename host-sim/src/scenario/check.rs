@@ -3,7 +3,6 @@
 
 use super::format::{Expect, HeaderExpect, Step};
 use super::run::{Headers, StepReport};
-use crate::report::prometheus::Series;
 use crate::state::metrics::MetricValue;
 
 fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
@@ -58,9 +57,25 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
         }
     }
     if let Some(n) = e.callouts {
-        let made = report.callouts.iter().filter(|c| !c.answer.contains("not used")).count();
+        let made = report.callouts.iter().filter(|c| !c.answer.contains("not used") && !c.from_earlier_step).count();
         if made != n {
             failures.push(format!("{label}: expect.callouts: the plugin made {made} callouts, expected {n}"));
+        }
+    }
+    let route = report.route.as_ref();
+    for (what, want, found) in [
+        ("route", &e.route, route.and_then(|r| r.name.as_ref())),
+        ("upstream_cluster", &e.upstream_cluster, route.and_then(|r| r.upstream_cluster.as_ref())),
+    ] {
+        if let Some(want) = want
+            && Some(want) != found
+        {
+            let found = match (route, found) {
+                (None, _) => "no route table: add [[virtual_hosts]]".to_owned(),
+                (Some(_), None) => "none".to_owned(),
+                (Some(_), Some(found)) => format!("{found:?}"),
+            };
+            failures.push(format!("{label}: expect.{what}: expected {want:?}, found {found}"));
         }
     }
     if let Some(forwarded) = e.forwarded
@@ -141,19 +156,21 @@ pub fn global(expect: &Expect, logs: &[String], metrics: &[(String, MetricValue)
             failures.push(format!("expect.no_logs: a log line matches /{re}/: {line:?}"));
         }
     }
-    for (name, want) in &expect.metrics {
-        let found = metrics.iter().find(|(raw, _)| raw == name || Series::parse(raw).to_prometheus() == *name);
-        let value = found.map(|(_, v)| match v {
-            MetricValue::Counter(c) => *c as i128,
-            MetricValue::Gauge(g) => *g as i128,
-            MetricValue::Histogram(s) => s.len() as i128,
-        });
-        match value {
-            None => failures.push(format!("expect.metrics.\"{name}\": no such metric (expected {want})")),
-            Some(v) if v != i128::from(*want) => {
-                failures.push(format!("expect.metrics.\"{name}\": expected {want}, found {v}"))
-            }
-            Some(_) => {}
+    for (selector, want) in &expect.metrics {
+        let selected = selector.select(metrics);
+        let value: i128 = selected
+            .iter()
+            .map(|v| match v {
+                MetricValue::Counter(c) => i128::from(*c),
+                MetricValue::Gauge(g) => i128::from(*g),
+                MetricValue::Histogram(s) => s.len() as i128,
+            })
+            .sum();
+        let of = if selected.len() > 1 { format!(" (the sum of {} series)", selected.len()) } else { String::new() };
+        if selected.is_empty() {
+            failures.push(format!("expect.metrics.\"{selector}\": no such metric (expected {want})"));
+        } else if value != i128::from(*want) {
+            failures.push(format!("expect.metrics.\"{selector}\": expected {want}, found {value}{of}"));
         }
     }
 }

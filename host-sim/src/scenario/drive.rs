@@ -4,12 +4,13 @@
 //! resumes them.
 
 use super::format::{Message, Step};
-use super::run::{CalloutReport, Headers, StepReport};
+use super::run::{CalloutReport, Headers, RouteReport, StepReport};
 use crate::api::{HttpStream, StreamId};
 use crate::error::Error;
 use crate::failure::FAIL_STREAM_DETAILS;
-use crate::host::Host;
+use crate::host::{CalloutId, Host};
 use crate::spec::PluginId;
+use crate::state::callouts::HttpCallout;
 use crate::state::headers::HeaderMap;
 use crate::state::http::Message as Sent;
 use crate::vm::HttpCallResponse;
@@ -31,12 +32,19 @@ struct Held {
 }
 
 /// Runs steps and keeps the streams they hold open.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Driver {
     held: Vec<Held>,
+    /// The host has a route table: streams report where they were routed.
+    routing: bool,
 }
 
 impl Driver {
+    /// A driver for a host with (`routing`) or without a route table.
+    pub fn new(routing: bool) -> Driver {
+        Driver { held: Vec::new(), routing }
+    }
+
     /// Runs step `index`; a host or plugin error ends the step and is in its report.
     pub fn step(&mut self, host: &mut Host, plugin: PluginId, index: usize, step: &Step) -> StepReport {
         let mut report = StepReport::new(step);
@@ -65,7 +73,7 @@ impl Driver {
                     Some(response) => respond(&mut stream, response, report),
                     None => Ok(()),
                 };
-                finish(stream, report, delivered)
+                finish(stream, report, delivered, self.routing)
             });
             if let Err(e) = result {
                 report.error.get_or_insert(e.to_string());
@@ -81,17 +89,19 @@ impl Driver {
         step: &Step,
         report: &mut StepReport,
     ) -> Result<(), Error> {
+        let earlier: Vec<CalloutId> = host.http_callouts().iter().map(HttpCallout::id).collect();
         if let Some(by) = step.advance {
             host.advance(by)?;
         }
         for _ in 0..step.ticks {
             host.tick(plugin)?;
         }
-        let Some(request) = &step.request else { return answer_callouts(host, step, report) };
+        let Some(request) = &step.request else { return answer_callouts(host, step, &earlier, report) };
         report.request_in = Some(text(&request.headers));
         report.request_body_in = lossy(&request.chunks.concat());
         let mut stream = host.http_stream(plugin)?;
-        let result = request.deliver(&mut stream, false).and_then(|()| answer_callouts(stream.host(), step, report));
+        let result =
+            request.deliver(&mut stream, false).and_then(|()| answer_callouts(stream.host(), step, &earlier, report));
         if result.is_ok() && step.hold && !ready(&stream) {
             report.held = true;
             self.held.push(Held { step: index, stream: stream.id(), response: step.response.clone() });
@@ -101,7 +111,7 @@ impl Driver {
             (Some(response), Ok(())) => respond(&mut stream, response, report),
             (_, result) => result,
         };
-        finish(stream, report, result)
+        finish(stream, report, result, self.routing)
     }
 }
 
@@ -135,12 +145,25 @@ fn respond(stream: &mut HttpStream<'_>, response: &Message, report: &mut StepRep
     Ok(())
 }
 
-/// Finishes the stream and records what each side saw (even after an error
-/// of `result`, which is returned).
-fn finish(stream: HttpStream<'_>, report: &mut StepReport, result: Result<(), Error>) -> Result<(), Error> {
+/// Finishes the stream and records what each side saw, and where it was
+/// routed when the host has a route table (even after an error of
+/// `result`, which is returned).
+fn finish(
+    stream: HttpStream<'_>,
+    report: &mut StepReport,
+    result: Result<(), Error>,
+    routing: bool,
+) -> Result<(), Error> {
     let outcome = stream.complete();
     result?;
     let outcome = outcome?;
+    if routing {
+        report.route = Some(RouteReport {
+            virtual_host: outcome.route.as_ref().map(|r| r.virtual_host.clone()),
+            name: outcome.route.as_ref().map(|r| r.route_name.clone()),
+            upstream_cluster: outcome.upstream_cluster.clone(),
+        });
+    }
     let record = |sent: &Sent| (sent.headers.as_ref().map(text), lossy(&sent.body));
     (report.upstream_request, report.upstream_body) = record(&outcome.upstream_request);
     (report.client_response, report.client_body) = record(&outcome.client_response);
@@ -156,14 +179,16 @@ fn finish(stream: HttpStream<'_>, report: &mut StepReport, result: Result<(), Er
 }
 
 /// Answers the pending HTTP callouts with the step's answers, oldest first
-/// (callouts of earlier steps included), then lists those still pending.
-fn answer_callouts(host: &mut Host, step: &Step, report: &mut StepReport) -> Result<(), Error> {
-    let callout = |call: &crate::HttpCallout, answer: String| CalloutReport {
+/// (callouts of earlier steps, pending when the step began: `earlier`,
+/// included), then lists those still pending.
+fn answer_callouts(host: &mut Host, step: &Step, earlier: &[CalloutId], report: &mut StepReport) -> Result<(), Error> {
+    let callout = |call: &HttpCallout, answer: String| CalloutReport {
         cluster: call.upstream.clone(),
         headers: text(&call.headers),
         body: lossy(&call.body),
         timeout_ms: call.timeout.as_millis(),
         answer,
+        from_earlier_step: earlier.contains(&call.id()),
     };
     for (i, answer) in step.callouts.iter().enumerate() {
         let Some(call) = host.http_callouts().into_iter().next() else {
@@ -173,6 +198,7 @@ fn answer_callouts(host: &mut Host, step: &Step, report: &mut StepReport) -> Res
                 body: String::new(),
                 timeout_ms: 0,
                 answer: format!("answer {} not used: no callout was pending", i + 1),
+                from_earlier_step: false,
             });
             continue;
         };

@@ -2,130 +2,24 @@
 //! checks that turn it into a [`Scenario`] ready to run. Every error names
 //! the file, line, column and field.
 
-use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use regex::Regex;
 use toml::Spanned;
 
 use super::raw::{RawHeaderExpect, RawMessage, RawScenario};
+use super::routes::route_table;
+pub use super::source::ScenarioError;
+use super::source::Source;
 use crate::failure::{FailPolicy, Rebuild};
 use crate::profile::HostProfile;
+use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
 
 pub use super::model::{CalloutAnswer, Expect, HeaderExpect, LocalExpect, Message, Scenario, Step, StreamExpect};
-
-/// A scenario file that could not be read or is not valid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    /// The scenario file.
-    pub file: PathBuf,
-    /// 1-based line and column, when the error has a place in the file.
-    pub position: Option<(usize, usize)>,
-    /// The field (a dotted path such as `stream[2].request.headers`), when known.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// The offending line of the file.
-    pub line_text: Option<String>,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some((line, column)) = self.position {
-            write!(f, ":{line}:{column}")?;
-        }
-        write!(f, ": ")?;
-        if let Some(field) = &self.field {
-            write!(f, "field `{field}`: ")?;
-        }
-        write!(f, "{}", self.message)?;
-        if let (Some(text), Some((line, column))) = (&self.line_text, self.position) {
-            let gutter = line.to_string().len();
-            write!(f, "\n {:gutter$} |\n {line} | {text}\n {:gutter$} | {:>column$}", "", "", "^")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ScenarioError {}
-
-struct Source<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn error(&self, span: Option<Range<usize>>, field: Option<String>, message: impl Into<String>) -> ScenarioError {
-        let message = message.into();
-        let (position, line_text) = match span {
-            Some(span) => {
-                let start = span.start.min(self.text.len());
-                let before = &self.text[..start];
-                let line = before.matches('\n').count() + 1;
-                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-                let column = self.text[line_start..start].chars().count() + 1;
-                let text = self.text[line_start..].lines().next().unwrap_or("").to_owned();
-                (Some((line, column)), Some(text))
-            }
-            None => (None, None),
-        };
-        let field = field.or_else(|| position.and_then(|(line, _)| self.field_at(line, &message)));
-        ScenarioError { file: self.file.to_path_buf(), position, field, message, line_text }
-    }
-
-    /// The field a TOML error is about: the key named in the message
-    /// (`unknown field`, `missing field`) or on the error's line, under the
-    /// nearest table header above it.
-    fn field_at(&self, line: usize, message: &str) -> Option<String> {
-        let lines: Vec<&str> = self.text.lines().collect();
-        let mut table = String::new();
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for text in lines.iter().take(line) {
-            let t = text.trim();
-            if let Some(name) = t.strip_prefix("[[").and_then(|t| t.split("]]").next()) {
-                let name = name.trim().to_owned();
-                let n = match counts.iter_mut().find(|(k, _)| *k == name) {
-                    Some((_, n)) => {
-                        *n += 1;
-                        *n
-                    }
-                    None => {
-                        counts.push((name.clone(), 1));
-                        1
-                    }
-                };
-                table = format!("{name}[{n}]");
-            } else if let Some(name) = t.strip_prefix('[').and_then(|t| t.split(']').next()) {
-                let name = name.trim();
-                // `[stream.expect]` after `[[stream]]`: a sub-table of the last entry.
-                table = match counts.iter().find(|(k, _)| name.starts_with(&format!("{k}."))) {
-                    Some((k, n)) => format!("{k}[{n}]{}", &name[k.len()..]),
-                    None => name.to_owned(),
-                };
-            }
-        }
-        let named = ["unknown field `", "missing field `"]
-            .iter()
-            .find_map(|p| message.split(p).nth(1).and_then(|r| r.split('`').next()).map(str::to_owned));
-        let key = named.or_else(|| {
-            let text = lines.get(line.checked_sub(1)?)?;
-            let (key, _) = text.split_once('=')?;
-            let key = key.trim().trim_matches('"');
-            (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
-        });
-        match (table.is_empty(), key) {
-            (_, None) if table.is_empty() => None,
-            (_, None) => Some(table),
-            (true, Some(key)) => Some(key),
-            (false, Some(key)) => Some(format!("{table}.{key}")),
-        }
-    }
-}
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -190,10 +84,27 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             })?),
             None => None,
         };
-        let request =
-            step.request.as_ref().map(|m| message(&src, m, false, &format!("{field}.request"))).transpose()?;
-        let response =
-            step.response.as_ref().map(|m| message(&src, m, true, &format!("{field}.response"))).transpose()?;
+        let request = step
+            .request
+            .as_ref()
+            .map(|m| message(&src, m.get_ref(), false, &format!("{field}.request")))
+            .transpose()?;
+        if let (None, Some(response)) = (&request, &step.response) {
+            return Err(src.at(
+                response,
+                format!("{field}.response"),
+                "a response needs a request in the same [[stream]]",
+            ));
+        }
+        let hold = step.hold.as_ref().is_some_and(|h| *h.get_ref());
+        if let (None, Some(h)) = (&request, step.hold.as_ref().filter(|_| hold)) {
+            return Err(src.at(h, format!("{field}.hold"), "`hold` keeps a stream open: it needs a request"));
+        }
+        let response = step
+            .response
+            .as_ref()
+            .map(|m| message(&src, m.get_ref(), true, &format!("{field}.response")))
+            .transpose()?;
         let mut callouts = Vec::new();
         for (j, c) in step.callouts.iter().enumerate() {
             let f = format!("{field}.callouts[{}]", j + 1);
@@ -244,28 +155,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             local_response,
             logs: e.logs.iter().map(|r| regex(&src, r, &format!("{field}.expect.logs"))).collect::<Result<_, _>>()?,
             callouts: e.callouts,
+            route: e.route.clone(),
+            upstream_cluster: e.upstream_cluster.clone(),
         };
-        if request.is_none() && response.is_some() {
-            return Err(src.error(
-                None,
-                Some(format!("{field}.response")),
-                "a response needs a request in the same [[stream]]",
-            ));
-        }
         let name = step.name.clone().unwrap_or_else(|| match &request {
             Some(r) => {
                 format!("{} {}", r.headers.get_str(":method").unwrap_or("?"), r.headers.get_str(":path").unwrap_or("?"))
             }
             None => "clock".into(),
         });
-        if step.hold && request.is_none() {
-            return Err(src.error(
-                None,
-                Some(format!("{field}.hold")),
-                "`hold` keeps a stream open: it needs a request",
-            ));
-        }
-        steps.push(Step { name, advance, ticks: step.ticks, request, callouts, hold: step.hold, response, expect });
+        steps.push(Step { name, advance, ticks: step.ticks, request, callouts, hold, response, expect });
     }
 
     let expect = Expect {
@@ -275,16 +174,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             Some(table) => table
                 .get_ref()
                 .iter()
-                .map(|(k, v)| match v {
-                    toml::Value::Integer(n) => Ok((k.clone(), *n)),
-                    other => Err(src.error(
-                        Some(table.span()),
-                        Some(format!("expect.metrics.\"{k}\"")),
-                        format!(
+                .map(|(k, v)| {
+                    let bad = |message: String| src.at_key(table, k, format!("expect.metrics.\"{k}\""), message);
+                    let selector = Selector::parse(k).map_err(|e| bad(format!("not a metric or series: {e}")))?;
+                    match v {
+                        toml::Value::Integer(n) => Ok((selector, *n)),
+                        other => Err(bad(format!(
                             "expected an integer (a counter or gauge value, or a histogram's sample count), found {}",
                             other.type_str()
-                        ),
-                    )),
+                        ))),
+                    }
                 })
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
@@ -295,6 +194,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let profile =
         named(&src, raw.profile.as_ref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
     let fail_policy = named(&src, raw.fail_policy.as_ref(), "fail_policy", FailPolicy::from_name, &["closed", "open"])?;
+    let routes = route_table(&src, &raw.virtual_hosts)?;
     let rebuild = match &raw.rebuild {
         Some(r) => {
             let interval = parse_duration(r.interval.get_ref()).ok_or_else(|| {
@@ -321,6 +221,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         environment,
         foreign_functions,
         clusters: raw.clusters,
+        routes,
         profile: profile.unwrap_or_default(),
         strict: raw.strict,
         fail_policy,
@@ -353,9 +254,8 @@ fn config_bytes(src: &Source<'_>, value: Option<&Spanned<toml::Value>>, field: &
     match value.map(|v| (v.span(), v.get_ref())) {
         None => Ok(Vec::new()),
         Some((_, toml::Value::String(s))) => Ok(s.clone().into_bytes()),
-        Some((_, v @ toml::Value::Table(_))) => {
-            serde_json::to_vec(v).map_err(|e| src.error(None, Some(field.into()), format!("cannot write as JSON: {e}")))
-        }
+        Some((span, v @ toml::Value::Table(_))) => serde_json::to_vec(v)
+            .map_err(|e| src.error(Some(span), Some(field.into()), format!("cannot write as JSON: {e}"))),
         Some((span, other)) => Err(src.error(
             Some(span),
             Some(field.into()),
@@ -416,9 +316,10 @@ fn string_table(
         .iter()
         .map(|(k, v)| match v {
             toml::Value::String(s) => Ok((k.clone(), s.clone())),
-            other => Err(src.error(
-                Some(table.span()),
-                Some(format!("{field}.{k}")),
+            other => Err(src.at_key(
+                table,
+                k,
+                format!("{field}.{k}"),
                 format!("expected a string, found {}", other.type_str()),
             )),
         })
@@ -435,9 +336,10 @@ fn header_list(
     let mut out = Vec::new();
     for (k, v) in table.get_ref() {
         let bad = || {
-            src.error(
-                Some(table.span()),
-                Some(format!("{field}.\"{k}\"")),
+            src.at_key(
+                table,
+                k,
+                format!("{field}.\"{k}\""),
                 format!("expected a string or a list of strings, found {}", v.type_str()),
             )
         };
@@ -458,30 +360,27 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
     let given = header_list(src, raw.headers.as_ref(), &format!("{field}.headers"))?;
     let has = |name: &str| given.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let mut pseudo: Vec<(String, String)> = Vec::new();
+    let request_fields =
+        [("method", &raw.method), ("path", &raw.path), ("authority", &raw.authority), ("scheme", &raw.scheme)];
     if response {
-        if raw.method.is_some() || raw.path.is_some() || raw.authority.is_some() || raw.scheme.is_some() {
-            return Err(src.error(
-                None,
-                Some(field.into()),
+        if let Some((name, value)) = request_fields.iter().find_map(|(n, v)| Some((n, v.as_ref()?))) {
+            return Err(src.at(
+                value,
+                format!("{field}.{name}"),
                 "a response has `status`, not method/path/authority/scheme",
             ));
         }
         if !has(":status") {
-            pseudo.push((":status".into(), raw.status.unwrap_or(200).to_string()));
+            pseudo.push((":status".into(), raw.status.as_ref().map_or(200, |s| *s.get_ref()).to_string()));
         }
     } else {
-        if raw.status.is_some() {
-            return Err(src.error(None, Some(format!("{field}.status")), "a request has no status"));
+        if let Some(status) = &raw.status {
+            return Err(src.at(status, format!("{field}.status"), "a request has no status (the response has)"));
         }
-        let defaults = [
-            (":method", raw.method.as_deref().unwrap_or("GET")),
-            (":path", raw.path.as_deref().unwrap_or("/")),
-            (":authority", raw.authority.as_deref().unwrap_or("example.com")),
-            (":scheme", raw.scheme.as_deref().unwrap_or("https")),
-        ];
-        for (k, v) in defaults {
-            if !has(k) {
-                pseudo.push((k.into(), v.into()));
+        let defaults = [("GET", ":method"), ("/", ":path"), ("example.com", ":authority"), ("https", ":scheme")];
+        for ((_, value), (default, pseudo_name)) in request_fields.iter().zip(defaults) {
+            if !has(pseudo_name) {
+                pseudo.push((pseudo_name.into(), value.as_ref().map_or(default, |v| v.get_ref()).into()));
             }
         }
     }
@@ -570,6 +469,8 @@ vm_failed = true
         let s = parse(Path::new("README.md"), example).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((s.fail_policy, s.rebuild), (Some(FailPolicy::Closed), Some(Rebuild::default())));
         assert_eq!(s.steps[0].callouts.len(), 1);
+        assert_eq!(s.routes.virtual_hosts[0].routes.len(), 2);
+        assert_eq!((s.steps[0].expect.route.as_deref(), s.expect.metrics.len()), (Some("default"), 3));
     }
 
     #[test]

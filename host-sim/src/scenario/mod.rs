@@ -10,8 +10,10 @@ mod drive;
 pub mod format;
 mod model;
 mod raw;
+mod routes;
 mod run;
+mod source;
 pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
-pub use run::{CalloutReport, Headers, LogLine, Report, RunError, StepReport, run};
+pub use run::{CalloutReport, Headers, LogLine, Report, RouteReport, RunError, StepReport, run};

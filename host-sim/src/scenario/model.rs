@@ -7,8 +7,10 @@ use regex::Regex;
 
 use crate::failure::{FailPolicy, Rebuild};
 use crate::profile::HostProfile;
+use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
+use crate::state::routes::RouteTable;
 
 /// A scenario ready to run.
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub struct Scenario {
     pub foreign_functions: Vec<(String, Vec<u8>)>,
     /// Callout clusters the host knows (all when `None`).
     pub clusters: Option<Vec<String>>,
+    /// The route table (`[[virtual_hosts]]`; empty: routing is not simulated).
+    pub routes: RouteTable,
     /// The host profile (default Envoy 1.33).
     pub profile: HostProfile,
     /// Strict mode.
@@ -132,8 +136,13 @@ pub struct StreamExpect {
     pub local_response: Option<LocalExpect>,
     /// Regexes, each matching a log line of this step.
     pub logs: Vec<Regex>,
-    /// How many callouts the plugin made in this step.
+    /// How many callouts the plugin made in this step (not counting those
+    /// of earlier steps that this step answers).
     pub callouts: Option<usize>,
+    /// The name of the route the stream's route cache held at its end.
+    pub route: Option<String>,
+    /// The cluster the upstream request went to.
+    pub upstream_cluster: Option<String>,
 }
 
 /// Expectations on the whole run.
@@ -143,8 +152,10 @@ pub struct Expect {
     pub logs: Vec<Regex>,
     /// Regexes no log line may match.
     pub no_logs: Vec<Regex>,
-    /// Metric (raw name or Prometheus series) and value (histograms: sample count).
-    pub metrics: Vec<(String, i64)>,
+    /// Metrics (a raw name, or a Prometheus series with some of its labels)
+    /// and their value: counters' and gauges' values, histograms' sample
+    /// counts, summed over the selected series.
+    pub metrics: Vec<(Selector, i64)>,
     /// How many times the plugin's VM was rebuilt.
     pub rebuilds: Option<u32>,
     /// Whether the plugin's VM failed (at any point).

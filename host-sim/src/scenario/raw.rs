@@ -27,6 +27,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) clusters: Option<Vec<String>>,
     #[serde(default)]
+    pub(super) virtual_hosts: Vec<Spanned<RawVirtualHost>>,
+    #[serde(default)]
     pub(super) profile: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) strict: bool,
@@ -49,6 +51,30 @@ pub(super) struct RawRebuild {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawVirtualHost {
+    pub(super) name: String,
+    pub(super) domains: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub(super) routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    #[serde(default)]
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) prefix: Option<String>,
+    #[serde(default)]
+    pub(super) headers: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    pub(super) cluster: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) cluster_header: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawStep {
     #[serde(default)]
     pub(super) name: Option<String>,
@@ -57,13 +83,13 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) ticks: u32,
     #[serde(default)]
-    pub(super) request: Option<RawMessage>,
+    pub(super) request: Option<Spanned<RawMessage>>,
     #[serde(default)]
     pub(super) callouts: Vec<RawCallout>,
     #[serde(default)]
-    pub(super) hold: bool,
+    pub(super) hold: Option<Spanned<bool>>,
     #[serde(default)]
-    pub(super) response: Option<RawMessage>,
+    pub(super) response: Option<Spanned<RawMessage>>,
     #[serde(default)]
     pub(super) expect: RawStreamExpect,
 }
@@ -72,15 +98,15 @@ pub(super) struct RawStep {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMessage {
     #[serde(default)]
-    pub(super) method: Option<String>,
+    pub(super) method: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) path: Option<String>,
+    pub(super) path: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) authority: Option<String>,
+    pub(super) authority: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) scheme: Option<String>,
+    pub(super) scheme: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) status: Option<u16>,
+    pub(super) status: Option<Spanned<u16>>,
     #[serde(default)]
     pub(super) headers: Option<Spanned<toml::Table>>,
     #[serde(default)]
@@ -151,6 +177,10 @@ pub(super) struct RawStreamExpect {
     pub(super) logs: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) callouts: Option<usize>,
+    #[serde(default)]
+    pub(super) route: Option<String>,
+    #[serde(default)]
+    pub(super) upstream_cluster: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

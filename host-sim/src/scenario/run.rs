@@ -38,6 +38,22 @@ pub struct CalloutReport {
     pub timeout_ms: u128,
     /// `answered 200`, `failed (reset)`, `timed out ...` or `unanswered ...`.
     pub answer: String,
+    /// The callout was made before this step (it was pending when the step
+    /// began, and this step answers it or lists it as still pending).
+    pub from_earlier_step: bool,
+}
+
+/// Where Envoy's routing sent a stream (with `[[virtual_hosts]]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport {
+    /// The virtual host of the route the stream's route cache held at its
+    /// end (`None`: no route matched).
+    pub virtual_host: Option<String>,
+    /// That route's name.
+    pub name: Option<String>,
+    /// The cluster the upstream request went to (`None`: it did not go
+    /// upstream, or the route's `cluster_header` was missing).
+    pub upstream_cluster: Option<String>,
 }
 
 /// What happened in one `[[stream]]` step.
@@ -67,6 +83,8 @@ pub struct StepReport {
     pub client_body: String,
     /// The local response: status, details, body.
     pub local_response: Option<(u32, String, String)>,
+    /// Where the stream was routed (with `[[virtual_hosts]]`).
+    pub route: Option<RouteReport>,
     /// Callouts and their answers.
     pub callouts: Vec<CalloutReport>,
     /// Log lines written during the step.
@@ -102,6 +120,7 @@ impl StepReport {
             client_response: None,
             client_body: String::new(),
             local_response: None,
+            route: None,
             callouts: Vec::new(),
             logs: Vec::new(),
             error: None,
@@ -204,6 +223,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     let mut host = Host::new();
     host.set_profile(scenario.profile);
     host.set_strict(scenario.strict);
+    host.set_routes(scenario.routes.clone());
     for (name, result) in &scenario.foreign_functions {
         let result = result.clone();
         host.register_foreign_function(name, move |_| Ok(result.clone()));
@@ -221,7 +241,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     })?;
     let (startup_logs, mut seen) = logs_since(&host, 0);
 
-    let mut driver = Driver::default();
+    let mut driver = Driver::new(!scenario.routes.is_empty());
     let mut steps: Vec<StepReport> = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);

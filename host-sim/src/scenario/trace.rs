@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::run::{Headers, LogLine, Report, StepReport};
+use super::run::{Headers, LogLine, Report, RouteReport, StepReport};
 
 const WIDTH: usize = 96;
 
@@ -70,6 +70,19 @@ pub fn diff(before: &Headers, after: &Headers) -> Vec<String> {
     out
 }
 
+/// Where Envoy's routing sent the request.
+fn routed(route: &RouteReport) -> String {
+    match (&route.virtual_host, &route.name, &route.upstream_cluster) {
+        (Some(vh), Some(name), Some(cluster)) => {
+            format!("routed by route {name:?} of virtual host {vh:?} to cluster {cluster:?}")
+        }
+        (Some(vh), Some(name), None) => format!(
+            "route {name:?} of virtual host {vh:?} named no cluster (its cluster_header is missing: Envoy answers 503)"
+        ),
+        _ => "no route matched (Envoy answers 404, route_not_found)".to_owned(),
+    }
+}
+
 fn headers_block(out: &mut String, headers: &Headers) {
     for (k, v) in headers {
         let _ = writeln!(out, "      {k}: {}", short(v));
@@ -116,6 +129,9 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
             Some(up) => {
                 changes(out, "request headers", request, up);
                 let _ = writeln!(out, "  → upstream received: {}{}", first_line(up), body_note(&s.upstream_body));
+                if let Some(route) = &s.route {
+                    let _ = writeln!(out, "    {}", routed(route));
+                }
             }
             None => {
                 let _ = writeln!(out, "  → upstream received: nothing (the request was stopped)");
@@ -124,7 +140,8 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     }
     for c in &s.callouts {
         let call = if c.headers.is_empty() { String::new() } else { format!(" {}", first_line(&c.headers)) };
-        let _ = writeln!(out, "  ⇄ callout to {}{}{}: {}", c.cluster, call, body_note(&c.body), c.answer);
+        let earlier = if c.from_earlier_step { " (made during an earlier stream)" } else { "" };
+        let _ = writeln!(out, "  ⇄ callout to {}{}{}{earlier}: {}", c.cluster, call, body_note(&c.body), c.answer);
     }
     if let Some(response) = &s.response_in {
         match &s.response_skipped {
