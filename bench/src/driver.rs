@@ -94,6 +94,8 @@ pub struct State {
     callout_body: Vec<u8>,
     next_token: i32,
     out: Outcome,
+    /// Fuel each guest call of the last stream consumed, by callback.
+    fuel_by_callback: Vec<(&'static str, u64)>,
 }
 
 fn read(caller: &mut Caller<'_, State>, ptr: i32, len: i32) -> Vec<u8> {
@@ -321,6 +323,25 @@ const ROOT: i32 = 1;
 /// `proxy_on_http_call_response(context_id, token, headers, body_size, trailers)`.
 type CallResponse = TypedFunc<(i32, i32, i32, i32, i32), ()>;
 
+/// A guest call of one stream, returning the action it answered, if any.
+type GuestCall<'a> = &'a dyn Fn(&mut Store<State>) -> wasmtime::Result<Option<i32>>;
+
+/// Runs one guest call, noting the fuel it used when metering.
+fn metered(
+    store: &mut Store<State>,
+    fuel: bool,
+    name: &'static str,
+    call: GuestCall<'_>,
+) -> wasmtime::Result<Option<i32>> {
+    let before = if fuel { store.get_fuel()? } else { 0 };
+    let result = call(store)?;
+    if fuel {
+        let used = before - store.get_fuel()?;
+        store.data_mut().fuel_by_callback.push((name, used));
+    }
+    Ok(result)
+}
+
 /// One booted plugin VM (root context 1 created, VM started, configured).
 pub struct Driver {
     store: Store<State>,
@@ -406,32 +427,41 @@ impl Driver {
     pub fn stream(&mut self, exchange: &Exchange) -> wasmtime::Result<Outcome> {
         let id = self.next_id;
         self.next_id += 1;
+        let fuel = self.fuel;
         let store = &mut self.store;
         {
             let state = store.data_mut();
             state.out = Outcome::default();
+            state.fuel_by_callback.clear();
             state.maps[0].clone_from(&exchange.request);
             state.maps[2].clear();
             state.maps[6] = vec![(":status".into(), "200".into())];
             state.callout_body.clone_from(&exchange.callout_body);
         }
-        self.create.call(&mut *store, (id, ROOT))?;
-        let action = self.request_headers.call(&mut *store, (id, exchange.request.len() as i32, 1))?;
-        store.data_mut().out.actions.push(action);
+        metered(store, fuel, "on_context_create", &|s| self.create.call(s, (id, ROOT)).map(|()| None))?;
+        let n = exchange.request.len() as i32;
+        let action =
+            metered(store, fuel, "on_request_headers", &|s| self.request_headers.call(s, (id, n, 1)).map(Some))?;
+        store.data_mut().out.actions.extend(action);
         let calls = store.data().out.callouts.len();
         for _ in 0..calls {
             let token = store.data().next_token;
             let call_response = self.call_response.as_ref().ok_or_else(|| wasmtime::format_err!("no call handler"))?;
-            call_response.call(&mut *store, (ROOT, token, 1, exchange.callout_body.len() as i32, 0))?;
+            let size = exchange.callout_body.len() as i32;
+            metered(store, fuel, "on_http_call_response", &|s| {
+                call_response.call(s, (ROOT, token, 1, size, 0)).map(|()| None)
+            })?;
         }
         if store.data().out.local.is_none() {
             store.data_mut().maps[2].clone_from(&exchange.response);
-            let action = self.response_headers.call(&mut *store, (id, exchange.response.len() as i32, 1))?;
-            store.data_mut().out.actions.push(action);
+            let n = exchange.response.len() as i32;
+            let action =
+                metered(store, fuel, "on_response_headers", &|s| self.response_headers.call(s, (id, n, 1)).map(Some))?;
+            store.data_mut().out.actions.extend(action);
         }
-        self.done.call(&mut *store, id)?;
-        self.log.call(&mut *store, id)?;
-        self.delete.call(&mut *store, id)?;
+        metered(store, fuel, "on_done", &|s| self.done.call(s, id).map(|_| None))?;
+        metered(store, fuel, "on_log", &|s| self.log.call(s, id).map(|()| None))?;
+        metered(store, fuel, "on_delete", &|s| self.delete.call(s, id).map(|()| None))?;
         let state = store.data_mut();
         state.out.request.clone_from(&state.maps[0]);
         state.out.response.clone_from(&state.maps[2]);
@@ -444,6 +474,12 @@ impl Driver {
         let before = self.store.get_fuel()?;
         self.stream(exchange)?;
         Ok(before - self.store.get_fuel()?)
+    }
+
+    /// Fuel (wasm instructions) each guest call of the last stream consumed,
+    /// in call order; empty without fuel metering.
+    pub fn fuel_by_callback(&self) -> &[(&'static str, u64)] {
+        &self.store.data().fuel_by_callback
     }
 
     /// Bytes of guest linear memory.

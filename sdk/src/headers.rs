@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::ffi;
-use crate::map::{self, Pairs};
+use crate::map::{self, MapView, Pairs};
 use crate::types::MapType;
 
 /// One of the host's header maps.
@@ -60,12 +60,21 @@ impl HeaderMap {
 
     /// All pairs, in order; names may repeat.
     pub fn pairs(self) -> Result<Pairs> {
-        map::deserialize(&ffi::get_header_map_pairs(self.id())?)
+        Ok(self.view()?.to_pairs())
     }
 
     /// All pairs as text; fails with [`Error::InvalidUtf8`] if any is not UTF-8.
     pub fn pairs_str(self) -> Result<Vec<(String, String)>> {
-        self.pairs()?.into_iter().map(|(k, v)| Ok((utf8(k)?, utf8(v)?))).collect()
+        let view = self.view()?;
+        let pairs = view.str_pairs()?;
+        Ok(pairs.into_iter().map(|(k, v)| (String::from(k), String::from(v))).collect())
+    }
+
+    /// The whole map in one host call, read in place: iterate it, look names
+    /// up or borrow it as text ([`MapView::str_pairs`]) without copying each
+    /// name and value. The cheapest way to read several headers.
+    pub fn view(self) -> Result<MapView> {
+        MapView::parse(ffi::get_header_map_pairs(self.id())?)
     }
 
     /// Replaces the whole map.

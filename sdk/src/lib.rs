@@ -33,6 +33,8 @@ extern crate alloc;
 #[cfg(any(feature = "std", not(target_arch = "wasm32")))]
 extern crate std;
 
+#[cfg_attr(not(all(feature = "global-allocator", target_arch = "wasm32")), allow(dead_code))]
+mod allocator;
 pub mod buffers;
 pub mod config;
 pub mod context;

@@ -44,6 +44,7 @@ where
 }
 
 /// A bounds-checked reader over the input.
+#[derive(Clone, Debug)]
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -72,20 +73,19 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses a serialized map, rejecting anything malformed.
-///
-/// Accepts the empty encodings of the spec (zero bytes, or a single `0x00`).
-/// Rejects input that is truncated, announces more pairs or longer keys and
-/// values than it holds, lacks a NUL terminator, or has bytes after the last
-/// pair — with an error, never a panic or an out-of-bounds read.
-pub fn deserialize(bytes: &[u8]) -> Result<Pairs> {
+/// Checks a serialized map and returns its pair count, rejecting anything
+/// malformed: input that is truncated, announces more pairs or longer keys
+/// and values than it holds, lacks a NUL terminator, or has bytes after the
+/// last pair. Accepts the empty encodings of the spec (zero bytes, or a
+/// single `0x00`).
+fn validate(bytes: &[u8]) -> Result<usize> {
     if bytes.is_empty() || bytes == [0] {
-        return Ok(Vec::new());
+        return Ok(0);
     }
-    let mut r = Reader { bytes, pos: 0 };
-    let count = r.u32()?;
+    let mut lengths = Reader { bytes, pos: 0 };
+    let count = lengths.u32()?;
     // Each pair needs at least 8 header bytes and 2 terminators: refuse a
-    // count the input cannot hold before allocating for it.
+    // count the input cannot hold before walking it.
     let room = (bytes.len() - 4) / 10;
     if count > room {
         return Err(if bytes.len() - 4 < count.saturating_mul(8) {
@@ -95,20 +95,142 @@ pub fn deserialize(bytes: &[u8]) -> Result<Pairs> {
         }
         .into());
     }
-    let mut lengths = Vec::with_capacity(count);
+    let mut data = Reader { bytes, pos: 4 + count * 8 };
     for _ in 0..count {
-        lengths.push((r.u32()?, r.u32()?));
+        let (klen, vlen) = (lengths.u32()?, lengths.u32()?);
+        data.terminated(klen)?;
+        data.terminated(vlen)?;
     }
-    let mut pairs = Vec::with_capacity(count);
-    for (klen, vlen) in lengths {
-        let key = r.terminated(klen)?;
-        let value = r.terminated(vlen)?;
-        pairs.push((key.to_vec(), value.to_vec()));
-    }
-    if r.pos != bytes.len() {
+    if data.pos != bytes.len() {
         return Err(MapError::TrailingBytes.into());
     }
-    Ok(pairs)
+    Ok(count)
+}
+
+/// Parses a serialized map into owned pairs, rejecting anything malformed.
+///
+/// Accepts the empty encodings of the spec (zero bytes, or a single `0x00`).
+/// Rejects input that is truncated, announces more pairs or longer keys and
+/// values than it holds, lacks a NUL terminator, or has bytes after the last
+/// pair — with an error, never a panic or an out-of-bounds read.
+pub fn deserialize(bytes: &[u8]) -> Result<Pairs> {
+    let count = validate(bytes)?;
+    Ok(PairsIter::new(bytes, count).map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+}
+
+/// A serialized map as the host returned it, validated once and read in
+/// place: iterating, looking up a name or borrowing the pairs as text copies
+/// nothing. This is the cheap way to read a whole header map.
+///
+/// ```
+/// let bytes = sluice::map::serialize([("a", "1"), ("b", "22")]).unwrap();
+/// let view = sluice::map::MapView::parse(bytes).unwrap();
+/// assert_eq!(view.len(), 2);
+/// assert_eq!(view.get("B"), Some(&b"22"[..]));
+/// assert_eq!(view.str_pairs().unwrap(), [("a", "1"), ("b", "22")]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapView {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl MapView {
+    /// Validates `bytes` (see [`deserialize`] for what is rejected) and keeps them.
+    pub fn parse(bytes: Vec<u8>) -> Result<MapView> {
+        let count = validate(&bytes)?;
+        Ok(MapView { bytes, count })
+    }
+
+    /// How many pairs the map holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the map holds no pair.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The pairs as bytes, in the host's order (names may repeat).
+    pub fn iter(&self) -> PairsIter<'_> {
+        PairsIter::new(&self.bytes, self.count)
+    }
+
+    /// The first value of `name`, compared ASCII case-insensitively (hosts
+    /// keep header names lower-cased).
+    pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&[u8]> {
+        let name = name.as_ref();
+        self.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Every pair as text, borrowed from the map; fails with
+    /// [`Error::InvalidUtf8`] if any name or value is not UTF-8.
+    pub fn str_pairs<'a>(&'a self) -> Result<Vec<(&'a str, &'a str)>> {
+        let text = |b: &'a [u8]| -> Result<&'a str> {
+            if b.is_ascii() {
+                // SAFETY: ASCII is UTF-8.
+                return Ok(unsafe { core::str::from_utf8_unchecked(b) });
+            }
+            core::str::from_utf8(b).map_err(|_| Error::InvalidUtf8)
+        };
+        let mut pairs = Vec::with_capacity(self.count);
+        for (k, v) in self.iter() {
+            pairs.push((text(k)?, text(v)?));
+        }
+        Ok(pairs)
+    }
+
+    /// The pairs copied out, as [`deserialize`] returns them.
+    pub fn to_pairs(&self) -> Pairs {
+        self.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a MapView {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = PairsIter<'a>;
+
+    fn into_iter(self) -> PairsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The pairs of a validated serialized map, as borrowed bytes.
+#[derive(Clone, Debug)]
+pub struct PairsIter<'a> {
+    lengths: Reader<'a>,
+    data: Reader<'a>,
+    left: usize,
+}
+
+impl<'a> PairsIter<'a> {
+    /// Iterates `count` pairs of `bytes`, which [`validate`] accepted.
+    fn new(bytes: &'a [u8], count: usize) -> PairsIter<'a> {
+        let data = if count == 0 { 0 } else { 4 + count * 8 };
+        PairsIter { lengths: Reader { bytes, pos: 4 }, data: Reader { bytes, pos: data }, left: count }
+    }
+}
+
+impl<'a> Iterator for PairsIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // The input was validated, so these reads succeed; should one not,
+        // the iteration ends instead of panicking.
+        let (klen, vlen) = (self.lengths.u32().ok()?, self.lengths.u32().ok()?);
+        let key = self.data.terminated(klen).ok()?;
+        let value = self.data.terminated(vlen).ok()?;
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +307,41 @@ mod tests {
         let mut last = reference();
         last[28] = b'!'; // the final NUL
         assert_eq!(deserialize(&last), Err(Error::MalformedMap(MapError::MissingNul)));
+    }
+
+    #[test]
+    fn a_view_reads_the_reference_in_place() {
+        let view = MapView::parse(reference()).unwrap();
+        assert_eq!((view.len(), view.is_empty()), (2, false));
+        assert_eq!(view.iter().collect::<Vec<_>>(), [(&b"a"[..], &b"1"[..]), (&b"b"[..], &b"22"[..])]);
+        assert_eq!(view.get("b"), Some(&b"22"[..]));
+        assert_eq!(view.get("c"), None);
+        assert_eq!(view.str_pairs().unwrap(), [("a", "1"), ("b", "22")]);
+        assert_eq!(view.to_pairs(), deserialize(&REFERENCE).unwrap());
+        for empty in [vec![], vec![0], vec![0, 0, 0, 0]] {
+            let view = MapView::parse(empty).unwrap();
+            assert!(view.is_empty());
+            assert_eq!(view.iter().next(), None);
+        }
+    }
+
+    #[test]
+    fn a_view_rejects_what_deserialize_rejects() {
+        let full = reference();
+        for cut in 1..full.len() {
+            assert_eq!(MapView::parse(full[..cut].to_vec()).err(), deserialize(&full[..cut]).err());
+        }
+        let mut bad = reference();
+        bad[21] = b'!';
+        assert_eq!(MapView::parse(bad), Err(Error::MalformedMap(MapError::MissingNul)));
+    }
+
+    #[test]
+    fn a_view_keeps_non_utf8_bytes_and_refuses_them_as_text() {
+        let bytes = serialize([(&b"x-bin"[..], &[0xff, 0xfe][..])]).unwrap();
+        let view = MapView::parse(bytes).unwrap();
+        assert_eq!(view.get("X-Bin"), Some(&[0xff, 0xfe][..]));
+        assert_eq!(view.str_pairs(), Err(Error::InvalidUtf8));
     }
 
     #[test]

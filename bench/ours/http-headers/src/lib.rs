@@ -24,7 +24,8 @@ struct HttpHeaders {
 
 impl HttpContext for HttpHeaders {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-        for (name, value) in headers::REQUEST.pairs_str().unwrap_or_default() {
+        let request = headers::REQUEST.view().unwrap_or_default();
+        for (name, value) in request.str_pairs().unwrap_or_default() {
             let _ = logging::log(LogLevel::Info, format!("#{} -> {}: {}", self.id, name, value));
         }
         match headers::REQUEST.get(":path") {
@@ -41,7 +42,8 @@ impl HttpContext for HttpHeaders {
     }
 
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
-        for (name, value) in headers::RESPONSE.pairs_str().unwrap_or_default() {
+        let response = headers::RESPONSE.view().unwrap_or_default();
+        for (name, value) in response.str_pairs().unwrap_or_default() {
             let _ = logging::log(LogLevel::Info, format!("#{} <- {}: {}", self.id, name, value));
         }
         let _ = headers::RESPONSE.replace("Powered-By", "proxy-wasm");
