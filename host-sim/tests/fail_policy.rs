@@ -8,6 +8,8 @@
 mod common;
 
 use common::{LOG, Wat};
+use std::time::Duration;
+
 use host_sim::{
     Action, EndReason, Error, FailPolicy, Host, HttpCallResponse, LogLevel, PluginId, PluginSpec, Request, Response,
 };
@@ -254,4 +256,103 @@ fn without_a_policy_a_failure_is_an_error_for_the_test() {
     assert!(matches!(err, Error::Trap { callback: "proxy_on_request_headers", .. }), "{err}");
     assert!(matches!(host.http_stream(plugin), Err(Error::VmFailed { .. })));
     assert!(matches!(host.tcp_stream(plugin), Err(Error::VmFailed { .. })));
+}
+
+/// Ticks every 100 ms, logging `tick`; configured with `fail`, it makes an
+/// HTTP call with a 150 ms timeout on start and traps in `on_tick` instead.
+fn ticker() -> Vec<u8> {
+    let mut w = Wat::default();
+    let headers = host_sim::state::pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
+    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
+    let cluster = w.s("auth");
+    let body = format!(
+        r#"(global $failing (mut i32) (i32.const 0))
+  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
+    (drop (call $tick_period (i32.const 100)))
+    (if (i32.eq (local.get $size) (i32.const 4))
+      (then
+        (global.set $failing (i32.const 1))
+        (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 150)
+          (i32.const 300)))))
+    (i32.const 1))
+  (func (export "proxy_on_tick") (param i32)
+    (if (global.get $failing) (then unreachable))
+    {tick})
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {response})"#,
+        tick = w.log("tick"),
+        response = w.log("response"),
+    );
+    let imports = format!(
+        r#"{LOG}
+  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_2_1", &imports, &body)
+}
+
+#[test]
+fn without_a_policy_advance_skips_a_failed_vm_and_ticks_the_healthy_ones() {
+    let mut host = Host::new();
+    let failing = host.load(PluginSpec::from_bytes(ticker()).vm_id("a").configuration("fail")).unwrap();
+    let healthy = host.load(PluginSpec::from_bytes(ticker()).vm_id("b")).unwrap();
+    assert_eq!(host.http_callouts().len(), 1);
+    let ticks = |host: &Host| host.logs().iter().filter(|r| r.message == "tick").count();
+
+    // The failing VM's tick comes first at 100 ms: the failure is the test's error.
+    let err = host.advance(Duration::from_secs(1)).unwrap_err();
+    assert_eq!(ticks(&host), 0);
+    assert!(matches!(err, Error::Trap { callback: "proxy_on_tick", .. }), "{err}");
+    assert_eq!(host.now_ns() - host_sim::state::clock::DEFAULT_EPOCH_NS, 100_000_000, "the clock stopped there");
+
+    // From then on the failed VM's timer and callout timeout are dropped;
+    // the healthy VM ticks on (at 100 ms, and every 100 ms to 1.1 s).
+    host.advance(Duration::from_secs(1)).expect("a failed VM does not stop the clock");
+    assert_eq!(ticks(&host), 11);
+    assert!(host.failure(failing).unwrap().starts_with("proxy_on_tick"));
+    assert!(host.http_callouts().is_empty(), "the failed VM's call timed out unseen");
+    assert!(!host.logs().iter().any(|r| r.message == "response"));
+    host.advance(Duration::from_millis(500)).unwrap();
+    assert_eq!(ticks(&host), 16);
+    assert!(host.failure(healthy).is_none());
+}
+
+/// `on_request_headers` sets a tick period: in a stream context, a strict-mode violation.
+fn tick_in_stream() -> Vec<u8> {
+    let mut w = Wat::default();
+    let body = format!(
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $tick_period (i32.const 10))) {} (i32.const 0))"#,
+        w.log("request headers")
+    );
+    let imports = format!(
+        r#"{LOG} (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_2_1", &imports, &body)
+}
+
+#[test]
+fn a_strict_mode_violation_is_an_error_under_any_policy() {
+    for policy in [FailPolicy::Open, FailPolicy::Closed] {
+        let mut host = Host::new();
+        host.set_strict(true);
+        let plugin = host.load(PluginSpec::from_bytes(tick_in_stream()).fail_policy(policy)).unwrap();
+        let err = host.http_stream(plugin).unwrap().request_headers(request(), true).unwrap_err();
+        match &err {
+            Error::Trap { callback: "proxy_on_request_headers", message } => {
+                assert!(message.contains("strict mode: proxy_set_tick_period_milliseconds"), "{message}")
+            }
+            other => panic!("{policy:?}: expected the strict-mode trap, got {other}"),
+        }
+        assert!(host.failure(plugin).unwrap().contains("strict mode"));
+        // The VM is failed: later streams get the policy.
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert_eq!(outcome.fail_policy, Some(policy));
+    }
+
+    // Without strict mode the call is allowed (Envoy sets the root's period).
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(tick_in_stream()).fail_policy(FailPolicy::Open)).unwrap();
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(outcome.fail_policy, None);
+    assert!(host.logs_at(LogLevel::Info).contains(&"request headers".to_owned()));
 }
