@@ -22,10 +22,10 @@
 //! call the plugin cancels, even from inside that handler.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::any::{Any, TypeId};
 
+use super::id_map::IdMap;
 use super::{enter, with_context};
 use crate::error::{Error, Result};
 use crate::grpc::{GrpcClose, GrpcEvent, GrpcMessage, GrpcReply};
@@ -59,17 +59,16 @@ pub(crate) enum Token {
 }
 
 /// The pending callouts of one plugin instance.
-pub(crate) struct Table(BTreeMap<Token, Callout>);
+pub(crate) struct Table(IdMap<Token, Callout>);
 
 impl Table {
     pub(crate) const fn new() -> Table {
-        Table(BTreeMap::new())
+        Table(IdMap::new())
     }
 
     /// Removes the handlers aimed at a deleted context; the caller drops them.
     pub(crate) fn remove_target(&mut self, target: u32) -> Vec<Callback> {
-        let tokens: Vec<Token> = self.0.iter().filter(|(_, c)| c.target == target).map(|(t, _)| *t).collect();
-        tokens.into_iter().filter_map(|t| self.0.remove(&t)).map(|c| c.callback).collect()
+        self.0.remove_where(|c| c.target == target).into_iter().map(|c| c.callback).collect()
     }
 
     /// How many callouts aimed at `target` are pending.

@@ -7,11 +7,12 @@
 //! than the one the host called (see [`callouts`]).
 
 pub(crate) mod callouts;
+mod id_map;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use core::any::{Any, TypeId};
 
+use self::id_map::IdMap;
 use crate::config::Configuration;
 use crate::contexts::{HttpContext, RootContext, TcpContext};
 use crate::state;
@@ -72,7 +73,7 @@ struct Entry {
 /// The state of one plugin instance: contexts, callouts, the root factory.
 pub(crate) struct Dispatcher {
     pub(crate) factory: Option<RootFactory>,
-    contexts: BTreeMap<u32, Entry>,
+    contexts: IdMap<u32, Entry>,
     pub(crate) callouts: callouts::Table,
     /// The context the host treats as current: the one whose callback runs,
     /// or the one last set with `proxy_set_effective_context`.
@@ -81,7 +82,7 @@ pub(crate) struct Dispatcher {
 
 impl Dispatcher {
     pub(crate) const fn new() -> Dispatcher {
-        Dispatcher { factory: None, contexts: BTreeMap::new(), callouts: callouts::Table::new(), effective: 0 }
+        Dispatcher { factory: None, contexts: IdMap::new(), callouts: callouts::Table::new(), effective: 0 }
     }
 
     /// The concrete type of context `id`, if it exists.
@@ -145,33 +146,88 @@ pub(crate) fn with_context<R>(id: u32, f: impl FnOnce(&mut Ctx) -> R) -> Option<
     Some(result)
 }
 
-fn with_root<R>(id: u32, default: R, f: impl FnOnce(&mut dyn RootContext) -> R) -> R {
-    enter(id);
-    with_context(id, |ctx| match ctx {
-        Ctx::Root(root) => Some(f(&mut **root)),
-        _ => None,
-    })
-    .flatten()
-    .unwrap_or(default)
+/// A root context callback.
+#[derive(Clone, Copy)]
+enum RootEvent {
+    VmStart(usize),
+    Configure(usize),
+    Tick,
+    QueueReady(u32),
+    ForeignFunction(u32, usize),
 }
 
-fn with_http(id: u32, f: impl FnOnce(&mut dyn HttpContext) -> Action) -> u32 {
+/// Delivers a root context callback; `None` if `id` is not a root context.
+/// One function for every root callback (not one per export), to keep the
+/// module small.
+#[inline(never)]
+fn root_event(id: u32, event: RootEvent) -> Option<bool> {
     enter(id);
-    let action = with_context(id, |ctx| match ctx {
-        Ctx::Http(http) => Some(f(&mut **http)),
+    with_context(id, |ctx| {
+        let Ctx::Root(c) = ctx else { return None };
+        Some(match event {
+            RootEvent::VmStart(size) => c.on_vm_start(Configuration::vm(size)),
+            RootEvent::Configure(size) => c.on_configure(Configuration::plugin(size)),
+            RootEvent::Tick => {
+                c.on_tick();
+                true
+            }
+            RootEvent::QueueReady(queue_id) => {
+                c.on_queue_ready(queue_id);
+                true
+            }
+            RootEvent::ForeignFunction(function_id, size) => {
+                c.on_foreign_function(function_id, size);
+                true
+            }
+        })
+    })
+    .flatten()
+}
+
+/// An HTTP or TCP stream callback.
+#[derive(Clone, Copy)]
+enum StreamEvent {
+    RequestHeaders(usize, bool),
+    RequestBody(usize, bool),
+    RequestTrailers(usize),
+    ResponseHeaders(usize, bool),
+    ResponseBody(usize, bool),
+    ResponseTrailers(usize),
+    NewConnection,
+    DownstreamData(usize, bool),
+    UpstreamData(usize, bool),
+    DownstreamClose(PeerType),
+    UpstreamClose(PeerType),
+}
+
+/// Delivers a stream callback and returns its action (`Continue` if `id` is
+/// not a stream of the callback's kind, and for the close callbacks, which
+/// answer nothing). One function for every stream callback, as [`root_event`].
+#[inline(never)]
+fn stream_event(id: u32, event: StreamEvent) -> u32 {
+    use StreamEvent as E;
+    enter(id);
+    let action = with_context(id, |ctx| match (ctx, event) {
+        (Ctx::Http(c), E::RequestHeaders(n, end)) => Some(c.on_request_headers(n, end)),
+        (Ctx::Http(c), E::RequestBody(n, end)) => Some(c.on_request_body(n, end)),
+        (Ctx::Http(c), E::RequestTrailers(n)) => Some(c.on_request_trailers(n)),
+        (Ctx::Http(c), E::ResponseHeaders(n, end)) => Some(c.on_response_headers(n, end)),
+        (Ctx::Http(c), E::ResponseBody(n, end)) => Some(c.on_response_body(n, end)),
+        (Ctx::Http(c), E::ResponseTrailers(n)) => Some(c.on_response_trailers(n)),
+        (Ctx::Tcp(c), E::NewConnection) => Some(c.on_new_connection()),
+        (Ctx::Tcp(c), E::DownstreamData(n, end)) => Some(c.on_downstream_data(n, end)),
+        (Ctx::Tcp(c), E::UpstreamData(n, end)) => Some(c.on_upstream_data(n, end)),
+        (Ctx::Tcp(c), E::DownstreamClose(peer)) => {
+            c.on_downstream_close(peer);
+            None
+        }
+        (Ctx::Tcp(c), E::UpstreamClose(peer)) => {
+            c.on_upstream_close(peer);
+            None
+        }
         _ => None,
     });
     action.flatten().unwrap_or(Action::Continue).into()
-}
-
-fn with_tcp<R>(id: u32, default: R, f: impl FnOnce(&mut dyn TcpContext) -> R) -> R {
-    enter(id);
-    with_context(id, |ctx| match ctx {
-        Ctx::Tcp(tcp) => Some(f(&mut **tcp)),
-        _ => None,
-    })
-    .flatten()
-    .unwrap_or(default)
 }
 
 // ---- lifecycle ----
@@ -243,49 +299,49 @@ pub(crate) fn on_delete(id: u32) {
 /// host may pass one without a root context (proxy-wasm-go-sdk's test harness
 /// passes 0, before creating any). No root context refused, so the VM starts.
 pub(crate) fn on_vm_start(root: u32, vm_configuration_size: usize) -> bool {
-    with_root(root, true, |c| c.on_vm_start(Configuration::vm(vm_configuration_size)))
+    root_event(root, RootEvent::VmStart(vm_configuration_size)).unwrap_or(true)
 }
 
 pub(crate) fn on_configure(root: u32, plugin_configuration_size: usize) -> bool {
-    with_root(root, false, |c| c.on_configure(Configuration::plugin(plugin_configuration_size)))
+    root_event(root, RootEvent::Configure(plugin_configuration_size)).unwrap_or(false)
 }
 
 pub(crate) fn on_tick(root: u32) {
-    with_root(root, (), |c| c.on_tick());
+    root_event(root, RootEvent::Tick);
 }
 
 pub(crate) fn on_queue_ready(root: u32, queue_id: u32) {
-    with_root(root, (), |c| c.on_queue_ready(queue_id));
+    root_event(root, RootEvent::QueueReady(queue_id));
 }
 
 pub(crate) fn on_foreign_function(root: u32, function_id: u32, arguments_size: usize) {
-    with_root(root, (), |c| c.on_foreign_function(function_id, arguments_size));
+    root_event(root, RootEvent::ForeignFunction(function_id, arguments_size));
 }
 
 // ---- HTTP stream callbacks ----
 
 pub(crate) fn on_request_headers(id: u32, num_headers: usize, end_of_stream: bool) -> u32 {
-    with_http(id, |c| c.on_request_headers(num_headers, end_of_stream))
+    stream_event(id, StreamEvent::RequestHeaders(num_headers, end_of_stream))
 }
 
 pub(crate) fn on_request_body(id: u32, body_size: usize, end_of_stream: bool) -> u32 {
-    with_http(id, |c| c.on_request_body(body_size, end_of_stream))
+    stream_event(id, StreamEvent::RequestBody(body_size, end_of_stream))
 }
 
 pub(crate) fn on_request_trailers(id: u32, num_trailers: usize) -> u32 {
-    with_http(id, |c| c.on_request_trailers(num_trailers))
+    stream_event(id, StreamEvent::RequestTrailers(num_trailers))
 }
 
 pub(crate) fn on_response_headers(id: u32, num_headers: usize, end_of_stream: bool) -> u32 {
-    with_http(id, |c| c.on_response_headers(num_headers, end_of_stream))
+    stream_event(id, StreamEvent::ResponseHeaders(num_headers, end_of_stream))
 }
 
 pub(crate) fn on_response_body(id: u32, body_size: usize, end_of_stream: bool) -> u32 {
-    with_http(id, |c| c.on_response_body(body_size, end_of_stream))
+    stream_event(id, StreamEvent::ResponseBody(body_size, end_of_stream))
 }
 
 pub(crate) fn on_response_trailers(id: u32, num_trailers: usize) -> u32 {
-    with_http(id, |c| c.on_response_trailers(num_trailers))
+    stream_event(id, StreamEvent::ResponseTrailers(num_trailers))
 }
 
 // ---- TCP callbacks ----
@@ -295,21 +351,21 @@ fn peer(raw: u32) -> PeerType {
 }
 
 pub(crate) fn on_new_connection(id: u32) -> u32 {
-    with_tcp(id, Action::Continue, |c| c.on_new_connection()).into()
+    stream_event(id, StreamEvent::NewConnection)
 }
 
 pub(crate) fn on_downstream_data(id: u32, data_size: usize, end_of_stream: bool) -> u32 {
-    with_tcp(id, Action::Continue, |c| c.on_downstream_data(data_size, end_of_stream)).into()
+    stream_event(id, StreamEvent::DownstreamData(data_size, end_of_stream))
 }
 
 pub(crate) fn on_downstream_connection_close(id: u32, peer_type: u32) {
-    with_tcp(id, (), |c| c.on_downstream_close(peer(peer_type)));
+    stream_event(id, StreamEvent::DownstreamClose(peer(peer_type)));
 }
 
 pub(crate) fn on_upstream_data(id: u32, data_size: usize, end_of_stream: bool) -> u32 {
-    with_tcp(id, Action::Continue, |c| c.on_upstream_data(data_size, end_of_stream)).into()
+    stream_event(id, StreamEvent::UpstreamData(data_size, end_of_stream))
 }
 
 pub(crate) fn on_upstream_connection_close(id: u32, peer_type: u32) {
-    with_tcp(id, (), |c| c.on_upstream_close(peer(peer_type)));
+    stream_event(id, StreamEvent::UpstreamClose(peer(peer_type)));
 }
