@@ -230,6 +230,23 @@ fn the_no_std_header_guest_imports_only_what_it_uses_and_no_wasi() {
 }
 
 #[test]
+fn a_derived_plugin_that_does_not_log_imports_no_log_level() {
+    // The adaptor has the SDK's logger re-read the host's level, but only
+    // through the logger itself, which a plugin that never installs it does
+    // not link. `derive-add-header` does not; `derive-config` does.
+    for target in Target::ALL {
+        let names = |package| {
+            let module = build(package, target);
+            module.imports.into_keys().map(|(_, name)| name).collect::<Vec<_>>()
+        };
+        let quiet = names("derive-add-header");
+        assert!(!quiet.iter().any(|n| n == "proxy_get_log_level"), "{target:?}: {quiet:?}");
+        let logging = names("derive-config");
+        assert!(logging.iter().any(|n| n == "proxy_get_log_level"), "{target:?}: {logging:?}");
+    }
+}
+
+#[test]
 fn no_std_guests_on_wasip1_import_only_proxy_functions() {
     // Slice and string comparisons compile to `memcmp`/`bcmp`; without std on
     // wasm32-wasip1 the SDK's runtime must define them, or the module would
@@ -244,7 +261,8 @@ fn no_std_guests_on_wasip1_import_only_proxy_functions() {
 
 #[test]
 fn the_header_plugin_is_a_fraction_of_the_official_sdks() {
-    // The official SDK's http_headers example is about 150 KB.
+    // The official SDK's http_headers example is about 108 KB without custom
+    // sections (BENCHMARKS.md); this plugin measured 19.8 KB.
     for target in Target::ALL {
         let module = build("sluice-guest-header-nostd", target);
         eprintln!(
@@ -253,7 +271,7 @@ fn the_header_plugin_is_a_fraction_of_the_official_sdks() {
             module.size,
             module.stripped_size
         );
-        assert!(module.stripped_size < 75_000, "{target:?}: {} bytes", module.stripped_size);
+        assert!(module.stripped_size < 30_000, "{target:?}: {} bytes", module.stripped_size);
         assert!(!module.imports.keys().any(|(m, _)| m.starts_with("wasi")), "{target:?} imports WASI");
     }
 }
