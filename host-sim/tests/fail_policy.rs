@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{LOG, Wat};
+use common::{HTTP_CALL, LOG, Wat};
 use std::time::Duration;
 
 use host_sim::{
@@ -209,19 +209,14 @@ fn root_callbacks_of_a_failed_vm_are_skipped() {
 #[test]
 fn a_callout_answered_after_the_failure_is_dropped() {
     let mut w = Wat::default();
-    let headers = host_sim::state::pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
-    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
-    let cluster = w.s("auth");
     let body = format!(
-        r#"(func (export "proxy_on_tick") (param i32)
-    (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 300))))
+        r#"(func (export "proxy_on_tick") (param i32) {})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)
   (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {})"#,
+        w.http_call(0),
         w.log("proxy_on_http_call_response")
     );
-    let imports = format!(
-        r#"{LOG} (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {HTTP_CALL}");
     let mut host = Host::new();
     let plugin = host
         .load(PluginSpec::from_bytes(w.module("proxy_abi_version_0_2_1", &imports, &body)).fail_open(false))
@@ -262,29 +257,22 @@ fn without_a_policy_a_failure_is_an_error_for_the_test() {
 /// HTTP call with a 150 ms timeout on start and traps in `on_tick` instead.
 fn ticker() -> Vec<u8> {
     let mut w = Wat::default();
-    let headers = host_sim::state::pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
-    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
-    let cluster = w.s("auth");
     let body = format!(
         r#"(global $failing (mut i32) (i32.const 0))
   (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
     (drop (call $tick_period (i32.const 100)))
-    (if (i32.eq (local.get $size) (i32.const 4))
-      (then
-        (global.set $failing (i32.const 1))
-        (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 150)
-          (i32.const 300)))))
+    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $failing (i32.const 1)) {call}))
     (i32.const 1))
   (func (export "proxy_on_tick") (param i32)
     (if (global.get $failing) (then unreachable))
     {tick})
   (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {response})"#,
+        call = w.http_call(150),
         tick = w.log("tick"),
         response = w.log("response"),
     );
     let imports = format!(
-        r#"{LOG}
-  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+        r#"{LOG} {HTTP_CALL}
   (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
     );
     w.module("proxy_abi_version_0_2_1", &imports, &body)

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LOG, Wat};
+use common::{HTTP_CALL, LOG, Wat};
 use host_sim::{Error, Host, PluginSpec, Rebuild};
 
 /// Sets a 100 ms tick period in both start callbacks and logs `tick` on each
@@ -18,9 +18,6 @@ use host_sim::{Error, Host, PluginSpec, Rebuild};
 /// with a single header.
 fn guest() -> Vec<u8> {
     let mut w = Wat::default();
-    let headers = host_sim::state::pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
-    let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
-    let cluster = w.s("auth");
     let body = format!(
         r#"(func (export "proxy_on_vm_start") (param i32) (param $size i32) (result i32)
     (drop (call $tick_period (i32.const 100)))
@@ -33,24 +30,21 @@ fn guest() -> Vec<u8> {
     (drop (call $tick_period (i32.const 100)))
     (if (i32.eq (local.get $size) (i32.const 4)) (then unreachable))
     {configure}
-    (if (i32.eq (local.get $size) (i32.const 6))
-      (then
-        (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 500)
-          (i32.const 300)))
-        (return (i32.const 0))))
+    (if (i32.eq (local.get $size) (i32.const 6)) (then {call} (return (i32.const 0))))
     (i32.const 1))
   (func (export "proxy_on_tick") (param i32) {tick})
   (func (export "proxy_on_request_headers") (param i32) (param $n i32) (param i32) (result i32)
     (if (i32.eq (local.get $n) (i32.const 1)) (then unreachable))
     (i32.const 0))"#,
         configure = w.log("configure"),
+        call = w.http_call(500),
         tick = w.log("tick"),
     );
     let imports = format!(
         r#"{LOG}
   (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $buffer (param i32 i32 i32 i32 i32) (result i32)))
-  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#
+  {HTTP_CALL}"#
     );
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }

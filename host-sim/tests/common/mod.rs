@@ -26,6 +26,27 @@ impl Wat {
         format!("(i32.const {ptr}) (i32.const {})", text.len())
     }
 
+    /// Places a serialized header map and returns `(i32.const ptr) (i32.const len)`.
+    pub fn pairs(&mut self, pairs: &[(&str, &str)]) -> String {
+        let bytes = host_sim::state::pairs::encode(pairs);
+        let ptr = self.next;
+        self.next += bytes.len() as u32 + 1;
+        let len = bytes.len();
+        self.data.push((ptr, bytes));
+        format!("(i32.const {ptr}) (i32.const {len})")
+    }
+
+    /// `proxy_http_call` of a `GET /` to the cluster `auth` with `timeout_ms`,
+    /// its token at 300 (the import must be `$http`).
+    pub fn http_call(&mut self, timeout_ms: u32) -> String {
+        let cluster = self.s("auth");
+        let headers = self.pairs(&[(":method", "GET"), (":path", "/"), (":authority", "a")]);
+        format!(
+            "(drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) \
+             (i32.const {timeout_ms}) (i32.const 300)))"
+        )
+    }
+
     /// `proxy_log` at info of a static message (the import must be `$log`).
     pub fn log(&mut self, text: &str) -> String {
         format!("(drop (call $log (i32.const 2) {}))", self.s(text))
@@ -80,3 +101,5 @@ pub fn messages(host: &Host) -> Vec<(String, u32)> {
 pub const LOG: &str = r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#;
 pub const SET_SHARED: &str =
     r#"(import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))"#;
+pub const HTTP_CALL: &str =
+    r#"(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
