@@ -3,7 +3,7 @@
 //! the file, line, column and field.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -229,6 +229,24 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         steps,
         expect,
     })
+}
+
+/// `path` with each `dir/..` pair and each `.` left out, for reading
+/// (`examples/router/../../target/x.wasm` is `target/x.wasm`); a `..` that
+/// has no directory before it to cancel stays. Only for showing: through a
+/// symbolic link, `dir/..` is not always `dir`'s parent.
+pub(super) fn tidy(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A value chosen by name, or an error listing the names.
@@ -471,6 +489,19 @@ vm_failed = true
         assert_eq!(s.steps[0].callouts.len(), 1);
         assert_eq!(s.routes.virtual_hosts[0].routes.len(), 2);
         assert_eq!((s.steps[0].expect.route.as_deref(), s.expect.metrics.len()), (Some("default"), 3));
+    }
+
+    #[test]
+    fn the_plugin_path_is_resolved_against_the_scenario_and_shown_tidied() {
+        let plugin = |file: &str, plugin: &str| parse(Path::new(file), &format!("plugin = {plugin:?}")).unwrap().plugin;
+        let router = plugin("examples/router/scenario.toml", "../../target/r.wasm");
+        assert_eq!(
+            (router.as_path(), tidy(&router)),
+            (Path::new("examples/router/../../target/r.wasm"), "target/r.wasm".into())
+        );
+        assert_eq!(tidy(&plugin("/w/a/s.toml", "./b/../../c.wasm")), Path::new("/w/c.wasm"));
+        assert_eq!(tidy(&plugin("s.toml", "../up.wasm")), Path::new("../up.wasm"));
+        assert_eq!(plugin("a/s.toml", "/abs/p.wasm"), Path::new("/abs/p.wasm"));
     }
 
     #[test]

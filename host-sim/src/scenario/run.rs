@@ -1,12 +1,13 @@
 //! Runs a scenario on a fresh [`Host`] and records what happened.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::check;
 use super::drive::Driver;
-use super::format::{Scenario, Step};
+use super::format::{Scenario, Step, tidy};
 use crate::host::Host;
 use crate::report::prometheus;
 use crate::spec::PluginSpec;
@@ -185,13 +186,21 @@ fn logs_since(host: &Host, from: usize) -> (Vec<LogLine>, usize) {
     (lines, all.len())
 }
 
+/// A path for reading: without `dir/..` detours, unless that names another
+/// file (through a symbolic link) or the file does not exist.
+fn shown(path: &Path) -> String {
+    let tidy = tidy(path);
+    let same = matches!((tidy.canonicalize(), path.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same { tidy } else { path.to_path_buf() }.display().to_string()
+}
+
 /// Loads the scenario's plugin on a new host, runs every step, and checks
 /// the expectations.
 pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
+    let plugin_shown = shown(&scenario.plugin);
     let wasm = std::fs::read(&scenario.plugin).map_err(|e| {
         RunError(format!(
-            "cannot read the plugin {} (from `plugin` in {}): {e}; build it first (see host-sim's README)",
-            scenario.plugin.display(),
+            "cannot read the plugin {plugin_shown} (from `plugin` in {}): {e}; build it first (see host-sim's README)",
             scenario.file.display()
         ))
     })?;
@@ -287,7 +296,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         .collect();
     Ok(Report {
         scenario: scenario.file.display().to_string(),
-        plugin: scenario.plugin.display().to_string(),
+        plugin: plugin_shown,
         steps,
         startup_logs,
         metrics: json_metrics,
