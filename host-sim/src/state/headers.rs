@@ -95,9 +95,11 @@ impl HeaderMap {
         pairs::encode(&self.entries)
     }
 
-    /// The serialized size Envoy reports (`byteSize()` in the pairs format).
+    /// The size `proxy_get_header_map_size` reports: the length of
+    /// [`HeaderMap::serialize`], so 0 for an empty map (which is returned as
+    /// `(0, 0)`), as Envoy's `byteSize()` is 0 for it.
     pub fn serialized_len(&self) -> usize {
-        pairs::encoded_len(&self.entries)
+        if self.entries.is_empty() { 0 } else { pairs::encoded_len(&self.entries) }
     }
 
     /// The value of `key` for `proxy_get_header_map_value`: `NotFound` when absent
@@ -175,5 +177,6 @@ mod tests {
         assert_eq!(m.get(b"k"), Some(&b"v"[..]));
         assert_eq!(m.serialized_len(), m.serialize().len());
         assert!(HeaderMap::new().serialize().is_empty());
+        assert_eq!(HeaderMap::new().serialized_len(), 0, "an empty map has size 0, as it is returned as (0, 0)");
     }
 }

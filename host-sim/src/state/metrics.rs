@@ -33,6 +33,15 @@ fn metric_type(id: u32) -> Option<MetricType> {
     MetricType::from_u32(id & 3)
 }
 
+/// Envoy increments and reads back only counters and gauges: an id with
+/// other type bits is a bad argument before any lookup.
+fn counter_or_gauge(id: u32) -> Result<(), Status> {
+    match metric_type(id) {
+        Some(MetricType::Counter | MetricType::Gauge) => Ok(()),
+        _ => Err(Status::BadArgument),
+    }
+}
+
 impl Metrics {
     /// Defines a metric, returning the existing id for a known name and type.
     pub fn define(&mut self, kind: MetricType, name: &str) -> u32 {
@@ -50,26 +59,35 @@ impl Metrics {
         id
     }
 
-    fn get_mut(&mut self, id: u32) -> Result<&mut MetricValue, Status> {
-        metric_type(id).ok_or(Status::NotFound)?;
-        let index = (id >> 2) as usize;
-        index.checked_sub(1).and_then(|i| self.metrics.get_mut(i)).map(|m| &mut m.value).ok_or(Status::NotFound)
+    /// The metric `id` names, if it has the type its low two bits say. Envoy
+    /// keeps one table per type and looks an id up in the table of its type
+    /// bits, so a counter's id with gauge bits finds nothing.
+    fn find(&mut self, id: u32) -> Option<&mut MetricValue> {
+        let kind = metric_type(id)?;
+        let metric = ((id >> 2) as usize).checked_sub(1).and_then(|i| self.metrics.get_mut(i))?;
+        let stored = match metric.value {
+            MetricValue::Counter(_) => MetricType::Counter,
+            MetricValue::Gauge(_) => MetricType::Gauge,
+            MetricValue::Histogram(_) => MetricType::Histogram,
+        };
+        (stored == kind).then_some(&mut metric.value)
     }
 
     /// `proxy_increment_metric`: counters need a positive delta.
     pub fn increment(&mut self, id: u32, delta: i64) -> Result<(), Status> {
-        match self.get_mut(id)? {
+        counter_or_gauge(id)?;
+        match self.find(id).ok_or(Status::NotFound)? {
             MetricValue::Counter(v) if delta > 0 => *v = v.wrapping_add(delta as u64),
-            MetricValue::Counter(_) => return Err(Status::BadArgument),
             MetricValue::Gauge(v) => *v = v.wrapping_add(delta),
-            MetricValue::Histogram(_) => return Err(Status::BadArgument),
+            // A counter only grows.
+            _ => return Err(Status::BadArgument),
         }
         Ok(())
     }
 
     /// `proxy_record_metric`: adds to a counter, sets a gauge, records into a histogram.
     pub fn record(&mut self, id: u32, value: u64) -> Result<(), Status> {
-        match self.get_mut(id)? {
+        match self.find(id).ok_or(Status::NotFound)? {
             MetricValue::Counter(v) => *v = v.wrapping_add(value),
             MetricValue::Gauge(v) => *v = value as i64,
             MetricValue::Histogram(samples) => samples.push(value),
@@ -79,7 +97,8 @@ impl Metrics {
 
     /// `proxy_get_metric`: histograms cannot be read back.
     pub fn get(&mut self, id: u32) -> Result<u64, Status> {
-        match self.get_mut(id)? {
+        counter_or_gauge(id)?;
+        match self.find(id).ok_or(Status::NotFound)? {
             MetricValue::Counter(v) => Ok(*v),
             MetricValue::Gauge(v) => Ok(*v as u64),
             MetricValue::Histogram(_) => Err(Status::BadArgument),
@@ -125,5 +144,26 @@ mod tests {
         assert_eq!(m.by_name("latency"), Some(&MetricValue::Histogram(vec![10, 20])));
         assert_eq!(m.get(1000), Err(Status::NotFound));
         assert_eq!(m.record(3, 1), Err(Status::NotFound));
+    }
+
+    #[test]
+    fn an_id_with_another_types_bits_finds_nothing() {
+        let mut m = Metrics::default();
+        let c = m.define(MetricType::Counter, "requests");
+        let as_gauge = (c & !3) | MetricType::Gauge as u32;
+        let as_histogram = (c & !3) | MetricType::Histogram as u32;
+        assert_eq!(m.get(as_gauge), Err(Status::NotFound));
+        assert_eq!(m.increment(as_gauge, 1), Err(Status::NotFound));
+        assert_eq!(m.record(as_gauge, 1), Err(Status::NotFound));
+        assert_eq!(m.record(as_histogram, 1), Err(Status::NotFound));
+        assert_eq!(m.record(c | 3, 1), Err(Status::NotFound));
+        assert_eq!(m.by_name("requests"), Some(&MetricValue::Counter(0)), "nothing reached the counter");
+        // Envoy checks the type bits before looking: histograms (and the
+        // unused type 3) cannot be incremented or read, whatever the id.
+        assert_eq!(m.increment(as_histogram, 1), Err(Status::BadArgument));
+        assert_eq!(m.get(as_histogram), Err(Status::BadArgument));
+        assert_eq!(m.increment(c | 3, 1), Err(Status::BadArgument));
+        assert_eq!(m.get(c | 3), Err(Status::BadArgument));
+        assert_eq!(m.increment(0x1000, 1), Err(Status::NotFound));
     }
 }

@@ -1,6 +1,8 @@
 //! Shared queues (cpp-host `SharedQueue`): named per `vm_id`, owned by the root
-//! context that registered them; enqueueing reports the owner so the host can
-//! deliver `proxy_on_queue_ready` after the current guest call.
+//! context that registered them last (cpp-host's `registerQueue` keeps the
+//! token and the items but rebinds the queue to each new registrant);
+//! enqueueing reports the owner so the host can deliver
+//! `proxy_on_queue_ready` after the current guest call.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -32,7 +34,8 @@ pub struct Queues {
 }
 
 impl Queues {
-    /// Registers (or re-registers, keeping its items) `name` in `vm_id`, owned by `owner`.
+    /// Registers `name` in `vm_id`, owned by `owner`; re-registering keeps
+    /// the token and the items and makes `owner` the new owner, as cpp-host does.
     pub fn register(&mut self, vm_id: &str, name: &str, owner: QueueOwner) -> u32 {
         if let Some(&token) = self.by_name.get(&(vm_id.to_owned(), name.to_owned())) {
             if let Some(q) = self.queues.get_mut(&token) {
@@ -100,5 +103,16 @@ mod tests {
         assert_eq!(q.enqueue(99, b"x"), Err(Status::NotFound));
         assert_eq!(q.dequeue(99), Err(Status::NotFound));
         assert_eq!(q.name_of(t), Some(("vm", "jobs")));
+    }
+
+    #[test]
+    fn re_registering_keeps_the_items_and_moves_the_owner() {
+        let mut q = Queues::default();
+        let t = q.register("vm", "jobs", OWNER);
+        q.enqueue(t, b"kept").unwrap();
+        let other = QueueOwner { vm: 1, root_id: 7 };
+        assert_eq!(q.register("vm", "jobs", other), t);
+        assert_eq!(q.items("vm", "jobs").unwrap(), vec![b"kept".to_vec()]);
+        assert_eq!(q.enqueue(t, b"next"), Ok(other), "the latest registrant gets on_queue_ready");
     }
 }
