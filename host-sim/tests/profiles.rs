@@ -126,6 +126,46 @@ fn restricted_wasi_functions_return_enotcapable() {
 }
 
 #[test]
+fn restricted_wasi_stubs_and_proc_exit_are_refused_too() {
+    // cpp-host replaces every WASI function the list leaves out, stubs
+    // included, with one that logs and returns ENOTCAPABLE (proc_exit: logs
+    // and returns, so the guest goes on).
+    let imports = format!(
+        r#"{LOG}
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_unstable" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_advise" (func $advise (param i32 i64 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))"#
+    );
+    let mut w = Wat::default();
+    let after = w.log("after proc_exit");
+    let body = format!(
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $read (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+    (drop (call $close (i32.const 3)))
+    (drop (call $advise (i32.const 1) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (call $exit (i32.const 3))
+    {after}
+    (i32.const 0))"#
+    );
+    let wasm = w.module("proxy_abi_version_0_2_1", &imports, &body);
+    let spec = PluginSpec::from_bytes(wasm).allow_capabilities(["proxy_log", "fd_read"]);
+    let mut host = Host::new();
+    let plugin = host.load(spec).unwrap();
+    host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap();
+    assert_eq!(results(&host, "fd_read"), [52], "allowed: the stub answers as usual (NOSYS)");
+    assert_eq!(results(&host, "fd_close"), [76]);
+    assert_eq!(results(&host, "fd_advise"), [76]);
+    assert!(host.failure(plugin).is_none(), "a restricted proc_exit does not stop the guest");
+    assert_eq!(host.logs_at(LogLevel::Info), ["after proc_exit"]);
+    let errors = host.logs_at(LogLevel::Error);
+    for name in ["fd_close", "fd_advise", "proc_exit"] {
+        assert!(errors.contains(&format!("Attempted call to restricted WASI capability: {name}")), "{errors:?}");
+    }
+    assert!(!errors.iter().any(|e| e.ends_with("fd_read")), "{errors:?}");
+}
+
+#[test]
 fn redacted_headers_are_hidden_from_the_plugin_but_reach_the_upstream() {
     let wasm = {
         let mut w = Wat::default();

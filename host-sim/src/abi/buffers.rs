@@ -1,7 +1,10 @@
 //! Buffers: `proxy_get_buffer_bytes`, `proxy_set_buffer_bytes`,
 //! `proxy_get_buffer_status`. Each buffer exists only while Envoy has it: a
-//! body during its body callback, callout payloads during their callbacks,
-//! configuration always; otherwise `NOT_FOUND`.
+//! body during its body callback and, while a body callback's
+//! `StopIterationAndBuffer` holds the direction, from the stream's other
+//! callbacks too (see [`Flow::body_available`](crate::state::http::Flow::body_available));
+//! callout payloads during their callbacks; configuration always; otherwise
+//! `NOT_FOUND`.
 
 use wasmtime::{Caller, Linker};
 
@@ -23,10 +26,10 @@ pub(crate) fn buffer(state: &VmState, kind: BufferType) -> Result<&[u8], Status>
     let id = state.effective;
     let found = match kind {
         BufferType::HttpRequestBody => {
-            state.http.get(&id).filter(|s| s.request.body_exposed).map(|s| &s.request.body[..])
+            state.http.get(&id).filter(|s| s.request.body_available()).map(|s| &s.request.body[..])
         }
         BufferType::HttpResponseBody => {
-            state.http.get(&id).filter(|s| s.response.body_exposed).map(|s| &s.response.body[..])
+            state.http.get(&id).filter(|s| s.response.body_available()).map(|s| &s.response.body[..])
         }
         BufferType::DownstreamData => {
             state.tcp.get(&id).filter(|s| s.downstream.exposed).map(|s| &s.downstream.buffer[..])
@@ -47,10 +50,10 @@ fn buffer_mut(state: &mut VmState, kind: BufferType) -> Result<&mut Vec<u8>, Sta
     let id = state.effective;
     let found = match kind {
         BufferType::HttpRequestBody => {
-            state.http.get_mut(&id).filter(|s| s.request.body_exposed).map(|s| &mut s.request.body)
+            state.http.get_mut(&id).filter(|s| s.request.body_available()).map(|s| &mut s.request.body)
         }
         BufferType::HttpResponseBody => {
-            state.http.get_mut(&id).filter(|s| s.response.body_exposed).map(|s| &mut s.response.body)
+            state.http.get_mut(&id).filter(|s| s.response.body_available()).map(|s| &mut s.response.body)
         }
         BufferType::DownstreamData => {
             state.tcp.get_mut(&id).filter(|s| s.downstream.exposed).map(|s| &mut s.downstream.buffer)

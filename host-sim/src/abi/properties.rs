@@ -136,19 +136,18 @@ fn get_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, ptr_
     memory::return_bytes(caller, &value, ptr_ptr, size_ptr)
 }
 
-/// Envoy stores plugin-set properties as filter state of the stream (or of
-/// the plugin, from a root context); they read back as bytes.
+/// Envoy stores plugin-set properties as filter state of the stream; they
+/// read back as bytes. A root context has no stream info: `NOT_FOUND`
+/// (Envoy's `Context::setProperty`).
 fn set_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, value: u32, value_len: u32) -> HostResult {
     memory::with_memory(caller, |data, state| {
         let path = split_path(memory::slice(data, path, path_len)?);
         let value = Value::Bytes(memory::slice(data, value, value_len)?.to_vec());
         let id = state.effective;
-        if state.http.contains_key(&id) || state.tcp.contains_key(&id) {
-            state.stream_properties.entry(id).or_insert_with(PropertyTree::new).set(&path, value)
-        } else {
-            let root = state.effective_root().ok_or(Status::NotFound)?;
-            state.plugins.get_mut(&root).ok_or(Status::NotFound)?.properties.set(&path, value)
+        if !(state.http.contains_key(&id) || state.tcp.contains_key(&id)) {
+            return Err(Status::NotFound);
         }
+        state.stream_properties.entry(id).or_insert_with(PropertyTree::new).set(&path, value)
     })?;
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! the virtual clock, `random_get` is seeded, `environ_*` serve the VM's own
 //! environment, `args_*` are empty and `proc_exit` stops the guest. Every other
 //! function answers with the errno cpp-host gives, so Go, C++ and
-//! AssemblyScript guests link. Also `env.pthread_equal` and
-//! `env.emscripten_notify_memory_growth`, which cpp-host provides.
+//! AssemblyScript guests link. With a capability list, any WASI function it
+//! leaves out answers `ENOTCAPABLE` (76) instead, and `proc_exit` returns.
+//! Also `env.pthread_equal` and `env.emscripten_notify_memory_growth`, which
+//! cpp-host provides.
 
 use wasmtime::{Caller, Linker};
 
@@ -35,11 +37,28 @@ fn fault(_: Status) -> i32 {
     FAULT
 }
 
+/// A WASI function the plugin's capability list leaves out does not run: as
+/// cpp-host's restricted-WASI stubs, it logs "Attempted call to restricted
+/// WASI capability: `<name>`" (error level) and returns `ENOTCAPABLE`.
+fn restricted(caller: &mut Caller<'_, VmState>, name: &'static str) -> bool {
+    if !crate::profile::wasi_restricted(caller.data(), name) {
+        return false;
+    }
+    let state = caller.data_mut();
+    let context_id = state.effective;
+    state.logs.push(LogRecord {
+        level: LogLevel::Error,
+        context_id,
+        message: format!("Attempted call to restricted WASI capability: {name}"),
+    });
+    true
+}
+
 macro_rules! wasi {
     ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                let errno = if $crate::profile::wasi_restricted(caller.data(), $name) {
+                let errno = if restricted(&mut caller, $name) {
                     $crate::profile::ENOTCAPABLE
                 } else {
                     $func(&mut caller, $($arg),*)?
@@ -55,8 +74,9 @@ macro_rules! stub {
     ($linker:expr, $name:literal, $errno:expr, ($($ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $(_: $ty),*| -> i32 {
-                caller.data_mut().record($name, $errno);
-                $errno
+                let errno = if restricted(&mut caller, $name) { $crate::profile::ENOTCAPABLE } else { $errno };
+                caller.data_mut().record($name, errno);
+                errno
             })?;
         }
     };
@@ -67,7 +87,13 @@ macro_rules! std_fd_ok {
     ($linker:expr, $name:literal, ($($ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, fd: i32, $(_: $ty),*| -> i32 {
-                let errno = if fd == 1 || fd == 2 { SUCCESS } else { BADF };
+                let errno = if restricted(&mut caller, $name) {
+                    $crate::profile::ENOTCAPABLE
+                } else if fd == 1 || fd == 2 {
+                    SUCCESS
+                } else {
+                    BADF
+                };
                 caller.data_mut().record($name, errno);
                 errno
             })?;
@@ -92,6 +118,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
             "proc_exit",
             |mut caller: Caller<'_, VmState>, code: i32| -> wasmtime::Result<()> {
                 caller.data_mut().record("proc_exit", code);
+                // Restricted, cpp-host's stub logs and returns: the guest goes on.
+                if restricted(&mut caller, "proc_exit") {
+                    return Ok(());
+                }
                 caller.data_mut().exit_code = Some(code);
                 Err(wasmtime::format_err!("the guest called proc_exit({code})"))
             },

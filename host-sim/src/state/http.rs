@@ -59,6 +59,16 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Whether the plugin can read and modify the body buffer now: while a
+    /// body callback of this direction runs, and after one returned
+    /// `StopIterationAndBuffer` from any callback of the stream (a callout
+    /// response, a tick's effective context...) until the direction resumes,
+    /// as Envoy then serves the filter manager's buffered body
+    /// (`buffering_request_body_` in its `Context::getBuffer`).
+    pub fn body_available(&self) -> bool {
+        self.body_exposed || (self.stopped == Some(Stop::Body) && self.action == Some(Action::StopIterationAndBuffer))
+    }
+
     /// Forwards the current headers.
     pub fn forward_headers(&mut self) {
         self.sent.headers = self.headers.clone();
@@ -259,15 +269,26 @@ mod tests {
 /// `connection.id`) derived from the stream's current state.
 pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> super::properties::PropertyTree {
     use super::properties::{PropertyTree, Value};
+    /// Envoy's CEL view of a header map: one entry per name, the values of a
+    /// repeated header joined with `,` (`getAllOfHeaderAsString`).
     fn headers_value(map: &HeaderMap) -> Value {
-        Value::Map(
-            map.entries()
-                .iter()
-                .map(|(k, v)| {
-                    (String::from_utf8_lossy(k).into_owned(), Value::String(String::from_utf8_lossy(v).into_owned()))
-                })
-                .collect(),
-        )
+        use std::collections::btree_map::{BTreeMap, Entry};
+        let mut joined: BTreeMap<String, Value> = BTreeMap::new();
+        for (k, v) in map.entries() {
+            let v = String::from_utf8_lossy(v);
+            match joined.entry(String::from_utf8_lossy(k).into_owned()) {
+                Entry::Occupied(mut seen) => {
+                    if let Value::String(s) = seen.get_mut() {
+                        s.push(',');
+                        s.push_str(&v);
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(Value::String(v.into_owned()));
+                }
+            }
+        }
+        Value::Map(joined)
     }
     fn text(map: Option<&HeaderMap>, key: &str) -> Option<Value> {
         map?.get(key.as_bytes()).map(|v| Value::String(String::from_utf8_lossy(v).into_owned()))
@@ -351,6 +372,24 @@ mod attribute_tests {
         assert_eq!(t.get(&["response", "code_details"]), Some(&Value::from("via_upstream")));
         assert_eq!(t.get(&["response", "flags"]), Some(&Value::Int(0)));
         assert_eq!(t.get(&["request", "protocol"]), Some(&Value::from("HTTP/1.1")));
+    }
+
+    #[test]
+    fn repeated_headers_are_joined_with_commas() {
+        let mut s = HttpStreamState::default();
+        s.request.headers = Some(HeaderMap::from_pairs([
+            (":path", "/"),
+            ("x-forwarded-for", "a"),
+            ("accept", "*/*"),
+            ("X-Forwarded-For", "b"),
+        ]));
+        s.response.headers = Some(HeaderMap::from_pairs([("set-cookie", "a=1"), ("set-cookie", "b=2")]));
+        let t = attributes(&s, 1, 1);
+        assert_eq!(t.get(&["request", "headers", "x-forwarded-for"]), Some(&Value::from("a,b")));
+        assert_eq!(t.get(&["request", "headers", "accept"]), Some(&Value::from("*/*")));
+        assert_eq!(t.get(&["response", "headers", "set-cookie"]), Some(&Value::from("a=1,b=2")));
+        let Some(Value::Map(all)) = t.get(&["request", "headers"]) else { panic!("request.headers is a map") };
+        assert_eq!(all.len(), 3, "one entry per header name");
     }
 
     #[test]
