@@ -1,0 +1,370 @@
+//! Every linked host function, in every ABI version, called with an
+//! out-of-bounds pointer in each of its pointer arguments (one at a time,
+//! the others valid): the `proxy_*` functions return
+//! `INVALID_MEMORY_ACCESS`, the WASI functions `EFAULT`, as cpp-host does;
+//! cpp-host's stubs, which never read their pointers, answer as they do with
+//! valid ones. Nothing traps and the host never panics. The table of
+//! argument roles below must cover exactly what the linker defines.
+
+use std::collections::BTreeMap;
+
+use host_sim::state::pairs;
+use host_sim::{AbiVersion, Host, PluginSpec, Status, linked_functions};
+
+/// One argument of a call, as the test fills it when it is not the bad one.
+#[derive(Clone, Copy, Debug)]
+enum Arg {
+    /// A value (`i64.const` where the signature has an `i64`).
+    Val(i64),
+    /// A pointer to these bytes and, as the next parameter, their length.
+    Data(&'static str),
+    /// A pointer the function writes through (or reads a table from).
+    Out,
+    /// A pointer cpp-host's stub never dereferences.
+    Unread,
+    /// The i32 the setup stored at this address (queue token, metric id).
+    Saved(u32),
+}
+
+use Arg::*;
+
+const HEADERS: &str = "headers";
+const MD: &str = "metadata";
+
+/// Every host function: its module (`env` or `wasi`, meaning both WASI
+/// module names) and the role of each argument.
+const TABLE: &[(&str, &str, &[Arg])] = &[
+    ("env", "proxy_log", &[Val(2), Data("message")]),
+    ("env", "proxy_get_log_level", &[Out]),
+    ("env", "proxy_get_current_time_nanoseconds", &[Out]),
+    ("env", "proxy_set_tick_period_milliseconds", &[Val(0)]),
+    ("env", "proxy_done", &[]),
+    ("env", "proxy_set_effective_context", &[Val(0)]),
+    ("env", "proxy_set_buffer_bytes", &[Val(0), Val(0), Val(0), Data("x")]),
+    ("env", "proxy_get_buffer_bytes", &[Val(7), Val(0), Val(16), Out, Out]),
+    ("env", "proxy_get_buffer_status", &[Val(7), Out, Out]),
+    ("env", "proxy_get_header_map_size", &[Val(0), Out]),
+    ("env", "proxy_get_header_map_pairs", &[Val(0), Out, Out]),
+    ("env", "proxy_set_header_map_pairs", &[Val(0), Data(HEADERS)]),
+    ("env", "proxy_get_header_map_value", &[Val(0), Data(":path"), Out, Out]),
+    ("env", "proxy_add_header_map_value", &[Val(0), Data("x-a"), Data("1")]),
+    ("env", "proxy_replace_header_map_value", &[Val(0), Data("x-a"), Data("1")]),
+    ("env", "proxy_remove_header_map_value", &[Val(0), Data("x-a")]),
+    ("env", "proxy_continue_stream", &[Val(0)]),
+    ("env", "proxy_close_stream", &[Val(0)]),
+    ("env", "proxy_get_status", &[Out, Out, Out]),
+    ("env", "proxy_send_local_response", &[Val(403), Data("details"), Data("body"), Data(HEADERS), Val(-1)]),
+    ("env", "proxy_http_call", &[Data("cluster"), Data(HEADERS), Data("body"), Data(HEADERS), Val(1000), Out]),
+    ("env", "proxy_grpc_call", &[Data("cluster"), Data("svc"), Data("method"), Data(MD), Data("msg"), Val(1000), Out]),
+    ("env", "proxy_grpc_stream", &[Data("cluster"), Data("svc"), Data("method"), Data(MD), Out]),
+    ("env", "proxy_grpc_send", &[Val(2), Data("msg"), Val(0)]),
+    ("env", "proxy_grpc_cancel", &[Val(1)]),
+    ("env", "proxy_grpc_close", &[Val(1)]),
+    ("env", "proxy_set_shared_data", &[Data("k"), Data("v"), Val(0)]),
+    ("env", "proxy_get_shared_data", &[Data("k"), Out, Out, Out]),
+    ("env", "proxy_register_shared_queue", &[Data("q"), Out]),
+    ("env", "proxy_resolve_shared_queue", &[Data("vm"), Data("q"), Out]),
+    ("env", "proxy_enqueue_shared_queue", &[Saved(QUEUE), Data("item")]),
+    ("env", "proxy_dequeue_shared_queue", &[Saved(QUEUE), Out, Out]),
+    ("env", "proxy_define_metric", &[Val(0), Data("m2"), Out]),
+    ("env", "proxy_record_metric", &[Saved(METRIC), Val(1)]),
+    ("env", "proxy_increment_metric", &[Saved(METRIC), Val(1)]),
+    ("env", "proxy_get_metric", &[Saved(METRIC), Out]),
+    ("env", "proxy_get_property", &[Data("request\0path"), Out, Out]),
+    ("env", "proxy_set_property", &[Data("wasm\0x"), Data("v")]),
+    ("env", "proxy_call_foreign_function", &[Data("clear_route_cache"), Data("a"), Out, Out]),
+    ("env", "proxy_get_configuration", &[Out, Out]),
+    ("env", "proxy_continue_request", &[]),
+    ("env", "proxy_continue_response", &[]),
+    ("env", "proxy_clear_route_cache", &[]),
+    ("env", "pthread_equal", &[Val(1), Val(1)]),
+    ("env", "emscripten_notify_memory_growth", &[Val(0)]),
+    ("wasi", "args_get", &[Unread, Unread]),
+    ("wasi", "args_sizes_get", &[Out, Out]),
+    ("wasi", "clock_res_get", &[Val(0), Out]),
+    ("wasi", "clock_time_get", &[Val(0), Val(1), Out]),
+    ("wasi", "environ_get", &[Out, Out]),
+    ("wasi", "environ_sizes_get", &[Out, Out]),
+    ("wasi", "fd_advise", &[Val(1), Val(0), Val(0), Val(0)]),
+    ("wasi", "fd_allocate", &[Val(1), Val(0), Val(0)]),
+    ("wasi", "fd_close", &[Val(3)]),
+    ("wasi", "fd_datasync", &[Val(1)]),
+    ("wasi", "fd_fdstat_get", &[Val(1), Out]),
+    ("wasi", "fd_fdstat_set_flags", &[Val(1), Val(0)]),
+    ("wasi", "fd_fdstat_set_rights", &[Val(1), Val(0), Val(0)]),
+    ("wasi", "fd_filestat_get", &[Val(1), Unread]),
+    ("wasi", "fd_filestat_set_size", &[Val(1), Val(0)]),
+    ("wasi", "fd_filestat_set_times", &[Val(1), Val(0), Val(0), Val(0)]),
+    ("wasi", "fd_pread", &[Val(1), Unread, Val(1), Val(0), Unread]),
+    ("wasi", "fd_prestat_dir_name", &[Val(3), Unread, Val(4)]),
+    ("wasi", "fd_prestat_get", &[Val(3), Unread]),
+    // The iovec table is read from an all-zero slot: one empty buffer.
+    ("wasi", "fd_pwrite", &[Val(1), Out, Val(1), Val(0), Out]),
+    ("wasi", "fd_read", &[Val(0), Unread, Val(1), Unread]),
+    ("wasi", "fd_readdir", &[Val(3), Unread, Val(8), Val(0), Unread]),
+    ("wasi", "fd_renumber", &[Val(1), Val(2)]),
+    ("wasi", "fd_seek", &[Val(1), Val(0), Val(0), Unread]),
+    ("wasi", "fd_sync", &[Val(1)]),
+    ("wasi", "fd_tell", &[Val(1), Unread]),
+    ("wasi", "fd_write", &[Val(1), Out, Val(1), Out]),
+    ("wasi", "path_create_directory", &[Val(3), Unread, Val(4)]),
+    ("wasi", "path_filestat_get", &[Val(3), Val(0), Unread, Val(4), Unread]),
+    ("wasi", "path_filestat_set_times", &[Val(3), Val(0), Unread, Val(4), Val(0), Val(0), Val(0)]),
+    ("wasi", "path_link", &[Val(3), Val(0), Unread, Val(4), Val(3), Unread, Val(4)]),
+    ("wasi", "path_open", &[Val(3), Val(0), Unread, Val(4), Val(0), Val(0), Val(0), Val(0), Unread]),
+    ("wasi", "path_readlink", &[Val(3), Unread, Val(4), Unread, Val(8), Unread]),
+    ("wasi", "path_remove_directory", &[Val(3), Unread, Val(4)]),
+    ("wasi", "path_rename", &[Val(3), Unread, Val(4), Val(3), Unread, Val(4)]),
+    ("wasi", "path_symlink", &[Unread, Val(4), Val(3), Unread, Val(4)]),
+    ("wasi", "path_unlink_file", &[Val(3), Unread, Val(4)]),
+    ("wasi", "poll_oneoff", &[Unread, Unread, Val(1), Out]),
+    ("wasi", "proc_exit", &[Val(0)]),
+    ("wasi", "proc_raise", &[Val(0)]),
+    ("wasi", "random_get", &[Out, Val(8)]),
+    ("wasi", "sched_yield", &[]),
+    ("wasi", "sock_accept", &[Val(3), Val(0), Unread]),
+    ("wasi", "sock_recv", &[Val(3), Unread, Val(1), Val(0), Unread, Unread]),
+    ("wasi", "sock_send", &[Val(3), Unread, Val(1), Val(0), Unread]),
+    ("wasi", "sock_shutdown", &[Val(3), Val(0)]),
+];
+
+const BAD: &str = "(i32.const 0xfffffff0)";
+/// Where the setup stores the queue token and the metric id.
+const QUEUE: u32 = 400;
+const METRIC: u32 = 404;
+/// Where each call's result goes (4 bytes per call).
+const RESULTS: u32 = 60_000;
+const VM_ID: &str = "vm";
+
+/// Static bytes laid out from 1024, as `(i32.const ptr) (i32.const len)`.
+#[derive(Default)]
+struct Data {
+    segments: Vec<(u32, Vec<u8>)>,
+    next: u32,
+}
+
+impl Data {
+    fn place(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let ptr = 1024 + self.next;
+        self.segments.push((ptr, bytes.to_vec()));
+        self.next += bytes.len() as u32 + 1;
+        (ptr, bytes.len() as u32)
+    }
+
+    /// Places `text` (or the map it names) and returns `(ptr, len)`.
+    fn place_text(&mut self, text: &str) -> (u32, u32) {
+        let bytes = match text {
+            HEADERS => pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "cluster")]),
+            MD => pairs::encode(&[("x-md", "1")]),
+            _ => text.as_bytes().to_vec(),
+        };
+        self.place(&bytes)
+    }
+
+    fn text(&mut self, text: &str) -> String {
+        let (ptr, len) = self.place_text(text);
+        format!("(i32.const {ptr}) (i32.const {len})")
+    }
+
+    fn wat(&self) -> String {
+        let segment = |(ptr, bytes): &(u32, Vec<u8>)| {
+            let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+            format!("(data (i32.const {ptr}) \"{escaped}\")\n")
+        };
+        self.segments.iter().map(segment).collect()
+    }
+}
+
+/// A linked function: `(module, name, params, results)`.
+type Linked = (String, String, Vec<String>, Vec<String>);
+
+fn table_entry(module: &str, name: &str) -> Option<&'static [Arg]> {
+    let group = if module == "env" { "env" } else { "wasi" };
+    TABLE.iter().find(|(m, n, _)| *m == group && *n == name).map(|(_, _, args)| *args)
+}
+
+/// The parameter types the roles stand for (`Val` takes the linked type).
+fn arity(args: &[Arg]) -> usize {
+    args.iter().map(|a| if matches!(a, Data(_)) { 2 } else { 1 }).sum()
+}
+
+/// The WAT arguments of one call: every role valid, except the pointer at
+/// role `bad` (if any), which is out of bounds.
+fn call_args(args: &[Arg], params: &[String], bad: Option<usize>, data: &mut Data) -> String {
+    let mut out = Vec::new();
+    let mut param = 0;
+    for (i, arg) in args.iter().enumerate() {
+        let pointer = if bad == Some(i) { BAD.to_owned() } else { String::new() };
+        match *arg {
+            Val(v) if params[param] == "i64" => out.push(format!("(i64.const {v})")),
+            Val(v) => out.push(format!("(i32.const {v})")),
+            Data(text) => {
+                let (ptr, len) = data.place_text(text);
+                let ptr = if pointer.is_empty() { format!("(i32.const {ptr})") } else { pointer };
+                out.push(format!("{ptr} (i32.const {len})"));
+                param += 1;
+            }
+            // Each pointer of a call gets its own zeroed 16-byte slot.
+            Out | Unread if pointer.is_empty() => out.push(format!("(i32.const {})", 256 + 16 * i)),
+            Out | Unread => out.push(pointer),
+            Saved(addr) => out.push(format!("(i32.load (i32.const {addr}))")),
+        }
+        param += 1;
+    }
+    out.join(" ")
+}
+
+/// What a call with a bad pointer must return.
+enum Expect {
+    Status(i32),
+    /// Whatever the same call with valid pointers (call number) returned.
+    SameAs(usize),
+}
+
+/// A call with one bad pointer: which, and what it must return.
+struct Case {
+    label: String,
+    expect: Expect,
+}
+
+/// The guest: setup, then every call (each result stored), then the results
+/// published as shared data. The cases line up with the calls (`None`: a
+/// baseline call with valid pointers).
+fn guest(abi: AbiVersion, linked: &[Linked]) -> (Vec<u8>, Vec<Option<Case>>) {
+    let mut data = Data::default();
+    let mut imports = String::new();
+    let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, (module, name, params, results)) in linked.iter().enumerate() {
+        let p: String = params.iter().map(|t| format!(" {t}")).collect();
+        let r: String = results.iter().map(|t| format!(" {t}")).collect();
+        imports.push_str(&format!("(import \"{module}\" \"{name}\" (func $f{i} (param{p}) (result{r})))\n"));
+        index.insert((module.as_str(), name.as_str()), i);
+    }
+    let f = |name: &str| format!("$f{}", index[&("env", name)]);
+    let setup = format!(
+        "(drop (call {register} {q} (i32.const {QUEUE})))
+         (drop (call {enqueue} (i32.load (i32.const {QUEUE})) {item}))
+         (drop (call {define} (i32.const 0) {m} (i32.const {METRIC})))
+         (drop (call {set_shared} {k} {v} (i32.const 0)))",
+        register = f("proxy_register_shared_queue"),
+        enqueue = f("proxy_enqueue_shared_queue"),
+        define = f("proxy_define_metric"),
+        set_shared = f("proxy_set_shared_data"),
+        q = data.text("q"),
+        item = data.text("item"),
+        m = data.text("m"),
+        k = data.text("k"),
+        v = data.text("v"),
+    );
+
+    let mut calls: Vec<(String, Option<Case>)> = Vec::new();
+    for (i, (module, name, params, _)) in linked.iter().enumerate() {
+        let args = table_entry(module, name).unwrap();
+        let baseline = args.iter().any(|a| matches!(a, Unread)).then(|| {
+            calls.push((format!("(call $f{i} {})", call_args(args, params, None, &mut data)), None));
+            calls.len() - 1
+        });
+        let fault = if module == "env" { Status::InvalidMemoryAccess as i32 } else { 21 };
+        for (j, arg) in args.iter().enumerate() {
+            let expect = match (arg, baseline) {
+                (Unread, Some(b)) => Expect::SameAs(b),
+                (Data(_) | Out, _) => Expect::Status(fault),
+                _ => continue,
+            };
+            let label = format!("{module}.{name}, argument {j} out of bounds");
+            calls.push((
+                format!("(call $f{i} {})", call_args(args, params, Some(j), &mut data)),
+                Some(Case { label, expect }),
+            ));
+        }
+    }
+    assert!(RESULTS as usize + 4 * calls.len() <= 65_536, "the results fit the guest's memory");
+    let stores: String = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (call, _))| format!("(i32.store (i32.const {}) {call})\n", RESULTS + 4 * i as u32))
+        .collect();
+    let key = data.text("results");
+    let publish = format!(
+        "(drop (call {} {key} (i32.const {RESULTS}) (i32.const {}) (i32.const 0)))",
+        f("proxy_set_shared_data"),
+        4 * calls.len()
+    );
+    let params = if abi == AbiVersion::V0_1_0 { "(param i32 i32)" } else { "(param i32 i32 i32)" };
+    let text = format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  {data}
+  (global $heap (mut i32) (i32.const 32768))
+  (func (export "proxy_on_memory_allocate") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
+    (local.get $p))
+  (func (export "{marker}"))
+  (func (export "proxy_on_request_headers") {params} (result i32)
+    {setup}
+    {stores}
+    {publish}
+    (i32.const 0)))"#,
+        data = data.wat(),
+        marker = abi.marker(),
+    );
+    let wasm = wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}"));
+    (wasm, calls.into_iter().map(|(_, case)| case).collect())
+}
+
+#[test]
+fn the_table_covers_every_linked_function_with_its_signature() {
+    let mut used = vec![false; TABLE.len()];
+    for abi in [AbiVersion::V0_1_0, AbiVersion::V0_2_0, AbiVersion::V0_2_1] {
+        for (module, name, params, _) in linked_functions(abi).unwrap() {
+            let args = table_entry(&module, &name).unwrap_or_else(|| panic!("{module}.{name} is not in the table"));
+            assert_eq!(arity(args), params.len(), "{module}.{name}: the roles cover every parameter");
+            let mut param = 0;
+            for arg in args {
+                let width = if matches!(arg, Data(_)) { 2 } else { 1 };
+                if !matches!(arg, Val(_)) {
+                    let types = &params[param..param + width];
+                    assert!(types.iter().all(|t| t == "i32"), "{module}.{name}: pointers and lengths are i32");
+                }
+                param += width;
+            }
+            let group = if module == "env" { "env" } else { "wasi" };
+            used[TABLE.iter().position(|(m, n, _)| *m == group && *n == name).unwrap()] = true;
+        }
+    }
+    let unused: Vec<_> = TABLE.iter().zip(&used).filter(|(_, u)| !**u).map(|((m, n, _), _)| (m, n)).collect();
+    assert!(unused.is_empty(), "table entries no ABI links: {unused:?}");
+}
+
+#[test]
+fn every_pointer_argument_of_every_function_is_bounds_checked() {
+    for abi in [AbiVersion::V0_1_0, AbiVersion::V0_2_0, AbiVersion::V0_2_1] {
+        let linked = linked_functions(abi).unwrap();
+        let (wasm, cases) = guest(abi, &linked);
+        let mut host = Host::new();
+        let spec = PluginSpec::from_bytes(wasm).vm_id(VM_ID).configuration("config").env("HOME", "/nowhere");
+        let plugin = host.load(spec).unwrap();
+        let mut stream = host.http_stream(plugin).unwrap();
+        stream.request_headers([(":method", "GET"), (":path", "/")], true).unwrap();
+        assert!(stream.local_response().is_none(), "{abi:?}: no reply with a bad pointer");
+        assert!(host.failure(plugin).is_none(), "{abi:?}: statuses, never a trap");
+        let (bytes, _) = host.shared_data(VM_ID, "results").expect("the guest published its results");
+        let got: Vec<i32> = bytes.chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(got.len(), cases.len());
+        let mut checked = 0;
+        for (i, case) in cases.iter().enumerate() {
+            let Some(case) = case else { continue };
+            let want = match case.expect {
+                Expect::Status(s) => s,
+                Expect::SameAs(b) => got[b],
+            };
+            assert_eq!(got[i], want, "{abi:?}: {}", case.label);
+            checked += 1;
+        }
+        assert!(checked > 100, "{abi:?}: {checked} pointer arguments checked");
+        assert!(host.http_callouts().is_empty() && host.grpc_callouts().is_empty(), "{abi:?}: no callout went out");
+    }
+}
