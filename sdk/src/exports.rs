@@ -45,6 +45,9 @@ pub fn initialize() {
         // as a WASI reactor's `_initialize` must (wasi-libc sets up its state there).
         unsafe { __wasm_call_ctors() };
     }
+    // Without the feature the SDK has no std to install a hook with: a
+    // plugin linking std must enable `std` (see the `panic` module), a
+    // `#![no_std]` one `panic-handler`.
     #[cfg(feature = "std")]
     crate::runtime::install_panic_hook();
 }

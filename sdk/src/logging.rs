@@ -6,12 +6,24 @@
 //! ```
 //!
 //! The logger filters with `log::max_level()`, which [`init`] and
-//! [`refresh_level`] set from the host's level (`proxy_get_log_level`); the
-//! host can change its level at run time, so a plugin that cares calls
-//! `refresh_level` now and then (for example in `on_configure` or `on_tick`).
+//! [`refresh_level`] set from the host's level (`proxy_get_log_level`).
+//!
+//! The host can change its level at run time (Envoy's admin `/logging`), so
+//! the level is re-read: a plugin built with the derives has it re-read after
+//! every `on_configure`, `on_tick` and new stream, lazily on wasm (the first
+//! record logged after one of them asks the host once; a stream that does
+//! not log asks nothing). A plugin with a hand-written root context calls
+//! [`refresh_level`] where it wants (for example in `on_configure` or
+//! `on_tick`). Nothing of this is linked into a plugin that never calls
+//! [`init`]: it imports neither `proxy_get_log_level` nor, unless it logs
+//! itself, `proxy_log`. The entry point does not call [`init`] for you, for
+//! that reason: call it in `on_vm_start`.
+//!
 //! Natively the filter is per plugin instance (see [`refresh_level`]).
 
 use alloc::format;
+#[cfg(target_arch = "wasm32")]
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Result;
 use crate::ffi;
@@ -57,6 +69,32 @@ pub struct Logger;
 
 static LOGGER: Logger = Logger;
 
+/// [`init`] installed [`Logger`] in this module instance.
+#[cfg(target_arch = "wasm32")]
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// The host's level may have changed since it was last read.
+#[cfg(target_arch = "wasm32")]
+static STALE: AtomicBool = AtomicBool::new(false);
+
+/// Notes that the host's level may have changed (a new configuration, a
+/// tick, a new stream); does nothing unless the SDK's logger is installed.
+///
+/// On wasm it costs no hostcall and links none: the next record reaches the
+/// logger, which re-reads the level first. Natively the level is read now,
+/// from plugin code (the logger also sees the host's own records, during
+/// which it must not call the host), for the current instance.
+pub(crate) fn level_may_have_changed() {
+    #[cfg(target_arch = "wasm32")]
+    if INSTALLED.load(Ordering::Relaxed) {
+        STALE.store(true, Ordering::Relaxed);
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if crate::native::logger_installed() {
+        refresh_level();
+    }
+}
+
 impl log::Log for Logger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         #[cfg(not(target_arch = "wasm32"))]
@@ -65,6 +103,9 @@ impl log::Log for Logger {
         }
         #[cfg(target_arch = "wasm32")]
         {
+            if STALE.swap(false, Ordering::Relaxed) {
+                refresh_level();
+            }
             metadata.level() <= log::max_level()
         }
     }
@@ -92,6 +133,8 @@ pub fn init() -> core::result::Result<(), log::SetLoggerError> {
         Err(_) if is_installed() => {}
         Err(e) => return Err(e),
     }
+    #[cfg(target_arch = "wasm32")]
+    INSTALLED.store(true, Ordering::Relaxed);
     refresh_level();
     Ok(())
 }

@@ -1,11 +1,25 @@
 //! Reporting panics through the host before the module traps.
 //!
-//! * With the `std` feature, [`main!`](crate::main) installs a panic hook
-//!   that logs the panic message at critical level.
-//! * A `#![no_std]` plugin on wasm enables the `panic-handler` feature to get a
-//!   `#[panic_handler]` that logs the message at critical level and then
-//!   traps (`unreachable`). It is compiled only without `std`, so it never
-//!   clashes with the standard library's handler.
+//! Which build reports a panic through `proxy_log` at critical level (the
+//! module traps right after, on both wasm targets):
+//!
+//! * A plugin that links std, with the `std` feature: yes. [`main!`](crate::main)
+//!   (and so the derives' entry point) installs a panic hook in `_initialize`.
+//! * A `#![no_std]` plugin with the `panic-handler` feature (and without
+//!   `std`): yes, from the `#[panic_handler]` in `runtime`, which then traps
+//!   (`unreachable`). It is compiled only without `std`, so it never clashes
+//!   with the standard library's handler.
+//! * A plugin that links std but leaves the `std` feature off (for example
+//!   with the default features): **no**. The SDK cannot reach std's hook
+//!   without the feature, so std's default hook runs: on wasm32-wasip1 it
+//!   writes the message to stderr, which Envoy logs at *error* level (WASI
+//!   `fd_write` on fd 2); on wasm32-unknown-unknown the message is lost. Such
+//!   a plugin must enable `std`.
+//! * A `#![no_std]` plugin with its own `#[panic_handler]` reports what that
+//!   handler reports.
+//! * Natively (tests, host-sim's null VM) the host catches the unwind and
+//!   reports the panic itself; [`runtime::install_panic_hook`](crate::runtime::install_panic_hook)
+//!   logs it through the host as on wasm.
 
 use core::fmt::{self, Write};
 

@@ -48,8 +48,9 @@ use crate::state;
 
 std::thread_local! {
     static HOST: RefCell<Option<Rc<dyn Host>>> = const { RefCell::new(None) };
-    /// The current instance's `log` level filter (see [`crate::logging`]).
-    static LOG_FILTER: Cell<log::LevelFilter> = const { Cell::new(log::LevelFilter::Off) };
+    /// The current instance's `log` level filter (see [`crate::logging`]);
+    /// `None` until the instance installs the SDK's logger.
+    static LOG_FILTER: Cell<Option<log::LevelFilter>> = const { Cell::new(None) };
     /// Whether a host function is running on this thread.
     static IN_HOST: Cell<bool> = const { Cell::new(false) };
 }
@@ -75,12 +76,17 @@ pub(crate) fn in_host_call<R>(f: impl FnOnce() -> R) -> R {
 /// and not from inside a host function (the host's own logging, such as
 /// wasmtime's, would otherwise loop back into `proxy_log`).
 pub(crate) fn log_enabled(level: log::Level) -> bool {
-    level <= LOG_FILTER.get() && !IN_HOST.get() && HOST.with(|h| h.borrow().is_some())
+    LOG_FILTER.get().is_some_and(|filter| level <= filter) && !IN_HOST.get() && HOST.with(|h| h.borrow().is_some())
 }
 
 /// Sets the current instance's `log` level filter.
 pub(crate) fn set_log_filter(filter: log::LevelFilter) {
-    LOG_FILTER.set(filter);
+    LOG_FILTER.set(Some(filter));
+}
+
+/// Whether the current instance installed the SDK's logger.
+pub(crate) fn logger_installed() -> bool {
+    LOG_FILTER.get().is_some()
 }
 
 /// The host hostcalls go to on this thread, if one is installed.
@@ -100,7 +106,7 @@ pub fn set_host(host: Option<Rc<dyn Host>>) -> Option<Rc<dyn Host>> {
 pub struct Instance {
     host: Option<Rc<dyn Host>>,
     state: Box<Dispatcher>,
-    log_filter: log::LevelFilter,
+    log_filter: Option<log::LevelFilter>,
 }
 
 impl fmt::Debug for Instance {
@@ -132,7 +138,7 @@ impl Instance {
     /// A new plugin instance served by `host`, with no contexts and no root
     /// factory yet (register one inside [`enter`](Self::enter)).
     pub fn new(host: Rc<dyn Host>) -> Instance {
-        Instance { host: Some(host), state: Box::new(Dispatcher::new()), log_filter: log::LevelFilter::Off }
+        Instance { host: Some(host), state: Box::new(Dispatcher::new()), log_filter: None }
     }
 
     /// Runs `f` with this instance current on this thread: hostcalls go to

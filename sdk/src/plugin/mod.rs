@@ -88,6 +88,20 @@
 //! `#[sluice(config)]` field (`Option<Rc<C>>`) is set before its
 //! `on_configure` runs.
 //!
+//! # Logging and panics
+//!
+//! The entry point does not install the `log` crate logger, so that a plugin
+//! that does not log imports no logging hostcall: call
+//! [`logging::init`](crate::logging::init) in the root's `on_vm_start`. The
+//! [`Root`] adaptor then has the logger re-read the host's level after every
+//! `on_configure`, `on_tick` and new stream, since the host can change it at
+//! run time. A panic is reported through `proxy_log` at critical level before
+//! the module traps when the plugin links std and enables sluice's `std`
+//! feature, or is `#![no_std]` with the `panic-handler` feature; a plugin
+//! that links std without the `std` feature gets std's default hook instead
+//! (stderr: Envoy logs it at error level on wasm32-wasip1, and it is lost on
+//! wasm32-unknown-unknown).
+//!
 //! # Callouts from the root
 //!
 //! The dispatcher holds the root as a [`Root<Plugin>`](Root), so a callout

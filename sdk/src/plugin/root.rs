@@ -1,6 +1,8 @@
 //! The [`Root`] adaptor: the `RootContext` the dispatcher holds for a derived
 //! plugin. It parses the configuration, keeps it, creates the stream contexts
-//! and forwards every callback to the user's root context.
+//! and forwards every callback to the user's root context. A new
+//! configuration, a tick and a new stream also have the SDK's logger (if the
+//! plugin installed it) re-read the host's log level.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -150,6 +152,7 @@ impl<R: Plugin + RootContext> RootContext for Root<R> {
     }
 
     fn on_configure(&mut self, plugin_configuration: Configuration) -> bool {
+        logging::level_may_have_changed();
         let Some(config) = load::<R::Config>(plugin_configuration, "plugin configuration") else { return false };
         self.plugin.set_config(&config);
         self.config = Some(config);
@@ -157,6 +160,7 @@ impl<R: Plugin + RootContext> RootContext for Root<R> {
     }
 
     fn on_tick(&mut self) {
+        logging::level_may_have_changed();
         self.plugin.on_tick();
     }
 
@@ -173,6 +177,7 @@ impl<R: Plugin + RootContext> RootContext for Root<R> {
     /// against a host that does not). Then: the declared stream type, or the
     /// root's own `new_http_context`.
     fn new_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        logging::level_may_have_changed();
         let Some(env) = self.env(context_id) else {
             let _ = logging::log(LogLevel::Warn, "stream opened before the plugin was configured; not filtering it");
             return None;
@@ -186,6 +191,7 @@ impl<R: Plugin + RootContext> RootContext for Root<R> {
     /// As [`new_http_context`](Self::new_http_context) (which already warned
     /// about a missing configuration), for TCP connections.
     fn new_tcp_context(&mut self, context_id: u32) -> Option<Box<dyn TcpContext>> {
+        logging::level_may_have_changed();
         let env = self.env(context_id)?;
         match R::create_tcp_context(&env) {
             Some(stream) => Some(stream),

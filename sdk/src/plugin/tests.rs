@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use super::*;
 use crate::config::Configuration;
@@ -27,12 +27,20 @@ struct ConfigHost {
     vm: Vec<u8>,
     plugin: RefCell<Vec<u8>>,
     log: RefCell<Vec<(u32, String)>>,
+    /// The host's log level, and how often the plugin asked for it.
+    level: Cell<u32>,
+    level_reads: Cell<u32>,
 }
 
 impl Host for ConfigHost {
     fn log(&self, level: u32, message: &[u8]) -> HostResult<()> {
         self.log.borrow_mut().push((level, String::from_utf8_lossy(message).to_string()));
         Ok(())
+    }
+
+    fn get_log_level(&self) -> HostResult<u32> {
+        self.level_reads.set(self.level_reads.get() + 1);
+        Ok(self.level.get())
     }
 
     fn get_buffer_bytes(&self, buffer_type: u32, start: usize, max_size: usize) -> HostResult<Vec<u8>> {
@@ -99,7 +107,7 @@ fn instance(vm: &str, plugin: &str) -> (Rc<ConfigHost>, Instance) {
     let host = Rc::new(ConfigHost {
         vm: vm.as_bytes().to_vec(),
         plugin: RefCell::new(plugin.as_bytes().to_vec()),
-        log: RefCell::default(),
+        ..ConfigHost::default()
     });
     let mut instance = Instance::new(host.clone());
     instance.enter(register::<Counting>);
@@ -153,4 +161,31 @@ fn vm_start_for_an_id_without_a_root_context_does_not_fail_the_vm() {
     assert!(instance.on_vm_start(7, 16));
     assert!(logged(&host, LogLevel::Error).is_empty(), "no root context was asked");
     assert!(!instance.on_vm_start(1, 16), "the root context still refuses a bad VM configuration");
+}
+
+#[test]
+fn the_adaptor_has_an_installed_logger_reread_the_host_level() {
+    let (host, mut instance) = instance(r#"{"limit": 1}"#, r#"{"limit": 5}"#);
+    host.level.set(LogLevel::Warn.into());
+    // Without the SDK's logger installed, nothing asks the host for its level.
+    assert!(instance.on_configure(1, 12));
+    instance.on_context_create(2, 1);
+    instance.on_tick(1);
+    assert_eq!(host.level_reads.get(), 0);
+
+    instance.enter(crate::logging::init).expect("the SDK's logger installs");
+    let info = |instance: &mut Instance, message: &str| instance.enter(|| log::info!("{message}"));
+    info(&mut instance, "hidden at warn");
+    // The host's level changes at run time (Envoy's admin /logging).
+    host.level.set(LogLevel::Info.into());
+    info(&mut instance, "hidden: not re-read yet");
+    assert!(instance.on_configure(1, 12));
+    info(&mut instance, "shown after on_configure");
+    host.level.set(LogLevel::Error.into());
+    instance.on_context_create(3, 1);
+    info(&mut instance, "hidden after a new stream");
+    host.level.set(LogLevel::Debug.into());
+    instance.on_tick(1);
+    info(&mut instance, "shown after a tick");
+    assert_eq!(logged(&host, LogLevel::Info), ["shown after on_configure", "shown after a tick"]);
 }

@@ -1,7 +1,8 @@
 //! A plugin with typed configuration, written with the derives: adds a
 //! configured header to requests (inbound) or responses (outbound), skips
-//! configured path prefixes, and answers 429 once a request budget shared by
-//! all streams of the plugin is spent.
+//! configured path prefixes (logging each at debug level through the `log`
+//! crate), and answers 429 once a request budget shared by all streams of
+//! the plugin is spent.
 //!
 //! ```json
 //! {"direction": "outbound", "header": "x-env", "value": "prod", "skipPaths": ["/health"], "maxRequests": 1000}
@@ -16,7 +17,7 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use sluice::stream::LocalResponse;
-use sluice::{Action, Config, HttpContext, RootContext, headers};
+use sluice::{Action, Config, HttpContext, RootContext, headers, logging};
 
 #[derive(Config)]
 #[sluice(rename_all = "camelCase")]
@@ -46,6 +47,10 @@ struct Plugin {
 }
 
 impl RootContext for Plugin {
+    fn on_vm_start(&mut self, _: sluice::Configuration) -> bool {
+        logging::init().is_ok()
+    }
+
     fn on_configure(&mut self, _: sluice::Configuration) -> bool {
         // A new configuration starts a new budget.
         self.requests.set(0);
@@ -80,6 +85,9 @@ impl HttpContext for Filter {
         }
         let path = headers::REQUEST.get_str(":path").ok().flatten().unwrap_or_default();
         self.skip = self.settings.skip_paths.iter().any(|prefix| path.starts_with(prefix.as_str()));
+        if self.skip {
+            log::debug!("not tagging {path}");
+        }
         self.tag(headers::REQUEST, Direction::Inbound);
         Action::Continue
     }
