@@ -3,6 +3,7 @@
 //! each profile changes).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use wasmtime::Caller;
 
@@ -161,6 +162,27 @@ pub(crate) struct Policy {
     pub rebuild: HashMap<usize, crate::failure::Rebuild>,
 }
 
+/// The part of the [`Policy`] one VM's host calls consult, copied into the
+/// VM's state so that a host call reads it without locking the host-wide
+/// state. A VM takes its copy when it is created (after [`Policy::assign`]);
+/// [`Host::set_profile`] and [`Host::set_strict`] refresh every VM's copy.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct VmPolicy {
+    pub profile: HostProfile,
+    pub strict: bool,
+    /// The `proxy_*` and WASI functions the plugin may call (`None`: all).
+    pub capabilities: Option<Arc<[String]>>,
+    /// Request/response header names the plugin cannot read.
+    pub redacted: Arc<[Vec<u8>]>,
+}
+
+impl VmPolicy {
+    /// Whether the capability list (if any) lets the plugin call `name`.
+    pub fn allows(&self, name: &str) -> bool {
+        self.capabilities.as_ref().is_none_or(|list| list.iter().any(|f| f == name))
+    }
+}
+
 /// What the checks decided.
 pub(crate) enum Gate {
     /// Run the host function.
@@ -177,23 +199,19 @@ fn callback_name(state: &VmState) -> &'static str {
     state.callback.map_or("no callback", Callback::name)
 }
 
+/// Logs what the host refused, at error level on the effective context.
+pub(crate) fn log_error(state: &mut VmState, message: String) {
+    let context_id = state.effective;
+    state.logs.push(LogRecord { level: LogLevel::Error, context_id, message });
+}
+
 /// Runs before every `proxy_*` host function: capability restriction,
 /// profile differences, and (strict mode) the phase rules.
 pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &[u64]) -> Gate {
-    let (profile, strict, allowed) = {
-        let state = caller.data();
-        let world = state.world();
-        let allowed = world.policy.capabilities.get(&state.index).map(|list| list.iter().any(|f| f == name));
-        (world.policy.profile, world.policy.strict, allowed)
-    };
-    if allowed == Some(false) {
-        let state = caller.data_mut();
-        let context_id = state.effective;
-        state.logs.push(LogRecord {
-            level: LogLevel::Error,
-            context_id,
-            message: format!("Attempted call to restricted proxy-wasm capability: {name}"),
-        });
+    let policy = &caller.data().policy;
+    let (profile, strict) = (policy.profile, policy.strict);
+    if !policy.allows(name) {
+        log_error(caller.data_mut(), format!("Attempted call to restricted proxy-wasm capability: {name}"));
         return Gate::Return(Err(Status::InternalFailure.into()));
     }
     if profile.not_implemented(name) {
@@ -217,16 +235,11 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &
             match upstream {
                 Ok(u) if kong_upstream_ok(&u) => {}
                 Ok(u) => {
-                    let state = caller.data_mut();
-                    let context_id = state.effective;
-                    state.logs.push(LogRecord {
-                        level: LogLevel::Error,
-                        context_id,
-                        message: format!(
-                            "dispatch failed: invalid upstream \"{}\" (expected host[:port], an IP or unix:path)",
-                            String::from_utf8_lossy(&u)
-                        ),
-                    });
+                    let message = format!(
+                        "dispatch failed: invalid upstream \"{}\" (expected host[:port], an IP or unix:path)",
+                        String::from_utf8_lossy(&u)
+                    );
+                    log_error(caller.data_mut(), message);
                     return Gate::Return(Err(Status::BadArgument.into()));
                 }
                 Err(status) => return Gate::Return(Err(status.into())),
@@ -249,7 +262,7 @@ pub(crate) const ENOTCAPABLE: i32 = 76;
 /// Whether the plugin's capability list (if any) leaves out this WASI
 /// function (any of them, as in cpp-host: the stubs too).
 pub(crate) fn wasi_restricted(state: &VmState, name: &str) -> bool {
-    state.world().policy.capabilities.get(&state.index).is_some_and(|list| !list.iter().any(|f| f == name))
+    !state.policy.allows(name)
 }
 
 /// Strict mode: a `BAD_ARGUMENT` from a header-map or buffer function means
@@ -259,7 +272,7 @@ pub(crate) fn strict_status(state: &VmState, name: &'static str, status: Status)
     if status != Status::BadArgument || !(name.contains("header_map") || name.contains("buffer")) {
         return None;
     }
-    if !state.world().policy.strict {
+    if !state.policy.strict {
         return None;
     }
     state.strict_violation.set(true);
@@ -368,6 +381,16 @@ impl Policy {
             && self.rebuild.get(&index) == spec.failure.rebuild.as_ref()
     }
 
+    /// What VM `index`'s host calls consult (see [`VmPolicy`]).
+    pub fn for_vm(&self, index: usize) -> VmPolicy {
+        VmPolicy {
+            profile: self.profile,
+            strict: self.strict,
+            capabilities: self.capabilities.get(&index).map(|list| list.as_slice().into()),
+            redacted: self.redacted.get(&index).map_or_else(Arc::default, |names| names.as_slice().into()),
+        }
+    }
+
     /// Gives VM `index` the plugin's capabilities, redaction and rebuild settings.
     pub fn assign(&mut self, index: usize, spec: &PluginSpec) {
         match spec.failure.rebuild {
@@ -391,6 +414,7 @@ impl Host {
     /// plugins after setting it.
     pub fn set_profile(&mut self, profile: HostProfile) {
         self.world().policy.profile = profile;
+        self.refresh_policies();
     }
 
     /// The host profile.
@@ -408,6 +432,16 @@ impl Host {
     /// failure would be (later events of the failed VM get the policy).
     pub fn set_strict(&mut self, strict: bool) {
         self.world().policy.strict = strict;
+        self.refresh_policies();
+    }
+
+    /// Gives every VM a fresh copy of its [`VmPolicy`].
+    fn refresh_policies(&mut self) {
+        let world = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        for vm in &mut self.vms {
+            let state = vm.store.data_mut();
+            state.policy = world.policy.for_vm(state.index);
+        }
     }
 
     /// Sets the route table: each HTTP stream selects its route and cluster

@@ -58,6 +58,24 @@ fn strict_mode_fails_a_wrong_phase_call_with_a_clear_message() {
 }
 
 #[test]
+fn switching_strict_mode_applies_to_plugins_already_loaded() {
+    // Each VM keeps its own copy of the checks' settings: switching the mode
+    // after loading must reach it.
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(tick_in_stream())).unwrap();
+    host.set_strict(true);
+    let err = host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap_err();
+    assert!(err.to_string().contains("strict mode"), "{err}");
+
+    let mut host = Host::new();
+    host.set_strict(true);
+    let plugin = host.load(PluginSpec::from_bytes(tick_in_stream())).unwrap();
+    host.set_strict(false);
+    assert!(host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap().is_continue());
+    assert_eq!(host.failure(plugin), None);
+}
+
+#[test]
 fn strict_mode_covers_buffers_and_maps_that_do_not_exist_yet() {
     let body_read = guest(|_| {
         "(drop (call $get_buffer (i32.const 1) (i32.const 0) (i32.const 10) (i32.const 100) (i32.const 104)))".into()

@@ -7,7 +7,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
-use crate::state::logs::LogRecord;
+use crate::state::logs::{LogRecord, text};
 use crate::types::{AbiVersion, LogLevel, Status};
 use crate::vm::state::{Deferred, VmState};
 
@@ -34,7 +34,7 @@ fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> Host
             memory::slice(data, ptr, len)?;
             return Ok(());
         }
-        let message = String::from_utf8_lossy(memory::slice(data, ptr, len)?).into_owned();
+        let message = text(memory::slice(data, ptr, len)?);
         state.logs.push(LogRecord { level, context_id: state.effective, message });
         Ok(())
     })?;

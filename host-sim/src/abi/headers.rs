@@ -54,25 +54,20 @@ fn readable(state: &VmState, kind: MapType) -> Option<Cow<'_, HeaderMap>> {
             | MapType::HttpResponseHeaders
             | MapType::HttpResponseTrailers
     );
-    let redacted = if stream_map { redacted(state) } else { Vec::new() };
+    let redacted: &[Vec<u8>] = if stream_map { &state.policy.redacted } else { &[] };
     if redacted.iter().all(|name| map.get(name).is_none()) {
         return Some(Cow::Borrowed(map));
     }
     let mut copy = map.clone();
-    for name in &redacted {
+    for name in redacted {
         copy.remove(name);
     }
     Some(Cow::Owned(copy))
 }
 
-/// The header names hidden from this VM's plugins.
-pub(crate) fn redacted(state: &VmState) -> Vec<Vec<u8>> {
-    state.world().policy.redacted.get(&state.index).cloned().unwrap_or_default()
-}
-
 /// After an edit of the request headers: Envoy ≤ 1.32 clears the route cache.
 fn edited(state: &mut VmState, kind: MapType) {
-    if kind != MapType::HttpRequestHeaders || !state.world().policy.profile.header_edits_clear_route_cache() {
+    if kind != MapType::HttpRequestHeaders || !state.policy.profile.header_edits_clear_route_cache() {
         return;
     }
     if let Some(stream) = state.http.get_mut(&state.effective) {
@@ -125,7 +120,7 @@ fn set_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr: u32, len: u32
     let kind = kind(kind_raw)?;
     memory::with_memory(caller, |data, state| {
         let bytes = memory::slice(data, ptr, len)?;
-        let hidden = redacted(state);
+        let hidden = state.policy.redacted.clone();
         let map = map_mut(state, kind)?;
         let kept: Vec<(Vec<u8>, Vec<u8>)> = map.entries().iter().filter(|(k, _)| hidden.contains(k)).cloned().collect();
         map.set_serialized(bytes);

@@ -82,19 +82,31 @@ pub(crate) fn check(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Res
 /// the two out-pointers (validated before allocating). An empty value is
 /// `(0, 0)` without an allocation.
 pub(crate) fn return_bytes(caller: &mut Caller<'_, VmState>, bytes: &[u8], ptr_ptr: u32, size_ptr: u32) -> HostResult {
-    check(caller, ptr_ptr, 4)?;
-    check(caller, size_ptr, 4)?;
+    let memory = memory(caller)?;
+    let data = memory.data(&*caller);
+    slice(data, ptr_ptr, 4)?;
+    slice(data, size_ptr, 4)?;
     let ptr = if bytes.is_empty() { 0 } else { allocate(caller, bytes)? };
-    write_u32(caller, ptr_ptr, ptr)?;
-    write_u32(caller, size_ptr, bytes.len() as u32)?;
+    // The allocator may have grown the memory: look it up again.
+    let data = memory.data_mut(&mut *caller);
+    slice_mut(data, ptr_ptr, 4)?.copy_from_slice(&ptr.to_le_bytes());
+    slice_mut(data, size_ptr, 4)?.copy_from_slice(&(bytes.len() as u32).to_le_bytes());
     Ok(())
 }
 
 /// Allocates `bytes.len()` in the guest and copies `bytes` there.
+///
+/// The allocator is taken out of the state for the call rather than cloned
+/// (a `TypedFunc` clone and drop cost a dozen atomic operations, on every
+/// returned value): an allocator that itself calls a host function returning
+/// a value gets `INVALID_MEMORY_ACCESS` there (cpp-host's V8 adapter does not
+/// let an allocator make such calls at all).
 pub(crate) fn allocate(caller: &mut Caller<'_, VmState>, bytes: &[u8]) -> HostResult<u32> {
     let len = u32::try_from(bytes.len()).map_err(|_| Status::InvalidMemoryAccess)?;
-    let allocator = caller.data().allocator.clone().ok_or(Status::InvalidMemoryAccess)?;
-    let ptr = allocator.call(&mut *caller, len).map_err(HostError::Trap)?;
+    let allocator = caller.data_mut().allocator.take().ok_or(Status::InvalidMemoryAccess)?;
+    let called = allocator.call(&mut *caller, len);
+    caller.data_mut().allocator = Some(allocator);
+    let ptr = called.map_err(HostError::Trap)?;
     if ptr == 0 {
         return Err(Status::InvalidMemoryAccess.into());
     }

@@ -103,8 +103,8 @@ fn lookup(state: &VmState, path: &[String]) -> Result<Value, Status> {
         }
         let now = state.world().clock.realtime_ns();
         let mut attributes = http::attributes(stream, id, now);
-        for name in super::headers::redacted(state) {
-            let name = String::from_utf8_lossy(&name).into_owned();
+        for name in state.policy.redacted.iter() {
+            let name = String::from_utf8_lossy(name).into_owned();
             attributes.remove(&["request", "headers", name.as_str()]);
             attributes.remove(&["response", "headers", name.as_str()]);
         }

@@ -44,13 +44,7 @@ fn restricted(caller: &mut Caller<'_, VmState>, name: &'static str) -> bool {
     if !crate::profile::wasi_restricted(caller.data(), name) {
         return false;
     }
-    let state = caller.data_mut();
-    let context_id = state.effective;
-    state.logs.push(LogRecord {
-        level: LogLevel::Error,
-        context_id,
-        message: format!("Attempted call to restricted WASI capability: {name}"),
-    });
+    crate::profile::log_error(caller.data_mut(), format!("Attempted call to restricted WASI capability: {name}"));
     true
 }
 

@@ -2,9 +2,10 @@
 //! `CHECK_FAIL`): which contexts no longer reach the guest, and what a stream
 //! event does instead of a callback.
 
-use wasmtime::{TypedFunc, WasmParams, WasmResults};
+use wasmtime::{WasmParams, WasmResults};
 
 use super::{FailPolicy, fail_stream_reply};
+use crate::engine::exports::GuestFn;
 use crate::error::Error;
 use crate::state::http::{EndReason, HttpStreamState};
 use crate::state::logs::LogRecord;
@@ -56,7 +57,7 @@ impl Vm {
         &mut self,
         id: u32,
         callback: Callback,
-        func: TypedFunc<P, R>,
+        func: GuestFn<P, R>,
         args: P,
     ) -> Result<Option<R>, Error> {
         if self.failing(id).is_some() {

@@ -14,6 +14,12 @@ fn lower(key: &[u8]) -> Vec<u8> {
     key.to_ascii_lowercase()
 }
 
+/// Whether a stored (lower-case) key is `key` in any case, without
+/// allocating a lower-cased copy of `key`.
+fn is_key(stored: &[u8], key: &[u8]) -> bool {
+    stored.eq_ignore_ascii_case(key)
+}
+
 impl HeaderMap {
     /// An empty map.
     pub fn new() -> HeaderMap {
@@ -46,8 +52,7 @@ impl HeaderMap {
 
     /// The first value of `key` (Envoy returns only the first of a repeated header).
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        let key = lower(key);
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_slice())
+        self.entries.iter().find(|(k, _)| is_key(k, key)).map(|(_, v)| v.as_slice())
     }
 
     /// Every value of `key`, in order.
@@ -64,25 +69,23 @@ impl HeaderMap {
     /// Sets `key` to a single value: the first entry is replaced in place and
     /// further entries of the key are removed; added at the end if absent.
     pub fn replace(&mut self, key: &[u8], value: &[u8]) {
-        let key = lower(key);
-        match self.entries.iter().position(|(k, _)| *k == key) {
+        match self.entries.iter().position(|(k, _)| is_key(k, key)) {
             Some(first) => {
                 self.entries[first].1 = value.to_vec();
                 let mut index = 0;
                 self.entries.retain(|(k, _)| {
-                    let keep = index <= first || *k != key;
+                    let keep = index <= first || !is_key(k, key);
                     index += 1;
                     keep
                 });
             }
-            None => self.entries.push((key, value.to_vec())),
+            None => self.entries.push((lower(key), value.to_vec())),
         }
     }
 
     /// Removes every entry of `key` (absent keys are fine).
     pub fn remove(&mut self, key: &[u8]) {
-        let key = lower(key);
-        self.entries.retain(|(k, _)| *k != key);
+        self.entries.retain(|(k, _)| !is_key(k, key));
     }
 
     /// Replaces the whole map with guest-serialized pairs.

@@ -88,13 +88,28 @@ impl<T> Ring<T> {
 
 /// Strips one trailing newline, as cpp-host does for `fd_write` output.
 pub fn trim_newline(message: &[u8]) -> String {
-    let message = message.strip_suffix(b"\n").unwrap_or(message);
-    String::from_utf8_lossy(message).into_owned()
+    text(message.strip_suffix(b"\n").unwrap_or(message))
+}
+
+/// A log message as text: lossily decoded, with a fast path for valid UTF-8
+/// (the usual case, checked word by word rather than chunk by chunk).
+pub fn text(message: &[u8]) -> String {
+    match std::str::from_utf8(message) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => String::from_utf8_lossy(message).into_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_decode_lossily() {
+        assert_eq!(text(b"caf\xc3\xa9"), "caf\u{e9}");
+        assert_eq!(text(b"caf\xe9"), "caf\u{fffd}");
+        assert_eq!(trim_newline(b"line\n"), "line");
+    }
 
     #[test]
     fn ring_drops_oldest() {

@@ -11,9 +11,10 @@ mod tcp;
 
 use std::sync::{Arc, Mutex};
 
-use wasmtime::{Store, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Store, WasmParams, WasmResults};
 
-use crate::engine::{self, Compiled, exports::Exports};
+use crate::engine::exports::{Exports, GuestFn};
+use crate::engine::{self, Compiled};
 use crate::error::Error;
 use crate::faults::{self, FuelUsage, VmLimits};
 use crate::state::contexts::{ContextKind, Contexts};
@@ -63,6 +64,7 @@ impl Vm {
         world: Arc<Mutex<World>>,
     ) -> Result<Vm, Error> {
         let kept = settings.clone();
+        let policy = world.lock().unwrap_or_else(|p| p.into_inner()).policy.for_vm(index);
         let state = VmState {
             index,
             vm_id: settings.vm_id,
@@ -70,6 +72,7 @@ impl Vm {
             vm_configuration: settings.vm_configuration,
             environment: settings.environment,
             world,
+            policy,
             memory: None,
             allocator: None,
             contexts: Contexts::default(),
@@ -139,7 +142,7 @@ impl Vm {
         &mut self,
         context_id: u32,
         callback: Callback,
-        func: TypedFunc<P, R>,
+        func: GuestFn<P, R>,
         args: P,
     ) -> Result<R, Error> {
         if let Some(reason) = &self.failed {

@@ -151,6 +151,8 @@ pub(crate) struct VmState {
     pub vm_configuration: Vec<u8>,
     pub environment: Vec<(String, String)>,
     pub world: Arc<Mutex<World>>,
+    /// This VM's copy of the host's checks configuration (no lock per call).
+    pub policy: crate::profile::VmPolicy,
     pub memory: Option<Memory>,
     pub allocator: Option<TypedFunc<u32, u32>>,
     pub contexts: Contexts,
@@ -238,6 +240,7 @@ impl VmState {
             vm_configuration: Vec::new(),
             environment: Vec::new(),
             world: Arc::default(),
+            policy: Default::default(),
             memory: None,
             allocator: None,
             contexts: Contexts::default(),
