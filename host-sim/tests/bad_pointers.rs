@@ -6,8 +6,11 @@
 //! valid ones. Nothing traps and the host never panics. The table of
 //! argument roles below must cover exactly what the linker defines.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::Wat;
 use host_sim::state::pairs;
 use host_sim::{AbiVersion, Host, PluginSpec, Status, linked_functions};
 
@@ -136,43 +139,14 @@ const METRIC: u32 = 404;
 const RESULTS: u32 = 60_000;
 const VM_ID: &str = "vm";
 
-/// Static bytes laid out from 1024, as `(i32.const ptr) (i32.const len)`.
-#[derive(Default)]
-struct Data {
-    segments: Vec<(u32, Vec<u8>)>,
-    next: u32,
-}
-
-impl Data {
-    fn place(&mut self, bytes: &[u8]) -> (u32, u32) {
-        let ptr = 1024 + self.next;
-        self.segments.push((ptr, bytes.to_vec()));
-        self.next += bytes.len() as u32 + 1;
-        (ptr, bytes.len() as u32)
-    }
-
-    /// Places `text` (or the map it names) and returns `(ptr, len)`.
-    fn place_text(&mut self, text: &str) -> (u32, u32) {
-        let bytes = match text {
-            HEADERS => pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "cluster")]),
-            MD => pairs::encode(&[("x-md", "1")]),
-            _ => text.as_bytes().to_vec(),
-        };
-        self.place(&bytes)
-    }
-
-    fn text(&mut self, text: &str) -> String {
-        let (ptr, len) = self.place_text(text);
-        format!("(i32.const {ptr}) (i32.const {len})")
-    }
-
-    fn wat(&self) -> String {
-        let segment = |(ptr, bytes): &(u32, Vec<u8>)| {
-            let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
-            format!("(data (i32.const {ptr}) \"{escaped}\")\n")
-        };
-        self.segments.iter().map(segment).collect()
-    }
+/// The bytes a `Data` argument points to: the text, or the map it names.
+fn payload(text: &str) -> String {
+    let bytes = match text {
+        HEADERS => pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "cluster")]),
+        MD => pairs::encode(&[("x-md", "1")]),
+        _ => return text.to_owned(),
+    };
+    String::from_utf8(bytes).expect("the serialized maps are ASCII")
 }
 
 /// A linked function: `(module, name, params, results)`.
@@ -190,7 +164,7 @@ fn arity(args: &[Arg]) -> usize {
 
 /// The WAT arguments of one call: every role valid, except the pointer at
 /// role `bad` (if any), which is out of bounds.
-fn call_args(args: &[Arg], params: &[String], bad: Option<usize>, data: &mut Data) -> String {
+fn call_args(args: &[Arg], params: &[String], bad: Option<usize>, w: &mut Wat) -> String {
     let mut out = Vec::new();
     let mut param = 0;
     for (i, arg) in args.iter().enumerate() {
@@ -198,10 +172,12 @@ fn call_args(args: &[Arg], params: &[String], bad: Option<usize>, data: &mut Dat
         match *arg {
             Val(v) if params[param] == "i64" => out.push(format!("(i64.const {v})")),
             Val(v) => out.push(format!("(i32.const {v})")),
+            Data(text) if pointer.is_empty() => {
+                out.push(w.s(&payload(text)));
+                param += 1;
+            }
             Data(text) => {
-                let (ptr, len) = data.place_text(text);
-                let ptr = if pointer.is_empty() { format!("(i32.const {ptr})") } else { pointer };
-                out.push(format!("{ptr} (i32.const {len})"));
+                out.push(format!("{pointer} (i32.const {})", payload(text).len()));
                 param += 1;
             }
             // Each pointer of a call gets its own zeroed 16-byte slot.
@@ -231,7 +207,7 @@ struct Case {
 /// published as shared data. The cases line up with the calls (`None`: a
 /// baseline call with valid pointers).
 fn guest(abi: AbiVersion, linked: &[Linked]) -> (Vec<u8>, Vec<Option<Case>>) {
-    let mut data = Data::default();
+    let mut w = Wat::default();
     let mut imports = String::new();
     let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, (module, name, params, results)) in linked.iter().enumerate() {
@@ -250,18 +226,18 @@ fn guest(abi: AbiVersion, linked: &[Linked]) -> (Vec<u8>, Vec<Option<Case>>) {
         enqueue = f("proxy_enqueue_shared_queue"),
         define = f("proxy_define_metric"),
         set_shared = f("proxy_set_shared_data"),
-        q = data.text("q"),
-        item = data.text("item"),
-        m = data.text("m"),
-        k = data.text("k"),
-        v = data.text("v"),
+        q = w.s("q"),
+        item = w.s("item"),
+        m = w.s("m"),
+        k = w.s("k"),
+        v = w.s("v"),
     );
 
     let mut calls: Vec<(String, Option<Case>)> = Vec::new();
     for (i, (module, name, params, _)) in linked.iter().enumerate() {
         let args = table_entry(module, name).unwrap();
         let baseline = args.iter().any(|a| matches!(a, Unread)).then(|| {
-            calls.push((format!("(call $f{i} {})", call_args(args, params, None, &mut data)), None));
+            calls.push((format!("(call $f{i} {})", call_args(args, params, None, &mut w)), None));
             calls.len() - 1
         });
         let fault = if module == "env" { Status::InvalidMemoryAccess as i32 } else { 21 };
@@ -273,7 +249,7 @@ fn guest(abi: AbiVersion, linked: &[Linked]) -> (Vec<u8>, Vec<Option<Case>>) {
             };
             let label = format!("{module}.{name}, argument {j} out of bounds");
             calls.push((
-                format!("(call $f{i} {})", call_args(args, params, Some(j), &mut data)),
+                format!("(call $f{i} {})", call_args(args, params, Some(j), &mut w)),
                 Some(Case { label, expect }),
             ));
         }
@@ -284,34 +260,21 @@ fn guest(abi: AbiVersion, linked: &[Linked]) -> (Vec<u8>, Vec<Option<Case>>) {
         .enumerate()
         .map(|(i, (call, _))| format!("(i32.store (i32.const {}) {call})\n", RESULTS + 4 * i as u32))
         .collect();
-    let key = data.text("results");
+    let key = w.s("results");
     let publish = format!(
         "(drop (call {} {key} (i32.const {RESULTS}) (i32.const {}) (i32.const 0)))",
         f("proxy_set_shared_data"),
         4 * calls.len()
     );
     let params = if abi == AbiVersion::V0_1_0 { "(param i32 i32)" } else { "(param i32 i32 i32)" };
-    let text = format!(
-        r#"(module
-  {imports}
-  (memory (export "memory") 1)
-  {data}
-  (global $heap (mut i32) (i32.const 32768))
-  (func (export "proxy_on_memory_allocate") (param $n i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
-    (local.get $p))
-  (func (export "{marker}"))
-  (func (export "proxy_on_request_headers") {params} (result i32)
+    let body = format!(
+        r#"(func (export "proxy_on_request_headers") {params} (result i32)
     {setup}
     {stores}
     {publish}
-    (i32.const 0)))"#,
-        data = data.wat(),
-        marker = abi.marker(),
+    (i32.const 0))"#
     );
-    let wasm = wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}"));
+    let wasm = w.module(abi.marker(), &imports, &body);
     (wasm, calls.into_iter().map(|(_, case)| case).collect())
 }
 
