@@ -19,6 +19,7 @@ mod attr;
 mod check;
 mod errors;
 mod expand;
+mod log_line;
 #[cfg(test)]
 mod tests;
 
@@ -317,4 +318,13 @@ pub fn derive_tcp_context(input: TokenStream) -> TokenStream {
 pub fn derive_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::config::derive(&input).into()
+}
+
+/// The expansion of `sluice::info!` and the other level macros, which
+/// document it: takes `$crate, level, "format", args...`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn format_log_line(input: TokenStream) -> TokenStream {
+    let line = parse_macro_input!(input as log_line::LogLine);
+    line.expand().unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -49,6 +49,8 @@ pub mod grpc;
 pub mod headers;
 pub mod http;
 pub mod json;
+#[doc(hidden)]
+pub mod log_line;
 pub mod logging;
 pub mod map;
 pub mod metrics;
@@ -79,7 +81,11 @@ pub use types::{Action, BufferType, GrpcStatus, LogLevel, MapType, MetricType, P
 /// public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::log_line;
     pub use crate::plugin::private as plugin;
+    /// Splits a level macro's format string (`sluice::info!` and the others).
+    #[cfg(feature = "macros")]
+    pub use sluice_macros::format_log_line;
     /// Runs the SDK's start-up (WASI constructors, panic hook).
     pub fn initialize() {
         #[cfg(target_arch = "wasm32")]

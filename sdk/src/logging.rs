@@ -21,7 +21,6 @@
 //!
 //! Natively the filter is per plugin instance (see [`refresh_level`]).
 
-use alloc::format;
 #[cfg(target_arch = "wasm32")]
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -60,6 +59,39 @@ pub fn host_level(level: log::Level) -> LogLevel {
         log::Level::Info => LogLevel::Info,
         log::Level::Debug => LogLevel::Debug,
         log::Level::Trace => LogLevel::Trace,
+    }
+}
+
+/// Whether a line at `level` passes the plugin's own filter, as the level
+/// macros ([`info!`](crate::info) and the others) ask before building it.
+///
+/// With the SDK's logger installed ([`init`]), the filter is the host's
+/// level as last read (re-read first if it may have changed); without it,
+/// every line passes and the host filters by its own level, so a plugin
+/// that never calls [`init`] imports no `proxy_get_log_level`. Critical
+/// lines always pass.
+pub fn enabled(level: LogLevel) -> bool {
+    let level = match level {
+        LogLevel::Trace => log::Level::Trace,
+        LogLevel::Debug => log::Level::Debug,
+        LogLevel::Info => log::Level::Info,
+        LogLevel::Warn => log::Level::Warn,
+        LogLevel::Error => log::Level::Error,
+        LogLevel::Critical => return true,
+    };
+    #[cfg(target_arch = "wasm32")]
+    {
+        if !INSTALLED.load(Ordering::Relaxed) {
+            return true;
+        }
+        if STALE.swap(false, Ordering::Relaxed) {
+            refresh_level();
+        }
+        level <= log::max_level()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        !crate::native::logger_installed() || crate::native::log_enabled(level)
     }
 }
 
@@ -112,9 +144,11 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            let message = format!("{}", record.args());
-            // A failing log call has nowhere to report to.
-            let _ = log(host_level(record.level()), message);
+            // Into the level macros' reused buffer, with no formatting at
+            // all for a message without arguments.
+            let mut line = crate::log_line::Line::new();
+            line.fmt(*record.args());
+            line.log(host_level(record.level()));
         }
     }
 

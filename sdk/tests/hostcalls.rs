@@ -144,3 +144,34 @@ fn the_logger_respects_the_host_level_and_panics_are_logged_as_critical() {
     assert!(logged[1].1.contains("boom in a callback"), "{}", logged[1].1);
     assert!(logged[1].1.contains("hostcalls.rs"), "location: {}", logged[1].1);
 }
+
+#[test]
+fn level_macros_format_like_format_and_filter_by_the_installed_loggers_level() {
+    let host = Rc::new(Recorder(std::sync::Mutex::new(Vec::new())));
+    let previous = set_host(Some(host.clone()));
+    let (id, name, value) = (7u32, "user-agent", String::from("curl/8"));
+    // Without the SDK's logger every line reaches the host, which filters.
+    sluice::debug!("#{} -> {}: {}", id, name, value);
+    let evaluated = std::cell::Cell::new(0);
+    let count = || {
+        evaluated.set(evaluated.get() + 1);
+        evaluated.get()
+    };
+    sluice::logging::init().unwrap();
+    // Info level: debug lines are dropped before their arguments are evaluated.
+    sluice::debug!("never {}", count());
+    sluice::info!("#{id} {{literal}} {0}/{0} {n:>4}|{:?}|{}", "q", 2.5, n = -3, id = id);
+    sluice::warn!("{}", count());
+    sluice::critical!("plain");
+    set_host(previous);
+
+    let logged = host.0.lock().unwrap().clone();
+    let expected = [
+        (1, "#7 -> user-agent: curl/8".to_string()),
+        (2, format!("#{id} {{literal}} {0}/{0} {n:>4}|{:?}|{}", "q", 2.5, n = -3, id = id)),
+        (3, "1".to_string()),
+        (5, "plain".to_string()),
+    ];
+    assert_eq!(logged, expected);
+    assert_eq!(evaluated.get(), 1, "the filtered line's arguments were not evaluated");
+}

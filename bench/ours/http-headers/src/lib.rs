@@ -4,12 +4,8 @@
 //! log lines as `tests/official-guests/http-headers`, for the benchmarks.
 #![no_std]
 
-extern crate alloc;
-
-use alloc::format;
-
 use sluice::stream::LocalResponse;
-use sluice::{Action, HttpContext, LogLevel, RootContext, headers, logging};
+use sluice::{Action, HttpContext, RootContext, headers};
 
 #[derive(RootContext)]
 #[sluice(http = HttpHeaders)]
@@ -26,7 +22,7 @@ impl HttpContext for HttpHeaders {
     fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
         let request = headers::REQUEST.view().unwrap_or_default();
         for (name, value) in request.str_pairs().unwrap_or_default() {
-            let _ = logging::log(LogLevel::Info, format!("#{} -> {}: {}", self.id, name, value));
+            sluice::info!("#{} -> {}: {}", self.id, name, value);
         }
         match headers::REQUEST.get(":path") {
             Ok(Some(path)) if path == b"/hello" => {
@@ -44,13 +40,13 @@ impl HttpContext for HttpHeaders {
     fn on_response_headers(&mut self, _: usize, _: bool) -> Action {
         let response = headers::RESPONSE.view().unwrap_or_default();
         for (name, value) in response.str_pairs().unwrap_or_default() {
-            let _ = logging::log(LogLevel::Info, format!("#{} <- {}: {}", self.id, name, value));
+            sluice::info!("#{} <- {}: {}", self.id, name, value);
         }
         let _ = headers::RESPONSE.replace("Powered-By", "proxy-wasm");
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        let _ = logging::log(LogLevel::Info, format!("#{} completed.", self.id));
+        sluice::info!("#{} completed.", self.id);
     }
 }

@@ -1,0 +1,4 @@
+fn main() {
+    let id = 1;
+    sluice::info!("#{} -> {}", id);
+}

@@ -1,0 +1,4 @@
+fn main() {
+    let format = "{}";
+    sluice::error!(format, 1);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    sluice::info!("a } b");
+}

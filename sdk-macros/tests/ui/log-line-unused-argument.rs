@@ -1,0 +1,3 @@
+fn main() {
+    sluice::warn!("static text", 42);
+}
