@@ -141,6 +141,38 @@ fn allocator_failures_are_invalid_memory_access() {
 }
 
 #[test]
+fn an_allocator_asking_for_a_value_itself_gets_invalid_memory_access() {
+    // The allocator calls a host function that returns a value (which would
+    // need the allocator again): that inner call is refused, the outer one
+    // completes with a well-formed result.
+    let text = format!(
+        r#"(module
+  {SET_SHARED}
+  (import "env" "proxy_get_header_map_pairs" (func $get_pairs (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "results")
+  (global $heap (mut i32) (i32.const 8192))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param $n i32) (result i32)
+    (local $p i32)
+    (i32.store (i32.const 516) (call $get_pairs (i32.const 0) (i32.const 200) (i32.const 204)))
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $n)))
+    (local.get $p))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (i32.store (i32.const 512) (call $get_pairs (i32.const 0) (i32.const 100) (i32.const 104)))
+    (i32.store (i32.const 520) (i32.ne (i32.load (i32.const 100)) (i32.const 0)))
+    (drop (call $set_shared (i32.const 1024) (i32.const 7) (i32.const 512) (i32.const 12) (i32.const 0)))
+    (i32.const 0)))"#
+    );
+    let (mut host, plugin) = load(wat::parse_str(text).unwrap());
+    host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap();
+    let ima = Status::InvalidMemoryAccess as i32;
+    assert_eq!(results(&host), vec![Status::Ok as i32, ima, 1], "outer OK with a buffer, inner refused");
+    assert!(host.failure(plugin).is_none());
+}
+
+#[test]
 fn returned_buffers_have_exactly_the_reported_size() {
     // The allocator records each requested size; the host must ask for
     // exactly the size it then reports.
