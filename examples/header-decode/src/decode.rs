@@ -49,7 +49,10 @@ fn payload(settings: &Settings, value: Option<&[u8]>) -> Result<Value, Failure> 
     let encoded = token::payload(value, &extract).map_err(|reason| {
         let detail = match reason {
             Reason::TokenTooLarge => format!("token larger than {} bytes", settings.max_token_bytes),
-            _ => String::new(),
+            Reason::MissingToken => String::from("the source header holds no token"),
+            Reason::BadPrefix => String::from("the source header does not start with the configured prefix"),
+            Reason::MalformedJwt => String::from("the token is not header.payload.signature"),
+            _ => String::from("the token cannot be read"),
         };
         Failure::new(reason, detail)
     })?;

@@ -8,7 +8,7 @@ use core::cell::Cell;
 
 use sluice::headers::REQUEST;
 use sluice::stream::LocalResponse;
-use sluice::{Action, HttpContext, LogLevel, logging};
+use sluice::{Action, HttpContext};
 
 use crate::config::{Encoding, OnError, Settings};
 use crate::counters::Counters;
@@ -23,18 +23,13 @@ pub struct Filter {
     counters: Rc<Cell<Option<Counters>>>,
 }
 
-fn log(level: LogLevel, message: &str) {
-    // A failed log call has nowhere to report to.
-    let _ = logging::log(level, message);
-}
-
 /// The host refused a header operation, so the request's headers cannot be
 /// trusted: fail closed with a 500 (regardless of `on_error`).
 fn host_failure(what: &str, error: sluice::Error) -> Action {
-    log(LogLevel::Error, &format!("header-decode: {what} failed: {error}; rejecting the request"));
+    sluice::error!("header-decode: {what} failed: {error}; rejecting the request");
     let sent = LocalResponse::new(500).details("header_decode_host_error").body("internal error\n").send();
     if let Err(e) = sent {
-        log(LogLevel::Error, &format!("header-decode: the local reply failed too: {e}"));
+        sluice::error!("header-decode: the local reply failed too: {e}");
     }
     Action::Pause
 }
@@ -107,7 +102,7 @@ impl HttpContext for Filter {
                 if let Some(c) = counters {
                     c.failed(failure.reason);
                 }
-                log(LogLevel::Debug, &format!("header-decode: {}: {}", failure.reason, failure.detail));
+                sluice::debug!("header-decode: {}: {}", failure.reason, failure.detail);
                 if settings.on_error == OnError::Reject {
                     return self.reject(failure);
                 }

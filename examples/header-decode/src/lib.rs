@@ -40,11 +40,10 @@ pub mod filter;
 pub mod reason;
 pub mod token;
 
-use alloc::format;
 use alloc::rc::Rc;
 use core::cell::Cell;
 
-use sluice::{Configuration, LogLevel, RootContext, logging};
+use sluice::{Configuration, RootContext};
 
 use crate::config::Settings;
 use crate::counters::Counters;
@@ -68,17 +67,16 @@ impl RootContext for Plugin {
         match Counters::define(&settings.metric_prefix) {
             Ok(counters) => self.counters.set(Some(counters)),
             Err(e) => {
-                let _ = logging::log(LogLevel::Error, format!("header-decode: cannot define metrics: {e}"));
+                sluice::error!("header-decode: cannot define metrics: {e}");
                 return false;
             }
         }
-        let message = format!(
+        sluice::info!(
             "header-decode: copying {} claim(s) from `{}`, on error: {:?}",
             settings.claims.len(),
             settings.source.header.as_str(),
             settings.on_error,
         );
-        let _ = logging::log(LogLevel::Info, message);
         true
     }
 }
