@@ -133,10 +133,10 @@ impl PluginSpec {
     /// Restricts the `proxy_*` host functions the plugin may call, as
     /// Envoy's `capability_restriction_config`: any other one logs
     /// "Attempted call to restricted proxy-wasm capability: `<name>`" (error
-    /// level) and returns `INTERNAL_FAILURE`; a WASI function left out
-    /// (`fd_write`, `clock_time_get`, `random_get`, `environ_get`,
-    /// `environ_sizes_get`, `args_sizes_get`, `clock_res_get`, `fd_pwrite`,
-    /// `fd_fdstat_get`, `poll_oneoff`) returns errno 76 (`ENOTCAPABLE`).
+    /// level) and returns `INTERNAL_FAILURE`; a WASI function left out (any
+    /// of them, `fd_write` to the stubs) logs "Attempted call to restricted
+    /// WASI capability: `<name>`" and returns errno 76 (`ENOTCAPABLE`), a
+    /// left-out `proc_exit` returns without exiting.
     /// Callbacks (`proxy_on_*`) are not restricted. Capabilities belong to the VM:
     /// plugins with different lists never share one.
     pub fn allow_capabilities<S: Into<String>>(mut self, functions: impl IntoIterator<Item = S>) -> PluginSpec {
