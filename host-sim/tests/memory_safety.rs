@@ -112,7 +112,10 @@ fn bad_pointers_and_wrong_phases_get_statuses() {
     assert!(host.failure(plugin).is_none(), "statuses, not traps");
 }
 
-fn allocator_guest(returns: &str) -> Vec<u8> {
+/// A guest whose `malloc` runs `malloc` (WAT leaving the pointer) and whose
+/// `on_request_headers` stores the status of `proxy_get_header_map_pairs` at
+/// 512, runs `then`, and publishes `results_len` bytes from 512.
+fn allocator_guest(malloc: &str, then: &str, results_len: u32) -> Vec<u8> {
     let key = "(i32.const 1024) (i32.const 7)";
     let text = format!(
         r#"(module
@@ -120,11 +123,13 @@ fn allocator_guest(returns: &str) -> Vec<u8> {
   (import "env" "proxy_get_header_map_pairs" (func $get_pairs (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 1024) "results")
+  (global $heap (mut i32) (i32.const 8192))
   (func (export "proxy_abi_version_0_2_1"))
-  (func (export "malloc") (param i32) (result i32) {returns})
+  (func (export "malloc") (param $n i32) (result i32) {malloc})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (i32.store (i32.const 512) (call $get_pairs (i32.const 0) (i32.const 100) (i32.const 104)))
-    (drop (call $set_shared {key} (i32.const 512) (i32.const 4) (i32.const 0)))
+    {then}
+    (drop (call $set_shared {key} (i32.const 512) (i32.const {results_len}) (i32.const 0)))
     (i32.const 0)))"#
     );
     wat::parse_str(text).unwrap()
@@ -133,7 +138,7 @@ fn allocator_guest(returns: &str) -> Vec<u8> {
 #[test]
 fn allocator_failures_are_invalid_memory_access() {
     for returns in ["(i32.const 0)", "(i32.const 0xffff0000)", "(i32.const 65530)"] {
-        let (mut host, plugin) = load(allocator_guest(returns));
+        let (mut host, plugin) = load(allocator_guest(returns, "", 4));
         let mut stream = host.http_stream(plugin).unwrap();
         stream.request_headers([(":path", "/long-enough-to-cross-the-end")], true).unwrap();
         assert_eq!(results(&host), vec![Status::InvalidMemoryAccess as i32], "allocator returning {returns}");
@@ -145,27 +150,13 @@ fn an_allocator_asking_for_a_value_itself_gets_invalid_memory_access() {
     // The allocator calls a host function that returns a value (which would
     // need the allocator again): that inner call is refused, the outer one
     // completes with a well-formed result.
-    let text = format!(
-        r#"(module
-  {SET_SHARED}
-  (import "env" "proxy_get_header_map_pairs" (func $get_pairs (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 1024) "results")
-  (global $heap (mut i32) (i32.const 8192))
-  (func (export "proxy_abi_version_0_2_1"))
-  (func (export "malloc") (param $n i32) (result i32)
-    (local $p i32)
+    let malloc = "(local $p i32)
     (i32.store (i32.const 516) (call $get_pairs (i32.const 0) (i32.const 200) (i32.const 204)))
     (local.set $p (global.get $heap))
     (global.set $heap (i32.add (global.get $heap) (local.get $n)))
-    (local.get $p))
-  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-    (i32.store (i32.const 512) (call $get_pairs (i32.const 0) (i32.const 100) (i32.const 104)))
-    (i32.store (i32.const 520) (i32.ne (i32.load (i32.const 100)) (i32.const 0)))
-    (drop (call $set_shared (i32.const 1024) (i32.const 7) (i32.const 512) (i32.const 12) (i32.const 0)))
-    (i32.const 0)))"#
-    );
-    let (mut host, plugin) = load(wat::parse_str(text).unwrap());
+    (local.get $p)";
+    let then = "(i32.store (i32.const 520) (i32.ne (i32.load (i32.const 100)) (i32.const 0)))";
+    let (mut host, plugin) = load(allocator_guest(malloc, then, 12));
     host.http_stream(plugin).unwrap().request_headers([(":path", "/")], true).unwrap();
     let ima = Status::InvalidMemoryAccess as i32;
     assert_eq!(results(&host), vec![Status::Ok as i32, ima, 1], "outer OK with a buffer, inner refused");
