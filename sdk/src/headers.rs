@@ -87,7 +87,10 @@ impl HeaderMap {
         ffi::set_header_map_pairs(self.id(), &map::serialize(pairs)?)
     }
 
-    /// The size of the serialized map, as the host reports it.
+    /// The map's size as the host reports it (`proxy_get_header_map_size`).
+    /// The spec calls it the serialized size; Envoy reports the bytes of every
+    /// name and value (`HeaderMap::byteSize()`), without the serialization's
+    /// lengths and terminators.
     pub fn serialized_size(self) -> Result<usize> {
         ffi::get_header_map_size(self.id())
     }

@@ -84,10 +84,9 @@ pub fn enabled(level: LogLevel) -> bool {
         if !INSTALLED.load(Ordering::Relaxed) {
             return true;
         }
-        if STALE.swap(false, Ordering::Relaxed) {
-            refresh_level();
-        }
-        level <= log::max_level()
+        // Through the installed logger, which re-reads a stale level: only
+        // `init` links that code (and its `proxy_get_log_level` import).
+        log::logger().enabled(&log::Metadata::builder().level(level).build())
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -241,6 +241,10 @@ fn a_derived_plugin_that_does_not_log_imports_no_log_level() {
         };
         let quiet = names("derive-add-header");
         assert!(!quiet.iter().any(|n| n == "proxy_get_log_level"), "{target:?}: {quiet:?}");
+        // The level macros without `init` log everything and let the host filter.
+        let macros = names("sluice-bench-http-headers");
+        assert!(macros.iter().any(|n| n == "proxy_log"), "{target:?}: {macros:?}");
+        assert!(!macros.iter().any(|n| n == "proxy_get_log_level"), "{target:?}: {macros:?}");
         let logging = names("derive-config");
         assert!(logging.iter().any(|n| n == "proxy_get_log_level"), "{target:?}: {logging:?}");
     }

@@ -116,7 +116,10 @@ fn header_edits(build: Build) {
     assert!(noted(&host, id, "pairs as text: value is not valid UTF-8"));
     let size = notes(&host, id).into_iter().find_map(|n| n.strip_prefix("size ").map(str::to_owned)).unwrap();
     let (host_size, sdk_size) = size.split_once(' ').unwrap();
-    assert_eq!(host_size, sdk_size, "proxy_get_header_map_size agrees with the SDK's serialization");
+    assert_eq!(
+        host_size, sdk_size,
+        "proxy_get_header_map_size is the bytes of every name and value (Envoy's byteSize)"
+    );
     assert_ne!(host_size, "0");
 }
 

@@ -99,7 +99,7 @@ fn in_log(state: &VmState) -> bool {
 fn get_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> HostResult {
     let state = caller.data();
     let size = match readable(state, kind(kind_raw)?) {
-        Some(m) => m.serialized_len() as u32,
+        Some(m) => m.byte_size() as u32,
         None if in_log(state) => 0,
         None => return Err(Status::BadArgument.into()),
     };

@@ -98,11 +98,12 @@ impl HeaderMap {
         pairs::encode(&self.entries)
     }
 
-    /// The size `proxy_get_header_map_size` reports: the length of
-    /// [`HeaderMap::serialize`], so 0 for an empty map (which is returned as
-    /// `(0, 0)`), as Envoy's `byteSize()` is 0 for it.
-    pub fn serialized_len(&self) -> usize {
-        if self.entries.is_empty() { 0 } else { pairs::encoded_len(&self.entries) }
+    /// The size `proxy_get_header_map_size` reports, and the header part of
+    /// the `request.total_size`/`response.total_size` properties: the bytes
+    /// of every name and value, as Envoy's `HeaderMap::byteSize()` (the spec
+    /// says the serialized size; Envoy's answer is what plugins see).
+    pub fn byte_size(&self) -> usize {
+        self.entries.iter().map(|(k, v)| k.len() + v.len()).sum()
     }
 
     /// The value of `key` for `proxy_get_header_map_value`: `NotFound` when absent
@@ -178,8 +179,14 @@ mod tests {
         let mut m = HeaderMap::new();
         m.set_serialized(&pairs::encode(&[("K", "v")]));
         assert_eq!(m.get(b"k"), Some(&b"v"[..]));
-        assert_eq!(m.serialized_len(), m.serialize().len());
         assert!(HeaderMap::new().serialize().is_empty());
-        assert_eq!(HeaderMap::new().serialized_len(), 0, "an empty map has size 0, as it is returned as (0, 0)");
+    }
+
+    #[test]
+    fn byte_size_counts_names_and_values_as_envoy() {
+        let mut m = HeaderMap::new();
+        m.set_serialized(&pairs::encode(&[(":path", "/a"), ("x-k", "value")]));
+        assert_eq!(m.byte_size(), 5 + 2 + 3 + 5);
+        assert_eq!(HeaderMap::new().byte_size(), 0);
     }
 }

@@ -320,7 +320,7 @@ pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> sup
         set(&["request", "duration"], Some(Value::Duration(elapsed)));
         let size = (stream.request.sent.body.len() + stream.request.body.len()) as i64;
         set(&["request", "size"], Some(Value::Int(size)));
-        set(&["request", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
+        set(&["request", "total_size"], Some(Value::Int(size + h.byte_size() as i64)));
     }
     let response = stream.response.headers.as_ref();
     if let Some(h) = response {
@@ -329,7 +329,7 @@ pub fn attributes(stream: &HttpStreamState, context_id: u32, now_ns: u64) -> sup
         set(&["response", "code"], code.map(Value::Int));
         let size = (stream.response.sent.body.len() + stream.response.body.len()) as i64;
         set(&["response", "size"], Some(Value::Int(size)));
-        set(&["response", "total_size"], Some(Value::Int(size + h.serialized_len() as i64)));
+        set(&["response", "total_size"], Some(Value::Int(size + h.byte_size() as i64)));
         let grpc =
             |m: Option<&HeaderMap>| m?.get(b"grpc-status").and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
         let grpc_status = grpc(stream.response.trailers.as_ref()).or_else(|| grpc(response));

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use sluice::buffers::{self, Buffer};
 use sluice::headers::{self, HeaderMap};
 use sluice::stream::LocalResponse;
-use sluice::{Action, Configuration, Error, HttpContext, LogLevel, RootContext, logging, map};
+use sluice::{Action, Configuration, Error, HttpContext, LogLevel, RootContext, logging};
 
 fn note(id: u32, text: &str) {
     let _ = logging::log(LogLevel::Info, format!("#{id} {text}"));
@@ -89,9 +89,9 @@ impl Filter {
         let _ = map.add("x-latin1", b"caf\xe9");
         note(self.id, &format!("x-bin as text: {}", outcome(&map.get_str("x-bin"))));
         note(self.id, &format!("pairs as text: {}", outcome(&map.pairs_str())));
-        // The host's serialized size matches the SDK's serialization of the pairs.
+        // The host reports Envoy's byteSize(): the bytes of every name and value.
         let pairs = map.pairs().unwrap_or_default();
-        let ours = map::serialize(pairs.iter().map(|(k, v)| (k, v))).map(|b| b.len()).unwrap_or(0);
+        let ours: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
         note(self.id, &format!("size {} {}", map.serialized_size().unwrap_or(0), ours));
     }
 
