@@ -116,6 +116,20 @@ fn main() {
         let _ = writeln!(out, "| {pair} | {ours} | {official} | {} |", ratio(ours as f64, official as f64));
     }
 
+    let _ = writeln!(out, "\nBy callback, one stream after 10 warm-up streams:\n");
+    let _ = writeln!(out, "| pair | callback | sluice | official | ours/official |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    let by_callback = |name: &str| {
+        let (_, wasm) = built.iter().find(|(p, _)| p.name == name).unwrap();
+        speed::fuel_by_callback(wasm, &exchange, 10).unwrap()
+    };
+    for pair in ["headers", "callout"] {
+        let (ours, official) = (by_callback(&format!("{pair} (sluice)")), by_callback(&format!("{pair} (official)")));
+        for ((callback, a), (_, b)) in ours.iter().zip(&official) {
+            let _ = writeln!(out, "| {pair} | {callback} | {a} | {b} | {} |", ratio(*a as f64, *b as f64));
+        }
+    }
+
     // Host speed.
     eprintln!("measuring host speed ({streams} streams per run)...");
     let _ = writeln!(out, "\n## Host speed\n");

@@ -149,3 +149,14 @@ pub fn fuel_per_stream(wasm: &[u8], exchange: &Exchange, warmup: u32, streams: u
     }
     Ok(total / u64::from(streams.max(1)))
 }
+
+/// Guest instructions of each callback of one stream of `exchange`, after
+/// `warmup` streams, in a fresh VM (callback name, fuel), in call order.
+pub fn fuel_by_callback(wasm: &[u8], exchange: &Exchange, warmup: u32) -> wasmtime::Result<Vec<(&'static str, u64)>> {
+    let mut driver = Driver::new(&driver::engine(true), wasm, false)?;
+    for _ in 0..warmup {
+        driver.stream(exchange)?;
+    }
+    driver.stream(exchange)?;
+    Ok(driver.fuel_by_callback().to_vec())
+}
