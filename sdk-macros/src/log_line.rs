@@ -116,6 +116,12 @@ pub(crate) fn parse_format(format: &str) -> Result<Vec<Piece>, String> {
                     Some((name, spec)) => (name.trim(), format!(":{spec}")),
                     None => (inner.trim(), String::new()),
                 };
+                if spec.contains(['$', '*']) {
+                    return Err(format!(
+                        "`{{{inner}}}`: a width or precision taken from another argument (`*`, `$`) is not supported \
+                         here; format the value with `format!` first"
+                    ));
+                }
                 let argument = if name.is_empty() {
                     Slot::Next
                 } else if let Ok(index) = name.parse() {
@@ -278,5 +284,7 @@ mod tests {
         assert!(parse_format("a {b").unwrap_err().contains("unterminated"));
         assert!(parse_format("{a{b}").unwrap_err().contains("inside a placeholder"));
         assert!(parse_format("{a-b}").unwrap_err().contains("invalid argument name"));
+        assert!(parse_format("{:.*}").unwrap_err().contains("not supported"));
+        assert!(parse_format("{:width$}").unwrap_err().contains("not supported"));
     }
 }
