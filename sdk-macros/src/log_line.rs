@@ -5,7 +5,8 @@
 //!
 //! Input: `$crate, level, "format", args...`, with Rust's format syntax:
 //! `{}`, `{0}`, `{name}` (a named argument or a variable in scope), `{{` and
-//! `}}`, and any specification (`{:?}`, `{:>8}`, `{name:x}`). A placeholder
+//! `}}`, and any specification (`{:?}`, `{:>8}`, `{name:x}`) except a width
+//! or precision taken from another argument (`{:.*}`, `{:w$}`). A placeholder
 //! without a specification is appended by the runtime's `Arg` (directly for
 //! strings, integers, `bool` and `char`, through `Display` otherwise); one
 //! with a specification goes through `format_args!` for that argument alone.
@@ -83,6 +84,20 @@ pub(crate) enum Slot {
     Name(String),
 }
 
+/// Whether a specification (`:...`) takes its width or precision from
+/// another argument (`*`, `$`), which a single-argument `format_args!`
+/// cannot serve. A fill character may be `*` or `$`: it is skipped first.
+fn takes_argument(spec: &str) -> bool {
+    let rest = spec.strip_prefix(':').unwrap_or(spec);
+    let mut chars = rest.chars();
+    let rest = match (chars.next(), chars.next()) {
+        (Some(_), Some('<' | '^' | '>')) => &rest[rest.char_indices().nth(2).map_or(rest.len(), |(i, _)| i)..],
+        (Some('<' | '^' | '>'), _) => &rest[1..],
+        _ => rest,
+    };
+    rest.contains(['$', '*'])
+}
+
 /// Splits a format string into pieces, or says what is wrong with it.
 pub(crate) fn parse_format(format: &str) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
@@ -116,7 +131,7 @@ pub(crate) fn parse_format(format: &str) -> Result<Vec<Piece>, String> {
                     Some((name, spec)) => (name.trim(), format!(":{spec}")),
                     None => (inner.trim(), String::new()),
                 };
-                if spec.contains(['$', '*']) {
+                if takes_argument(&spec) {
                     return Err(format!(
                         "`{{{inner}}}`: a width or precision taken from another argument (`*`, `$`) is not supported \
                          here; format the value with `format!` first"
@@ -124,11 +139,9 @@ pub(crate) fn parse_format(format: &str) -> Result<Vec<Piece>, String> {
                 }
                 let argument = if name.is_empty() {
                     Slot::Next
-                } else if let Ok(index) = name.parse() {
-                    Slot::Index(index)
-                } else if name.chars().all(|c| c == '_' || c.is_alphanumeric())
-                    && !name.starts_with(|c: char| c.is_ascii_digit())
-                {
+                } else if name.bytes().all(|b| b.is_ascii_digit()) {
+                    Slot::Index(name.parse().map_err(|_| format!("argument index `{name}` is too large"))?)
+                } else if syn::parse_str::<Ident>(name).is_ok() {
                     Slot::Name(name.to_owned())
                 } else {
                     return Err(format!("invalid argument name `{name}` in format string"));
@@ -150,7 +163,7 @@ impl LogLine {
         let pieces = parse_format(&format.value()).map_err(|message| syn::Error::new(format.span(), message))?;
 
         // Arguments, evaluated into locals in order; named ones also by name.
-        let mut bindings = Vec::new();
+        let mut bindings: Vec<(Ident, &Expr)> = Vec::new();
         let mut positional = Vec::new();
         let mut named: Vec<(String, Ident)> = Vec::new();
         for (i, argument) in arguments.iter().enumerate() {
@@ -171,7 +184,7 @@ impl LogLine {
                     expr
                 }
             };
-            bindings.push(quote! { let #local = &(#expr); });
+            bindings.push((local, expr));
         }
 
         let mut used = vec![false; arguments.len()];
@@ -203,26 +216,29 @@ impl LogLine {
                         return Err(syn::Error::new(format.span(), message));
                     };
                     used[index] = true;
-                    quote! { #local }
+                    (quote! { #local }, quote! { *#local })
                 }
                 Slot::Name(name) => match named.iter().position(|(n, _)| *n == name) {
                     Some(at) => {
                         used[positional.len() + at] = true;
                         let local = &named[at].1;
-                        quote! { #local }
+                        (quote! { #local }, quote! { *#local })
                     }
                     // A variable captured from the caller's scope.
                     None => {
                         let ident = Ident::new(&name, format.span());
-                        quote! { &#ident }
+                        (quote! { &#ident }, quote! { #ident })
                     }
                 },
             };
+            // `by_ref` is a reference to the argument, `by_value` the argument
+            // itself (which `format_args!` borrows: `{:p}` sees the pointer).
+            let (by_ref, by_value) = value;
             if spec.is_empty() {
-                steps.push(quote! { (&#krate::__private::log_line::Arg(#value)).put(&mut __sluice_line); });
+                steps.push(quote! { (&#krate::__private::log_line::Arg(#by_ref)).put(&mut __sluice_line); });
             } else {
                 let single = format!("{{{spec}}}");
-                steps.push(quote! { __sluice_line.fmt(::core::format_args!(#single, #value)); });
+                steps.push(quote! { __sluice_line.fmt(::core::format_args!(#single, #by_value)); });
             }
         }
         if let Some(unused) = used.iter().position(|u| !u) {
@@ -232,15 +248,21 @@ impl LogLine {
             return Err(syn::Error::new_spanned(expr, "argument never used by the format string"));
         }
 
+        let locals = bindings.iter().map(|(local, _)| local);
+        let exprs = bindings.iter().map(|(_, expr)| expr);
         Ok(quote! {{
             let __sluice_level: #krate::LogLevel = #level;
             if #krate::__private::log_line::enabled(__sluice_level) {
                 #[allow(unused_imports)]
                 use #krate::__private::log_line::{Direct as _, ByDisplay as _};
-                #(#bindings)*
-                let mut __sluice_line = #krate::__private::log_line::Line::new();
-                #(#steps)*
-                __sluice_line.log(__sluice_level);
+                // A `match` keeps the arguments' temporaries alive to its end.
+                match (#(&(#exprs),)*) {
+                    (#(#locals,)*) => {
+                        let mut __sluice_line = #krate::__private::log_line::Line::new();
+                        #(#steps)*
+                        __sluice_line.log(__sluice_level);
+                    }
+                }
             }
         }})
     }
@@ -286,5 +308,9 @@ mod tests {
         assert!(parse_format("{a-b}").unwrap_err().contains("invalid argument name"));
         assert!(parse_format("{:.*}").unwrap_err().contains("not supported"));
         assert!(parse_format("{:width$}").unwrap_err().contains("not supported"));
+        assert!(parse_format("{:*^9} {:$<3}").is_ok(), "`*` and `$` as fill characters");
+        assert!(parse_format("{type}").unwrap_err().contains("invalid argument name"));
+        assert!(parse_format("{²}").unwrap_err().contains("invalid argument name"));
+        assert!(parse_format("{+0}").unwrap_err().contains("invalid argument name"));
     }
 }

@@ -14,15 +14,17 @@
 //! Classes are multiples of 16 bytes: 16, 32, 48 and 64, then four steps per
 //! doubling (80, 96, 112, 128, 160, ...), so a block wastes at most a fifth
 //! of itself above 64 bytes. Requests aligned to more than 16 bytes get a
-//! power-of-two block aligned to its size, from lists of their own. Memory a
+//! power-of-two block aligned to its size (to 4 KiB for larger blocks; more
+//! than 4 KiB of alignment is refused), from lists of their own. Memory a
 //! class took is kept by that class (a wasm module cannot give memory back
 //! to the host anyway); a plugin with a steady workload reaches a steady
 //! footprint, which the benchmarks check over a million streams.
 
 /// Bytes of every block's granule and of the alignment all blocks have.
 const GRANULE: usize = 16;
-/// Classes of blocks aligned to 16: up to blocks of 2^31 bytes.
-const CLASSES: usize = 4 + (31 - 6) * 4 + 4;
+/// Classes of blocks aligned to 16, up to blocks of 2^31 bytes: 16 to 64,
+/// then four per doubling from 2^6 to 2^31 (indices 0 to 103).
+const CLASSES: usize = 4 + (31 - 6) * 4;
 /// Largest alignment served (a wasm page is 64 KiB; larger would waste pages).
 const MAX_ALIGN: usize = 4096;
 /// Classes of blocks aligned to more than 16: powers of two 2^5 ..= 2^31.

@@ -163,6 +163,11 @@ fn level_macros_format_like_format_and_filter_by_the_installed_loggers_level() {
     sluice::info!("#{id} {{literal}} {0}/{0} {n:>4}|{:?}|{}", "q", 2.5, n = -3, id = id);
     sluice::warn!("{}", count());
     sluice::critical!("plain");
+    // Temporaries in arguments live through the line; `{:p}` sees the pointer
+    // itself; `*` is a fill character here.
+    let padded = String::from("  padded ");
+    let ptr: *const u8 = padded.as_ptr();
+    sluice::warn!("[{}] {:p} {:*^7}", padded.to_uppercase().trim(), ptr, "ab");
     set_host(previous);
 
     let logged = host.0.lock().unwrap().clone();
@@ -171,6 +176,7 @@ fn level_macros_format_like_format_and_filter_by_the_installed_loggers_level() {
         (2, format!("#{id} {{literal}} {0}/{0} {n:>4}|{:?}|{}", "q", 2.5, n = -3, id = id)),
         (3, "1".to_string()),
         (5, "plain".to_string()),
+        (3, format!("[{}] {:p} {:*^7}", padded.to_uppercase().trim(), ptr, "ab")),
     ];
     assert_eq!(logged, expected);
     assert_eq!(evaluated.get(), 1, "the filtered line's arguments were not evaluated");

@@ -1,71 +1,97 @@
 //! A map from small ordered keys (context ids, callout tokens) to values,
 //! kept as a vector sorted by key.
 //!
-//! A plugin holds a handful of entries (its root contexts, the streams in
-//! flight, their pending callouts), inserted mostly in increasing key order
-//! because hosts count ids and tokens up. A sorted vector serves that with a
-//! binary search and an append, in a fraction of the code of a `BTreeMap`
-//! (whose node balancing is monomorphised for every key and value type), and
-//! an empty map allocates nothing.
+//! A plugin holds its root contexts, the streams in flight and their pending
+//! callouts. Hosts count ids and tokens up, so entries arrive in increasing
+//! key order: a sorted vector serves that with a binary search and an
+//! append, in a fraction of the code of a `BTreeMap` (whose node balancing
+//! is monomorphised for every key and value type), and an empty map
+//! allocates nothing. Streams end in any order, mostly oldest first, so a
+//! removal leaves a vacant slot instead of shifting what follows; vacant
+//! slots are swept out once they are the majority, which keeps removal
+//! amortised O(1) however many streams are in flight.
 
 use alloc::vec::Vec;
 
-/// Entries sorted by key, each key once.
-pub(crate) struct IdMap<K, V>(Vec<(K, V)>);
+/// Entries sorted by key, each key once; `None` marks a vacant slot.
+pub(crate) struct IdMap<K, V> {
+    slots: Vec<(K, Option<V>)>,
+    vacant: usize,
+}
 
 impl<K: Ord + Copy, V> IdMap<K, V> {
     pub(crate) const fn new() -> IdMap<K, V> {
-        IdMap(Vec::new())
+        IdMap { slots: Vec::new(), vacant: 0 }
     }
 
     fn find(&self, key: &K) -> Result<usize, usize> {
         // Ids grow, so the newest entry is the likeliest hit and insertion point.
-        match self.0.last() {
-            Some((last, _)) if last < key => Err(self.0.len()),
-            _ => self.0.binary_search_by(|(k, _)| k.cmp(key)),
+        match self.slots.last() {
+            Some((last, _)) if last < key => Err(self.slots.len()),
+            _ => self.slots.binary_search_by(|(k, _)| k.cmp(key)),
         }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.find(key).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
+        self.find(key).ok().and_then(|i| self.slots.get(i)).and_then(|(_, v)| v.as_ref())
     }
 
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.find(key).ok().and_then(|i| self.0.get_mut(i)).map(|(_, v)| v)
+        self.find(key).ok().and_then(|i| self.slots.get_mut(i)).and_then(|(_, v)| v.as_mut())
     }
 
     /// Inserts or replaces; returns the value replaced.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => self.0.get_mut(i).map(|(_, v)| core::mem::replace(v, value)),
+            Ok(i) => {
+                let old = self.slots.get_mut(i).and_then(|(_, v)| v.replace(value));
+                if old.is_none() {
+                    self.vacant -= 1;
+                }
+                old
+            }
             Err(i) => {
-                self.0.insert(i, (key, value));
+                self.slots.insert(i, (key, Some(value)));
                 None
             }
         }
     }
 
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
+        let i = self.find(key).ok()?;
+        let value = self.slots.get_mut(i).and_then(|(_, v)| v.take())?;
+        self.vacate(1);
+        Some(value)
     }
 
     /// Removes every entry whose value matches, returning their values (no
     /// allocation when none does).
     pub(crate) fn remove_where(&mut self, mut matches: impl FnMut(&V) -> bool) -> Vec<V> {
-        if !self.0.iter().any(|(_, v)| matches(v)) {
-            return Vec::new();
+        let mut gone = Vec::new();
+        for (_, slot) in &mut self.slots {
+            if slot.as_ref().is_some_and(&mut matches) {
+                gone.extend(slot.take());
+            }
         }
-        let (gone, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.0).into_iter().partition(|(_, v)| matches(v));
-        self.0 = kept;
-        gone.into_iter().map(|(_, v)| v).collect()
+        self.vacate(gone.len());
+        gone
+    }
+
+    /// Counts `n` more vacant slots, and sweeps them out once they are the majority.
+    fn vacate(&mut self, n: usize) {
+        self.vacant += n;
+        if self.vacant > 8 && self.vacant * 2 > self.slots.len() {
+            self.slots.retain(|(_, v)| v.is_some());
+            self.vacant = 0;
+        }
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
+        self.slots.iter().filter_map(|(_, v)| v.as_ref())
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.slots.len() - self.vacant
     }
 }
 
@@ -79,7 +105,7 @@ mod tests {
         for key in [5u32, 1, 9, 3, 7, 2] {
             assert_eq!(map.insert(key, key * 10), None);
         }
-        assert_eq!(map.0.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 2, 3, 5, 7, 9]);
+        assert_eq!(map.slots.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 2, 3, 5, 7, 9]);
         assert_eq!(map.insert(3, 33), Some(30));
         assert_eq!(map.get(&3), Some(&33));
         assert_eq!(map.get(&4), None);
@@ -87,7 +113,11 @@ mod tests {
         assert_eq!(map.get(&9), Some(&91));
         assert_eq!(map.remove(&1), Some(10));
         assert_eq!(map.remove(&1), None);
+        assert_eq!(map.get(&1), None);
         assert_eq!(map.len(), 5);
+        // A removed key can come back.
+        assert_eq!(map.insert(1, 11), None);
+        assert_eq!((map.get(&1), map.len()), (Some(&11), 6));
     }
 
     #[test]
@@ -102,6 +132,22 @@ mod tests {
     }
 
     #[test]
+    fn streams_ending_oldest_first_leave_no_pile_of_vacant_slots() {
+        let mut map = IdMap::new();
+        // 1,000 streams in flight; each new one arrives as the oldest ends.
+        for key in 1u32..=1000 {
+            map.insert(key, key);
+        }
+        for key in 1001u32..=100_000 {
+            assert_eq!(map.remove(&(key - 1000)), Some(key - 1000));
+            map.insert(key, key);
+            assert_eq!(map.len(), 1000);
+        }
+        assert!(map.slots.len() <= 2001, "{} slots for 1000 entries", map.slots.len());
+        assert_eq!(map.values().copied().min(), Some(99_001));
+    }
+
+    #[test]
     fn remove_where_takes_the_matching_values_in_key_order() {
         let mut map = IdMap::new();
         for (key, target) in [(4u32, 'a'), (1, 'b'), (3, 'a'), (2, 'c')] {
@@ -110,5 +156,6 @@ mod tests {
         assert!(map.remove_where(|t| *t == 'z').is_empty());
         assert_eq!(map.remove_where(|t| *t == 'a'), ['a', 'a']);
         assert_eq!(map.values().copied().collect::<Vec<_>>(), ['b', 'c']);
+        assert_eq!(map.len(), 2);
     }
 }

@@ -116,9 +116,12 @@ impl Dispatcher {
         }
     }
 
-    fn insert(&mut self, id: u32, ctx: Ctx) {
+    /// Inserts context `id`, returning the entry it replaces (a host reusing
+    /// a live id) for the caller to drop outside the state borrow.
+    #[must_use]
+    fn insert(&mut self, id: u32, ctx: Ctx) -> Option<Entry> {
         let entry = Entry { type_id: ctx.concrete_type(), done_pending: false, ctx: Some(ctx) };
-        self.contexts.insert(id, entry);
+        self.contexts.insert(id, entry)
     }
 }
 
@@ -255,7 +258,9 @@ pub(crate) fn on_context_create(id: u32, parent: u32) {
             None => return,
         }
     };
-    state::with(|d| d.insert(id, ctx));
+    // The replaced context's destructor is user code: run it after the borrow.
+    let replaced = state::with(|d| d.insert(id, ctx));
+    drop(replaced);
 }
 
 pub(crate) fn on_done(id: u32) -> bool {
