@@ -28,6 +28,7 @@ impl<K: Ord + Copy, V> IdMap<K, V> {
         // Ids grow, so the newest entry is the likeliest hit and insertion point.
         match self.slots.last() {
             Some((last, _)) if last < key => Err(self.slots.len()),
+            Some((last, _)) if last == key => Ok(self.slots.len() - 1),
             _ => self.slots.binary_search_by(|(k, _)| k.cmp(key)),
         }
     }
