@@ -323,16 +323,13 @@ const ROOT: i32 = 1;
 /// `proxy_on_http_call_response(context_id, token, headers, body_size, trailers)`.
 type CallResponse = TypedFunc<(i32, i32, i32, i32, i32), ()>;
 
-/// A guest call of one stream, returning the action it answered, if any.
-type GuestCall<'a> = &'a dyn Fn(&mut Store<State>) -> wasmtime::Result<Option<i32>>;
-
 /// Runs one guest call, noting the fuel it used when metering.
-fn metered(
+fn metered<R>(
     store: &mut Store<State>,
     fuel: bool,
     name: &'static str,
-    call: GuestCall<'_>,
-) -> wasmtime::Result<Option<i32>> {
+    call: impl FnOnce(&mut Store<State>) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
     let before = if fuel { store.get_fuel()? } else { 0 };
     let result = call(store)?;
     if fuel {
@@ -438,30 +435,26 @@ impl Driver {
             state.maps[6] = vec![(":status".into(), "200".into())];
             state.callout_body.clone_from(&exchange.callout_body);
         }
-        metered(store, fuel, "on_context_create", &|s| self.create.call(s, (id, ROOT)).map(|()| None))?;
+        metered(store, fuel, "on_context_create", |s| self.create.call(s, (id, ROOT)))?;
         let n = exchange.request.len() as i32;
-        let action =
-            metered(store, fuel, "on_request_headers", &|s| self.request_headers.call(s, (id, n, 1)).map(Some))?;
-        store.data_mut().out.actions.extend(action);
+        let action = metered(store, fuel, "on_request_headers", |s| self.request_headers.call(s, (id, n, 1)))?;
+        store.data_mut().out.actions.push(action);
         let calls = store.data().out.callouts.len();
         for _ in 0..calls {
             let token = store.data().next_token;
             let call_response = self.call_response.as_ref().ok_or_else(|| wasmtime::format_err!("no call handler"))?;
             let size = exchange.callout_body.len() as i32;
-            metered(store, fuel, "on_http_call_response", &|s| {
-                call_response.call(s, (ROOT, token, 1, size, 0)).map(|()| None)
-            })?;
+            metered(store, fuel, "on_http_call_response", |s| call_response.call(s, (ROOT, token, 1, size, 0)))?;
         }
         if store.data().out.local.is_none() {
             store.data_mut().maps[2].clone_from(&exchange.response);
             let n = exchange.response.len() as i32;
-            let action =
-                metered(store, fuel, "on_response_headers", &|s| self.response_headers.call(s, (id, n, 1)).map(Some))?;
-            store.data_mut().out.actions.extend(action);
+            let action = metered(store, fuel, "on_response_headers", |s| self.response_headers.call(s, (id, n, 1)))?;
+            store.data_mut().out.actions.push(action);
         }
-        metered(store, fuel, "on_done", &|s| self.done.call(s, id).map(|_| None))?;
-        metered(store, fuel, "on_log", &|s| self.log.call(s, id).map(|()| None))?;
-        metered(store, fuel, "on_delete", &|s| self.delete.call(s, id).map(|()| None))?;
+        metered(store, fuel, "on_done", |s| self.done.call(s, id))?;
+        metered(store, fuel, "on_log", |s| self.log.call(s, id))?;
+        metered(store, fuel, "on_delete", |s| self.delete.call(s, id))?;
         let state = store.data_mut();
         state.out.request.clone_from(&state.maps[0]);
         state.out.response.clone_from(&state.maps[2]);

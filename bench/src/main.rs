@@ -107,10 +107,8 @@ fn main() {
     );
     let _ = writeln!(out, "| pair | sluice | official | ours/official |");
     let _ = writeln!(out, "|---|---:|---:|---:|");
-    let fuel = |name: &str| {
-        let (_, wasm) = built.iter().find(|(p, _)| p.name == name).unwrap();
-        speed::fuel_per_stream(wasm, &exchange, 10, 100).unwrap()
-    };
+    let wasm_of = |name: &str| &built.iter().find(|(p, _)| p.name == name).unwrap().1;
+    let fuel = |name: &str| speed::fuel_per_stream(wasm_of(name), &exchange, 10, 100).unwrap();
     for pair in ["headers", "callout"] {
         let (ours, official) = (fuel(&format!("{pair} (sluice)")), fuel(&format!("{pair} (official)")));
         let _ = writeln!(out, "| {pair} | {ours} | {official} | {} |", ratio(ours as f64, official as f64));
@@ -119,10 +117,7 @@ fn main() {
     let _ = writeln!(out, "\nBy callback, one stream after 10 warm-up streams:\n");
     let _ = writeln!(out, "| pair | callback | sluice | official | ours/official |");
     let _ = writeln!(out, "|---|---|---:|---:|---:|");
-    let by_callback = |name: &str| {
-        let (_, wasm) = built.iter().find(|(p, _)| p.name == name).unwrap();
-        speed::fuel_by_callback(wasm, &exchange, 10).unwrap()
-    };
+    let by_callback = |name: &str| speed::fuel_by_callback(wasm_of(name), &exchange, 10).unwrap();
     for pair in ["headers", "callout"] {
         let (ours, official) = (by_callback(&format!("{pair} (sluice)")), by_callback(&format!("{pair} (official)")));
         for ((callback, a), (_, b)) in ours.iter().zip(&official) {

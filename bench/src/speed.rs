@@ -136,13 +136,19 @@ pub fn bare_run(wasm: &[u8], streams: u32, sample_at: u32) -> Run {
     Run { streams, elapsed, early, end: driver.memory_bytes() as u64 }
 }
 
+/// A fresh metering VM of `wasm` that has run `warmup` streams of `exchange`.
+fn warmed_up(wasm: &[u8], exchange: &Exchange, warmup: u32) -> wasmtime::Result<Driver> {
+    let mut driver = Driver::new(&driver::engine(true), wasm, false)?;
+    for _ in 0..warmup {
+        driver.stream(exchange)?;
+    }
+    Ok(driver)
+}
+
 /// Guest instructions (wasm fuel) of one stream of `exchange`, averaged over
 /// `streams` streams after `warmup` streams, in a fresh VM.
 pub fn fuel_per_stream(wasm: &[u8], exchange: &Exchange, warmup: u32, streams: u32) -> wasmtime::Result<u64> {
-    let mut driver = Driver::new(&driver::engine(true), wasm, false)?;
-    for _ in 0..warmup {
-        driver.stream_fuel(exchange)?;
-    }
+    let mut driver = warmed_up(wasm, exchange, warmup)?;
     let mut total = 0;
     for _ in 0..streams {
         total += driver.stream_fuel(exchange)?;
@@ -153,10 +159,7 @@ pub fn fuel_per_stream(wasm: &[u8], exchange: &Exchange, warmup: u32, streams: u
 /// Guest instructions of each callback of one stream of `exchange`, after
 /// `warmup` streams, in a fresh VM (callback name, fuel), in call order.
 pub fn fuel_by_callback(wasm: &[u8], exchange: &Exchange, warmup: u32) -> wasmtime::Result<Vec<(&'static str, u64)>> {
-    let mut driver = Driver::new(&driver::engine(true), wasm, false)?;
-    for _ in 0..warmup {
-        driver.stream(exchange)?;
-    }
+    let mut driver = warmed_up(wasm, exchange, warmup)?;
     driver.stream(exchange)?;
     Ok(driver.fuel_by_callback().to_vec())
 }

@@ -71,14 +71,8 @@ pub fn host_level(level: log::Level) -> LogLevel {
 /// that never calls [`init`] imports no `proxy_get_log_level`. Critical
 /// lines always pass.
 pub fn enabled(level: LogLevel) -> bool {
-    let level = match level {
-        LogLevel::Trace => log::Level::Trace,
-        LogLevel::Debug => log::Level::Debug,
-        LogLevel::Info => log::Level::Info,
-        LogLevel::Warn => log::Level::Warn,
-        LogLevel::Error => log::Level::Error,
-        LogLevel::Critical => return true,
-    };
+    // `log` has no critical level (its filter is `Off`).
+    let Some(level) = filter_for(level).to_level() else { return true };
     #[cfg(target_arch = "wasm32")]
     {
         if !INSTALLED.load(Ordering::Relaxed) {

@@ -114,8 +114,12 @@ fn validate(bytes: &[u8]) -> Result<usize> {
 /// values than it holds, lacks a NUL terminator, or has bytes after the last
 /// pair — with an error, never a panic or an out-of-bounds read.
 pub fn deserialize(bytes: &[u8]) -> Result<Pairs> {
-    let count = validate(bytes)?;
-    Ok(PairsIter::new(bytes, count).map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+    Ok(owned(PairsIter::new(bytes, validate(bytes)?)))
+}
+
+/// Copies the pairs out.
+fn owned(pairs: PairsIter<'_>) -> Pairs {
+    pairs.map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
 }
 
 /// A serialized map as the host returned it, validated once and read in
@@ -183,7 +187,7 @@ impl MapView {
 
     /// The pairs copied out, as [`deserialize`] returns them.
     pub fn to_pairs(&self) -> Pairs {
-        self.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        owned(self.iter())
     }
 }
 

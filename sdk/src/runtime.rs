@@ -3,10 +3,11 @@
 //!
 //! * `global-allocator`: a `#[global_allocator]` made for plugins:
 //!   segregated free lists over `memory.grow`, cheaper per allocation than
-//!   dlmalloc and a fraction of its code. Sizes round up to classes of 16, 32, 48, 64 bytes, then
-//!   four steps per doubling (at most a fifth wasted); memory a class took
-//!   stays with it, so a steady workload has a steady footprint. Usable with
-//!   `std` too (it replaces the standard library's allocator).
+//!   dlmalloc and a fraction of its code. Sizes round up to classes of 16,
+//!   32, 48, 64 bytes, then four steps per doubling (at most a fifth
+//!   wasted); memory a class took stays with it, so a steady workload has a
+//!   steady footprint. Usable with `std` too (it replaces the standard
+//!   library's allocator).
 //! * `panic-handler`: a `#[panic_handler]` that reports the panic message
 //!   through `proxy_log` at critical level and traps. Compiled only without
 //!   the `std` feature; a plugin that links `std` itself must not enable it

@@ -202,7 +202,7 @@ impl Call<'_, '_> {
 
     /// Calls host function `name` with `args`; its status.
     fn invoke(&mut self, name: &'static str, args: &[Val]) -> Result<u32, Trap> {
-        if let Some(why) = self.caller.data().world().policy.profile.link_error(name) {
+        if let Some(why) = self.caller.data().policy.profile.link_error(name) {
             // A wasm module importing it would not have linked at all.
             return Err(wasmtime::Error::msg(why));
         }
