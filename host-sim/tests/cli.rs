@@ -22,10 +22,32 @@ const TICK_IN_STREAM: &str = r#"(module
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (drop (call $tick (i32.const 1000))) (i32.const 0)))"#;
 
+/// A guest that pauses every response in its headers and resumes the
+/// newest paused one from its tick (every second).
+const PAUSE_RESPONSE: &str = r#"(module
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+  (import "env" "proxy_set_effective_context" (func $effective (param i32) (result i32)))
+  (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $held (mut i32) (i32.const 0))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $tick (i32.const 1000))) (i32.const 1))
+  (func (export "proxy_on_response_headers") (param $id i32) (param i32 i32) (result i32)
+    (global.set $held (local.get $id)) (i32.const 1))
+  (func (export "proxy_on_tick") (param i32)
+    (if (global.get $held) (then
+      (drop (call $effective (global.get $held)))
+      (drop (call $continue (i32.const 1)))
+      (global.set $held (i32.const 0))))))"#;
+
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
-/// `faults.wasm` and `callout.wasm` (test guests `e2e-faults` and
-/// `e2e-callout`), `tick-in-stream.wasm` (WAT).
+/// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
+/// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`),
+/// `tick-in-stream.wasm` and `pause-response.wasm` (WAT).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -40,11 +62,14 @@ fn workdir() -> &'static Path {
             ("sluice-example-header-decode", "header-decode.wasm"),
             ("sluice-guest-e2e-faults", "faults.wasm"),
             ("sluice-guest-e2e-callout", "callout.wasm"),
+            ("sluice-guest-e2e-state", "state.wasm"),
+            ("sluice-guest-e2e-http", "http.wasm"),
         ] {
             let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
             std::fs::write(dir.join(file), wasm).unwrap();
         }
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
+        std::fs::write(dir.join("pause-response.wasm"), wat::parse_str(PAUSE_RESPONSE).unwrap()).unwrap();
         dir
     })
 }
@@ -129,6 +154,22 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
             "malformed-route.toml",
             ":7:1: field `virtual_hosts[1].routes[1]`: a route needs `cluster` or `cluster_header`",
         ),
+        ("malformed-unused-answer.toml", ":6:1: field `stream[1].callouts[1]`: no HTTP callout is pending"),
+        (
+            "malformed-status-zero.toml",
+            ":6:10: field `stream[1].callouts[1].status`: an HTTP status is 100 to 999, found 0",
+        ),
+        (
+            "malformed-header-name.toml",
+            ":4:37: field `stream[1].request.headers.\"x bad\"`: a header name is not empty",
+        ),
+        (
+            "malformed-empty-header-name.toml",
+            ":5:26: field `stream[1].response.headers.\"\"`: a header name is not empty",
+        ),
+        ("malformed-plugins.toml", ":1:10: field `plugin`: with [[plugins]], `plugin` goes into each plugin's table"),
+        ("malformed-plugin-id.toml", ":6:10: field `stream[1].plugin`: no plugin has id \"b\" (ids: \"a\")"),
+        ("malformed-resume.toml", ":7:10: field `stream[2].resume`: no earlier step opens a stream with id \"A\""),
     ];
     for (file, expected) in cases {
         let (code, out, err) = run(&["run"], file);
@@ -308,4 +349,61 @@ fn the_examples_scenarios_pass_with_their_plugins_built_from_source() {
     ] {
         assert!(router.contains(line), "{line:?} in\n{router}");
     }
+}
+
+#[test]
+fn several_plugins_share_data_and_queues_by_vm_id() {
+    let (code, out, err) = run(&["run"], "plugins-shared-data-and-queues-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("PASS: every expectation held (5 streams)"), "{out}");
+    let (code, out, _) = run(&["run", "--json"], "plugins-shared-data-and-queues-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let plugins: Vec<&str> =
+        report["steps"].as_array().unwrap().iter().map(|s| s["plugin"].as_str().unwrap()).collect();
+    assert_eq!(plugins, ["producer", "consumer", "other", "producer", "producer"]);
+
+    let (code, out, err) = run(&["run"], "plugins-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        r#"expect.shared_data[1] ("hits" in vm_id ""): the key is not set"#,
+        r#"expect.shared_data[2] ("hits" in vm_id "b").value: expected "7", found "1""#,
+        r#"expect.shared_data[2] ("hits" in vm_id "b").cas: expected 99, found "#,
+        r#"expect.queues[1] ("e2e_jobs" in vm_id "").items: expected ["/x"], found []"#,
+        r#"expect.queues[2] ("nope" in vm_id "b"): no such queue"#,
+        r#"plugin "b": expect.vm_failed: the plugin's VM never failed"#,
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+    assert!(out.contains("FAIL: 6 expectation(s) failed"), "{out}");
+}
+
+#[test]
+fn streams_interleave_step_by_step_and_requests_are_exact() {
+    let (code, out, err) = run(&["run"], "interleaved-streams-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("⏸ held open after this stream; it finished during stream 3"), "{out}");
+    let (code, out, err) = run(&["run"], "interleaved-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        "stream 1 (headers only): expect.forwarded: the request should reach the upstream whole, but its end of \
+         stream did not",
+        r#"stream 2 (repeated headers): expect.upstream_headers.equals: `x-a` should be ["2", "1"], found ["1", "2"]"#,
+        r#"stream 2 (repeated headers): expect.upstream_headers.exactly: expected [(":method", "GET")], found"#,
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+}
+
+#[test]
+fn a_stream_paused_in_its_response_is_resumed_by_a_later_step() {
+    let (code, out, err) = run(&["run"], "paused-response-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("⏸ held open after this stream; it finished during stream 2"), "{out}");
+    assert!(out.contains("⏸ held open after this stream; it finished when the scenario ended"), "{out}");
+    let (code, out, _) = run(&["run", "--json"], "paused-response-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["steps"][0]["released_in"], 2);
+    assert_eq!(report["steps"][2]["client_response"], serde_json::Value::Null);
 }

@@ -9,9 +9,12 @@ use host_sim::scenario;
 
 const USAGE: &str = "\
 usage: host-sim run [--json] <scenario.toml>...
+       host-sim schema
 
-Runs a Proxy-Wasm plugin through each scenario file and prints a trace of
+Runs Proxy-Wasm plugins through each scenario file and prints a trace of
 every stream, the final metrics in Prometheus text format, and the result.
+`schema` prints the scenario format's JSON Schema (for editors: put
+`#:schema <file>` on a scenario's first line).
 
 options:
   --json      print one JSON report per scenario instead of the trace
@@ -34,6 +37,18 @@ fn main() -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
+    if command == "schema" && rest.is_empty() {
+        match serde_json::to_string_pretty(&scenario::schema()) {
+            Ok(text) => {
+                println!("{text}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the schema: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
     if command != "run" {
         eprintln!("host-sim: unknown command {command:?}\n\n{USAGE}");
         return ExitCode::from(2);
@@ -60,6 +75,11 @@ fn main() -> ExitCode {
         };
         let report = match scenario::run(&scenario) {
             Ok(r) => r,
+            Err(scenario::RunError::Invalid(e)) => {
+                eprintln!("error: invalid scenario: {e}");
+                code = code.max(2);
+                continue;
+            }
             Err(e) => {
                 eprintln!("error: {}: {e}", file.display());
                 code = code.max(3);

@@ -1,8 +1,9 @@
 //! Expectations against what a run recorded; each failure is one line that
 //! names the step and the expectation.
 
-use super::format::{Expect, HeaderExpect, Step};
+use super::format::{Expect, Forwarded, HeaderExpect, PluginExpect, Step};
 use super::run::{Headers, StepReport};
+use crate::host::Host;
 use crate::state::metrics::MetricValue;
 
 fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
@@ -25,8 +26,16 @@ fn headers(label: &str, side: &str, expect: &HeaderExpect, seen: Option<&Headers
     }
     for (name, want) in &expect.equals {
         let found = values(seen, name);
-        if found != [want.as_str()] {
+        if found != *want {
+            let want: &dyn std::fmt::Debug = if let [one] = want.as_slice() { one } else { want };
             failures.push(format!("{label}: expect.{side}.equals: `{name}` should be {want:?}, found {found:?}"));
+        }
+    }
+    if let Some(want) = &expect.exactly {
+        let same = want.len() == seen.len()
+            && want.iter().zip(seen).all(|((k, v), (sk, sv))| k.eq_ignore_ascii_case(sk) && v == sv);
+        if !same {
+            failures.push(format!("{label}: expect.{side}.exactly: expected {want:?}, found {seen:?}"));
         }
     }
     for (name, re) in &expect.matches {
@@ -37,14 +46,15 @@ fn headers(label: &str, side: &str, expect: &HeaderExpect, seen: Option<&Headers
     }
 }
 
-/// Checks one step's expectations.
-pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<String>) {
+/// Checks one step's expectations: callouts and logs against its own
+/// report, the stream's against `stream` (the report of the step that
+/// opened it, for a step that resumes a stream).
+pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, failures: &mut Vec<String>) {
     let e = &step.expect;
+    let report = own;
     for (i, answer) in step.callouts.iter().enumerate() {
-        let Some(call) = report.callouts.get(i) else { continue };
-        if call.answer.contains("not used") {
-            failures.push(format!("{label}: callouts[{}]: no callout was pending to answer", i + 1));
-        } else if call.answer.starts_with("cannot time out") {
+        let Some(call) = report.callouts.iter().find(|c| c.answer_index == Some(i)) else { continue };
+        if call.answer.starts_with("cannot time out") {
             failures.push(format!("{label}: callouts[{}].timeout: the callout has no timeout (0: none)", i + 1));
         } else if let Some(cluster) = &answer.cluster
             && *cluster != call.cluster
@@ -57,11 +67,12 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
         }
     }
     if let Some(n) = e.callouts {
-        let made = report.callouts.iter().filter(|c| !c.answer.contains("not used") && !c.from_earlier_step).count();
+        let made = report.callouts.iter().filter(|c| !c.from_earlier_step).count();
         if made != n {
             failures.push(format!("{label}: expect.callouts: the plugin made {made} callouts, expected {n}"));
         }
     }
+    let report = stream;
     let route = report.route.as_ref();
     for (what, want, found) in [
         ("route", &e.route, route.and_then(|r| r.name.as_ref())),
@@ -78,12 +89,26 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
             failures.push(format!("{label}: expect.{what}: expected {want:?}, found {found}"));
         }
     }
-    if let Some(forwarded) = e.forwarded
-        && forwarded != report.upstream_request.is_some()
-    {
-        let what =
-            if forwarded { "should reach the upstream but did not" } else { "should not reach the upstream but did" };
-        failures.push(format!("{label}: expect.forwarded: the request {what}"));
+    if let Some(forwarded) = e.forwarded {
+        let found = match (&report.upstream_request, report.upstream_whole) {
+            (None, _) => Forwarded::Nothing,
+            (Some(_), false) => Forwarded::Headers,
+            (Some(_), true) => Forwarded::Whole,
+        };
+        let what = match (forwarded, found) {
+            (Forwarded::Nothing, Forwarded::Nothing) => None,
+            (Forwarded::Nothing, _) => Some("should not reach the upstream but did"),
+            (Forwarded::Headers, Forwarded::Nothing) => Some("should reach the upstream but did not"),
+            (Forwarded::Headers, _) => None,
+            (Forwarded::Whole, Forwarded::Whole) => None,
+            (Forwarded::Whole, Forwarded::Headers) => Some(
+                "should reach the upstream whole, but its end of stream did not (only the headers and part of the body)",
+            ),
+            (Forwarded::Whole, Forwarded::Nothing) => Some("should reach the upstream whole but did not reach it"),
+        };
+        if let Some(what) = what {
+            failures.push(format!("{label}: expect.forwarded: the request {what}"));
+        }
     }
     headers(label, "upstream_headers", &e.upstream_headers, report.upstream_request.as_ref(), failures);
     headers(label, "client_headers", &e.client_headers, report.client_response.as_ref(), failures);
@@ -121,26 +146,68 @@ pub fn step(label: &str, step: &Step, report: &StepReport, failures: &mut Vec<St
         }
     }
     for re in &e.logs {
-        if !report.logs.iter().any(|l| re.is_match(&l.message)) {
+        if !own.logs.iter().any(|l| re.is_match(&l.message)) {
             failures.push(format!("{label}: expect.logs: no log line of this stream matches /{re}/"));
         }
     }
 }
 
-/// Checks the expectations on the plugin's VM: whether it failed (without
-/// `vm_failed`, a failure is a failed run) and how often it was rebuilt.
-pub fn vm(expect: &Expect, failure: Option<&str>, rebuilds: u32, failures: &mut Vec<String>) {
+/// Checks the expectations on a plugin's VM (`which` names the plugin when
+/// there are several): whether it failed (without `vm_failed`, a failure
+/// is a failed run) and how often it was rebuilt.
+pub fn vm(which: &str, expect: &PluginExpect, failure: Option<&str>, rebuilds: u32, failures: &mut Vec<String>) {
     let failure = failure.map(crate::failure::summary);
     match (expect.vm_failed, failure) {
-        (None, Some(failure)) => failures.push(format!("the plugin's VM failed: {failure}")),
-        (Some(false), Some(failure)) => failures.push(format!("expect.vm_failed: the plugin's VM failed: {failure}")),
-        (Some(true), None) => failures.push("expect.vm_failed: the plugin's VM never failed".to_owned()),
+        (None, Some(failure)) => failures.push(format!("{which}the plugin's VM failed: {failure}")),
+        (Some(false), Some(failure)) => {
+            failures.push(format!("{which}expect.vm_failed: the plugin's VM failed: {failure}"))
+        }
+        (Some(true), None) => failures.push(format!("{which}expect.vm_failed: the plugin's VM never failed")),
         _ => {}
     }
     if let Some(want) = expect.rebuilds
         && want != rebuilds
     {
-        failures.push(format!("expect.rebuilds: expected {want} rebuilds of the plugin's VM, found {rebuilds}"));
+        failures.push(format!("{which}expect.rebuilds: expected {want} rebuilds of the plugin's VM, found {rebuilds}"));
+    }
+}
+
+/// Checks shared data and queues at the end of the run.
+pub fn state(expect: &Expect, host: &Host, failures: &mut Vec<String>) {
+    for (i, want) in expect.shared_data.iter().enumerate() {
+        let field = format!("expect.shared_data[{}] ({:?} in vm_id {:?})", i + 1, want.key, want.vm_id);
+        match host.shared_data(&want.vm_id, &want.key) {
+            None if want.absent => {}
+            None => failures.push(format!("{field}: the key is not set")),
+            Some((value, _)) if want.absent => {
+                failures.push(format!("{field}: the key should be unset, it is {:?}", String::from_utf8_lossy(&value)))
+            }
+            Some((value, cas)) => {
+                let value = String::from_utf8_lossy(&value);
+                if let Some(w) = &want.value
+                    && *w != value
+                {
+                    failures.push(format!("{field}.value: expected {w:?}, found {value:?}"));
+                }
+                if let Some(w) = want.cas
+                    && w != cas
+                {
+                    failures.push(format!("{field}.cas: expected {w}, found {cas}"));
+                }
+            }
+        }
+    }
+    for (i, want) in expect.queues.iter().enumerate() {
+        let field = format!("expect.queues[{}] ({:?} in vm_id {:?})", i + 1, want.name, want.vm_id);
+        match host.queue(&want.vm_id, &want.name) {
+            None => failures.push(format!("{field}: no such queue (no plugin registered it)")),
+            Some(items) => {
+                let items: Vec<String> = items.iter().map(|i| String::from_utf8_lossy(i).into_owned()).collect();
+                if items != want.items {
+                    failures.push(format!("{field}.items: expected {:?}, found {items:?}", want.items));
+                }
+            }
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-//! Driving a scenario's steps on a host: the clock and ticks, one HTTP
-//! stream per step, callout answers (a response, a reset, or the clock moved
-//! to the call's timeout), and streams a step holds open until a later step
-//! resumes them.
+//! Driving a scenario's steps on a host: shared data and queue items from
+//! outside, the clock and ticks, HTTP streams sent part by part (a step may
+//! send a stream up to a part, `until`, and a later step `resume` it),
+//! callout answers (a response, a reset, or the clock moved to the call's
+//! timeout), and streams left open while the plugin holds them.
 
-use super::format::{Message, Step};
-use super::run::{CalloutReport, Headers, RouteReport, StepReport};
+use super::format::{Message, Part, Scenario, Step};
+use super::run::{CalloutReport, Headers, LogLine, RouteReport, StepReport};
 use crate::api::{HttpStream, StreamId};
 use crate::error::Error;
 use crate::failure::FAIL_STREAM_DETAILS;
@@ -23,60 +24,220 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A stream that a step (`hold = true`) left open.
-#[derive(Debug)]
-struct Held {
-    step: usize,
-    stream: StreamId,
-    response: Option<Message>,
+/// One piece a client or an upstream sends, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    RequestHeaders,
+    RequestChunk(usize),
+    RequestTrailers,
+    ResponseHeaders,
+    ResponseChunk(usize),
+    ResponseTrailers,
 }
 
-/// Runs steps and keeps the streams they hold open.
+impl Piece {
+    /// Whether `until = part` includes this piece.
+    fn within(self, part: Part) -> bool {
+        let rank = match self {
+            Piece::RequestHeaders => Part::RequestHeaders,
+            Piece::RequestChunk(_) => Part::RequestBody,
+            Piece::RequestTrailers => Part::Request,
+            Piece::ResponseHeaders => Part::ResponseHeaders,
+            Piece::ResponseChunk(_) | Piece::ResponseTrailers => Part::ResponseBody,
+        };
+        rank <= part && !(self == Piece::ResponseTrailers && part == Part::ResponseBody)
+    }
+}
+
+/// The pieces of a request and (when given) its response.
+fn pieces(request: &Message, response: Option<&Message>) -> Vec<Piece> {
+    let mut out = vec![Piece::RequestHeaders];
+    out.extend((0..request.chunks.len()).map(Piece::RequestChunk));
+    if request.trailers.is_some() {
+        out.push(Piece::RequestTrailers);
+    }
+    if let Some(response) = response {
+        out.push(Piece::ResponseHeaders);
+        out.extend((0..response.chunks.len()).map(Piece::ResponseChunk));
+        if response.trailers.is_some() {
+            out.push(Piece::ResponseTrailers);
+        }
+    }
+    out
+}
+
+/// An HTTP stream the scenario has opened and not finished.
+#[derive(Debug)]
+struct Open {
+    /// The step that opened it: its report holds the stream's outcome.
+    step: usize,
+    /// Its `id`, for `resume`.
+    name: Option<String>,
+    stream: StreamId,
+    request: Message,
+    response: Option<Message>,
+    /// Pieces sent so far.
+    sent: usize,
+    /// Send no further than this part until a step resumes it.
+    until: Option<Part>,
+}
+
+impl Open {
+    fn pieces(&self) -> Vec<Piece> {
+        pieces(&self.request, self.response.as_ref())
+    }
+
+    /// Sends the next pieces, up to `until`; the response only once the
+    /// upstream has the whole request. Stops once the stream is over.
+    fn send(&mut self, stream: &mut HttpStream<'_>, report: &mut StepReport) -> Result<(), Error> {
+        let pieces = self.pieces();
+        while let Some(&piece) = pieces.get(self.sent) {
+            if stream.is_over() || self.until.is_some_and(|u| !piece.within(u)) {
+                return Ok(());
+            }
+            let (request, response) = (&self.request, self.response.as_ref());
+            let last = |chunks: usize, trailers: bool, i: usize| i + 1 == chunks && !trailers;
+            match piece {
+                Piece::RequestHeaders => {
+                    let end = request.chunks.is_empty() && request.trailers.is_none();
+                    stream.request_headers(request.headers.clone(), end)?;
+                }
+                Piece::RequestChunk(i) => {
+                    let end = last(request.chunks.len(), request.trailers.is_some(), i);
+                    stream.request_body(&request.chunks[i], end)?;
+                }
+                Piece::RequestTrailers => {
+                    stream.request_trailers(request.trailers.clone().unwrap_or_default())?;
+                }
+                Piece::ResponseHeaders => {
+                    let Some(response) = response else { return Ok(()) };
+                    if !stream.upstream_request().end_of_stream {
+                        return Ok(());
+                    }
+                    report.response_in = Some(text(&response.headers));
+                    let end = response.chunks.is_empty() && response.trailers.is_none();
+                    stream.response_headers(response.headers.clone(), end)?;
+                }
+                Piece::ResponseChunk(i) => {
+                    let Some(response) = response else { return Ok(()) };
+                    let end = last(response.chunks.len(), response.trailers.is_some(), i);
+                    stream.response_body(&response.chunks[i], end)?;
+                }
+                Piece::ResponseTrailers => {
+                    let Some(response) = response else { return Ok(()) };
+                    stream.response_trailers(response.trailers.clone().unwrap_or_default())?;
+                }
+            }
+            self.sent += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether the stream has nothing more to do: it is over, or everything
+    /// is sent and the client has the whole response (without a response:
+    /// the upstream has the whole request).
+    fn done(&self, stream: &HttpStream<'_>) -> bool {
+        if stream.is_over() {
+            return true;
+        }
+        if self.sent < self.pieces().len() {
+            return false;
+        }
+        match &self.response {
+            Some(_) => stream.client_response().end_of_stream,
+            None => stream.upstream_request().end_of_stream,
+        }
+    }
+}
+
+/// Reads each VM's new log lines.
+#[derive(Debug, Default)]
+pub(super) struct LogCursor {
+    /// Lines seen per VM (dropped ones included).
+    seen: Vec<u64>,
+}
+
+impl LogCursor {
+    /// The lines logged since the last call, VM by VM.
+    pub fn take(&mut self, host: &Host) -> Vec<LogLine> {
+        let mut out = Vec::new();
+        self.seen.resize(host.vms.len(), 0);
+        for (vm, seen) in host.vms.iter().zip(&mut self.seen) {
+            let logs = &vm.state().logs;
+            let total = logs.dropped() + logs.len() as u64;
+            if total < *seen {
+                *seen = 0;
+            }
+            let skip = seen.saturating_sub(logs.dropped()) as usize;
+            out.extend(logs.iter().skip(skip).map(|r| LogLine {
+                level: super::run::level(r.level),
+                context_id: r.context_id,
+                message: r.message.clone(),
+            }));
+            *seen = total;
+        }
+        out
+    }
+}
+
+/// Runs steps and keeps the streams they leave open.
 #[derive(Debug)]
 pub(super) struct Driver {
-    held: Vec<Held>,
+    plugins: Vec<PluginId>,
+    open: Vec<Open>,
     /// The host has a route table: streams report where they were routed.
     routing: bool,
+    /// Log lines per report, gathered while streams finish.
+    pub(super) logs: LogCursor,
 }
 
 impl Driver {
-    /// A driver for a host with (`routing`) or without a route table.
-    pub fn new(routing: bool) -> Driver {
-        Driver { held: Vec::new(), routing }
+    /// A driver for the scenario's loaded plugins.
+    pub fn new(scenario: &Scenario, plugins: Vec<PluginId>, logs: LogCursor) -> Driver {
+        Driver { plugins, open: Vec::new(), routing: !scenario.routes.is_empty(), logs }
     }
 
-    /// Runs step `index`; a host or plugin error ends the step and is in its report.
-    pub fn step(&mut self, host: &mut Host, plugin: PluginId, index: usize, step: &Step) -> StepReport {
-        let mut report = StepReport::new(step);
-        if let Err(e) = self.drive(host, plugin, index, step, &mut report) {
-            report.error = Some(e.to_string());
+    /// The loaded plugin of scenario plugin `index`.
+    pub fn plugin(&self, index: usize) -> PluginId {
+        self.plugins[index]
+    }
+
+    /// Runs step `index`; a host or plugin error ends the step and is in
+    /// the report of the stream it happened on.
+    pub fn step(&mut self, host: &mut Host, index: usize, step: &Step, reports: &mut Vec<StepReport>) {
+        reports.push(StepReport::new(step));
+        let result = self.drive(host, index, step, reports);
+        if let Err((at, e)) = result {
+            reports[at].error.get_or_insert(e.to_string());
         }
-        report
     }
 
-    /// After step `now` (0-based; `None`: the scenario ended): each held
-    /// stream that a step resumed (its request reached the upstream, or it
-    /// ended) gets its upstream response and finishes, with its outcome in
-    /// its own step's report; at the end every held stream finishes, as
-    /// when its client goes away.
+    /// After step `now` (0-based; `None`: the scenario ended): each open
+    /// stream goes on as far as it can (a step may have resumed it) and
+    /// finishes once it is done, with its outcome in the report of the step
+    /// that opened it; at the end every open stream finishes, as when its
+    /// client goes away, and the lines it logs then are in that report.
     pub fn release(&mut self, host: &mut Host, reports: &mut [StepReport], now: Option<usize>) {
-        for held in std::mem::take(&mut self.held) {
-            let ready = host.http(held.stream).is_ok_and(|s| ready(&s));
-            let Some(report) = reports.get_mut(held.step) else { continue };
-            if !ready && now.is_some() {
-                self.held.push(held);
-                continue;
-            }
-            report.released_in = now.map(|n| n + 1);
-            let result = host.http(held.stream).and_then(|mut stream| {
-                let delivered = match &held.response {
-                    Some(response) => respond(&mut stream, response, report),
-                    None => Ok(()),
-                };
-                finish(stream, report, delivered, self.routing)
+        for mut open in std::mem::take(&mut self.open) {
+            let at = open.step;
+            let result = host.http(open.stream).and_then(|mut stream| {
+                let sent = open.send(&mut stream, &mut reports[at]);
+                if sent.is_ok() && now.is_some() && !open.done(&stream) {
+                    return Ok(Some(()));
+                }
+                reports[at].released_in = now.map(|n| n + 1);
+                finish(stream, &open, &mut reports[at], sent, self.routing).map(|()| None)
             });
-            if let Err(e) = result {
-                report.error.get_or_insert(e.to_string());
+            match result {
+                Ok(Some(())) => self.open.push(open),
+                Ok(None) => {}
+                Err(e) => {
+                    reports[at].error.get_or_insert(e.to_string());
+                }
+            }
+            if now.is_none() {
+                let lines = self.logs.take(host);
+                reports[at].logs.extend(lines);
             }
         }
     }
@@ -84,65 +245,94 @@ impl Driver {
     fn drive(
         &mut self,
         host: &mut Host,
-        plugin: PluginId,
         index: usize,
         step: &Step,
-        report: &mut StepReport,
-    ) -> Result<(), Error> {
+        reports: &mut [StepReport],
+    ) -> Result<(), (usize, Error)> {
+        let here = |e| (index, e);
+        let plugin = self.plugins[step.plugin];
         let earlier: Vec<CalloutId> = host.http_callouts().iter().map(HttpCallout::id).collect();
+        for d in &step.shared_data {
+            host.set_shared_data(&d.vm_id, &d.key, &d.value);
+        }
+        for e in &step.enqueue {
+            host.enqueue(&e.vm_id, &e.queue, &e.value).map_err(here)?;
+        }
         if let Some(by) = step.advance {
-            host.advance(by)?;
+            host.advance(by).map_err(here)?;
         }
         for _ in 0..step.ticks {
-            host.tick(plugin)?;
+            host.tick(plugin).map_err(here)?;
         }
-        let Some(request) = &step.request else { return answer_callouts(host, step, &earlier, report) };
-        report.request_in = Some(text(&request.headers));
-        report.request_body_in = lossy(&request.chunks.concat());
-        let mut stream = host.http_stream(plugin)?;
-        let result =
-            request.deliver(&mut stream, false).and_then(|()| answer_callouts(stream.host(), step, &earlier, report));
-        if result.is_ok() && step.hold && !ready(&stream) {
-            report.held = true;
-            self.held.push(Held { step: index, stream: stream.id(), response: step.response.clone() });
+        let mut open = match (&step.request, &step.resume) {
+            (Some(request), _) => {
+                let report = &mut reports[index];
+                report.request_in = Some(text(&request.headers));
+                report.request_body_in = lossy(&request.chunks.concat());
+                let stream = host.http_stream(plugin).map_err(here)?;
+                Open {
+                    step: index,
+                    name: step.id.clone(),
+                    stream: stream.id(),
+                    request: request.clone(),
+                    response: step.response.clone(),
+                    sent: 0,
+                    until: step.until,
+                }
+            }
+            (None, Some(name)) => {
+                let Some(at) = self.open.iter().position(|o| o.name.as_ref() == Some(name)) else {
+                    answer_callouts(host, step, &earlier, &mut reports[index]).map_err(here)?;
+                    return Err((index, Error::NotFound(format!("no open stream {name:?} to resume (it finished)"))));
+                };
+                let mut open = self.open.remove(at);
+                open.until = step.until;
+                if open.response.is_none() {
+                    open.response = step.response.clone();
+                }
+                open
+            }
+            (None, None) => return answer_callouts(host, step, &earlier, &mut reports[index]).map_err(here),
+        };
+        let owner = open.step;
+        let mut stream = match host.http(open.stream) {
+            Ok(stream) => stream,
+            Err(e) => return Err((owner, e)),
+        };
+        let result = open
+            .send(&mut stream, &mut reports[owner])
+            .and_then(|()| answer_callouts(stream.host(), step, &earlier, &mut reports[index]))
+            .and_then(|()| open.send(&mut stream, &mut reports[owner]));
+        let keep = step.hold || open.name.is_some();
+        if result.is_ok() && keep && !open.done(&stream) {
+            reports[owner].held = true;
+            self.open.push(open);
             return Ok(());
         }
-        let result = match (&step.response, result) {
-            (Some(response), Ok(())) => respond(&mut stream, response, report),
-            (_, result) => result,
-        };
-        finish(stream, report, result, self.routing)
+        if owner != index {
+            reports[owner].released_in = Some(index + 1);
+        }
+        finish(stream, &open, &mut reports[owner], result, self.routing).map_err(|e| (owner, e))
     }
 }
 
-/// Whether the stream can take the upstream's response now (or has ended).
-fn ready(stream: &HttpStream<'_>) -> bool {
-    stream.is_over() || stream.upstream_request().end_of_stream
-}
-
-/// Sends the upstream's response if the upstream received the whole
-/// request; otherwise records why not.
-fn respond(stream: &mut HttpStream<'_>, response: &Message, report: &mut StepReport) -> Result<(), Error> {
-    report.response_in = Some(text(&response.headers));
-    report.response_skipped = if let Some(local) = stream.local_response() {
-        Some(if local.details == FAIL_STREAM_DETAILS {
+/// Why the upstream's response was not sent.
+fn skipped(stream: &HttpStream<'_>) -> String {
+    if let Some(local) = stream.local_response() {
+        if local.details == FAIL_STREAM_DETAILS {
             format!("the plugin's VM failed: fail closed answered locally ({})", local.status_code)
         } else {
             format!("the plugin answered locally ({})", local.status_code)
-        })
+        }
     } else if stream.is_over() {
-        Some("the stream already ended".into())
+        "the stream already ended".into()
     } else if stream.upstream_request().headers.is_none() {
-        Some("the request is paused before the upstream (the plugin did not resume it)".into())
+        "the request is paused before the upstream (the plugin did not resume it)".into()
     } else if !stream.upstream_request().end_of_stream {
-        Some("the upstream has not received the whole request".into())
+        "the upstream has not received the whole request".into()
     } else {
-        None
-    };
-    if report.response_skipped.is_none() {
-        response.deliver(stream, true)?;
+        "the stream was left open before its response (`until`)".into()
     }
-    Ok(())
 }
 
 /// Finishes the stream and records what each side saw, and where it was
@@ -150,10 +340,17 @@ fn respond(stream: &mut HttpStream<'_>, response: &Message, report: &mut StepRep
 /// `result`, which is returned).
 fn finish(
     stream: HttpStream<'_>,
+    open: &Open,
     report: &mut StepReport,
     result: Result<(), Error>,
     routing: bool,
 ) -> Result<(), Error> {
+    if let Some(response) = &open.response
+        && report.response_in.is_none()
+    {
+        report.response_in = Some(text(&response.headers));
+        report.response_skipped = Some(skipped(&stream));
+    }
     let outcome = stream.complete();
     result?;
     let outcome = outcome?;
@@ -166,6 +363,7 @@ fn finish(
     }
     let record = |sent: &Sent| (sent.headers.as_ref().map(text), lossy(&sent.body));
     (report.upstream_request, report.upstream_body) = record(&outcome.upstream_request);
+    report.upstream_whole = outcome.upstream_request.end_of_stream;
     (report.client_response, report.client_body) = record(&outcome.client_response);
     if let Some(local) = &outcome.local_response {
         report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
@@ -180,26 +378,22 @@ fn finish(
 
 /// Answers the pending HTTP callouts with the step's answers, oldest first
 /// (callouts of earlier steps, pending when the step began: `earlier`,
-/// included), then lists those still pending.
+/// included), then lists those still pending. An answer with no callout
+/// pending is recorded as not used (the run reports the scenario invalid).
 fn answer_callouts(host: &mut Host, step: &Step, earlier: &[CalloutId], report: &mut StepReport) -> Result<(), Error> {
-    let callout = |call: &HttpCallout, answer: String| CalloutReport {
+    let callout = |call: &HttpCallout, answer: String, index: Option<usize>| CalloutReport {
         cluster: call.upstream.clone(),
         headers: text(&call.headers),
         body: lossy(&call.body),
+        trailers: text(&call.trailers),
         timeout_ms: call.timeout.as_millis(),
         answer,
         from_earlier_step: earlier.contains(&call.id()),
+        answer_index: index,
     };
     for (i, answer) in step.callouts.iter().enumerate() {
         let Some(call) = host.http_callouts().into_iter().next() else {
-            report.callouts.push(CalloutReport {
-                cluster: answer.cluster.clone().unwrap_or_default(),
-                headers: Vec::new(),
-                body: String::new(),
-                timeout_ms: 0,
-                answer: format!("answer {} not used: no callout was pending", i + 1),
-                from_earlier_step: false,
-            });
+            report.unused_answers.push(i);
             continue;
         };
         let (answer_text, result) = if answer.fail {
@@ -218,11 +412,11 @@ fn answer_callouts(host: &mut Host, step: &Step, earlier: &[CalloutId], report: 
             };
             (format!("answered {status}"), host.respond_http_call(call.id(), response))
         };
-        report.callouts.push(callout(&call, answer_text));
+        report.callouts.push(callout(&call, answer_text, Some(i)));
         result?;
     }
     for call in host.http_callouts() {
-        report.callouts.push(callout(&call, "unanswered (still pending)".into()));
+        report.callouts.push(callout(&call, "unanswered (still pending)".into(), None));
     }
     Ok(())
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use regex::Regex;
 use toml::Spanned;
 
-use super::raw::{RawHeaderExpect, RawMessage, RawScenario};
+use super::raw::{
+    RawCallout, RawExpect, RawHeaderExpect, RawMessage, RawPlugin, RawScenario, RawSharedData, RawStep,
+    RawStreamExpect, Spanned as RawSpanned,
+};
 use super::routes::route_table;
 pub use super::source::ScenarioError;
 use super::source::Source;
@@ -19,7 +22,10 @@ use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
 
-pub use super::model::{CalloutAnswer, Expect, HeaderExpect, LocalExpect, Message, Scenario, Step, StreamExpect};
+pub use super::model::{
+    CalloutAnswer, Enqueue, Expect, Forwarded, HeaderExpect, LocalExpect, Message, Part, PluginExpect, PluginSetup,
+    QueueExpect, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
+};
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -51,126 +57,370 @@ pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
 /// Checks scenario text (`file` names it in errors and anchors the plugin path).
 pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let src = Source { file, text };
-    let raw: RawScenario = toml::from_str(text).map_err(|e| src.error(e.span(), None, e.message().trim()))?;
+    let mut raw: RawScenario = toml::from_str(text).map_err(|e| src.error(e.span(), None, e.message().trim()))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let plugin_path = Path::new(raw.plugin.get_ref());
-    if raw.plugin.get_ref().trim().is_empty() {
-        return Err(src.error(Some(raw.plugin.span()), Some("plugin".into()), "the plugin path is empty"));
-    }
-    let plugin = if plugin_path.is_absolute() { plugin_path.to_path_buf() } else { dir.join(plugin_path) };
+    let single = raw.single();
+    let plugins = plugins(&src, &dir, single, &raw.plugins, &raw.expect)?;
 
-    let configuration = config_bytes(&src, raw.configuration.as_ref(), "configuration")?;
-    let vm_configuration = config_bytes(&src, raw.vm_configuration.as_ref(), "vm_configuration")?;
-    let mut properties = Vec::new();
-    if let Some(table) = &raw.properties {
-        flatten(&src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties)?;
-    }
-    let environment = string_table(&src, raw.environment.as_ref(), "environment")?;
-    let foreign_functions = string_table(&src, raw.foreign_functions.as_ref(), "foreign_functions")?
+    let foreign_functions = string_table(&src, raw.foreign_functions.as_deref(), "foreign_functions")?
         .into_iter()
         .map(|(k, v)| (k, v.into_bytes()))
         .collect();
-
+    let shared_data = raw.shared_data.iter().map(|d| shared(d.get_ref())).collect();
     let mut steps = Vec::new();
-    for (i, step) in raw.stream.into_iter().enumerate() {
-        let field = format!("stream[{}]", i + 1);
-        let advance = match &step.advance {
-            Some(a) => Some(parse_duration(a.get_ref()).ok_or_else(|| {
-                src.error(
-                    Some(a.span()),
-                    Some(format!("{field}.advance")),
-                    format!("expected a duration such as \"250ms\", \"5s\", \"2m\", found {:?}", a.get_ref()),
-                )
-            })?),
-            None => None,
+    for (i, step) in raw.stream.iter().enumerate() {
+        steps.push(self::step(&src, &plugins, &steps, i, step)?);
+    }
+    let expect = expect(&src, &raw.expect)?;
+    let profile =
+        named(&src, raw.profile.as_deref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
+    let routes = route_table(&src, &raw.virtual_hosts)?;
+    Ok(Scenario {
+        file: file.to_path_buf(),
+        plugins,
+        foreign_functions,
+        clusters: raw.clusters,
+        routes,
+        profile: profile.unwrap_or_default(),
+        strict: raw.strict,
+        shared_data,
+        steps,
+        expect,
+    })
+}
+
+fn shared(d: &RawSharedData) -> SharedData {
+    SharedData { vm_id: d.vm_id.clone(), key: d.key.clone(), value: d.value.clone().into_bytes() }
+}
+
+/// The plugins: the single form's fields at the top (`single`), or
+/// `[[plugins]]`, not both.
+fn plugins(
+    src: &Source<'_>,
+    dir: &Path,
+    (plugin_given, single): (bool, RawPlugin),
+    listed: &[RawSpanned<RawPlugin>],
+    expect: &RawExpect,
+) -> Result<Vec<PluginSetup>, ScenarioError> {
+    let mut out: Vec<PluginSetup> = Vec::new();
+    if listed.is_empty() {
+        if !plugin_given {
+            return Err(src.error(
+                Some(0..0),
+                Some("plugin".into()),
+                "missing field `plugin` (the plugin module), or `[[plugins]]` for several",
+            ));
+        }
+        out.push(plugin_setup(src, dir, &single, "plugin", expect)?);
+    } else if let Some((field, span)) = single.given(plugin_given) {
+        return Err(src.error(
+            Some(span),
+            Some(field.to_owned()),
+            format!("with [[plugins]], `{field}` goes into each plugin's table"),
+        ));
+    }
+    for (i, p) in listed.iter().enumerate() {
+        let field = format!("plugins[{}]", i + 1);
+        let p = p.get_ref();
+        let id = p.id.get_ref();
+        if id.trim().is_empty() {
+            return Err(src.at(&p.id, format!("{field}.id"), "a plugin id is not empty"));
+        }
+        if out.iter().any(|o| o.id == *id) {
+            return Err(src.at(&p.id, format!("{field}.id"), format!("plugin id {id:?} is already used")));
+        }
+        out.push(plugin_setup(src, dir, p, &field, expect)?);
+    }
+    for (id, spanned) in &expect.plugins {
+        let e = spanned.get_ref();
+        let Some(setup) = out.iter_mut().find(|p| p.id == *id) else {
+            let ids = out.iter().map(|p| format!("{:?}", p.id)).collect::<Vec<_>>().join(", ");
+            return Err(src.at(
+                spanned,
+                format!("expect.plugins.{id}"),
+                format!("no plugin has id {id:?} (ids: {ids})"),
+            ));
         };
-        let request = step
-            .request
-            .as_ref()
-            .map(|m| message(&src, m.get_ref(), false, &format!("{field}.request")))
-            .transpose()?;
-        if let (None, Some(response)) = (&request, &step.response) {
+        setup.expect.vm_failed = e.vm_failed.or(setup.expect.vm_failed);
+        setup.expect.rebuilds = e.rebuilds.or(setup.expect.rebuilds);
+    }
+    Ok(out)
+}
+
+fn plugin_setup(
+    src: &Source<'_>,
+    dir: &Path,
+    raw: &RawPlugin,
+    field: &str,
+    expect: &RawExpect,
+) -> Result<PluginSetup, ScenarioError> {
+    let path = raw.plugin.get_ref();
+    let sub = |name: &str| if field == "plugin" { name.to_owned() } else { format!("{field}.{name}") };
+    if path.trim().is_empty() {
+        return Err(src.at(&raw.plugin, sub("plugin"), "the plugin path is empty"));
+    }
+    let plugin = if Path::new(path).is_absolute() { PathBuf::from(path) } else { dir.join(path) };
+    let mut properties = Vec::new();
+    if let Some(table) = &raw.properties {
+        flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, &sub("properties"))?;
+    }
+    let fail_policy =
+        named(src, raw.fail_policy.as_deref(), &sub("fail_policy"), FailPolicy::from_name, &["closed", "open"])?;
+    let rebuild = match &raw.rebuild {
+        Some(r) => {
+            let interval = duration(src, &r.get_ref().interval, &sub("rebuild.interval"), "\"30s\" or \"1m\"")?;
+            Some(Rebuild::new(r.get_ref().max, interval))
+        }
+        None => None,
+    };
+    let text = |v: &Option<RawSpanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+    Ok(PluginSetup {
+        id: if field == "plugin" { "plugin".to_owned() } else { raw.id.get_ref().clone() },
+        plugin,
+        name: text(&raw.name),
+        root_id: text(&raw.root_id),
+        vm_id: text(&raw.vm_id),
+        configuration: config_bytes(src, raw.configuration.as_deref(), &sub("configuration"))?,
+        vm_configuration: config_bytes(src, raw.vm_configuration.as_deref(), &sub("vm_configuration"))?,
+        properties,
+        environment: string_table(src, raw.environment.as_deref(), &sub("environment"))?,
+        fail_policy,
+        rebuild,
+        expect: PluginExpect { rebuilds: expect.rebuilds, vm_failed: expect.vm_failed },
+    })
+}
+
+fn duration(src: &Source<'_>, text: &Spanned<String>, field: &str, example: &str) -> Result<Duration, ScenarioError> {
+    parse_duration(text.get_ref()).ok_or_else(|| {
+        src.at(text, field.to_owned(), format!("expected a duration such as {example}, found {:?}", text.get_ref()))
+    })
+}
+
+/// A status code as Envoy accepts one: 100 to 999.
+fn status(src: &Source<'_>, status: &Spanned<u16>, field: &str) -> Result<u16, ScenarioError> {
+    let code = *status.get_ref();
+    if (100..=999).contains(&code) {
+        Ok(code)
+    } else {
+        Err(src.at(status, field.to_owned(), format!("an HTTP status is 100 to 999, found {code}")))
+    }
+}
+
+fn step(
+    src: &Source<'_>,
+    plugins: &[PluginSetup],
+    earlier: &[Step],
+    i: usize,
+    raw: &RawSpanned<RawStep>,
+) -> Result<Step, ScenarioError> {
+    let step = raw.get_ref();
+    let field = format!("stream[{}]", i + 1);
+    let plugin = match &step.plugin {
+        None => 0,
+        Some(id) => plugins.iter().position(|p| p.id == *id.get_ref()).ok_or_else(|| {
+            let ids = plugins.iter().map(|p| format!("{:?}", p.id)).collect::<Vec<_>>().join(", ");
+            src.at(id, format!("{field}.plugin"), format!("no plugin has id {:?} (ids: {ids})", id.get_ref()))
+        })?,
+    };
+    let advance = step
+        .advance
+        .as_ref()
+        .map(|a| duration(src, a, &format!("{field}.advance"), "\"250ms\", \"5s\", \"2m\""))
+        .transpose()?;
+    let request =
+        step.request.as_ref().map(|m| message(src, m.get_ref(), false, &format!("{field}.request"))).transpose()?;
+    let resume = match &step.resume {
+        Some(name) => {
+            if let Some(r) = &step.request {
+                return Err(src.at(
+                    r,
+                    format!("{field}.request"),
+                    "a step opens a stream (`request`) or resumes one (`resume`), not both",
+                ));
+            }
+            let opened = earlier.iter().any(|s| s.id.as_deref() == Some(name.get_ref()));
+            if !opened {
+                return Err(src.at(
+                    name,
+                    format!("{field}.resume"),
+                    format!("no earlier step opens a stream with id {:?}", name.get_ref()),
+                ));
+            }
+            Some(name.get_ref().clone())
+        }
+        None => None,
+    };
+    let id = match &step.id {
+        Some(name) => {
+            if request.is_none() {
+                return Err(src.at(
+                    name,
+                    format!("{field}.id"),
+                    "`id` names the stream a step opens: it needs a request",
+                ));
+            }
+            if earlier.iter().any(|s| s.id.as_deref() == Some(name.get_ref())) {
+                return Err(src.at(
+                    name,
+                    format!("{field}.id"),
+                    format!("stream id {:?} is already used", name.get_ref()),
+                ));
+            }
+            Some(name.get_ref().clone())
+        }
+        None => None,
+    };
+    let until = match &step.until {
+        Some(u) => {
+            if id.is_none() && resume.is_none() {
+                return Err(src.at(
+                    u,
+                    format!("{field}.until"),
+                    "`until` leaves the stream open for a later `resume`: name it with `id`",
+                ));
+            }
+            named(
+                src,
+                Some(&**u),
+                &format!("{field}.until"),
+                |n| Part::NAMES.iter().find(|(k, _)| *k == n).map(|(_, p)| *p),
+                &Part::NAMES.map(|p| p.0),
+            )?
+        }
+        None => None,
+    };
+    if let (None, None, Some(response)) = (&request, &resume, &step.response) {
+        return Err(src.at(response, format!("{field}.response"), "a response needs a request in the same [[stream]]"));
+    }
+    if let (Some(_), Some(response)) = (&resume, &step.response) {
+        let opener = earlier.iter().find(|s| s.id == resume).map(|s| s.response.is_some());
+        if opener == Some(true) {
             return Err(src.at(
                 response,
                 format!("{field}.response"),
-                "a response needs a request in the same [[stream]]",
+                "the step that opened this stream gave its response already",
             ));
         }
-        let hold = step.hold.as_ref().is_some_and(|h| *h.get_ref());
-        if let (None, Some(h)) = (&request, step.hold.as_ref().filter(|_| hold)) {
-            return Err(src.at(h, format!("{field}.hold"), "`hold` keeps a stream open: it needs a request"));
-        }
-        let response = step
-            .response
-            .as_ref()
-            .map(|m| message(&src, m.get_ref(), true, &format!("{field}.response")))
-            .transpose()?;
-        let mut callouts = Vec::new();
-        for (j, c) in step.callouts.iter().enumerate() {
-            let f = format!("{field}.callouts[{}]", j + 1);
-            let mut headers = HeaderMap::from_pairs([(":status", c.status.unwrap_or(200).to_string())]);
-            for (k, v) in header_list(&src, c.headers.as_ref(), &format!("{f}.headers"))? {
-                headers.add(k.as_bytes(), v.as_bytes());
-            }
-            let trailers = HeaderMap::from_pairs(header_list(&src, c.trailers.as_ref(), &format!("{f}.trailers"))?);
-            let timeout = c.timeout.as_ref().is_some_and(|t| *t.get_ref());
-            if let Some(t) = c.timeout.as_ref().filter(|_| timeout) {
-                let answered = c.status.is_some() || c.headers.is_some() || c.body.is_some() || c.trailers.is_some();
-                if c.fail || answered {
-                    return Err(src.error(
-                        Some(t.span()),
-                        Some(format!("{f}.timeout")),
-                        "a callout that times out has no `fail`, `status`, `headers`, `body` or `trailers`",
-                    ));
-                }
-            }
-            callouts.push(CalloutAnswer {
-                cluster: c.cluster.clone(),
-                fail: c.fail,
-                timeout,
-                headers,
-                body: c.body.clone().unwrap_or_default().into_bytes(),
-                trailers,
-            });
-        }
-        let e = &step.expect;
-        let local_response = match &e.local_response {
-            Some(l) => Some(LocalExpect {
-                status: l.status,
-                details: l.details.clone(),
-                body: l
-                    .body
-                    .as_ref()
-                    .map(|b| regex(&src, b, &format!("{field}.expect.local_response.body")))
-                    .transpose()?,
-            }),
-            None => None,
-        };
-        let expect = StreamExpect {
-            forwarded: e.forwarded,
-            upstream_headers: header_expect(&src, &e.upstream_headers, &format!("{field}.expect.upstream_headers"))?,
-            client_headers: header_expect(&src, &e.client_headers, &format!("{field}.expect.client_headers"))?,
-            upstream_body: e.upstream_body.clone(),
-            client_body: e.client_body.clone(),
-            local_response,
-            logs: e.logs.iter().map(|r| regex(&src, r, &format!("{field}.expect.logs"))).collect::<Result<_, _>>()?,
-            callouts: e.callouts,
-            route: e.route.clone(),
-            upstream_cluster: e.upstream_cluster.clone(),
-        };
-        let name = step.name.clone().unwrap_or_else(|| match &request {
-            Some(r) => {
-                format!("{} {}", r.headers.get_str(":method").unwrap_or("?"), r.headers.get_str(":path").unwrap_or("?"))
-            }
-            None => "clock".into(),
-        });
-        steps.push(Step { name, advance, ticks: step.ticks, request, callouts, hold, response, expect });
     }
+    let hold = step.hold.as_ref().is_some_and(|h| *h.get_ref());
+    if let (None, Some(h)) = (&request, step.hold.as_ref().filter(|_| hold)) {
+        return Err(src.at(h, format!("{field}.hold"), "`hold` keeps a stream open: it needs a request"));
+    }
+    let response =
+        step.response.as_ref().map(|m| message(src, m.get_ref(), true, &format!("{field}.response"))).transpose()?;
+    let mut callouts = Vec::new();
+    for (j, c) in step.callouts.iter().enumerate() {
+        callouts.push(callout(src, c, &format!("{field}.callouts[{}]", j + 1))?);
+    }
+    let expect = stream_expect(src, &step.expect, &field)?;
+    let name = step.name.clone().unwrap_or_else(|| match (&request, &resume) {
+        (Some(r), _) => {
+            format!("{} {}", r.headers.get_str(":method").unwrap_or("?"), r.headers.get_str(":path").unwrap_or("?"))
+        }
+        (None, Some(id)) => format!("resume {id}"),
+        (None, None) => "clock".into(),
+    });
+    Ok(Step {
+        name,
+        plugin,
+        shared_data: step.shared_data.iter().map(|d| shared(d.get_ref())).collect(),
+        enqueue: step
+            .enqueue
+            .iter()
+            .map(|e| e.get_ref())
+            .map(|e| Enqueue { vm_id: e.vm_id.clone(), queue: e.queue.clone(), value: e.value.clone().into_bytes() })
+            .collect(),
+        advance,
+        ticks: step.ticks,
+        request,
+        id,
+        resume,
+        until,
+        callouts,
+        hold,
+        response,
+        expect,
+    })
+}
 
-    let expect = Expect {
-        logs: raw.expect.logs.iter().map(|r| regex(&src, r, "expect.logs")).collect::<Result<_, _>>()?,
-        no_logs: raw.expect.no_logs.iter().map(|r| regex(&src, r, "expect.no_logs")).collect::<Result<_, _>>()?,
-        metrics: match &raw.expect.metrics {
+fn callout(src: &Source<'_>, raw: &RawSpanned<RawCallout>, f: &str) -> Result<CalloutAnswer, ScenarioError> {
+    let c = raw.get_ref();
+    let code = c.status.as_ref().map(|s| status(src, s, &format!("{f}.status"))).transpose()?;
+    let mut headers = HeaderMap::from_pairs([(":status", code.unwrap_or(200).to_string())]);
+    for (k, v) in header_list(src, c.headers.as_deref(), &format!("{f}.headers"))? {
+        headers.add(k.as_bytes(), v.as_bytes());
+    }
+    let trailers = HeaderMap::from_pairs(header_list(src, c.trailers.as_deref(), &format!("{f}.trailers"))?);
+    let timeout = c.timeout.as_ref().is_some_and(|t| *t.get_ref());
+    if let Some(t) = c.timeout.as_ref().filter(|_| timeout) {
+        let answered = c.status.is_some() || c.headers.is_some() || c.body.is_some() || c.trailers.is_some();
+        if c.fail || answered {
+            return Err(src.at(
+                t,
+                format!("{f}.timeout"),
+                "a callout that times out has no `fail`, `status`, `headers`, `body` or `trailers`",
+            ));
+        }
+    }
+    Ok(CalloutAnswer {
+        unused: src.at(
+            raw,
+            f.to_owned(),
+            "no HTTP callout is pending for this answer (the plugin made none, or earlier answers took them all)",
+        ),
+        cluster: c.cluster.clone(),
+        fail: c.fail,
+        timeout,
+        headers,
+        body: c.body.clone().unwrap_or_default().into_bytes(),
+        trailers,
+    })
+}
+
+fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<StreamExpect, ScenarioError> {
+    let local_response = match &e.local_response {
+        Some(l) => Some(LocalExpect {
+            status: l.status,
+            details: l.details.clone(),
+            body: l.body.as_ref().map(|b| regex(src, b, &format!("{field}.expect.local_response.body"))).transpose()?,
+        }),
+        None => None,
+    };
+    let forwarded = match &e.forwarded {
+        None => None,
+        Some(v) => Some(match v.get_ref() {
+            toml::Value::Boolean(false) => Forwarded::Nothing,
+            toml::Value::Boolean(true) => Forwarded::Headers,
+            toml::Value::String(s) if s == "headers" => Forwarded::Headers,
+            toml::Value::String(s) if s == "whole" => Forwarded::Whole,
+            other => {
+                return Err(src.at(
+                    v,
+                    format!("{field}.expect.forwarded"),
+                    format!("expected true or \"headers\" (the request headers reached the upstream), \"whole\" (the whole request did) or false, found {other}"),
+                ));
+            }
+        }),
+    };
+    Ok(StreamExpect {
+        forwarded,
+        upstream_headers: header_expect(src, &e.upstream_headers, &format!("{field}.expect.upstream_headers"))?,
+        client_headers: header_expect(src, &e.client_headers, &format!("{field}.expect.client_headers"))?,
+        upstream_body: e.upstream_body.clone(),
+        client_body: e.client_body.clone(),
+        local_response,
+        logs: e.logs.iter().map(|r| regex(src, r, &format!("{field}.expect.logs"))).collect::<Result<_, _>>()?,
+        callouts: e.callouts,
+        route: e.route.clone(),
+        upstream_cluster: e.upstream_cluster.clone(),
+    })
+}
+
+fn expect(src: &Source<'_>, raw: &RawExpect) -> Result<Expect, ScenarioError> {
+    Ok(Expect {
+        logs: raw.logs.iter().map(|r| regex(src, r, "expect.logs")).collect::<Result<_, _>>()?,
+        no_logs: raw.no_logs.iter().map(|r| regex(src, r, "expect.no_logs")).collect::<Result<_, _>>()?,
+        metrics: match raw.metrics.as_deref() {
             Some(table) => table
                 .get_ref()
                 .iter()
@@ -188,46 +438,34 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         },
-        rebuilds: raw.expect.rebuilds,
-        vm_failed: raw.expect.vm_failed,
-    };
-    let profile =
-        named(&src, raw.profile.as_ref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
-    let fail_policy = named(&src, raw.fail_policy.as_ref(), "fail_policy", FailPolicy::from_name, &["closed", "open"])?;
-    let routes = route_table(&src, &raw.virtual_hosts)?;
-    let rebuild = match &raw.rebuild {
-        Some(r) => {
-            let interval = parse_duration(r.interval.get_ref()).ok_or_else(|| {
-                src.error(
-                    Some(r.interval.span()),
-                    Some("rebuild.interval".into()),
-                    format!("expected a duration such as \"30s\" or \"1m\", found {:?}", r.interval.get_ref()),
-                )
-            })?;
-            Some(Rebuild::new(r.max, interval))
-        }
-        None => None,
-    };
-
-    Ok(Scenario {
-        file: file.to_path_buf(),
-        plugin,
-        name: raw.name,
-        root_id: raw.root_id,
-        vm_id: raw.vm_id,
-        configuration,
-        vm_configuration,
-        properties,
-        environment,
-        foreign_functions,
-        clusters: raw.clusters,
-        routes,
-        profile: profile.unwrap_or_default(),
-        strict: raw.strict,
-        fail_policy,
-        rebuild,
-        steps,
-        expect,
+        shared_data: raw
+            .shared_data
+            .iter()
+            .enumerate()
+            .map(|(i, spanned)| {
+                let d = spanned.get_ref();
+                if d.absent && (d.value.is_some() || d.cas.is_some()) {
+                    return Err(src.at(
+                        spanned,
+                        format!("expect.shared_data[{}].absent", i + 1),
+                        "an absent key has no `value` or `cas`",
+                    ));
+                }
+                Ok(SharedDataExpect {
+                    vm_id: d.vm_id.clone(),
+                    key: d.key.clone(),
+                    value: d.value.clone(),
+                    cas: d.cas,
+                    absent: d.absent,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        queues: raw
+            .queues
+            .iter()
+            .map(|q| q.get_ref())
+            .map(|q| QueueExpect { vm_id: q.vm_id.clone(), name: q.name.clone(), items: q.items.clone() })
+            .collect(),
     })
 }
 
@@ -302,16 +540,17 @@ fn flatten(
     table: &toml::Table,
     path: &mut Vec<String>,
     out: &mut Vec<(Vec<String>, Value)>,
+    field: &str,
 ) -> Result<(), ScenarioError> {
     for (key, value) in table {
         path.push(key.clone());
         match value {
-            toml::Value::Table(t) => flatten(src, span.clone(), t, path, out)?,
+            toml::Value::Table(t) => flatten(src, span.clone(), t, path, out, field)?,
             v => {
                 let value = property_value(v).ok_or_else(|| {
                     src.error(
                         Some(span.clone()),
-                        Some(format!("properties.{}", path.join("."))),
+                        Some(format!("{field}.{}", path.join("."))),
                         "dates are not property values; use a string or an integer",
                     )
                 })?;
@@ -353,6 +592,14 @@ fn header_list(
     let Some(table) = table else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for (k, v) in table.get_ref() {
+        if k.is_empty() || k.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(src.at_key(
+                table,
+                k,
+                format!("{field}.\"{k}\""),
+                "a header name is not empty and has no spaces or control characters",
+            ));
+        }
         let bad = || {
             src.at_key(
                 table,
@@ -375,7 +622,7 @@ fn header_list(
 }
 
 fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> Result<Message, ScenarioError> {
-    let given = header_list(src, raw.headers.as_ref(), &format!("{field}.headers"))?;
+    let given = header_list(src, raw.headers.as_deref(), &format!("{field}.headers"))?;
     let has = |name: &str| given.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     let mut pseudo: Vec<(String, String)> = Vec::new();
     let request_fields =
@@ -388,17 +635,24 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
                 "a response has `status`, not method/path/authority/scheme",
             ));
         }
+        let code = raw.status.as_ref().map(|s| status(src, s, &format!("{field}.status"))).transpose()?;
         if !has(":status") {
-            pseudo.push((":status".into(), raw.status.as_ref().map_or(200, |s| *s.get_ref()).to_string()));
+            pseudo.push((":status".into(), code.unwrap_or(200).to_string()));
         }
     } else {
         if let Some(status) = &raw.status {
             return Err(src.at(status, format!("{field}.status"), "a request has no status (the response has)"));
         }
         let defaults = [("GET", ":method"), ("/", ":path"), ("example.com", ":authority"), ("https", ":scheme")];
+        let fill = raw.defaults != Some(false);
         for ((_, value), (default, pseudo_name)) in request_fields.iter().zip(defaults) {
-            if !has(pseudo_name) {
-                pseudo.push((pseudo_name.into(), value.as_ref().map_or(default, |v| v.get_ref()).into()));
+            if has(pseudo_name) {
+                continue;
+            }
+            match value {
+                Some(v) => pseudo.push((pseudo_name.into(), v.get_ref().clone())),
+                None if fill => pseudo.push((pseudo_name.into(), default.into())),
+                None => {}
             }
         }
     }
@@ -421,7 +675,9 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
         }
     };
     let trailers = match &raw.trailers {
-        Some(_) => Some(HeaderMap::from_pairs(header_list(src, raw.trailers.as_ref(), &format!("{field}.trailers"))?)),
+        Some(_) => {
+            Some(HeaderMap::from_pairs(header_list(src, raw.trailers.as_deref(), &format!("{field}.trailers"))?))
+        }
         None => None,
     };
     Ok(Message { headers, chunks, trailers })
@@ -436,16 +692,34 @@ fn regex(src: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<Regex,
 }
 
 fn header_expect(src: &Source<'_>, raw: &RawHeaderExpect, field: &str) -> Result<HeaderExpect, ScenarioError> {
-    let equals = string_table(src, raw.equals.as_ref(), &format!("{field}.equals"))?;
+    let mut equals: Vec<(String, Vec<String>)> = Vec::new();
+    for (k, v) in header_list(src, raw.equals.as_deref(), &format!("{field}.equals"))? {
+        match equals.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, values)) => values.push(v),
+            None => equals.push((k, vec![v])),
+        }
+    }
     let mut matches = Vec::new();
-    for (k, v) in string_table(src, raw.matches.as_ref(), &format!("{field}.matches"))? {
+    for (k, v) in string_table(src, raw.matches.as_deref(), &format!("{field}.matches"))? {
         let span = raw.matches.as_ref().map(|m| m.span());
         let re = Regex::new(&v).map_err(|e| {
             src.error(span, Some(format!("{field}.matches.\"{k}\"")), format!("not a valid regex: {e}"))
         })?;
         matches.push((k, re));
     }
-    Ok(HeaderExpect { has: raw.has.clone(), absent: raw.absent.clone(), equals, matches })
+    let exactly = match &raw.exactly {
+        Some(list) => Some(
+            list.get_ref()
+                .iter()
+                .map(|pair| match pair.as_slice() {
+                    [name, value] => Ok((name.clone(), value.clone())),
+                    _ => Err(src.at(list, format!("{field}.exactly"), "each entry is a pair [\"name\", \"value\"]")),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
+    };
+    Ok(HeaderExpect { has: raw.has.clone(), absent: raw.absent.clone(), equals, matches, exactly })
 }
 
 #[cfg(test)]
@@ -470,14 +744,17 @@ rebuilds = 1
 vm_failed = true
 "#;
         let s = parse(Path::new("/x/s.toml"), text).unwrap();
-        assert_eq!((s.profile, s.strict, s.fail_policy), (HostProfile::Kong, true, Some(FailPolicy::Open)));
-        assert_eq!(s.rebuild, Some(Rebuild::new(2, Duration::from_secs(60))));
+        assert_eq!((s.profile, s.strict, s.plugins[0].fail_policy), (HostProfile::Kong, true, Some(FailPolicy::Open)));
+        assert_eq!(s.plugins[0].rebuild, Some(Rebuild::new(2, Duration::from_secs(60))));
         assert!(s.steps[0].hold && s.steps[0].callouts[0].timeout && !s.steps[0].callouts[0].fail);
-        assert_eq!((s.expect.rebuilds, s.expect.vm_failed), (Some(1), Some(true)));
+        assert_eq!((s.plugins[0].expect.rebuilds, s.plugins[0].expect.vm_failed), (Some(1), Some(true)));
 
         let defaults = parse(Path::new("s.toml"), "plugin = \"p.wasm\"").unwrap();
-        assert_eq!((defaults.profile, defaults.strict, defaults.fail_policy), (HostProfile::Envoy133, false, None));
-        assert_eq!(defaults.rebuild, None);
+        assert_eq!(
+            (defaults.profile, defaults.strict, defaults.plugins[0].fail_policy),
+            (HostProfile::Envoy133, false, None)
+        );
+        assert_eq!(defaults.plugins[0].rebuild, None);
     }
 
     #[test]
@@ -485,15 +762,38 @@ vm_failed = true
         let readme = include_str!("../../README.md");
         let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
         let s = parse(Path::new("README.md"), example).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((s.fail_policy, s.rebuild), (Some(FailPolicy::Closed), Some(Rebuild::default())));
+        assert_eq!(
+            (s.plugins[0].fail_policy, s.plugins[0].rebuild),
+            (Some(FailPolicy::Closed), Some(Rebuild::default()))
+        );
         assert_eq!(s.steps[0].callouts.len(), 1);
         assert_eq!(s.routes.virtual_hosts[0].routes.len(), 2);
         assert_eq!((s.steps[0].expect.route.as_deref(), s.expect.metrics.len()), (Some("default"), 3));
     }
 
     #[test]
+    fn the_readme_several_plugins_example_is_a_valid_scenario() {
+        let readme = include_str!("../../README.md");
+        let example = readme.split("```toml\n").nth(2).and_then(|rest| rest.split("```").next()).unwrap();
+        let s = parse(Path::new("README.md"), example).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = s.plugins.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["producer", "consumer"]);
+        assert_eq!(s.plugins[1].expect.vm_failed, Some(false));
+        assert_eq!(
+            (s.steps[0].plugin, s.steps[0].until, s.steps[1].resume.as_deref()),
+            (1, Some(Part::RequestHeaders), Some("A"))
+        );
+        let request = s.steps[0].request.as_ref().unwrap();
+        assert_eq!(request.headers.get_str(":path"), None, "defaults = false leaves :path out");
+        assert_eq!(s.steps[0].expect.forwarded, Some(Forwarded::Whole));
+        assert_eq!(s.expect.shared_data[0].cas, Some(7));
+    }
+
+    #[test]
     fn the_plugin_path_is_resolved_against_the_scenario_and_shown_tidied() {
-        let plugin = |file: &str, plugin: &str| parse(Path::new(file), &format!("plugin = {plugin:?}")).unwrap().plugin;
+        let plugin = |file: &str, plugin: &str| {
+            parse(Path::new(file), &format!("plugin = {plugin:?}")).unwrap().plugins[0].plugin.clone()
+        };
         let router = plugin("examples/router/scenario.toml", "../../target/r.wasm");
         assert_eq!(
             (router.as_path(), tidy(&router)),

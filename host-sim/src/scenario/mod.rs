@@ -12,8 +12,10 @@ mod model;
 mod raw;
 mod routes;
 mod run;
+pub mod schema;
 mod source;
 pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
 pub use run::{CalloutReport, Headers, LogLine, Report, RouteReport, RunError, StepReport, run};
+pub use schema::schema;

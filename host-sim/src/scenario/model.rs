@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use super::source::ScenarioError;
 use crate::failure::{FailPolicy, Rebuild};
 use crate::profile::HostProfile;
 use crate::report::prometheus::Selector;
@@ -17,6 +18,31 @@ use crate::state::routes::RouteTable;
 pub struct Scenario {
     /// The scenario file.
     pub file: PathBuf,
+    /// The plugins, in load order (one for the single-`plugin` form).
+    pub plugins: Vec<PluginSetup>,
+    /// Foreign functions the host offers: name and how they answer.
+    pub foreign_functions: Vec<(String, Vec<u8>)>,
+    /// Callout clusters the host knows (all when `None`).
+    pub clusters: Option<Vec<String>>,
+    /// The route table (`[[virtual_hosts]]`; empty: routing is not simulated).
+    pub routes: RouteTable,
+    /// The host profile (default Envoy 1.33).
+    pub profile: HostProfile,
+    /// Strict mode.
+    pub strict: bool,
+    /// Shared data set before the plugins load.
+    pub shared_data: Vec<SharedData>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Expectations on the whole run.
+    pub expect: Expect,
+}
+
+/// One plugin of a scenario and how it is loaded.
+#[derive(Debug, Clone)]
+pub struct PluginSetup {
+    /// Its id in the scenario (`[[plugins]] id`; "plugin" for the single form).
+    pub id: String,
     /// The plugin module, resolved against the scenario file's directory.
     pub plugin: PathBuf,
     /// The plugin name (property `plugin_name`).
@@ -33,24 +59,80 @@ pub struct Scenario {
     pub properties: Vec<(Vec<String>, Value)>,
     /// Environment variables of the VM.
     pub environment: Vec<(String, String)>,
-    /// Foreign functions the host offers: name and the bytes they return.
-    pub foreign_functions: Vec<(String, Vec<u8>)>,
-    /// Callout clusters the host knows (all when `None`).
-    pub clusters: Option<Vec<String>>,
-    /// The route table (`[[virtual_hosts]]`; empty: routing is not simulated).
-    pub routes: RouteTable,
-    /// The host profile (default Envoy 1.33).
-    pub profile: HostProfile,
-    /// Strict mode.
-    pub strict: bool,
     /// The plugin's fail policy (`None`: a VM failure fails the run).
     pub fail_policy: Option<FailPolicy>,
     /// Rebuilding a failed VM.
     pub rebuild: Option<Rebuild>,
-    /// The steps, in order.
-    pub steps: Vec<Step>,
-    /// Expectations on the whole run.
-    pub expect: Expect,
+    /// Expectations on its VM.
+    pub expect: PluginExpect,
+}
+
+/// Expectations on one plugin's VM.
+#[derive(Debug, Clone, Default)]
+pub struct PluginExpect {
+    /// How many times its VM was rebuilt.
+    pub rebuilds: Option<u32>,
+    /// Whether its VM failed (at any point).
+    pub vm_failed: Option<bool>,
+}
+
+/// A shared-data entry to set.
+#[derive(Debug, Clone)]
+pub struct SharedData {
+    /// The VM id.
+    pub vm_id: String,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+/// An item to enqueue from outside.
+#[derive(Debug, Clone)]
+pub struct Enqueue {
+    /// The VM id of the queue.
+    pub vm_id: String,
+    /// The queue name.
+    pub queue: String,
+    /// The item.
+    pub value: Vec<u8>,
+}
+
+/// A part of an HTTP stream, in the order a client and an upstream send them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// The request headers.
+    RequestHeaders,
+    /// The request body.
+    RequestBody,
+    /// The whole request (trailers included).
+    Request,
+    /// The response headers.
+    ResponseHeaders,
+    /// The response body.
+    ResponseBody,
+}
+
+impl Part {
+    /// The names `until` takes.
+    pub const NAMES: [(&'static str, Part); 5] = [
+        ("request_headers", Part::RequestHeaders),
+        ("request_body", Part::RequestBody),
+        ("request", Part::Request),
+        ("response_headers", Part::ResponseHeaders),
+        ("response_body", Part::ResponseBody),
+    ];
+}
+
+/// What reached the upstream, as `forwarded` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Nothing (`false`).
+    Nothing,
+    /// The request headers (`true`, `"headers"`).
+    Headers,
+    /// The whole request, end of stream included (`"whole"`).
+    Whole,
 }
 
 /// One `[[stream]]` entry: clock and ticks first, then an HTTP stream.
@@ -58,12 +140,24 @@ pub struct Scenario {
 pub struct Step {
     /// A name for the trace and failure messages.
     pub name: String,
+    /// The plugin (index into [`Scenario::plugins`]) its stream and ticks go to.
+    pub plugin: usize,
+    /// Shared data set first.
+    pub shared_data: Vec<SharedData>,
+    /// Items enqueued first.
+    pub enqueue: Vec<Enqueue>,
     /// Moves the virtual clock first (ticks that fall due fire).
     pub advance: Option<Duration>,
     /// `proxy_on_tick` calls after that.
     pub ticks: u32,
-    /// The client's request, if the step runs a stream.
+    /// The client's request, if the step opens a stream.
     pub request: Option<Message>,
+    /// The name of the stream it opens (`id`).
+    pub id: Option<String>,
+    /// The name of the open stream it takes up again (`resume`).
+    pub resume: Option<String>,
+    /// Send the stream only up to and including this part (`until`).
+    pub until: Option<Part>,
     /// Answers to callouts, oldest pending callout first.
     pub callouts: Vec<CalloutAnswer>,
     /// Keep the stream open after the step while it waits (for a callout a
@@ -81,6 +175,9 @@ pub type Message = crate::exchange::Exchange;
 /// How to answer a callout.
 #[derive(Debug, Clone)]
 pub struct CalloutAnswer {
+    /// The error a run reports (an invalid scenario) when no callout is
+    /// pending for this answer: its place in the file.
+    pub unused: ScenarioError,
     /// The cluster the callout must have gone to.
     pub cluster: Option<String>,
     /// Fail it (reset) instead of answering.
@@ -102,10 +199,12 @@ pub struct HeaderExpect {
     pub has: Vec<String>,
     /// Headers that must be absent.
     pub absent: Vec<String>,
-    /// Exact values.
-    pub equals: Vec<(String, String)>,
+    /// Exact values: every value of the header, in order.
+    pub equals: Vec<(String, Vec<String>)>,
     /// Values matching a regex.
     pub matches: Vec<(String, Regex)>,
+    /// The exact header list, in order.
+    pub exactly: Option<Vec<(String, String)>>,
 }
 
 /// Expectations on the local response.
@@ -122,8 +221,8 @@ pub struct LocalExpect {
 /// Expectations on one step.
 #[derive(Debug, Clone, Default)]
 pub struct StreamExpect {
-    /// Whether the upstream received the request headers.
-    pub forwarded: Option<bool>,
+    /// What reached the upstream.
+    pub forwarded: Option<Forwarded>,
     /// The request as the upstream received it.
     pub upstream_headers: HeaderExpect,
     /// The response as the client received it.
@@ -156,8 +255,34 @@ pub struct Expect {
     /// and their value: counters' and gauges' values, histograms' sample
     /// counts, summed over the selected series.
     pub metrics: Vec<(Selector, i64)>,
-    /// How many times the plugin's VM was rebuilt.
-    pub rebuilds: Option<u32>,
-    /// Whether the plugin's VM failed (at any point).
-    pub vm_failed: Option<bool>,
+    /// Shared data at the end.
+    pub shared_data: Vec<SharedDataExpect>,
+    /// Queue items at the end.
+    pub queues: Vec<QueueExpect>,
+}
+
+/// A shared-data entry expected at the end.
+#[derive(Debug, Clone)]
+pub struct SharedDataExpect {
+    /// The VM id.
+    pub vm_id: String,
+    /// The key.
+    pub key: String,
+    /// Its value (`None`: any; with `absent`: none).
+    pub value: Option<String>,
+    /// Its CAS.
+    pub cas: Option<u32>,
+    /// The key must be unset.
+    pub absent: bool,
+}
+
+/// A queue's items expected at the end.
+#[derive(Debug, Clone)]
+pub struct QueueExpect {
+    /// The VM id.
+    pub vm_id: String,
+    /// The queue name.
+    pub name: String,
+    /// The items, oldest first.
+    pub items: Vec<String>,
 }

@@ -1,199 +1,545 @@
 //! The TOML shape of a scenario file, deserialized with spans for error
 //! positions; [`super::format`] checks it into a [`super::format::Scenario`].
+//! The same types give the scenario format's JSON Schema
+//! ([`super::schema`]): their doc comments are its descriptions.
 
+use std::ops::Deref;
+
+use schemars::JsonSchema;
 use serde::Deserialize;
-use toml::Spanned;
 
+use super::schema::{AnyValue, HeaderTable, PropertyTable, StringTable};
+
+/// A value with its place in the file: deserialized as `toml::Spanned`,
+/// described in the schema as the value itself.
 #[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct Spanned<T>(toml::Spanned<T>);
+
+impl<T> Deref for Spanned<T> {
+    type Target = toml::Spanned<T>;
+    fn deref(&self) -> &toml::Spanned<T> {
+        &self.0
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A scenario: one plugin (`plugin = ...` with its fields at the top) or
+/// several (`[[plugins]]`), the host they run on, the steps, and what must
+/// have happened.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "host-sim scenario")]
 pub(super) struct RawScenario {
-    pub(super) plugin: Spanned<String>,
+    /// The plugin module (.wasm), relative to the scenario file. Required
+    /// unless `[[plugins]]` lists the plugins.
     #[serde(default)]
-    pub(super) name: Option<String>,
+    pub(super) plugin: Option<Spanned<String>>,
+    /// The plugin name (property `plugin_name`; default "plugin").
     #[serde(default)]
-    pub(super) root_id: Option<String>,
+    pub(super) name: Option<Spanned<String>>,
+    /// The root id (`plugin_root_id`).
     #[serde(default)]
-    pub(super) vm_id: Option<String>,
+    pub(super) root_id: Option<Spanned<String>>,
+    /// The VM id: plugins with the same `vm_id`, module, VM configuration
+    /// and environment share one VM; shared data and queues are per `vm_id`.
     #[serde(default)]
+    pub(super) vm_id: Option<Spanned<String>>,
+    /// The plugin configuration: a string (sent as is) or a table (sent as JSON).
+    #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
     pub(super) configuration: Option<Spanned<toml::Value>>,
+    /// The VM configuration: a string (sent as is) or a table (sent as JSON).
     #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
     pub(super) vm_configuration: Option<Spanned<toml::Value>>,
+    /// Properties the plugin reads, as nested tables (dotted keys work too).
     #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
     pub(super) properties: Option<Spanned<toml::Table>>,
+    /// Environment variables the VM's `environ_get` serves.
     #[serde(default)]
+    #[schemars(with = "Option<StringTable>")]
     pub(super) environment: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    pub(super) foreign_functions: Option<Spanned<toml::Table>>,
-    #[serde(default)]
-    pub(super) clusters: Option<Vec<String>>,
-    #[serde(default)]
-    pub(super) virtual_hosts: Vec<Spanned<RawVirtualHost>>,
-    #[serde(default)]
-    pub(super) profile: Option<Spanned<String>>,
-    #[serde(default)]
-    pub(super) strict: bool,
+    /// The plugin's fail policy after its VM fails: "closed" or "open"
+    /// (without it, a VM failure fails the run).
     #[serde(default)]
     pub(super) fail_policy: Option<Spanned<String>>,
+    /// Rebuild a failed VM for the next stream, at most `max` per `interval`.
     #[serde(default)]
-    pub(super) rebuild: Option<RawRebuild>,
+    pub(super) rebuild: Option<Spanned<RawRebuild>>,
+    /// Several plugins, each with its own fields; steps name one by `id`
+    /// (the first when they name none). Not together with `plugin`.
     #[serde(default)]
-    pub(super) stream: Vec<RawStep>,
+    pub(super) plugins: Vec<Spanned<RawPlugin>>,
+    /// Foreign functions the host offers: name = the bytes they return; a
+    /// name registered here replaces Envoy's built-in one.
+    #[serde(default)]
+    #[schemars(with = "Option<StringTable>")]
+    pub(super) foreign_functions: Option<Spanned<toml::Table>>,
+    /// Callout clusters the host knows (default: any).
+    #[serde(default)]
+    pub(super) clusters: Option<Vec<String>>,
+    /// Envoy's route table (default: none, routing is not simulated).
+    #[serde(default)]
+    pub(super) virtual_hosts: Vec<Spanned<RawVirtualHost>>,
+    /// The host profile: "envoy-1.32", "envoy-1.33" (default) or "kong".
+    #[serde(default)]
+    pub(super) profile: Option<Spanned<String>>,
+    /// Strict mode: a host call in the wrong phase fails the VM.
+    #[serde(default)]
+    pub(super) strict: bool,
+    /// Shared data set before the plugins start (as another worker would).
+    #[serde(default)]
+    pub(super) shared_data: Vec<Spanned<RawSharedData>>,
+    /// The steps, in order.
+    #[serde(default)]
+    pub(super) stream: Vec<Spanned<RawStep>>,
+    /// Expectations on the whole run.
     #[serde(default)]
     pub(super) expect: RawExpect,
 }
 
-#[derive(Debug, Deserialize)]
+impl RawScenario {
+    /// The single-plugin form's fields, taken out as a plugin, and whether
+    /// `plugin` was given.
+    pub(super) fn single(&mut self) -> (bool, RawPlugin) {
+        let nowhere = || Spanned(toml::Spanned::new(0..0, String::new()));
+        let given = self.plugin.is_some();
+        let plugin = RawPlugin {
+            id: nowhere(),
+            plugin: self.plugin.take().unwrap_or_else(nowhere),
+            name: self.name.take(),
+            root_id: self.root_id.take(),
+            vm_id: self.vm_id.take(),
+            configuration: self.configuration.take(),
+            vm_configuration: self.vm_configuration.take(),
+            properties: self.properties.take(),
+            environment: self.environment.take(),
+            fail_policy: self.fail_policy.take(),
+            rebuild: self.rebuild.take(),
+        };
+        (given, plugin)
+    }
+}
+
+impl RawPlugin {
+    /// The first field given (with its place), `plugin` counted when
+    /// `plugin_given`: for refusing the single form's fields next to `[[plugins]]`.
+    pub(super) fn given(&self, plugin_given: bool) -> Option<(&'static str, std::ops::Range<usize>)> {
+        let strings = [
+            ("name", &self.name),
+            ("root_id", &self.root_id),
+            ("vm_id", &self.vm_id),
+            ("fail_policy", &self.fail_policy),
+        ];
+        let values = [("configuration", &self.configuration), ("vm_configuration", &self.vm_configuration)];
+        let tables = [("properties", &self.properties), ("environment", &self.environment)];
+        plugin_given
+            .then(|| ("plugin", self.plugin.span()))
+            .or_else(|| strings.iter().find_map(|(n, v)| Some((*n, v.as_ref()?.span()))))
+            .or_else(|| values.iter().find_map(|(n, v)| Some((*n, v.as_ref()?.span()))))
+            .or_else(|| tables.iter().find_map(|(n, v)| Some((*n, v.as_ref()?.span()))))
+            .or_else(|| self.rebuild.as_ref().map(|r| ("rebuild", r.span())))
+    }
+}
+
+/// One plugin of `[[plugins]]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPlugin {
+    /// The name steps give in `plugin = "..."` to send their stream here.
+    pub(super) id: Spanned<String>,
+    /// The plugin module (.wasm), relative to the scenario file.
+    pub(super) plugin: Spanned<String>,
+    /// The plugin name (property `plugin_name`; default "plugin").
+    #[serde(default)]
+    pub(super) name: Option<Spanned<String>>,
+    /// The root id (`plugin_root_id`).
+    #[serde(default)]
+    pub(super) root_id: Option<Spanned<String>>,
+    /// The VM id: plugins with the same `vm_id`, module, VM configuration
+    /// and environment share one VM; shared data and queues are per `vm_id`.
+    #[serde(default)]
+    pub(super) vm_id: Option<Spanned<String>>,
+    /// The plugin configuration: a string (sent as is) or a table (sent as JSON).
+    #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
+    pub(super) configuration: Option<Spanned<toml::Value>>,
+    /// The VM configuration: a string (sent as is) or a table (sent as JSON).
+    #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
+    pub(super) vm_configuration: Option<Spanned<toml::Value>>,
+    /// Properties the plugin reads, as nested tables.
+    #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
+    pub(super) properties: Option<Spanned<toml::Table>>,
+    /// Environment variables of the VM.
+    #[serde(default)]
+    #[schemars(with = "Option<StringTable>")]
+    pub(super) environment: Option<Spanned<toml::Table>>,
+    /// The plugin's fail policy: "closed" or "open".
+    #[serde(default)]
+    pub(super) fail_policy: Option<Spanned<String>>,
+    /// Rebuilding the plugin's failed VM.
+    #[serde(default)]
+    pub(super) rebuild: Option<Spanned<RawRebuild>>,
+}
+
+/// How a failed VM is rebuilt.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRebuild {
+    /// At most this many rebuilds per `interval`.
     pub(super) max: u32,
+    /// Of virtual time: a duration such as "30s" or "1m".
     pub(super) interval: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A shared-data entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSharedData {
+    /// The VM id whose shared data it is (default "").
+    #[serde(default)]
+    pub(super) vm_id: String,
+    /// The key.
+    pub(super) key: String,
+    /// The value.
+    pub(super) value: String,
+}
+
+/// An item put on a shared queue from outside (another worker).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEnqueue {
+    /// The VM id of the queue (default "").
+    #[serde(default)]
+    pub(super) vm_id: String,
+    /// The queue name the plugin registered.
+    pub(super) queue: String,
+    /// The item.
+    pub(super) value: String,
+}
+
+/// A virtual host of the route table.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawVirtualHost {
+    /// Its name (required, like Envoy's).
     pub(super) name: String,
+    /// Domains: exact, "*.suffix", "prefix.*", "*".
     pub(super) domains: Spanned<Vec<String>>,
+    /// Routes in order, first match.
     #[serde(default)]
     pub(super) routes: Vec<Spanned<RawRoute>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A route of a virtual host.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRoute {
+    /// route_name (default "").
     #[serde(default)]
     pub(super) name: String,
+    /// The :path prefix (default "/").
     #[serde(default)]
     pub(super) prefix: Option<String>,
+    /// Header matches: an exact value, or true (present).
     #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, AnyValue>>")]
     pub(super) headers: Option<Spanned<toml::Table>>,
+    /// A fixed cluster (or `cluster_header`).
     #[serde(default)]
     pub(super) cluster: Option<Spanned<String>>,
+    /// The cluster is this request header's value (or `cluster`).
     #[serde(default)]
     pub(super) cluster_header: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One step: shared data and queue items from outside, the clock and ticks,
+/// then an HTTP stream opened (`request`) or taken up again (`resume`), then
+/// answers to pending callouts.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStep {
+    /// A name for the trace and failure messages.
     #[serde(default)]
     pub(super) name: Option<String>,
+    /// The plugin (an `id` of `[[plugins]]`) the step's stream and ticks go
+    /// to (default: the first).
+    #[serde(default)]
+    pub(super) plugin: Option<Spanned<String>>,
+    /// Shared data set first, as another worker would.
+    #[serde(default)]
+    pub(super) shared_data: Vec<Spanned<RawSharedData>>,
+    /// Items enqueued first, as another worker would (the owner gets on_queue_ready).
+    #[serde(default)]
+    pub(super) enqueue: Vec<Spanned<RawEnqueue>>,
+    /// Moves the virtual clock (ms, s, m, h); due ticks and timeouts fire.
     #[serde(default)]
     pub(super) advance: Option<Spanned<String>>,
+    /// Then call proxy_on_tick this many times.
     #[serde(default)]
     pub(super) ticks: u32,
+    /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,
+    /// Names the stream this step opens, so that a later step can `resume` it.
     #[serde(default)]
-    pub(super) callouts: Vec<RawCallout>,
+    pub(super) id: Option<Spanned<String>>,
+    /// Takes up the open stream of this `id`: sends what is left of its
+    /// request and response (up to `until`).
+    #[serde(default)]
+    pub(super) resume: Option<Spanned<String>>,
+    /// Send the stream only up to and including this part, then leave it
+    /// open for a later `resume`: "request_headers", "request_body",
+    /// "request" (trailers included), "response_headers", "response_body".
+    #[serde(default)]
+    pub(super) until: Option<Spanned<String>>,
+    /// Answers to pending HTTP callouts, oldest first.
+    #[serde(default)]
+    pub(super) callouts: Vec<Spanned<RawCallout>>,
+    /// Keep the stream open after the step while it waits; it goes on once
+    /// a later step resumes it.
     #[serde(default)]
     pub(super) hold: Option<Spanned<bool>>,
+    /// The upstream's response (sent once the upstream has the whole request).
     #[serde(default)]
     pub(super) response: Option<Spanned<RawMessage>>,
+    /// Expectations on this step and its stream.
     #[serde(default)]
     pub(super) expect: RawStreamExpect,
 }
 
-#[derive(Debug, Deserialize)]
+/// A request or a response: pseudo-header fields, headers, body, trailers.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMessage {
+    /// :method (default GET).
     #[serde(default)]
     pub(super) method: Option<Spanned<String>>,
+    /// :path (default "/").
     #[serde(default)]
     pub(super) path: Option<Spanned<String>>,
+    /// :authority (default example.com).
     #[serde(default)]
     pub(super) authority: Option<Spanned<String>>,
+    /// :scheme (default https).
     #[serde(default)]
     pub(super) scheme: Option<Spanned<String>>,
+    /// false: no default pseudo-headers; only those given (as fields or in
+    /// `headers`) are sent.
+    #[serde(default)]
+    pub(super) defaults: Option<bool>,
+    /// :status of a response (default 200; 100 to 999).
     #[serde(default)]
     pub(super) status: Option<Spanned<u16>>,
+    /// Headers in order; a list value repeats the header.
     #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
     pub(super) headers: Option<Spanned<toml::Table>>,
+    /// The body: a string, or a list of chunks (one callback each).
     #[serde(default)]
+    #[schemars(with = "Option<super::schema::Body>")]
     pub(super) body: Option<Spanned<toml::Value>>,
+    /// Trailers.
     #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
     pub(super) trailers: Option<Spanned<toml::Table>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An answer to a pending HTTP callout.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCallout {
+    /// The cluster the callout must have gone to.
     #[serde(default)]
     pub(super) cluster: Option<String>,
+    /// Reset it instead of answering (status 11 "reset").
     #[serde(default)]
     pub(super) fail: bool,
+    /// Let it time out: the clock moves to its timeout (Envoy's 504).
     #[serde(default)]
     pub(super) timeout: Option<Spanned<bool>>,
+    /// The response :status (default 200; 100 to 999).
     #[serde(default)]
-    pub(super) status: Option<u16>,
+    pub(super) status: Option<Spanned<u16>>,
+    /// Response headers.
     #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
     pub(super) headers: Option<Spanned<toml::Table>>,
+    /// Response body.
     #[serde(default)]
     pub(super) body: Option<String>,
+    /// Response trailers.
     #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
     pub(super) trailers: Option<Spanned<toml::Table>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Expectations on one side's headers.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHeaderExpect {
+    /// Headers that must be present.
     #[serde(default)]
     pub(super) has: Vec<String>,
+    /// Headers that must be absent.
     #[serde(default)]
     pub(super) absent: Vec<String>,
+    /// Exact values: a string (the only value) or a list (every value, in order).
     #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
     pub(super) equals: Option<Spanned<toml::Table>>,
+    /// Regexes some value of the header matches.
     #[serde(default)]
+    #[schemars(with = "Option<StringTable>")]
     pub(super) matches: Option<Spanned<toml::Table>>,
+    /// The exact header list, in order: `[["name", "value"], ...]`.
+    #[serde(default)]
+    pub(super) exactly: Option<Spanned<Vec<Vec<String>>>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Expectations on a local response.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLocal {
+    /// Its status.
     #[serde(default)]
     pub(super) status: Option<u32>,
+    /// Its details (`response.code_details`).
     #[serde(default)]
     pub(super) details: Option<String>,
+    /// A regex its body matches.
     #[serde(default)]
     pub(super) body: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Expectations on a step and its stream.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStreamExpect {
+    /// true or "headers": the upstream received the request headers;
+    /// "whole": it received the whole request (end of stream); false: nothing.
     #[serde(default)]
-    pub(super) forwarded: Option<bool>,
+    #[schemars(with = "Option<super::schema::Forwarded>")]
+    pub(super) forwarded: Option<Spanned<toml::Value>>,
+    /// The request as the upstream received it.
     #[serde(default)]
     pub(super) upstream_headers: RawHeaderExpect,
+    /// The response as the client received it.
     #[serde(default)]
     pub(super) client_headers: RawHeaderExpect,
+    /// The request body the upstream received.
     #[serde(default)]
     pub(super) upstream_body: Option<String>,
+    /// The response body the client received.
     #[serde(default)]
     pub(super) client_body: Option<String>,
+    /// A local response was sent, with these properties.
     #[serde(default)]
     pub(super) local_response: Option<RawLocal>,
+    /// Regexes, each matching a log line of this step.
     #[serde(default)]
     pub(super) logs: Vec<Spanned<String>>,
+    /// How many callouts the plugin made in this step.
     #[serde(default)]
     pub(super) callouts: Option<usize>,
+    /// With [[virtual_hosts]]: the route the stream's route cache held at its end.
     #[serde(default)]
     pub(super) route: Option<String>,
+    /// With [[virtual_hosts]]: the cluster the upstream request went to.
     #[serde(default)]
     pub(super) upstream_cluster: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A shared-data entry expected at the end.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawExpect {
+pub(super) struct RawSharedDataExpect {
+    /// The VM id (default "").
     #[serde(default)]
-    pub(super) logs: Vec<Spanned<String>>,
+    pub(super) vm_id: String,
+    /// The key.
+    pub(super) key: String,
+    /// Its value (omit with `absent`).
     #[serde(default)]
-    pub(super) no_logs: Vec<Spanned<String>>,
+    pub(super) value: Option<String>,
+    /// Its CAS.
     #[serde(default)]
-    pub(super) metrics: Option<Spanned<toml::Table>>,
+    pub(super) cas: Option<u32>,
+    /// The key must not be set.
     #[serde(default)]
-    pub(super) rebuilds: Option<u32>,
+    pub(super) absent: bool,
+}
+
+/// A shared queue's items expected at the end.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQueueExpect {
+    /// The VM id (default "").
+    #[serde(default)]
+    pub(super) vm_id: String,
+    /// The queue name.
+    pub(super) name: String,
+    /// Its items, oldest first.
+    pub(super) items: Vec<String>,
+}
+
+/// Expectations on one plugin's VM.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPluginExpect {
+    /// Whether the plugin's VM failed (default: a failure fails the run).
     #[serde(default)]
     pub(super) vm_failed: Option<bool>,
+    /// How many times the VM was rebuilt.
+    #[serde(default)]
+    pub(super) rebuilds: Option<u32>,
+}
+
+/// Expectations on the whole run.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpect {
+    /// Regexes, each matching some log line.
+    #[serde(default)]
+    pub(super) logs: Vec<Spanned<String>>,
+    /// Regexes no log line may match.
+    #[serde(default)]
+    pub(super) no_logs: Vec<Spanned<String>>,
+    /// Metrics: a counter's or gauge's value, a histogram's sample count.
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, i64>>")]
+    pub(super) metrics: Option<Spanned<toml::Table>>,
+    /// How many times the VM of every plugin without its own expectation was rebuilt.
+    #[serde(default)]
+    pub(super) rebuilds: Option<u32>,
+    /// Whether the VM of every plugin without its own expectation failed.
+    #[serde(default)]
+    pub(super) vm_failed: Option<bool>,
+    /// Per plugin (by `id` of `[[plugins]]`): `vm_failed` and `rebuilds`.
+    #[serde(default)]
+    pub(super) plugins: std::collections::BTreeMap<String, Spanned<RawPluginExpect>>,
+    /// Shared data at the end: value and CAS, or absent.
+    #[serde(default)]
+    pub(super) shared_data: Vec<Spanned<RawSharedDataExpect>>,
+    /// Shared queues' items at the end.
+    #[serde(default)]
+    pub(super) queues: Vec<Spanned<RawQueueExpect>>,
 }

@@ -2,9 +2,7 @@
 //! [`RouteTable`] (virtual hosts by domain, ordered routes matching a path
 //! prefix and headers, each to a `cluster` or a `cluster_header`).
 
-use toml::Spanned;
-
-use super::raw::{RawRoute, RawVirtualHost};
+use super::raw::{RawRoute, RawVirtualHost, Spanned};
 use super::source::{ScenarioError, Source};
 use crate::state::routes::{HeaderMatch, Route, RouteAction, RouteTable, VirtualHost};
 

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::check;
-use super::drive::Driver;
-use super::format::{Scenario, Step, tidy};
+use super::drive::{Driver, LogCursor};
+use super::format::{PluginSetup, Scenario, ScenarioError, Step, tidy};
 use crate::host::Host;
 use crate::report::prometheus;
 use crate::spec::PluginSpec;
@@ -35,6 +35,8 @@ pub struct CalloutReport {
     pub headers: Headers,
     /// The request body.
     pub body: String,
+    /// The request trailers.
+    pub trailers: Headers,
     /// The timeout in milliseconds.
     pub timeout_ms: u128,
     /// `answered 200`, `failed (reset)`, `timed out ...` or `unanswered ...`.
@@ -42,6 +44,9 @@ pub struct CalloutReport {
     /// The callout was made before this step (it was pending when the step
     /// began, and this step answers it or lists it as still pending).
     pub from_earlier_step: bool,
+    /// Which answer of the step (0-based) it got.
+    #[serde(skip)]
+    pub(super) answer_index: Option<usize>,
 }
 
 /// Where Envoy's routing sent a stream (with `[[virtual_hosts]]`).
@@ -74,6 +79,8 @@ pub struct StepReport {
     pub upstream_request: Option<Headers>,
     /// The request body the upstream received.
     pub upstream_body: String,
+    /// The upstream received the whole request (its end of stream).
+    pub upstream_whole: bool,
     /// The response as the upstream sent it.
     pub response_in: Option<Headers>,
     /// Why the upstream response was not sent, when it was not.
@@ -103,6 +110,11 @@ pub struct StepReport {
     pub vm_rebuilt: bool,
     /// The plugin's VM failed during the step: why.
     pub vm_failed: Option<String>,
+    /// The plugin (its id) the step's stream and ticks went to.
+    pub plugin: String,
+    /// Answers (0-based) that found no pending callout.
+    #[serde(skip)]
+    pub(super) unused_answers: Vec<usize>,
 }
 
 impl StepReport {
@@ -116,6 +128,7 @@ impl StepReport {
             request_body_in: String::new(),
             upstream_request: None,
             upstream_body: String::new(),
+            upstream_whole: false,
             response_in: None,
             response_skipped: None,
             client_response: None,
@@ -130,6 +143,8 @@ impl StepReport {
             fail_policy: None,
             vm_rebuilt: false,
             vm_failed: None,
+            plugin: String::new(),
+            unused_answers: Vec::new(),
         }
     }
 }
@@ -139,7 +154,7 @@ impl StepReport {
 pub struct Report {
     /// The scenario file.
     pub scenario: String,
-    /// The plugin module.
+    /// The plugin module (the modules, comma-separated, of several plugins).
     pub plugin: String,
     /// The steps.
     pub steps: Vec<StepReport>,
@@ -160,30 +175,29 @@ impl Report {
     }
 }
 
-/// The scenario could not run: the plugin is missing or did not start.
+/// The scenario could not run: a plugin is missing or did not start, or
+/// the run found the scenario invalid (an answer with nothing to answer).
 #[derive(Debug)]
-pub struct RunError(pub String);
+pub enum RunError {
+    /// A plugin could not run (exit code 3).
+    Plugin(String),
+    /// The scenario is invalid (exit code 2), with its place in the file.
+    Invalid(ScenarioError),
+}
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            RunError::Plugin(message) => f.write_str(message),
+            RunError::Invalid(error) => write!(f, "{error}"),
+        }
     }
 }
 
 impl std::error::Error for RunError {}
 
-fn level(l: crate::types::LogLevel) -> String {
+pub(super) fn level(l: crate::types::LogLevel) -> String {
     format!("{l:?}").to_lowercase()
-}
-
-fn logs_since(host: &Host, from: usize) -> (Vec<LogLine>, usize) {
-    let all = host.logs();
-    let lines = all
-        .iter()
-        .skip(from)
-        .map(|r| LogLine { level: level(r.level), context_id: r.context_id, message: r.message.clone() })
-        .collect();
-    (lines, all.len())
 }
 
 /// A path for reading: without `dir/..` detours, unless that names another
@@ -194,41 +208,53 @@ fn shown(path: &Path) -> String {
     if same { tidy } else { path.to_path_buf() }.display().to_string()
 }
 
-/// Loads the scenario's plugin on a new host, runs every step, and checks
-/// the expectations.
-pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
-    let plugin_shown = shown(&scenario.plugin);
-    let wasm = std::fs::read(&scenario.plugin).map_err(|e| {
-        RunError(format!(
-            "cannot read the plugin {plugin_shown} (from `plugin` in {}): {e}; build it first (see host-sim's README)",
+/// The spec a scenario plugin loads with.
+fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError> {
+    let wasm = std::fs::read(&setup.plugin).map_err(|e| {
+        let field = if scenario.plugins.len() > 1 || setup.id != "plugin" {
+            format!("`plugin` of plugin {:?}", setup.id)
+        } else {
+            "`plugin`".to_owned()
+        };
+        RunError::Plugin(format!(
+            "cannot read the plugin {} (from {field} in {}): {e}; build it first (see host-sim's README)",
+            shown(&setup.plugin),
             scenario.file.display()
         ))
     })?;
     let mut spec = PluginSpec::from_bytes(wasm)
-        .configuration(scenario.configuration.clone())
-        .vm_configuration(scenario.vm_configuration.clone());
-    if let Some(name) = &scenario.name {
+        .configuration(setup.configuration.clone())
+        .vm_configuration(setup.vm_configuration.clone());
+    if let Some(name) = &setup.name {
         spec = spec.name(name.clone());
     }
-    if let Some(root_id) = &scenario.root_id {
+    if let Some(root_id) = &setup.root_id {
         spec = spec.root_id(root_id.clone());
     }
-    if let Some(vm_id) = &scenario.vm_id {
+    if let Some(vm_id) = &setup.vm_id {
         spec = spec.vm_id(vm_id.clone());
     }
-    for (path, value) in &scenario.properties {
+    for (path, value) in &setup.properties {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         spec = spec.property(&path, value.clone());
     }
-    for (k, v) in &scenario.environment {
+    for (k, v) in &setup.environment {
         spec = spec.env(k.clone(), v.clone());
     }
-    if let Some(policy) = scenario.fail_policy {
+    if let Some(policy) = setup.fail_policy {
         spec = spec.fail_policy(policy);
     }
-    if let Some(rule) = scenario.rebuild {
+    if let Some(rule) = setup.rebuild {
         spec = spec.rebuild(rule);
     }
+    Ok(spec)
+}
+
+/// Loads the scenario's plugins on a new host, runs every step, and checks
+/// the expectations.
+pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
+    let plugin_shown = scenario.plugins.iter().map(|p| shown(&p.plugin)).collect::<Vec<_>>().join(", ");
+    let specs = scenario.plugins.iter().map(|p| spec(scenario, p)).collect::<Result<Vec<_>, _>>()?;
     let mut host = Host::new();
     host.set_profile(scenario.profile);
     host.set_strict(scenario.strict);
@@ -241,29 +267,43 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
         host.set_clusters(&clusters);
     }
-    let plugin = host.load(spec).map_err(|e| {
-        let logs: Vec<String> = host.logs().iter().map(|r| format!("  [{}] {}", level(r.level), r.message)).collect();
-        RunError(format!(
-            "the plugin did not start: {e}{}",
-            if logs.is_empty() { String::new() } else { format!("\nplugin logs:\n{}", logs.join("\n")) }
-        ))
-    })?;
-    let (startup_logs, mut seen) = logs_since(&host, 0);
+    for d in &scenario.shared_data {
+        host.set_shared_data(&d.vm_id, &d.key, &d.value);
+    }
+    let mut plugins = Vec::new();
+    for (setup, spec) in scenario.plugins.iter().zip(specs) {
+        let id = host.load(spec).map_err(|e| {
+            let logs: Vec<String> =
+                host.logs().iter().map(|r| format!("  [{}] {}", level(r.level), r.message)).collect();
+            let which = if scenario.plugins.len() > 1 { format!(" {:?}", setup.id) } else { String::new() };
+            RunError::Plugin(format!(
+                "the plugin{which} did not start: {e}{}",
+                if logs.is_empty() { String::new() } else { format!("\nplugin logs:\n{}", logs.join("\n")) }
+            ))
+        })?;
+        plugins.push(id);
+    }
+    let mut cursor = LogCursor::default();
+    let startup_logs = cursor.take(&host);
 
-    let mut driver = Driver::new(!scenario.routes.is_empty());
+    let mut driver = Driver::new(scenario, plugins, cursor);
     let mut steps: Vec<StepReport> = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
+        let plugin = driver.plugin(step.plugin);
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
-        steps.push(driver.step(&mut host, plugin, i, step));
+        driver.step(&mut host, i, step, &mut steps);
         driver.release(&mut host, &mut steps, Some(i));
-        let (logs, now) = logs_since(&host, seen);
-        seen = now;
+        let logs = driver.logs.take(&host);
         let report = &mut steps[i];
+        report.plugin = scenario.plugins[step.plugin].id.clone();
         report.logs = logs;
         report.vm_rebuilt = host.rebuilds(plugin).count > rebuilt;
         let failure = host.failure(plugin);
         if failure.is_some() && (report.vm_rebuilt || failure != failed.as_deref()) {
             report.vm_failed = failure.map(str::to_owned);
+        }
+        if let Some(&unused) = report.unused_answers.first() {
+            return Err(RunError::Invalid(step.callouts[unused].unused.clone()));
         }
     }
     driver.release(&mut host, &mut steps, None);
@@ -274,14 +314,21 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         if let Some(error) = &report.error {
             failures.push(format!("{label}: the plugin or host failed: {error}"));
         }
-        check::step(&label, step, report, &mut failures);
+        let opener =
+            step.resume.as_ref().and_then(|name| scenario.steps[..i].iter().position(|s| s.id.as_ref() == Some(name)));
+        check::step(&label, step, report, opener.map_or(report, |o| &steps[o]), &mut failures);
     }
     let metrics = host.metrics();
     let all_logs: Vec<String> = host.logs().into_iter().map(|r| r.message).collect();
     check::global(&scenario.expect, &all_logs, &metrics, &mut failures);
-    let rebuilds = host.rebuilds(plugin);
-    let failure = host.failure(plugin).map(str::to_owned).or_else(|| rebuilds.reasons.first().cloned());
-    check::vm(&scenario.expect, failure.as_deref(), rebuilds.count, &mut failures);
+    check::state(&scenario.expect, &host, &mut failures);
+    for (i, setup) in scenario.plugins.iter().enumerate() {
+        let plugin = driver.plugin(i);
+        let rebuilds = host.rebuilds(plugin);
+        let failure = host.failure(plugin).map(str::to_owned).or_else(|| rebuilds.reasons.first().cloned());
+        let which = if scenario.plugins.len() > 1 { format!("plugin {:?}: ", setup.id) } else { String::new() };
+        check::vm(&which, &setup.expect, failure.as_deref(), rebuilds.count, &mut failures);
+    }
     let json_metrics = metrics
         .iter()
         .map(|(raw, value)| {

@@ -112,7 +112,11 @@ fn logs(out: &mut String, lines: &[LogLine]) {
 }
 
 fn step(out: &mut String, index: usize, s: &StepReport) {
-    let _ = writeln!(out, "── stream {index}: {} ──", s.name);
+    match s.plugin.as_str() {
+        "plugin" | "" => writeln!(out, "── stream {index}: {} ──", s.name),
+        plugin => writeln!(out, "── stream {index}: {} (plugin {plugin}) ──", s.name),
+    }
+    .unwrap_or(());
     if let Some(ms) = s.advanced_ms {
         let _ = writeln!(out, "  clock advanced {ms} ms");
     }

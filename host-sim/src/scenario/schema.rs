@@ -1,0 +1,89 @@
+//! The JSON Schema of the scenario format, generated from the types that
+//! parse it ([`super::raw`]), printed by `host-sim schema`. Fields the
+//! parser reads as raw TOML (tables of headers, properties, bodies) are
+//! described here by the shapes the checks accept.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+
+use super::raw::RawScenario;
+
+/// Any TOML value (a string or a table for configurations).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+pub(super) enum AnyValue {
+    /// A string.
+    String(String),
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Boolean(bool),
+    /// A list.
+    Array(Vec<AnyValue>),
+    /// A table.
+    Table(BTreeMap<String, AnyValue>),
+}
+
+/// A header value: one string, or a list (the header repeated).
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+pub(super) enum HeaderValue {
+    /// One value.
+    One(String),
+    /// The header repeated, in order.
+    Many(Vec<String>),
+}
+
+/// Headers in file order: name = value, or name = [values].
+pub(super) type HeaderTable = BTreeMap<String, HeaderValue>;
+
+/// name = string.
+pub(super) type StringTable = BTreeMap<String, String>;
+
+/// Nested property tables; leaves are strings, integers, floats, booleans or lists.
+pub(super) type PropertyTable = BTreeMap<String, AnyValue>;
+
+/// A body: a string, or a list of chunks.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+pub(super) enum Body {
+    /// The whole body, one callback.
+    Whole(String),
+    /// Chunks, one callback each.
+    Chunks(Vec<String>),
+}
+
+/// What reached the upstream.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+pub(super) enum Forwarded {
+    /// true: the request headers reached it; false: nothing did.
+    Flag(bool),
+    /// "headers": the request headers; "whole": the whole request (end of stream).
+    How(ForwardedHow),
+}
+
+/// How much of the request reached the upstream.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(super) enum ForwardedHow {
+    /// The headers.
+    Headers,
+    /// The whole request.
+    Whole,
+}
+
+/// The scenario format's JSON Schema (draft 2020-12).
+pub fn schema() -> serde_json::Value {
+    let schema =
+        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<RawScenario>();
+    schema.to_value()
+}
