@@ -46,7 +46,7 @@ const PAUSE_RESPONSE: &str = r#"(module
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
-/// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`),
+/// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`),
 /// `tick-in-stream.wasm` and `pause-response.wasm` (WAT).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -64,6 +64,7 @@ fn workdir() -> &'static Path {
             ("sluice-guest-e2e-callout", "callout.wasm"),
             ("sluice-guest-e2e-state", "state.wasm"),
             ("sluice-guest-e2e-http", "http.wasm"),
+            ("sluice-guest-e2e-tcp", "tcp.wasm"),
         ] {
             let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
             std::fs::write(dir.join(file), wasm).unwrap();
@@ -169,6 +170,11 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
         ),
         ("malformed-plugins.toml", ":1:10: field `plugin`: with [[plugins]], `plugin` goes into each plugin's table"),
         ("malformed-plugin-id.toml", ":6:10: field `stream[1].plugin`: no plugin has id \"b\" (ids: \"a\")"),
+        (
+            "malformed-tcp-event.toml",
+            ":5:8: field `stream[1].tcp[1]`: a TCP event has exactly one of `downstream`, `upstream` or `close`",
+        ),
+        ("malformed-unused-grpc.toml", ":6:1: field `stream[1].grpc[1]`: no gRPC call or stream is open"),
         ("malformed-resume.toml", ":7:10: field `stream[2].resume`: no earlier step opens a stream with id \"A\""),
     ];
     for (file, expected) in cases {
@@ -406,4 +412,43 @@ fn a_stream_paused_in_its_response_is_resumed_by_a_later_step() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(report["steps"][0]["released_in"], 2);
     assert_eq!(report["steps"][2]["client_response"], serde_json::Value::Null);
+}
+
+#[test]
+fn tcp_connections_grpc_answers_and_callout_requests_are_scenarios() {
+    for (file, lines) in [
+        (
+            "tcp-pass.toml",
+            &[
+                "⇆ TCP connection c1 opened (on_new_connection: continue)",
+                "    client sent \"hel\": pause",
+                "    upstream sent \"hi\" (end): continue",
+                "    held back by the plugin: \"hel\"",
+                "    client closed (remote)",
+                "    the plugin closed: downstream",
+            ][..],
+        ),
+        (
+            "grpc-pass.toml",
+            &[
+                "⇄ gRPC call to grpc-auth e2e.Auth/Check sent [\"request\"]: message \"granted\"",
+                "⇄ gRPC call to grpc-auth e2e.Auth/Check sent [\"request\"]: close 14 \"unavailable\"",
+                "timed out (clock advanced",
+                "⇄ gRPC stream to grpc-auth e2e.Auth/Watch sent [\"hello\", \"ack:one\", \"ack:two\"] (opened during an \
+                 earlier stream): trailing metadata (1), close 0 \"done\"",
+            ][..],
+        ),
+        ("callout-request-pass.toml", &["⇄ callout to auth POST auth.local/check  body \"who?\": answered 200"][..]),
+    ] {
+        let (code, out, err) = run(&["run"], file);
+        assert_eq!(code, 0, "{file}: {out}\n{err}");
+        for line in lines {
+            assert!(out.contains(line), "{file}: {line:?} in\n{out}");
+        }
+    }
+    let (code, out, _) = run(&["run", "--json"], "tcp-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["steps"][1]["tcp"]["upstream_received"], "> HELLO\n");
+    assert_eq!(report["steps"][2]["tcp"]["finished"], true);
 }

@@ -46,6 +46,17 @@ fn headers(label: &str, side: &str, expect: &HeaderExpect, seen: Option<&Headers
     }
 }
 
+/// Each expected string (when given) against what was found.
+fn equal_strings<const N: usize>(at: &str, pairs: [(&str, &Option<String>, &String); N], failures: &mut Vec<String>) {
+    for (what, want, found) in pairs {
+        if let Some(want) = want
+            && want != found
+        {
+            failures.push(format!("{at}.{what}: expected {want:?}, found {found:?}"));
+        }
+    }
+}
+
 /// Checks one step's expectations: callouts and logs against its own
 /// report, the stream's against `stream` (the report of the step that
 /// opened it, for a step that resumes a stream).
@@ -64,6 +75,113 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
                 i + 1,
                 call.cluster
             ));
+        }
+    }
+    for (i, answer) in step.callouts.iter().enumerate() {
+        let (Some(want), Some(call)) = (&answer.expect, report.callouts.iter().find(|c| c.answer_index == Some(i)))
+        else {
+            continue;
+        };
+        let at = format!("{label}: callouts[{}]", i + 1);
+        headers(&at, "headers", &want.headers, Some(&call.headers), failures);
+        headers(&at, "trailers", &want.trailers, Some(&call.trailers), failures);
+        if let Some(body) = &want.body
+            && *body != call.body
+        {
+            failures.push(format!("{at}: expect.body: expected {body:?}, found {:?}", call.body));
+        }
+        if let Some(timeout) = want.timeout
+            && timeout.as_millis() != call.timeout_ms
+        {
+            failures.push(format!(
+                "{at}: expect.timeout: expected {} ms, found {} ms",
+                timeout.as_millis(),
+                call.timeout_ms
+            ));
+        }
+    }
+    for (i, answer) in step.grpc.iter().enumerate() {
+        let Some(call) = report.grpc.iter().find(|c| c.answer_index == Some(i)) else { continue };
+        let at = format!("{label}: grpc[{}]", i + 1);
+        if call.answer.starts_with("cannot time out") {
+            failures.push(format!("{at}.timeout: the call has no timeout (0: none)"));
+        }
+        let want = &answer.expect;
+        equal_strings(
+            &format!("{at}.expect"),
+            [
+                ("cluster", &want.cluster, &call.cluster),
+                ("service", &want.service, &call.service),
+                ("method", &want.method, &call.method),
+            ],
+            failures,
+        );
+        if let Some(stream) = want.stream
+            && stream != (call.kind == "stream")
+        {
+            let want = if stream { "stream" } else { "call" };
+            failures.push(format!("{at}.expect.kind: expected a {want}, found a {}", call.kind));
+        }
+        if let Some(messages) = &want.messages
+            && *messages != call.messages
+        {
+            failures.push(format!("{at}.expect.messages: expected {messages:?}, found {:?}", call.messages));
+        }
+        headers(&at, "metadata", &want.metadata, Some(&call.metadata), failures);
+        if let Some(timeout) = want.timeout
+            && timeout.as_millis() != call.timeout_ms
+        {
+            failures.push(format!(
+                "{at}.expect.timeout: expected {} ms, found {} ms",
+                timeout.as_millis(),
+                call.timeout_ms
+            ));
+        }
+    }
+    if let Some(n) = e.grpc_calls {
+        let made = report.grpc.iter().filter(|c| !c.from_earlier_step).count();
+        if made != n {
+            failures.push(format!(
+                "{label}: expect.grpc_calls: the plugin opened {made} gRPC calls or streams, expected {n}"
+            ));
+        }
+    }
+    if let Some(want) = &e.tcp {
+        match &report.tcp {
+            None => failures.push(format!("{label}: expect.tcp: the step has no TCP connection (`connection`)")),
+            Some(tcp) => {
+                equal_strings(
+                    &format!("{label}: expect.tcp"),
+                    [
+                        ("upstream_received", &want.upstream_received, &tcp.upstream_received),
+                        ("client_received", &want.client_received, &tcp.client_received),
+                        ("buffered", &want.buffered, &tcp.buffered),
+                    ],
+                    failures,
+                );
+                if let Some(want) = want.new_connection {
+                    let want = if want { "continue" } else { "pause" };
+                    if tcp.new_connection.as_deref() != Some(want) {
+                        failures.push(format!(
+                            "{label}: expect.tcp.new_connection: expected {want:?}, found {:?} (on the step that opened it)",
+                            tcp.new_connection
+                        ));
+                    }
+                }
+                if let Some(want) = &want.closed_by_plugin
+                    && *want != tcp.closed_by_plugin
+                {
+                    failures.push(format!(
+                        "{label}: expect.tcp.closed_by_plugin: expected {want:?}, found {:?}",
+                        tcp.closed_by_plugin
+                    ));
+                }
+                if let Some(want) = want.finished
+                    && want != tcp.finished
+                {
+                    failures.push(format!("{label}: expect.tcp.finished: expected {want}, found {}", tcp.finished));
+                }
+            }
         }
     }
     if let Some(n) = e.callouts {

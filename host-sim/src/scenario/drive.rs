@@ -4,17 +4,18 @@
 //! callout answers (a response, a reset, or the clock moved to the call's
 //! timeout), and streams left open while the plugin holds them.
 
-use super::format::{Message, Part, Scenario, Step};
-use super::run::{CalloutReport, Headers, LogLine, RouteReport, StepReport};
+use super::format::{Message, Part, Scenario, Step, TcpEvent};
+use super::run::{CalloutReport, GrpcReport, Headers, LogLine, RouteReport, StepReport, TcpReport};
 use crate::api::{HttpStream, StreamId};
 use crate::error::Error;
 use crate::failure::FAIL_STREAM_DETAILS;
 use crate::host::{CalloutId, Host};
 use crate::spec::PluginId;
-use crate::state::callouts::HttpCallout;
+use crate::state::callouts::{DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
 use crate::state::http::Message as Sent;
-use crate::vm::HttpCallResponse;
+use crate::types::{PeerType, StreamType};
+use crate::vm::{GrpcEvent, HttpCallResponse};
 
 pub(super) fn text(map: &HeaderMap) -> Headers {
     map.to_strings()
@@ -185,6 +186,8 @@ impl LogCursor {
 pub(super) struct Driver {
     plugins: Vec<PluginId>,
     open: Vec<Open>,
+    /// TCP connections by name, until the scenario ends.
+    connections: Vec<(String, StreamId)>,
     /// The host has a route table: streams report where they were routed.
     routing: bool,
     /// Log lines per report, gathered while streams finish.
@@ -194,7 +197,7 @@ pub(super) struct Driver {
 impl Driver {
     /// A driver for the scenario's loaded plugins.
     pub fn new(scenario: &Scenario, plugins: Vec<PluginId>, logs: LogCursor) -> Driver {
-        Driver { plugins, open: Vec::new(), routing: !scenario.routes.is_empty(), logs }
+        Driver { plugins, open: Vec::new(), connections: Vec::new(), routing: !scenario.routes.is_empty(), logs }
     }
 
     /// The loaded plugin of scenario plugin `index`.
@@ -240,6 +243,12 @@ impl Driver {
                 reports[at].logs.extend(lines);
             }
         }
+        if now.is_none() {
+            for (_, id) in std::mem::take(&mut self.connections) {
+                // The client goes away from each connection still open.
+                let _ = host.tcp(id).and_then(|c| c.complete());
+            }
+        }
     }
 
     fn drive(
@@ -251,7 +260,10 @@ impl Driver {
     ) -> Result<(), (usize, Error)> {
         let here = |e| (index, e);
         let plugin = self.plugins[step.plugin];
-        let earlier: Vec<CalloutId> = host.http_callouts().iter().map(HttpCallout::id).collect();
+        let earlier = Earlier {
+            http: host.http_callouts().iter().map(HttpCallout::id).collect(),
+            grpc: host.grpc_callouts().iter().map(GrpcCallout::id).collect(),
+        };
         for d in &step.shared_data {
             host.set_shared_data(&d.vm_id, &d.key, &d.value);
         }
@@ -292,7 +304,12 @@ impl Driver {
                 }
                 open
             }
-            (None, None) => return answer_callouts(host, step, &earlier, &mut reports[index]).map_err(here),
+            (None, None) => {
+                if let Some(name) = &step.connection {
+                    self.connection(host, plugin, name, step, &mut reports[index]).map_err(here)?;
+                }
+                return answer_callouts(host, step, &earlier, &mut reports[index]).map_err(here);
+            }
         };
         let owner = open.step;
         let mut stream = match host.http(open.stream) {
@@ -314,6 +331,94 @@ impl Driver {
         }
         finish(stream, &open, &mut reports[owner], result, self.routing).map_err(|e| (owner, e))
     }
+}
+
+impl Driver {
+    /// Opens the step's TCP connection (the first time it is named) or
+    /// takes it up, sends its events, and records its state.
+    fn connection(
+        &mut self,
+        host: &mut Host,
+        plugin: PluginId,
+        name: &str,
+        step: &Step,
+        report: &mut StepReport,
+    ) -> Result<(), Error> {
+        let mut tcp = TcpReport {
+            connection: name.to_owned(),
+            events: Vec::new(),
+            new_connection: None,
+            upstream_received: String::new(),
+            client_received: String::new(),
+            buffered: String::new(),
+            closed_by_plugin: Vec::new(),
+            finished: false,
+        };
+        let id = match self.connections.iter().find(|(n, _)| n == name) {
+            Some((_, id)) => *id,
+            None => {
+                let conn = host.tcp_stream(plugin)?;
+                tcp.new_connection = conn.new_connection_action().map(action);
+                let id = conn.id();
+                self.connections.push((name.to_owned(), id));
+                id
+            }
+        };
+        let peer = |p: PeerType| if p == PeerType::Local { "local" } else { "remote" };
+        let mut result = Ok(());
+        for event in &step.tcp {
+            let mut conn = host.tcp(id)?;
+            let (text, sent) = match event {
+                TcpEvent::Downstream(data, end) => {
+                    let action = conn.downstream_data(data, *end);
+                    (format!("client sent {:?}{}", lossy(data), if *end { " (end)" } else { "" }), action.map(Some))
+                }
+                TcpEvent::Upstream(data, end) => {
+                    let action = conn.upstream_data(data, *end);
+                    (format!("upstream sent {:?}{}", lossy(data), if *end { " (end)" } else { "" }), action.map(Some))
+                }
+                TcpEvent::CloseDownstream(p) => {
+                    (format!("client closed ({})", peer(*p)), conn.close_downstream(*p).map(|()| None))
+                }
+                TcpEvent::CloseUpstream(p) => {
+                    (format!("upstream closed ({})", peer(*p)), conn.close_upstream(*p).map(|()| None))
+                }
+            };
+            match sent {
+                Ok(Some(a)) => tcp.events.push(format!("{text}: {}", action(a))),
+                Ok(None) => tcp.events.push(text),
+                Err(e) => {
+                    tcp.events.push(format!("{text}: failed"));
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if let Some(state) = host.vms.get(id.vm).and_then(|vm| vm.state().tcp.get(&id.id)) {
+            tcp.upstream_received = lossy(&state.downstream.forwarded);
+            tcp.client_received = lossy(&state.upstream.forwarded);
+            tcp.buffered = lossy(&state.downstream.buffer);
+            tcp.finished = state.finished;
+            tcp.closed_by_plugin = state
+                .close_requested
+                .iter()
+                .map(|side| if *side == StreamType::Downstream { "downstream" } else { "upstream" }.to_owned())
+                .collect();
+        }
+        report.tcp = Some(tcp);
+        result
+    }
+}
+
+/// A TCP callback's action as scenarios name it.
+fn action(action: crate::types::Action) -> String {
+    if action == crate::types::Action::Continue { "continue" } else { "pause" }.to_owned()
+}
+
+/// Callouts pending when a step began.
+struct Earlier {
+    http: Vec<CalloutId>,
+    grpc: Vec<CalloutId>,
 }
 
 /// Why the upstream's response was not sent.
@@ -380,7 +485,89 @@ fn finish(
 /// (callouts of earlier steps, pending when the step began: `earlier`,
 /// included), then lists those still pending. An answer with no callout
 /// pending is recorded as not used (the run reports the scenario invalid).
-fn answer_callouts(host: &mut Host, step: &Step, earlier: &[CalloutId], report: &mut StepReport) -> Result<(), Error> {
+fn answer_callouts(host: &mut Host, step: &Step, earlier: &Earlier, report: &mut StepReport) -> Result<(), Error> {
+    answer_http(host, step, &earlier.http, report)?;
+    answer_grpc(host, step, &earlier.grpc, report)
+}
+
+/// What a gRPC call or stream looks like in the report.
+fn grpc_report(call: &GrpcCallout, earlier: &[CalloutId], answer: String, index: Option<usize>) -> GrpcReport {
+    GrpcReport {
+        cluster: lossy(&call.upstream),
+        service: call.service.clone(),
+        method: call.method.clone(),
+        kind: if call.kind == GrpcKind::Stream { "stream" } else { "call" }.to_owned(),
+        metadata: text(&call.initial_metadata),
+        messages: call.messages.iter().map(|m| lossy(m)).collect(),
+        timeout_ms: call.timeout.as_millis(),
+        answer,
+        from_earlier_step: earlier.contains(&call.id()),
+        answer_index: index,
+    }
+}
+
+/// Answers open gRPC calls and streams, oldest first: initial metadata,
+/// messages, trailing metadata, then a close; or lets a call time out.
+fn answer_grpc(host: &mut Host, step: &Step, earlier: &[CalloutId], report: &mut StepReport) -> Result<(), Error> {
+    let mut answered: Vec<CalloutId> = Vec::new();
+    for (i, answer) in step.grpc.iter().enumerate() {
+        let Some(call) = host.grpc_callouts().into_iter().find(|c| !answered.contains(&c.id())) else {
+            report.unused_grpc.push(i);
+            continue;
+        };
+        let id = call.id();
+        answered.push(id);
+        let mut sent = Vec::new();
+        let mut result = Ok(());
+        if answer.timeout {
+            let left = {
+                let world = host.world();
+                world
+                    .callouts
+                    .deadline(DeadlineKind::Grpc, id.vm, id.token)
+                    .map(|at| at.saturating_sub(world.clock.monotonic_ns()))
+            };
+            match left {
+                Some(ns) => {
+                    sent.push(format!("timed out (clock advanced {} ms)", ns / 1_000_000));
+                    result = host.advance(std::time::Duration::from_nanos(ns));
+                }
+                None => sent.push("cannot time out: it has no timeout".to_owned()),
+            }
+        }
+        let mut events: Vec<(String, GrpcEvent)> = Vec::new();
+        if let Some(md) = &answer.initial_metadata {
+            events.push((format!("initial metadata ({})", md.len()), GrpcEvent::InitialMetadata(md.clone())));
+        }
+        for m in &answer.messages {
+            events.push((format!("message {:?}", lossy(m)), GrpcEvent::Message(m.clone())));
+        }
+        if let Some(md) = &answer.trailing_metadata {
+            events.push((format!("trailing metadata ({})", md.len()), GrpcEvent::TrailingMetadata(md.clone())));
+        }
+        if let Some((status, message)) = &answer.close {
+            events.push((format!("close {status} {message:?}"), GrpcEvent::Close(*status, message.clone())));
+        }
+        for (label, event) in events {
+            if result.is_err() {
+                break;
+            }
+            sent.push(label);
+            result = host.grpc_respond(id, event);
+        }
+        report.grpc.push(grpc_report(&call, earlier, sent.join(", "), Some(i)));
+        result?;
+    }
+    for call in host.grpc_callouts() {
+        if !answered.contains(&call.id()) {
+            report.grpc.push(grpc_report(&call, earlier, "unanswered (still open)".into(), None));
+        }
+    }
+    Ok(())
+}
+
+/// Answers pending HTTP callouts (see [`answer_callouts`]).
+fn answer_http(host: &mut Host, step: &Step, earlier: &[CalloutId], report: &mut StepReport) -> Result<(), Error> {
     let callout = |call: &HttpCallout, answer: String, index: Option<usize>| CalloutReport {
         cluster: call.upstream.clone(),
         headers: text(&call.headers),

@@ -10,8 +10,8 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::raw::{
-    RawCallout, RawExpect, RawHeaderExpect, RawMessage, RawPlugin, RawScenario, RawSharedData, RawStep,
-    RawStreamExpect, Spanned as RawSpanned,
+    RawCallout, RawExpect, RawGrpcAnswer, RawHeaderExpect, RawMessage, RawPlugin, RawScenario, RawSharedData, RawStep,
+    RawStreamExpect, RawTcpEvent, RawTcpExpect, Spanned as RawSpanned,
 };
 use super::routes::route_table;
 pub use super::source::ScenarioError;
@@ -21,10 +21,12 @@ use crate::profile::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
+use crate::types::PeerType;
 
 pub use super::model::{
-    CalloutAnswer, Enqueue, Expect, Forwarded, HeaderExpect, LocalExpect, Message, Part, PluginExpect, PluginSetup,
-    QueueExpect, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
+    CalloutAnswer, CalloutExpect, Enqueue, Expect, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect, LocalExpect,
+    Message, Part, PluginExpect, PluginSetup, QueueExpect, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
+    TcpEvent, TcpExpect,
 };
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
@@ -312,13 +314,38 @@ fn step(
     for (j, c) in step.callouts.iter().enumerate() {
         callouts.push(callout(src, c, &format!("{field}.callouts[{}]", j + 1))?);
     }
+    let mut grpc = Vec::new();
+    for (j, g) in step.grpc.iter().enumerate() {
+        grpc.push(grpc_answer(src, g, &format!("{field}.grpc[{}]", j + 1))?);
+    }
+    let connection = match &step.connection {
+        Some(name) if step.request.is_some() || step.resume.is_some() => {
+            return Err(src.at(
+                name,
+                format!("{field}.connection"),
+                "a step drives an HTTP stream (`request`, `resume`) or a TCP connection, not both",
+            ));
+        }
+        Some(name) => Some(name.get_ref().clone()),
+        None => None,
+    };
+    if let (None, Some(event)) = (&connection, step.tcp.first()) {
+        return Err(src.at(event, format!("{field}.tcp[1]"), "TCP events need a `connection` (its name)"));
+    }
+    let mut tcp = Vec::new();
+    for (j, event) in step.tcp.iter().enumerate() {
+        tcp.push(tcp_event(src, event, &format!("{field}.tcp[{}]", j + 1))?);
+    }
     let expect = stream_expect(src, &step.expect, &field)?;
     let name = step.name.clone().unwrap_or_else(|| match (&request, &resume) {
         (Some(r), _) => {
             format!("{} {}", r.headers.get_str(":method").unwrap_or("?"), r.headers.get_str(":path").unwrap_or("?"))
         }
         (None, Some(id)) => format!("resume {id}"),
-        (None, None) => "clock".into(),
+        (None, None) => match &step.connection {
+            Some(c) => format!("tcp {}", c.get_ref()),
+            None => "clock".into(),
+        },
     });
     Ok(Step {
         name,
@@ -336,10 +363,186 @@ fn step(
         id,
         resume,
         until,
+        connection,
+        tcp,
         callouts,
+        grpc,
         hold,
         response,
         expect,
+    })
+}
+
+fn tcp_event(src: &Source<'_>, raw: &RawSpanned<RawTcpEvent>, f: &str) -> Result<TcpEvent, ScenarioError> {
+    let e = raw.get_ref();
+    let peer = match &e.peer {
+        None => PeerType::Remote,
+        Some(p) => named(
+            src,
+            Some(&**p),
+            &format!("{f}.peer"),
+            |n| match n {
+                "remote" => Some(PeerType::Remote),
+                "local" => Some(PeerType::Local),
+                _ => None,
+            },
+            &["remote", "local"],
+        )?
+        .unwrap_or(PeerType::Remote),
+    };
+    let close = e
+        .close
+        .as_ref()
+        .map(|c| {
+            named(
+                src,
+                Some(&**c),
+                &format!("{f}.close"),
+                |n| match n {
+                    "downstream" => Some(TcpEvent::CloseDownstream(peer)),
+                    "upstream" => Some(TcpEvent::CloseUpstream(peer)),
+                    _ => None,
+                },
+                &["downstream", "upstream"],
+            )
+        })
+        .transpose()?
+        .flatten();
+    let misplaced = |what: &str| src.at(raw, f.to_owned(), what.to_owned());
+    if e.peer.is_some() && close.is_none() {
+        return Err(misplaced("`peer` says who closed: it goes with `close`"));
+    }
+    match (&e.downstream, &e.upstream, close) {
+        (Some(data), None, None) => Ok(TcpEvent::Downstream(data.clone().into_bytes(), e.end)),
+        (None, Some(data), None) => Ok(TcpEvent::Upstream(data.clone().into_bytes(), e.end)),
+        (None, None, Some(close)) if !e.end => Ok(close),
+        (None, None, Some(_)) => Err(misplaced("`end` goes with data (a half-close); `close` closes the connection")),
+        _ => Err(misplaced("a TCP event has exactly one of `downstream`, `upstream` or `close`")),
+    }
+}
+
+fn grpc_answer(src: &Source<'_>, raw: &RawSpanned<RawGrpcAnswer>, f: &str) -> Result<GrpcAnswer, ScenarioError> {
+    let g = raw.get_ref();
+    let metadata = |table: &Option<RawSpanned<toml::Table>>, name: &str| -> Result<Option<HeaderMap>, ScenarioError> {
+        table
+            .as_deref()
+            .map(|t| header_list(src, Some(t), &format!("{f}.{name}")).map(HeaderMap::from_pairs))
+            .transpose()
+    };
+    let close = match &g.status {
+        Some(status) if *status.get_ref() > 16 => {
+            return Err(src.at(
+                status,
+                format!("{f}.status"),
+                format!("a gRPC status is 0 to 16, found {}", status.get_ref()),
+            ));
+        }
+        Some(status) => Some((*status.get_ref(), g.message.clone().unwrap_or_default())),
+        None if g.message.is_some() => {
+            return Err(src.at(raw, format!("{f}.message"), "`message` is the close's: it needs a `status`"));
+        }
+        None => None,
+    };
+    let timeout = g.timeout.as_ref().is_some_and(|t| *t.get_ref());
+    if let Some(t) = g.timeout.as_ref().filter(|_| timeout) {
+        let answered =
+            g.initial_metadata.is_some() || !g.messages.is_empty() || g.trailing_metadata.is_some() || close.is_some();
+        if answered {
+            return Err(src.at(t, format!("{f}.timeout"), "a call that times out gets no metadata, messages or close"));
+        }
+    }
+    let expect = match &g.expect {
+        None => GrpcExpect::default(),
+        Some(e) => GrpcExpect {
+            cluster: e.cluster.clone(),
+            service: e.service.clone(),
+            method: e.method.clone(),
+            stream: e
+                .kind
+                .as_ref()
+                .map(|k| {
+                    named(
+                        src,
+                        Some(&**k),
+                        &format!("{f}.expect.kind"),
+                        |n| match n {
+                            "call" => Some(false),
+                            "stream" => Some(true),
+                            _ => None,
+                        },
+                        &["call", "stream"],
+                    )
+                })
+                .transpose()?
+                .flatten(),
+            messages: e.messages.clone(),
+            metadata: header_expect(src, &e.metadata, &format!("{f}.expect.metadata"))?,
+            timeout: e
+                .timeout
+                .as_ref()
+                .map(|t| duration(src, t, &format!("{f}.expect.timeout"), "\"1s\" or \"0ms\""))
+                .transpose()?,
+        },
+    };
+    Ok(GrpcAnswer {
+        unused: src.at(
+            raw,
+            f.to_owned(),
+            "no gRPC call or stream is open for this answer (the plugin opened none, or earlier answers ended them)",
+        ),
+        initial_metadata: metadata(&g.initial_metadata, "initial_metadata")?,
+        messages: g.messages.iter().map(|m| m.clone().into_bytes()).collect(),
+        trailing_metadata: metadata(&g.trailing_metadata, "trailing_metadata")?,
+        close,
+        timeout,
+        expect,
+    })
+}
+
+fn tcp_expect(src: &Source<'_>, raw: &RawTcpExpect, field: &str) -> Result<TcpExpect, ScenarioError> {
+    let new_connection = raw
+        .new_connection
+        .as_ref()
+        .map(|n| {
+            named(
+                src,
+                Some(&**n),
+                &format!("{field}.new_connection"),
+                |n| match n {
+                    "continue" => Some(true),
+                    "pause" => Some(false),
+                    _ => None,
+                },
+                &["continue", "pause"],
+            )
+        })
+        .transpose()?
+        .flatten();
+    let closed_by_plugin = match &raw.closed_by_plugin {
+        None => None,
+        Some(sides) => Some(
+            sides
+                .iter()
+                .map(|side| {
+                    named(
+                        src,
+                        Some(&**side),
+                        &format!("{field}.closed_by_plugin"),
+                        |n| ["downstream", "upstream"].contains(&n).then(|| n.to_owned()),
+                        &["downstream", "upstream"],
+                    )
+                    .map(Option::unwrap_or_default)
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(TcpExpect {
+        upstream_received: raw.upstream_received.clone(),
+        client_received: raw.client_received.clone(),
+        buffered: raw.buffered.clone(),
+        new_connection,
+        closed_by_plugin,
+        finished: raw.finished,
     })
 }
 
@@ -362,7 +565,21 @@ fn callout(src: &Source<'_>, raw: &RawSpanned<RawCallout>, f: &str) -> Result<Ca
             ));
         }
     }
+    let expect = match &c.expect {
+        None => None,
+        Some(e) => Some(CalloutExpect {
+            headers: header_expect(src, &e.headers, &format!("{f}.expect.headers"))?,
+            body: e.body.clone(),
+            trailers: header_expect(src, &e.trailers, &format!("{f}.expect.trailers"))?,
+            timeout: e
+                .timeout
+                .as_ref()
+                .map(|t| duration(src, t, &format!("{f}.expect.timeout"), "\"5s\" or \"0ms\" (none)"))
+                .transpose()?,
+        }),
+    };
     Ok(CalloutAnswer {
+        expect,
         unused: src.at(
             raw,
             f.to_owned(),
@@ -413,6 +630,8 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         callouts: e.callouts,
         route: e.route.clone(),
         upstream_cluster: e.upstream_cluster.clone(),
+        tcp: e.tcp.as_ref().map(|t| tcp_expect(src, t, &format!("{field}.expect.tcp"))).transpose()?,
+        grpc_calls: e.grpc_calls,
     })
 }
 

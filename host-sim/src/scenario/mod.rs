@@ -17,5 +17,5 @@ mod source;
 pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
-pub use run::{CalloutReport, Headers, LogLine, Report, RouteReport, RunError, StepReport, run};
+pub use run::{CalloutReport, GrpcReport, Headers, LogLine, Report, RouteReport, RunError, StepReport, TcpReport, run};
 pub use schema::schema;

@@ -158,8 +158,14 @@ pub struct Step {
     pub resume: Option<String>,
     /// Send the stream only up to and including this part (`until`).
     pub until: Option<Part>,
+    /// The TCP connection it opens or continues (`connection`).
+    pub connection: Option<String>,
+    /// Events on that connection, in order.
+    pub tcp: Vec<TcpEvent>,
     /// Answers to callouts, oldest pending callout first.
     pub callouts: Vec<CalloutAnswer>,
+    /// Answers to gRPC calls and streams, oldest first.
+    pub grpc: Vec<GrpcAnswer>,
     /// Keep the stream open after the step while it waits (for a callout a
     /// later step answers); it goes on as soon as a later step resumes it.
     pub hold: bool,
@@ -190,6 +196,89 @@ pub struct CalloutAnswer {
     pub body: Vec<u8>,
     /// Response trailers.
     pub trailers: HeaderMap,
+    /// Expectations on the request the plugin made.
+    pub expect: Option<CalloutExpect>,
+}
+
+/// Expectations on an HTTP callout's request.
+#[derive(Debug, Clone, Default)]
+pub struct CalloutExpect {
+    /// Its headers.
+    pub headers: HeaderExpect,
+    /// Its body.
+    pub body: Option<String>,
+    /// Its trailers.
+    pub trailers: HeaderExpect,
+    /// Its timeout (zero: none).
+    pub timeout: Option<Duration>,
+}
+
+/// An event on a TCP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpEvent {
+    /// Data from the client, and whether it ends the client's direction.
+    Downstream(Vec<u8>, bool),
+    /// Data from the upstream, and whether it ends the upstream's direction.
+    Upstream(Vec<u8>, bool),
+    /// The client closed (remote: `true`, as a real client does; `false`: local).
+    CloseDownstream(crate::types::PeerType),
+    /// The upstream closed.
+    CloseUpstream(crate::types::PeerType),
+}
+
+/// An answer to a gRPC call or stream.
+#[derive(Debug, Clone)]
+pub struct GrpcAnswer {
+    /// Where the answer is in the file, for an answer with nothing to answer.
+    pub unused: ScenarioError,
+    /// Initial metadata.
+    pub initial_metadata: Option<HeaderMap>,
+    /// Messages.
+    pub messages: Vec<Vec<u8>>,
+    /// Trailing metadata.
+    pub trailing_metadata: Option<HeaderMap>,
+    /// Close with this status and message.
+    pub close: Option<(u32, String)>,
+    /// Let it time out.
+    pub timeout: bool,
+    /// Expectations on the call.
+    pub expect: GrpcExpect,
+}
+
+/// Expectations on a gRPC call or stream the plugin opened.
+#[derive(Debug, Clone, Default)]
+pub struct GrpcExpect {
+    /// The upstream cluster.
+    pub cluster: Option<String>,
+    /// The service.
+    pub service: Option<String>,
+    /// The method.
+    pub method: Option<String>,
+    /// A stream (`true`) or a unary call.
+    pub stream: Option<bool>,
+    /// The messages it sent.
+    pub messages: Option<Vec<String>>,
+    /// Its initial metadata.
+    pub metadata: HeaderExpect,
+    /// A unary call's timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// Expectations on a TCP connection at the end of its step.
+#[derive(Debug, Clone, Default)]
+pub struct TcpExpect {
+    /// Bytes the upstream received.
+    pub upstream_received: Option<String>,
+    /// Bytes the client received.
+    pub client_received: Option<String>,
+    /// Client bytes the plugin holds back.
+    pub buffered: Option<String>,
+    /// What on_new_connection returned (`true`: continue).
+    pub new_connection: Option<bool>,
+    /// The sides the plugin closed ("downstream", "upstream").
+    pub closed_by_plugin: Option<Vec<String>>,
+    /// Whether the connection finished.
+    pub finished: Option<bool>,
 }
 
 /// Expectations on one side's headers.
@@ -242,6 +331,10 @@ pub struct StreamExpect {
     pub route: Option<String>,
     /// The cluster the upstream request went to.
     pub upstream_cluster: Option<String>,
+    /// The step's TCP connection.
+    pub tcp: Option<TcpExpect>,
+    /// How many gRPC calls and streams the plugin opened in this step.
+    pub grpc_calls: Option<usize>,
 }
 
 /// Expectations on the whole run.

@@ -311,9 +311,20 @@ pub(super) struct RawStep {
     /// "request" (trailers included), "response_headers", "response_body".
     #[serde(default)]
     pub(super) until: Option<Spanned<String>>,
+    /// Opens (the first time it is named) or continues a TCP connection by
+    /// this name; `tcp` lists what happens on it.
+    #[serde(default)]
+    pub(super) connection: Option<Spanned<String>>,
+    /// Events on the step's `connection`, in order: data from a peer (with
+    /// end of stream: a half-close), or a peer closing.
+    #[serde(default)]
+    pub(super) tcp: Vec<Spanned<RawTcpEvent>>,
     /// Answers to pending HTTP callouts, oldest first.
     #[serde(default)]
     pub(super) callouts: Vec<Spanned<RawCallout>>,
+    /// Answers to open gRPC calls and streams, oldest first.
+    #[serde(default)]
+    pub(super) grpc: Vec<Spanned<RawGrpcAnswer>>,
     /// Keep the stream open after the step while it waits; it goes on once
     /// a later step resumes it.
     #[serde(default)]
@@ -390,6 +401,129 @@ pub(super) struct RawCallout {
     #[serde(default)]
     #[schemars(with = "Option<HeaderTable>")]
     pub(super) trailers: Option<Spanned<toml::Table>>,
+    /// Expectations on the request the plugin made.
+    #[serde(default)]
+    pub(super) expect: Option<RawCalloutExpect>,
+}
+
+/// Expectations on an HTTP callout's request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCalloutExpect {
+    /// Its headers (pseudo-headers included).
+    #[serde(default)]
+    pub(super) headers: RawHeaderExpect,
+    /// Its body.
+    #[serde(default)]
+    pub(super) body: Option<String>,
+    /// Its trailers.
+    #[serde(default)]
+    pub(super) trailers: RawHeaderExpect,
+    /// Its timeout: a duration, or "0ms" for none.
+    #[serde(default)]
+    pub(super) timeout: Option<Spanned<String>>,
+}
+
+/// One event on a TCP connection: exactly one of `downstream`, `upstream`, `close`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTcpEvent {
+    /// Data from the client (proxy_on_downstream_data).
+    #[serde(default)]
+    pub(super) downstream: Option<String>,
+    /// Data from the upstream (proxy_on_upstream_data).
+    #[serde(default)]
+    pub(super) upstream: Option<String>,
+    /// The data ends its direction (a half-close).
+    #[serde(default)]
+    pub(super) end: bool,
+    /// A peer closes: "downstream" (the client; the connection then
+    /// finishes) or "upstream".
+    #[serde(default)]
+    pub(super) close: Option<Spanned<String>>,
+    /// Who closed it: "remote" (default) or "local".
+    #[serde(default)]
+    pub(super) peer: Option<Spanned<String>>,
+}
+
+/// An answer to an open gRPC call or stream, and what the call must have been.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrpcAnswer {
+    /// Initial metadata (streams only).
+    #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
+    pub(super) initial_metadata: Option<Spanned<toml::Table>>,
+    /// Messages, in order (a unary call takes one: its reply).
+    #[serde(default)]
+    pub(super) messages: Vec<String>,
+    /// Trailing metadata (streams only).
+    #[serde(default)]
+    #[schemars(with = "Option<HeaderTable>")]
+    pub(super) trailing_metadata: Option<Spanned<toml::Table>>,
+    /// Close with this gRPC status (0 to 16) after the rest.
+    #[serde(default)]
+    pub(super) status: Option<Spanned<u32>>,
+    /// The close's message.
+    #[serde(default)]
+    pub(super) message: Option<String>,
+    /// Let it time out: the clock moves to its timeout.
+    #[serde(default)]
+    pub(super) timeout: Option<Spanned<bool>>,
+    /// Expectations on the call the plugin made.
+    #[serde(default)]
+    pub(super) expect: Option<RawGrpcExpect>,
+}
+
+/// Expectations on a gRPC call or stream the plugin opened.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrpcExpect {
+    /// The upstream cluster.
+    #[serde(default)]
+    pub(super) cluster: Option<String>,
+    /// The service.
+    #[serde(default)]
+    pub(super) service: Option<String>,
+    /// The method.
+    #[serde(default)]
+    pub(super) method: Option<String>,
+    /// "call" (unary) or "stream".
+    #[serde(default)]
+    pub(super) kind: Option<Spanned<String>>,
+    /// The messages it sent so far, in order.
+    #[serde(default)]
+    pub(super) messages: Option<Vec<String>>,
+    /// Its initial metadata.
+    #[serde(default)]
+    pub(super) metadata: RawHeaderExpect,
+    /// A unary call's timeout: a duration ("0ms": none).
+    #[serde(default)]
+    pub(super) timeout: Option<Spanned<String>>,
+}
+
+/// Expectations on a TCP connection at the end of its step.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTcpExpect {
+    /// Every byte the upstream received so far.
+    #[serde(default)]
+    pub(super) upstream_received: Option<String>,
+    /// Every byte the client received so far.
+    #[serde(default)]
+    pub(super) client_received: Option<String>,
+    /// Client bytes the plugin holds back.
+    #[serde(default)]
+    pub(super) buffered: Option<String>,
+    /// What proxy_on_new_connection returned: "continue" or "pause".
+    #[serde(default)]
+    pub(super) new_connection: Option<Spanned<String>>,
+    /// The sides the plugin closed: "downstream", "upstream".
+    #[serde(default)]
+    pub(super) closed_by_plugin: Option<Vec<Spanned<String>>>,
+    /// Whether the connection finished (on_done, on_log, on_delete ran).
+    #[serde(default)]
+    pub(super) finished: Option<bool>,
 }
 
 /// Expectations on one side's headers.
@@ -466,6 +600,12 @@ pub(super) struct RawStreamExpect {
     /// With [[virtual_hosts]]: the cluster the upstream request went to.
     #[serde(default)]
     pub(super) upstream_cluster: Option<String>,
+    /// The step's TCP connection.
+    #[serde(default)]
+    pub(super) tcp: Option<RawTcpExpect>,
+    /// How many gRPC calls and streams the plugin opened in this step.
+    #[serde(default)]
+    pub(super) grpc_calls: Option<usize>,
 }
 
 /// A shared-data entry expected at the end.

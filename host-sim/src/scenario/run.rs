@@ -49,6 +49,53 @@ pub struct CalloutReport {
     pub(super) answer_index: Option<usize>,
 }
 
+/// A gRPC call or stream the plugin opened and how the scenario answered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrpcReport {
+    /// The upstream (cluster).
+    pub cluster: String,
+    /// The service.
+    pub service: String,
+    /// The method.
+    pub method: String,
+    /// "call" or "stream".
+    pub kind: String,
+    /// Its initial metadata.
+    pub metadata: Headers,
+    /// The messages it sent so far.
+    pub messages: Vec<String>,
+    /// A unary call's timeout in milliseconds.
+    pub timeout_ms: u128,
+    /// What the scenario sent, or `unanswered (still open)`.
+    pub answer: String,
+    /// It was opened before this step.
+    pub from_earlier_step: bool,
+    /// Which answer of the step (0-based) it got.
+    #[serde(skip)]
+    pub(super) answer_index: Option<usize>,
+}
+
+/// A TCP connection after a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpReport {
+    /// Its name (`connection`).
+    pub connection: String,
+    /// The events sent, with the plugin's action for data.
+    pub events: Vec<String>,
+    /// What proxy_on_new_connection returned (on the step that opened it).
+    pub new_connection: Option<String>,
+    /// Every byte the upstream received so far.
+    pub upstream_received: String,
+    /// Every byte the client received so far.
+    pub client_received: String,
+    /// Client bytes the plugin holds back.
+    pub buffered: String,
+    /// The sides the plugin closed.
+    pub closed_by_plugin: Vec<String>,
+    /// The connection finished (on_done, on_log, on_delete ran).
+    pub finished: bool,
+}
+
 /// Where Envoy's routing sent a stream (with `[[virtual_hosts]]`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteReport {
@@ -95,6 +142,10 @@ pub struct StepReport {
     pub route: Option<RouteReport>,
     /// Callouts and their answers.
     pub callouts: Vec<CalloutReport>,
+    /// gRPC calls and streams and their answers.
+    pub grpc: Vec<GrpcReport>,
+    /// The step's TCP connection.
+    pub tcp: Option<TcpReport>,
     /// Log lines written during the step.
     pub logs: Vec<LogLine>,
     /// An error of the host or the plugin during the step.
@@ -115,6 +166,9 @@ pub struct StepReport {
     /// Answers (0-based) that found no pending callout.
     #[serde(skip)]
     pub(super) unused_answers: Vec<usize>,
+    /// gRPC answers (0-based) that found no open call.
+    #[serde(skip)]
+    pub(super) unused_grpc: Vec<usize>,
 }
 
 impl StepReport {
@@ -136,6 +190,8 @@ impl StepReport {
             local_response: None,
             route: None,
             callouts: Vec::new(),
+            grpc: Vec::new(),
+            tcp: None,
             logs: Vec::new(),
             error: None,
             held: false,
@@ -145,6 +201,7 @@ impl StepReport {
             vm_failed: None,
             plugin: String::new(),
             unused_answers: Vec::new(),
+            unused_grpc: Vec::new(),
         }
     }
 }
@@ -304,6 +361,9 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         }
         if let Some(&unused) = report.unused_answers.first() {
             return Err(RunError::Invalid(step.callouts[unused].unused.clone()));
+        }
+        if let Some(&unused) = report.unused_grpc.first() {
+            return Err(RunError::Invalid(step.grpc[unused].unused.clone()));
         }
     }
     driver.release(&mut host, &mut steps, None);

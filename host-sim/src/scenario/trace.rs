@@ -147,6 +147,36 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
         let earlier = if c.from_earlier_step { " (made during an earlier stream)" } else { "" };
         let _ = writeln!(out, "  ⇄ callout to {}{}{}{earlier}: {}", c.cluster, call, body_note(&c.body), c.answer);
     }
+    for g in &s.grpc {
+        let earlier = if g.from_earlier_step { " (opened during an earlier stream)" } else { "" };
+        let sent = if g.messages.is_empty() { String::new() } else { format!(" sent {:?}", g.messages) };
+        let _ = writeln!(
+            out,
+            "  ⇄ gRPC {} to {} {}/{}{sent}{earlier}: {}",
+            g.kind, g.cluster, g.service, g.method, g.answer
+        );
+    }
+    if let Some(tcp) = &s.tcp {
+        let opened = match &tcp.new_connection {
+            Some(action) => format!(" opened (on_new_connection: {action})"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "  ⇆ TCP connection {}{opened}", tcp.connection);
+        for event in &tcp.events {
+            let _ = writeln!(out, "    {}", cut(event, 240));
+        }
+        let _ = writeln!(out, "    upstream received so far: {:?}", short(&tcp.upstream_received));
+        let _ = writeln!(out, "    client received so far: {:?}", short(&tcp.client_received));
+        if !tcp.buffered.is_empty() {
+            let _ = writeln!(out, "    held back by the plugin: {:?}", short(&tcp.buffered));
+        }
+        if !tcp.closed_by_plugin.is_empty() {
+            let _ = writeln!(out, "    the plugin closed: {}", tcp.closed_by_plugin.join(", "));
+        }
+        if tcp.finished {
+            let _ = writeln!(out, "    finished (on_done, on_log, on_delete)");
+        }
+    }
     if let Some(response) = &s.response_in {
         match &s.response_skipped {
             Some(why) => {
