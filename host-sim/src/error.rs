@@ -62,6 +62,9 @@ pub enum Error {
     /// The operation is not valid at this point of the stream (a test mistake,
     /// e.g. body before headers, or data after the stream ended).
     InvalidPhase(String),
+    /// An argument of a host-sim call is out of range (e.g. advancing the
+    /// clock past the end of time).
+    InvalidArgument(String),
 }
 
 impl fmt::Display for Error {
@@ -97,6 +100,7 @@ impl fmt::Display for Error {
             }
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::InvalidPhase(m) => write!(f, "invalid at this point of the stream: {m}"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
         }
     }
 }

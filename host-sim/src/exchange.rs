@@ -81,6 +81,10 @@ impl Exchange {
     /// trailers, with `end_of_stream` on the last of them; stops early once
     /// the stream has ended (a local reply, a reset) or finished.
     pub(crate) fn deliver(&self, stream: &mut HttpStream<'_>, response: bool) -> Result<(), Error> {
+        // The plugin may have ended the stream as it was created.
+        if stream.is_over() {
+            return Ok(());
+        }
         let end_after_headers = self.chunks.is_empty() && self.trailers.is_none();
         let headers = self.headers.clone();
         if response {

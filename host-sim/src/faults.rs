@@ -71,6 +71,9 @@ pub(crate) fn describe(error: &wasmtime::Error, limits: &VmLimits, deadline: Opt
         Some(wasmtime::Trap::OutOfFuel) => message.push_str("exceeded the fuel budget of the guest call; "),
         _ => {}
     }
+    if let Some(exceeded) = error.downcast_ref::<crate::limits::LimitExceeded>() {
+        message.push_str(&format!("{exceeded}; "));
+    }
     if let Some((current, desired)) = limits.refused {
         message.push_str(&format!(
             "memory cap of {} bytes refused growing memory from {current} to {desired} bytes; ",

@@ -13,7 +13,7 @@ use crate::state::logs::{HostCall, LogRecord};
 use crate::state::metrics::MetricValue;
 use crate::state::properties::{Value, envoy_defaults};
 use crate::types::{AbiVersion, LogLevel, Status};
-use crate::vm::state::{PluginState, World};
+use crate::vm::state::{Callback, PluginState, World};
 use crate::vm::{GrpcEvent, HttpCallResponse, Vm, VmSettings};
 
 /// Host-wide settings.
@@ -119,7 +119,10 @@ impl Host {
 
     /// Delivers pending `on_queue_ready` notifications, each after the guest
     /// call that enqueued returned.
+    /// At most `deliveries_per_step` reach one VM: past that a guest that
+    /// keeps enqueueing from `on_queue_ready` fails its VM.
     pub(crate) fn pump(&mut self) -> Result<(), Error> {
+        let mut deliveries: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
         loop {
             let ready = std::mem::take(&mut self.world().queue_ready);
             if ready.is_empty() {
@@ -129,6 +132,12 @@ impl Host {
                 if let Some(vm) = self.vms.get_mut(owner.vm)
                     && vm.failed.is_none()
                 {
+                    let count = deliveries.entry(owner.vm).or_default();
+                    *count += 1;
+                    let what = "queue notifications after one guest call";
+                    if vm.over_deliveries(*count, Some(owner.root_id), "proxy_on_queue_ready", what)? {
+                        continue;
+                    }
                     vm.queue_ready(owner.root_id, token)?;
                 }
             }
@@ -159,6 +168,7 @@ impl Host {
                 && same_environment(&vm.settings.environment, &spec.environment)
                 && Arc::ptr_eq(&vm.compiled, &compiled)
                 && crate::native::same_entry(vm.settings.native, spec.native)
+                && vm.settings.limits == spec.limits
                 && self.world().policy.vm_matches(vm.state().index, &spec)
         });
         let index = match existing {
@@ -179,6 +189,7 @@ impl Host {
                     cpu_deadline: self.options.cpu_deadline,
                     fuel: self.options.fuel,
                     native: spec.native,
+                    limits: spec.limits,
                 };
                 self.world().policy.assign(self.vms.len(), &spec);
                 let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;
@@ -232,8 +243,28 @@ impl Host {
     /// A failed VM gets neither: as Envoy skips the root callbacks of a
     /// failed VM, its timers and its callouts' timeouts are dropped when they
     /// fall due (the callouts with them), and the other VMs keep ticking.
+    ///
+    /// The clocks count nanoseconds in a `u64`: advancing either past
+    /// `u64::MAX` is [`Error::InvalidArgument`] and moves nothing. At most
+    /// [`Limits::deliveries_per_step`](crate::Limits::deliveries_per_step)
+    /// ticks and timeouts reach one VM per call; past that the VM fails.
     pub fn advance(&mut self, by: Duration) -> Result<(), Error> {
-        let target = self.world().clock.monotonic_ns().saturating_add(by.as_nanos().min(u64::MAX as u128) as u64);
+        let target = {
+            let world = self.world();
+            let (monotonic, realtime) = (world.clock.monotonic_ns(), world.clock.realtime_ns());
+            let ns = u64::try_from(by.as_nanos()).ok();
+            match ns.and_then(|ns| Some((monotonic.checked_add(ns)?, realtime.checked_add(ns)?))) {
+                Some((target, _)) => target,
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "advancing the clock by {by:?} passes the end of time: the clocks count nanoseconds \
+                         in a u64 (at most {} ns) and are at {monotonic} ns (monotonic) and {realtime} ns (wall)",
+                        u64::MAX
+                    )));
+                }
+            }
+        };
+        let mut deliveries: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
         loop {
             let (tick, timeout) = {
                 let mut world = self.world();
@@ -246,6 +277,29 @@ impl Host {
                 }
                 (tick, timeout)
             };
+            let due = match (tick, timeout) {
+                (Some(((vm, root), _)), _) => Some((vm, Some(root), Callback::Tick)),
+                (None, Some(deadline)) => {
+                    let callback = match deadline.kind {
+                        DeadlineKind::Http => Callback::HttpCallResponse,
+                        DeadlineKind::Grpc => Callback::GrpcClose,
+                    };
+                    Some((deadline.vm, self.world().callouts.owner(deadline), callback))
+                }
+                (None, None) => None,
+            };
+            if let Some((vm, root, callback)) = due
+                && !self.is_failed(vm)
+            {
+                let count = deliveries.entry(vm).or_default();
+                *count += 1;
+                let count = *count;
+                let what = "ticks and callout timeouts of one Host::advance";
+                if self.vms[vm].over_deliveries(count, root, callback.name(), what)? {
+                    // The VM failed: the next round drops what fell due for it.
+                    continue;
+                }
+            }
             match (tick, timeout) {
                 (Some(((vm, root), _)), _) if self.is_failed(vm) => self.world().timers.remove((vm, root)),
                 (Some(((vm, root), _)), _) => self.on_vm(vm, |vm| vm.tick(root))?,

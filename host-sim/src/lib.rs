@@ -48,6 +48,7 @@ mod exchange;
 pub mod failure;
 mod faults;
 mod host;
+pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
 mod profile;
@@ -65,6 +66,7 @@ pub use exchange::{Exchange, Request, Response};
 pub use failure::{FailPolicy, Rebuild, Rebuilds};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
 pub use host::{CalloutId, Host, HostOptions};
+pub use limits::{Limit, LimitExceeded, Limits, Usage};
 pub use native::NativeEntry;
 pub use profile::HostProfile;
 pub use spec::{PluginId, PluginSpec};

@@ -25,6 +25,7 @@ pub struct PluginSpec {
     pub(crate) redacted_headers: Vec<String>,
     pub(crate) native: Option<NativeEntry>,
     pub(crate) failure: crate::failure::FailureSettings,
+    pub(crate) limits: crate::limits::Limits,
 }
 
 impl PluginSpec {
@@ -43,6 +44,7 @@ impl PluginSpec {
             redacted_headers: Vec::new(),
             native: None,
             failure: Default::default(),
+            limits: Default::default(),
         }
     }
 
@@ -75,10 +77,13 @@ impl PluginSpec {
         self.native.is_some()
     }
 
-    /// A plugin from a `.wasm` file.
+    /// A plugin from a `.wasm` file: a regular file of at most
+    /// [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES) (a FIFO or a device
+    /// such as `/dev/zero` is refused without reading it).
     pub fn from_file(path: impl AsRef<Path>) -> Result<PluginSpec, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: PathBuf::from(path), source })?;
+        let bytes = crate::limits::read_regular_file(path, crate::limits::MAX_FILE_BYTES)
+            .map_err(|source| Error::Io { path: PathBuf::from(path), source })?;
         Ok(PluginSpec::from_bytes(bytes))
     }
 
@@ -181,6 +186,17 @@ impl PluginSpec {
     pub fn rebuild(mut self, rule: Rebuild) -> PluginSpec {
         self.failure.rebuild = Some(rule);
         self.failure.policy.get_or_insert(FailPolicy::Closed);
+        self
+    }
+
+    /// Bounds what the plugin's guest can make the host spend (log lines,
+    /// properties, pending callouts, shared data, queues, metrics, the work
+    /// of a host call, deliveries per step; see [`Limits`](crate::Limits)
+    /// for each default). Exceeding one fails the VM with an error naming
+    /// the limit and its value, under the plugin's fail policy. Limits
+    /// belong to the VM: plugins with different ones never share one.
+    pub fn limits(mut self, limits: crate::limits::Limits) -> PluginSpec {
+        self.limits = limits;
         self
     }
 

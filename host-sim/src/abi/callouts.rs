@@ -8,6 +8,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::limits::{Limit, LimitExceeded};
 use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
 use crate::types::Status;
@@ -57,24 +58,52 @@ fn http_call(
             return Err(Status::BadArgument);
         }
         let root_id = state.effective_root().ok_or(Status::BadArgument)?;
+        let raw = [up_len, h_len, b_len, t_len].iter().map(|&n| n as usize).sum();
+        if let Err(exceeded) = room(state, "proxy_http_call", raw) {
+            return Ok(Err(exceeded));
+        }
+        let upstream = text(data, up, up_len)?;
+        let headers = map(data, h, h_len)?;
+        let body = memory::slice(data, b, b_len)?;
+        let trailers = map(data, t, t_len)?;
+        let mut world = state.world();
+        let envoy = world.policy.profile.has_clusters();
+        // Envoy's checks come before the body is copied.
+        world.callouts.check_http(&upstream, &headers, envoy)?;
         let call = HttpCallout {
             vm: state.index,
             token: 0,
             context_id: state.effective,
             root_id,
-            upstream: text(data, up, up_len)?,
-            headers: map(data, h, h_len)?,
-            body: memory::slice(data, b, b_len)?.to_vec(),
-            trailers: map(data, t, t_len)?,
+            upstream,
+            headers,
+            body: body.to_vec(),
+            trailers,
             timeout: Duration::from_millis(timeout as u64),
         };
-        let mut world = state.world();
-        let envoy = world.policy.profile.has_clusters();
         let token = world.callouts.http_call(call, envoy)?;
         arm(&mut world, DeadlineKind::Http, state.index, token, timeout);
-        Ok(token)
-    })?;
+        Ok(Ok(token))
+    })??;
     Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+/// Whether the VM may hold `raw` more bytes for a new callout (or a gRPC
+/// message): its `pending_callouts` and `callout_bytes` limits, checked on
+/// the raw lengths before anything is copied (`new`: a new callout).
+fn room_for(state: &VmState, function: &str, raw: usize, new: bool) -> Result<(), LimitExceeded> {
+    let (count, held) = state.world().callouts.held(state.index);
+    if new {
+        state.caps.check(Limit::PendingCallouts, count + 1, || format!("{function} with {count} callouts pending"))?;
+    }
+    let total = held.saturating_add(raw);
+    state.caps.check(Limit::CalloutBytes, total, || {
+        format!("{function} of {raw} bytes with {held} bytes held for pending callouts")
+    })
+}
+
+fn room(state: &VmState, function: &str, raw: usize) -> Result<(), LimitExceeded> {
+    room_for(state, function, raw, true)
 }
 
 /// Arms a callout's timeout of `timeout_ms` (0: none, as in Envoy).
@@ -88,19 +117,28 @@ fn arm(world: &mut World, kind: DeadlineKind, vm: usize, token: u32, timeout_ms:
 fn open(
     caller: &mut Caller<'_, VmState>,
     token_ptr: u32,
+    (function, raw): (&str, usize),
     build: impl FnOnce(&[u8], &VmState, u32) -> Result<GrpcCallout, Status>,
 ) -> HostResult {
     memory::write_u32(caller, token_ptr, 0)?;
     let token = memory::with_memory(caller, |data, state| {
         let root_id = state.effective_root().ok_or(Status::BadArgument)?;
+        if let Err(exceeded) = room(state, function, raw) {
+            return Ok(Err(exceeded));
+        }
         let callout = build(data, state, root_id)?;
         let timeout_ms = u32::try_from(callout.timeout.as_millis()).unwrap_or(u32::MAX);
         let mut world = state.world();
         let token = world.callouts.grpc_open(callout)?;
         arm(&mut world, DeadlineKind::Grpc, state.index, token, timeout_ms);
-        Ok(token)
-    })?;
+        Ok(Ok(token))
+    })??;
     Ok(memory::write_u32(caller, token_ptr, token)?)
+}
+
+/// The sum of raw argument lengths.
+fn raw(lengths: &[u32]) -> usize {
+    lengths.iter().map(|&n| n as usize).sum()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -119,7 +157,8 @@ fn grpc_call(
     timeout: u32,
     token_ptr: u32,
 ) -> HostResult {
-    open(caller, token_ptr, |data, state, root_id| {
+    let raw = ("proxy_grpc_call", raw(&[up_len, svc_len, m_len, md_len, msg_len]));
+    open(caller, token_ptr, raw, |data, state, root_id| {
         Ok(GrpcCallout {
             vm: state.index,
             token: 0,
@@ -151,7 +190,8 @@ fn grpc_stream(
     md_len: u32,
     token_ptr: u32,
 ) -> HostResult {
-    open(caller, token_ptr, |data, state, root_id| {
+    let raw = ("proxy_grpc_stream", raw(&[up_len, svc_len, m_len, md_len]));
+    open(caller, token_ptr, raw, |data, state, root_id| {
         Ok(GrpcCallout {
             vm: state.index,
             token: 0,
@@ -173,8 +213,11 @@ fn grpc_stream(
 fn grpc_send(caller: &mut Caller<'_, VmState>, token: u32, msg: u32, msg_len: u32, end: u32) -> HostResult {
     memory::with_memory(caller, |data, state| {
         let message = memory::slice(data, msg, msg_len)?;
-        state.world().callouts.grpc_send(state.index, token, message, end != 0)
-    })?;
+        if let Err(exceeded) = room_for(state, "proxy_grpc_send", message.len(), false) {
+            return Ok(Err(exceeded));
+        }
+        state.world().callouts.grpc_send(state.index, token, message, end != 0).map(Ok)
+    })??;
     Ok(())
 }
 

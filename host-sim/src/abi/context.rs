@@ -29,16 +29,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wa
 
 fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> HostResult {
     let level = LogLevel::from_u32(level).ok_or(Status::BadArgument)?;
-    memory::with_memory(caller, |data, state| {
-        if state.logs.is_disabled() {
-            memory::slice(data, ptr, len)?;
-            return Ok(());
+    let logged = memory::with_memory(caller, |data, state| {
+        let message = memory::slice(data, ptr, len)?;
+        let fits = state
+            .caps
+            .check(crate::limits::Limit::LogLineBytes, message.len(), || format!("proxy_log of a {len}-byte message"));
+        if fits.is_ok() && !state.logs.is_disabled() {
+            state.logs.push(LogRecord { level, context_id: state.effective, message: text(message) });
         }
-        let message = text(memory::slice(data, ptr, len)?);
-        state.logs.push(LogRecord { level, context_id: state.effective, message });
-        Ok(())
+        Ok(fits)
     })?;
-    Ok(())
+    Ok(logged?)
 }
 
 fn get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {

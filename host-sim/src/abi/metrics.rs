@@ -5,6 +5,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::limits::Limit;
 use crate::types::{MetricType, Status};
 use crate::vm::state::VmState;
 
@@ -20,12 +21,27 @@ fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32,
     let kind = MetricType::from_u32(kind).ok_or(Status::BadArgument)?;
     memory::check(caller, id_ptr, 4)?;
     let id = memory::with_memory(caller, |data, state| {
-        let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?);
+        let raw = memory::slice(data, name, name_len)?;
+        let caps = state.caps;
+        if let Err(exceeded) =
+            caps.check(Limit::MetricNameBytes, raw.len(), || format!("proxy_define_metric of a {name_len}-byte name"))
+        {
+            return Ok(Err(exceeded));
+        }
+        let name = String::from_utf8_lossy(raw);
         let plugin = state.effective_root().and_then(|r| state.plugins.get(&r)).map_or("", |p| p.name.as_str());
         let mut world = state.world();
         let name = world.policy.profile.metric_name(plugin, &name);
-        Ok(world.metrics.define(kind, &name))
-    })?;
+        if !world.metrics.contains(kind, &name) {
+            let count = world.metrics.len() + 1;
+            if let Err(exceeded) =
+                caps.check(Limit::Metrics, count, || "proxy_define_metric of a new metric".to_owned())
+            {
+                return Ok(Err(exceeded));
+            }
+        }
+        Ok(Ok(world.metrics.define(kind, &name)))
+    })??;
     Ok(memory::write_u32(caller, id_ptr, id)?)
 }
 
@@ -34,7 +50,14 @@ fn increment(caller: &mut Caller<'_, VmState>, id: u32, delta: i64) -> HostResul
 }
 
 fn record(caller: &mut Caller<'_, VmState>, id: u32, value: i64) -> HostResult {
-    Ok(caller.data().world().metrics.record(id, value as u64)?)
+    let state = caller.data();
+    let mut world = state.world();
+    if let Some(samples) = world.metrics.samples(id) {
+        state.caps.check(Limit::HistogramSamples, samples + 1, || {
+            format!("proxy_record_metric on a histogram of {samples} samples")
+        })?;
+    }
+    Ok(world.metrics.record(id, value as u64)?)
 }
 
 fn get(caller: &mut Caller<'_, VmState>, id: u32, value_ptr: u32) -> HostResult {

@@ -10,6 +10,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::limits::{Limit, LimitExceeded};
 use crate::state::foreign::{FilterState, decode_declare_property, decode_filter_state};
 use crate::state::http;
 use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
@@ -127,13 +128,25 @@ fn finish(found: Vec<Value>) -> Result<Value, Status> {
 
 fn get_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let value = memory::with_memory(caller, |data, state| {
-        let path = split_path(memory::slice(data, path, path_len)?);
+        let path = match guest_path(state, memory::slice(data, path, path_len)?, "proxy_get_property") {
+            Ok(path) => path,
+            Err(exceeded) => return Ok(Err(exceeded)),
+        };
         if is_route_path(&path) {
             use_route(state, state.effective);
         }
-        resolve(state, &path)
-    })?;
+        resolve(state, &path).map(Ok)
+    })??;
     memory::return_bytes(caller, &value, ptr_ptr, size_ptr)
+}
+
+/// Splits a guest's property path after checking its depth against the
+/// plugin's `property_depth` (counted before anything is allocated).
+fn guest_path(state: &VmState, raw: &[u8], function: &str) -> Result<Vec<String>, LimitExceeded> {
+    let depth =
+        if raw.is_empty() { 0 } else { raw.strip_suffix(&[0]).unwrap_or(raw).iter().filter(|b| **b == 0).count() + 1 };
+    state.caps.check(Limit::PropertyDepth, depth, || format!("{function} with a path of {depth} segments"))?;
+    Ok(split_path(raw))
 }
 
 /// Envoy stores plugin-set properties as filter state of the stream; they
@@ -141,14 +154,29 @@ fn get_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, ptr_
 /// (Envoy's `Context::setProperty`).
 fn set_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, value: u32, value_len: u32) -> HostResult {
     memory::with_memory(caller, |data, state| {
-        let path = split_path(memory::slice(data, path, path_len)?);
-        let value = Value::Bytes(memory::slice(data, value, value_len)?.to_vec());
+        let raw = memory::slice(data, path, path_len)?;
+        let value = memory::slice(data, value, value_len)?;
         let id = state.effective;
         if !(state.http.contains_key(&id) || state.tcp.contains_key(&id)) {
             return Err(Status::NotFound);
         }
-        state.stream_properties.entry(id).or_insert_with(PropertyTree::new).set(&path, value)
-    })?;
+        let path = match guest_path(state, raw, "proxy_set_property") {
+            Ok(path) => path,
+            Err(exceeded) => return Ok(Err(exceeded)),
+        };
+        if path.is_empty() {
+            return Err(Status::BadArgument);
+        }
+        let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&path, value.len()));
+        let bytes = bytes.max(path.iter().map(String::len).sum::<usize>() + value.len());
+        if let Err(exceeded) = state.caps.check(Limit::PropertyBytes, bytes, || {
+            format!("proxy_set_property of {} bytes would make the stream's properties {bytes} bytes", value.len())
+        }) {
+            return Ok(Err(exceeded));
+        }
+        let value = Value::Bytes(value.to_vec());
+        state.stream_properties.entry(id).or_insert_with(PropertyTree::new).set(&path, value).map(Ok)
+    })??;
     Ok(())
 }
 
@@ -167,7 +195,7 @@ fn call_foreign(
         let profile = {
             let mut world = state.world();
             if world.foreign.contains(name) {
-                return world.foreign.call(name, args);
+                return world.foreign.call(name, args).map(Ok);
             }
             world.policy.profile
         };
@@ -175,7 +203,7 @@ fn call_foreign(
             return Err(Status::NotFound);
         }
         envoy_foreign(state, name, args)
-    })?;
+    })??;
     if ptr_ptr == 0 && size_ptr == 0 {
         return Ok(());
     }
@@ -184,7 +212,7 @@ fn call_foreign(
 
 /// Envoy's built-in foreign functions (see [`crate::state::foreign`] for the
 /// argument encodings); unknown names are `NOT_FOUND`.
-fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Vec<u8>, Status> {
+fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Result<Vec<u8>, LimitExceeded>, Status> {
     let id = state.effective;
     match name {
         b"clear_route_cache" => {
@@ -192,22 +220,33 @@ fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Vec<u8
             if let Some(stream) = state.http.get_mut(&id) {
                 stream.route.clear();
             }
-            Ok(Vec::new())
+            Ok(Ok(Vec::new()))
         }
         b"set_envoy_filter_state" => {
             let (path, value, span) = decode_filter_state(args)?;
             if state.http.contains_key(&id) || state.tcp.contains_key(&id) {
+                let key = ["filter_state", path.as_str()];
+                let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&key, value.len()));
+                let bytes = bytes.max(key.iter().map(|k| k.len()).sum::<usize>() + value.len());
+                if let Err(exceeded) = state.caps.check(Limit::PropertyBytes, bytes, || {
+                    format!(
+                        "set_envoy_filter_state of {} bytes would make the stream's properties {bytes} bytes",
+                        value.len()
+                    )
+                }) {
+                    return Ok(Err(exceeded));
+                }
                 let tree = state.stream_properties.entry(id).or_default();
-                let _ = tree.set(&["filter_state", path.as_str()], Value::Bytes(value.clone()));
+                let _ = tree.set(&key, Value::Bytes(value.clone()));
             }
             let vm = state.index;
             state.world().foreign.filter_state.push(FilterState { vm, context_id: id, path, value, span });
-            Ok(Vec::new())
+            Ok(Ok(Vec::new()))
         }
         b"declare_property" => {
             let declared = decode_declare_property(args)?;
             state.world().foreign.declared.push(declared);
-            Ok(Vec::new())
+            Ok(Ok(Vec::new()))
         }
         _ => Err(Status::NotFound),
     }

@@ -8,6 +8,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::limits::Limit;
 use crate::state::queues::QueueOwner;
 use crate::types::Status;
 use crate::vm::state::VmState;
@@ -33,8 +34,19 @@ fn set_shared_data(
     memory::with_memory(caller, |data, state| {
         let key = memory::slice(data, key, key_len)?;
         let value = memory::slice(data, value, value_len)?;
-        state.world().shared_data.set(&state.vm_id, key, value, cas)
-    })?;
+        let mut world = state.world();
+        let bytes = world.shared_data.bytes_after_set(&state.vm_id, key, value.len());
+        if let Err(exceeded) = state.caps.check(Limit::SharedDataBytes, bytes, || {
+            format!(
+                "proxy_set_shared_data of {} bytes would make vm_id `{}`'s shared data {bytes} bytes",
+                value.len(),
+                state.vm_id
+            )
+        }) {
+            return Ok(Err(exceeded));
+        }
+        world.shared_data.set(&state.vm_id, key, value, cas).map(Ok)
+    })??;
     Ok(())
 }
 
@@ -63,8 +75,17 @@ fn register_queue(caller: &mut Caller<'_, VmState>, name: u32, name_len: u32, to
         let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
         let root_id = state.effective_root().ok_or(Status::BadArgument)?;
         let owner = QueueOwner { vm: state.index, root_id };
-        Ok(state.world().queues.register(&state.vm_id, &name, owner))
-    })?;
+        let mut world = state.world();
+        if world.queues.resolve(&state.vm_id, &name).is_err() {
+            let count = world.queues.count(&state.vm_id) + 1;
+            if let Err(exceeded) = state.caps.check(Limit::Queues, count, || {
+                format!("proxy_register_shared_queue of a new queue in vm_id `{}`", state.vm_id)
+            }) {
+                return Ok(Err(exceeded));
+            }
+        }
+        Ok(Ok(world.queues.register(&state.vm_id, &name, owner)))
+    })??;
     Ok(memory::write_u32(caller, token_ptr, token)?)
 }
 
@@ -90,10 +111,23 @@ fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: 
     memory::with_memory(caller, |data, state| {
         let value = memory::slice(data, value, value_len)?;
         let mut world = state.world();
+        let (items, bytes) = world.queues.usage(token)?;
+        let fits = state
+            .caps
+            .check(Limit::QueueItems, items + 1, || format!("proxy_enqueue_shared_queue on a queue of {items} items"))
+            .and_then(|()| {
+                let total = bytes + value.len();
+                state.caps.check(Limit::QueueBytes, total, || {
+                    format!("proxy_enqueue_shared_queue of {} bytes on a queue of {bytes} bytes", value.len())
+                })
+            });
+        if let Err(exceeded) = fits {
+            return Ok(Err(exceeded));
+        }
         let owner = world.queues.enqueue(token, value)?;
         world.queue_ready.push((owner, token));
-        Ok(())
-    })?;
+        Ok(Ok(()))
+    })??;
     Ok(())
 }
 

@@ -172,17 +172,15 @@ fn fd_write(caller: &mut Caller<'_, VmState>, fd: i32, iovs: u32, iovs_len: u32,
         2 => LogLevel::Error,
         _ => return Ok(BADF),
     };
-    let gathered = memory::with_memory(caller, |data, _| {
+    let gathered = memory::with_memory(caller, |data, state| {
         let table = memory::slice(data, iovs, iovs_len.checked_mul(8).ok_or(Status::InvalidMemoryAccess)?)?;
-        let mut bytes = Vec::new();
-        for iov in table.chunks_exact(8) {
-            let ptr = u32::from_le_bytes([iov[0], iov[1], iov[2], iov[3]]);
-            let len = u32::from_le_bytes([iov[4], iov[5], iov[6], iov[7]]);
-            bytes.extend_from_slice(memory::slice(data, ptr, len)?);
-        }
-        Ok(bytes)
+        Ok(gather(data, table, &state.caps))
     });
-    let Ok(bytes) = gathered else { return Ok(FAULT) };
+    let bytes = match gathered {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(GatherError::Fault)) | Err(_) => return Ok(FAULT),
+        Ok(Err(GatherError::Limit(exceeded))) => return Err(wasmtime::Error::new(exceeded)),
+    };
     if memory::write_u32(caller, written_ptr, bytes.len() as u32).is_err() {
         return Ok(FAULT);
     }
@@ -190,6 +188,41 @@ fn fd_write(caller: &mut Caller<'_, VmState>, fd: i32, iovs: u32, iovs_len: u32,
     let context_id = state.effective;
     state.logs.push(LogRecord { level, context_id, message: trim_newline(&bytes) });
     Ok(SUCCESS)
+}
+
+enum GatherError {
+    Fault,
+    Limit(crate::limits::LimitExceeded),
+}
+
+/// Gathers `fd_write`'s iovecs into one line, after checking, without
+/// copying, that every iovec is in memory and that the total (overlapping
+/// iovecs counted each time) fits the host-call and log-line limits.
+fn gather(data: &[u8], table: &[u8], caps: &crate::limits::Limits) -> Result<Vec<u8>, GatherError> {
+    use crate::limits::Limit;
+    let iovecs = || {
+        table.chunks_exact(8).map(|iov| {
+            let word = |at: usize| u32::from_le_bytes([iov[at], iov[at + 1], iov[at + 2], iov[at + 3]]);
+            (word(0), word(4))
+        })
+    };
+    let mut total = 0usize;
+    for (ptr, len) in iovecs() {
+        memory::slice(data, ptr, len).map_err(|_| GatherError::Fault)?;
+        total = total.saturating_add(len as usize);
+        caps.check(Limit::LogLineBytes, total, || format!("fd_write of at least {total} bytes"))
+            .map_err(GatherError::Limit)?;
+        let read = total.saturating_add(table.len());
+        caps.check(Limit::HostCallBytes, read, || {
+            format!("fd_write read at least {read} bytes with {} iovecs", table.len() / 8)
+        })
+        .map_err(GatherError::Limit)?;
+    }
+    let mut bytes = Vec::with_capacity(total);
+    for (ptr, len) in iovecs() {
+        bytes.extend_from_slice(memory::slice(data, ptr, len).map_err(|_| GatherError::Fault)?);
+    }
+    Ok(bytes)
 }
 
 fn fd_pwrite(

@@ -117,6 +117,34 @@ impl Vm {
         Ok(1)
     }
 
+    /// Fails the VM outside a guest call because it exceeded a limit of the
+    /// host (deliveries per step): as a trap in `callback` would, under the
+    /// fail policy of plugin `root` (any of the VM's plugins when `None`).
+    /// `Ok` when a fail policy serves the plugin from now on, else the
+    /// error for the test.
+    pub(crate) fn fail_by_limit(
+        &mut self,
+        root: Option<u32>,
+        callback: &'static str,
+        exceeded: crate::limits::LimitExceeded,
+    ) -> Result<(), Error> {
+        let message = exceeded.to_string();
+        self.failed = Some(format!("{callback}: {message}"));
+        let state = self.state();
+        let policy = match root {
+            Some(root) => state.plugins.get(&root).and_then(|p| p.fail_policy),
+            None => state.plugins.iter().find_map(|(_, p)| p.fail_policy),
+        };
+        let error = Error::Trap { callback, message };
+        match policy {
+            Some(policy) => {
+                self.note(0, LogLevel::Error, format!("{error}; the plugin's streams now fail {}", policy.name()));
+                Ok(())
+            }
+            None => Err(error),
+        }
+    }
+
     /// A line in the VM's log from host-sim itself.
     pub(crate) fn note(&mut self, context_id: u32, level: LogLevel, message: String) {
         self.state_mut().logs.push(LogRecord { level, context_id, message });

@@ -46,13 +46,14 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// Reads and checks a scenario file.
 pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ScenarioError {
-        file: file.to_path_buf(),
-        position: None,
-        field: None,
-        message: format!("cannot read the scenario: {e}"),
-        line_text: None,
-    })?;
+    let text =
+        crate::limits::read_regular_text(file, crate::limits::MAX_SCENARIO_BYTES).map_err(|e| ScenarioError {
+            file: file.to_path_buf(),
+            position: None,
+            field: None,
+            message: format!("cannot read the scenario: {e}"),
+            line_text: None,
+        })?;
     parse(file, &text)
 }
 

@@ -267,7 +267,7 @@ fn shown(path: &Path) -> String {
 
 /// The spec a scenario plugin loads with.
 fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError> {
-    let wasm = std::fs::read(&setup.plugin).map_err(|e| {
+    let wasm = crate::limits::read_regular_file(&setup.plugin, crate::limits::MAX_FILE_BYTES).map_err(|e| {
         let field = if scenario.plugins.len() > 1 || setup.id != "plugin" {
             format!("`plugin` of plugin {:?}", setup.id)
         } else {

@@ -122,11 +122,7 @@ impl Callouts {
     /// pseudo-headers; Kong's (`envoy` false) need only `:method` and
     /// `:path`, the upstream being a `host:port`. Returns the token.
     pub fn http_call(&mut self, mut call: HttpCallout, envoy: bool) -> Result<u32, Status> {
-        let required = if envoy { &REQUIRED[..] } else { &REQUIRED[..2] };
-        let known = !envoy || self.check_cluster(&call.upstream);
-        if !known || required.iter().any(|h| call.headers.get(h).is_none()) {
-            return Err(Status::BadArgument);
-        }
+        self.check_http(&call.upstream, &call.headers, envoy)?;
         if !call.body.is_empty() {
             call.headers.replace(b"content-length", call.body.len().to_string().as_bytes());
         }
@@ -135,6 +131,34 @@ impl Callouts {
         let token = call.token;
         self.http.push(call);
         Ok(token)
+    }
+
+    /// Envoy's checks of an HTTP call (see [`Callouts::http_call`]), to run
+    /// before its body is copied.
+    pub fn check_http(&self, upstream: &str, headers: &HeaderMap, envoy: bool) -> Result<(), Status> {
+        let required = if envoy { &REQUIRED[..] } else { &REQUIRED[..2] };
+        let known = !envoy || self.check_cluster(upstream);
+        if !known || required.iter().any(|h| headers.get(h).is_none()) {
+            return Err(Status::BadArgument);
+        }
+        Ok(())
+    }
+
+    /// The callouts VM `vm` has pending and the bytes the host holds for
+    /// them (HTTP: upstream, headers, body, trailers; gRPC: upstream,
+    /// service, method, metadata, messages).
+    pub fn held(&self, vm: usize) -> (usize, usize) {
+        let http = self
+            .http
+            .iter()
+            .filter(|c| c.vm == vm)
+            .map(|c| c.upstream.len() + c.headers.byte_size() + c.body.len() + c.trailers.byte_size());
+        let grpc = self.grpc.iter().filter(|g| g.vm == vm).map(|g| {
+            let messages: usize = g.messages.iter().map(Vec::len).sum();
+            g.upstream.len() + g.service.len() + g.method.len() + g.initial_metadata.byte_size() + messages
+        });
+        let sizes: Vec<usize> = http.chain(grpc).collect();
+        (sizes.len(), sizes.iter().sum())
     }
 
     /// Opens a gRPC call or stream; calls get odd tokens, streams even ones.
@@ -216,6 +240,15 @@ impl Callouts {
     /// The pending callout that times out first, no later than `until_ns`.
     pub fn next_timeout(&self, until_ns: u64) -> Option<Deadline> {
         self.deadlines.iter().filter(|d| d.at_ns <= until_ns).min_by_key(|d| (d.at_ns, d.vm, d.kind, d.token)).copied()
+    }
+
+    /// The root context that owns the callout a deadline is for.
+    pub fn owner(&self, deadline: Deadline) -> Option<u32> {
+        let Deadline { kind, vm, token, .. } = deadline;
+        match kind {
+            DeadlineKind::Http => self.http.iter().find(|c| c.vm == vm && c.token == token).map(|c| c.root_id),
+            DeadlineKind::Grpc => self.grpc.iter().find(|c| c.vm == vm && c.token == token).map(|c| c.root_id),
+        }
     }
 
     /// Removes an HTTP call to answer it (disarming its timeout).

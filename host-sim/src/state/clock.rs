@@ -56,7 +56,8 @@ pub type TimerOwner = (usize, u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Timer {
     period_ns: u64,
-    next_due_ns: u64,
+    /// `None`: its next tick would fall past the end of time (`u64::MAX` ns).
+    next_due_ns: Option<u64>,
 }
 
 /// Tick timers keyed by their root context.
@@ -73,7 +74,7 @@ impl Timers {
             self.timers.remove(&owner);
         } else {
             let period_ns = period_ms as u64 * 1_000_000;
-            self.timers.insert(owner, Timer { period_ns, next_due_ns: now_ns.saturating_add(period_ns) });
+            self.timers.insert(owner, Timer { period_ns, next_due_ns: now_ns.checked_add(period_ns) });
         }
     }
 
@@ -88,15 +89,16 @@ impl Timers {
     }
 
     /// The earliest timer due at or before `until_ns`: its owner and due time.
-    /// The timer is rescheduled one period later.
+    /// The timer is rescheduled one period later (never, if that is past
+    /// the end of time: a tick is due once at most at any instant).
     pub fn pop_due(&mut self, until_ns: u64) -> Option<(TimerOwner, u64)> {
         let (&owner, timer) = self
             .timers
             .iter_mut()
-            .filter(|(_, t)| t.next_due_ns <= until_ns)
+            .filter(|(_, t)| t.next_due_ns.is_some_and(|due| due <= until_ns))
             .min_by_key(|(o, t)| (t.next_due_ns, **o))?;
-        let due = timer.next_due_ns;
-        timer.next_due_ns = due.saturating_add(timer.period_ns);
+        let due = timer.next_due_ns?;
+        timer.next_due_ns = due.checked_add(timer.period_ns);
         Some((owner, due))
     }
 }
@@ -128,5 +130,17 @@ mod tests {
         assert_eq!(t.period((0, 1)), Some(Duration::from_millis(100)));
         t.set_period((0, 1), 0, 0);
         assert_eq!(t.period((0, 1)), None);
+    }
+
+    #[test]
+    fn a_timer_at_the_end_of_time_fires_once() {
+        let mut t = Timers::default();
+        let period = u32::MAX as u64 * 1_000_000;
+        t.set_period((0, 1), u32::MAX, u64::MAX - period - 1);
+        assert_eq!(t.pop_due(u64::MAX), Some(((0, 1), u64::MAX - 1)));
+        assert_eq!(t.pop_due(u64::MAX), None, "the next tick would be past u64::MAX ns");
+        t.set_period((0, 2), u32::MAX, u64::MAX - 5);
+        assert_eq!(t.pop_due(u64::MAX), None);
+        assert!(t.period((0, 2)).is_some());
     }
 }

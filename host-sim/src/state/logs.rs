@@ -28,18 +28,41 @@ pub struct HostCall {
     pub result: i32,
 }
 
-/// A bounded ring of records that counts what it dropped.
+impl LogRecord {
+    /// The bytes a line holds (its message), for the ring's byte budget.
+    pub fn weight(record: &LogRecord) -> usize {
+        record.message.len()
+    }
+}
+
+/// How a ring weighs an item, in bytes.
+pub type Weigh<T> = fn(&T) -> usize;
+
+/// A bounded ring of records that counts what it dropped: at most
+/// `capacity` items and, with a budget, at most `budget` bytes of them.
 #[derive(Clone, Debug)]
 pub struct Ring<T> {
     items: VecDeque<T>,
     capacity: usize,
     dropped: u64,
+    /// The byte budget and how to weigh an item (`None`: items are not weighed).
+    budget: Option<(usize, Weigh<T>)>,
+    /// The weight of the items held.
+    bytes: usize,
 }
 
 impl<T> Ring<T> {
     /// A ring holding at most `capacity` items (0 keeps nothing).
     pub fn new(capacity: usize) -> Ring<T> {
-        Ring { items: VecDeque::new(), capacity, dropped: 0 }
+        Ring { items: VecDeque::new(), capacity, dropped: 0, budget: None, bytes: 0 }
+    }
+
+    /// The same ring, also holding at most `budget` bytes of items as
+    /// `weigh` counts them: the oldest items go first.
+    pub fn with_budget(mut self, budget: usize, weigh: Weigh<T>) -> Ring<T> {
+        self.budget = Some((budget, weigh));
+        self.bytes = self.items.iter().map(weigh).sum();
+        self
     }
 
     /// Adds an item, dropping the oldest when full.
@@ -49,10 +72,34 @@ impl<T> Ring<T> {
             return;
         }
         if self.items.len() == self.capacity {
-            self.items.pop_front();
-            self.dropped += 1;
+            self.pop_oldest();
+        }
+        if let Some((budget, weigh)) = self.budget {
+            let weight = weigh(&item);
+            if weight > budget {
+                self.dropped += 1;
+                return;
+            }
+            while self.bytes + weight > budget {
+                self.pop_oldest();
+            }
+            self.bytes += weight;
         }
         self.items.push_back(item);
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(item) = self.items.pop_front() {
+            self.dropped += 1;
+            if let Some((_, weigh)) = self.budget {
+                self.bytes -= weigh(&item);
+            }
+        }
+    }
+
+    /// The bytes of the items held, as the budget weighs them (0 without one).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// True when the ring keeps nothing (capture switched off).
@@ -73,6 +120,7 @@ impl<T> Ring<T> {
     /// Removes every item.
     pub fn clear(&mut self) {
         self.items.clear();
+        self.bytes = 0;
     }
 
     /// Number of items held.
@@ -123,6 +171,20 @@ mod tests {
         none.push(1);
         assert!(none.is_empty());
         assert_eq!(none.dropped(), 1);
+    }
+
+    #[test]
+    fn a_budget_drops_the_oldest_items_by_weight() {
+        let mut r = Ring::new(10).with_budget(5, |s: &&str| s.len());
+        for s in ["ab", "cd", "e", "fgh"] {
+            r.push(s);
+        }
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec!["e", "fgh"]);
+        assert_eq!((r.bytes(), r.dropped()), (4, 2));
+        r.push("too long");
+        assert_eq!((r.len(), r.dropped()), (2, 3), "an item over the budget is dropped itself");
+        r.clear();
+        assert_eq!(r.bytes(), 0);
     }
 
     #[test]

@@ -59,6 +59,29 @@ impl Metrics {
         id
     }
 
+    /// Whether a metric of this type and name is defined.
+    pub fn contains(&self, kind: MetricType, name: &str) -> bool {
+        self.by_name.contains_key(&(kind, name.to_owned()))
+    }
+
+    /// How many metrics are defined.
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    /// Whether no metric is defined.
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// The samples a histogram holds (`None`: `id` names no histogram).
+    pub fn samples(&mut self, id: u32) -> Option<usize> {
+        match self.find(id)? {
+            MetricValue::Histogram(samples) => Some(samples.len()),
+            _ => None,
+        }
+    }
+
     /// The metric `id` names, if it has the type its low two bits say. Envoy
     /// keeps one table per type and looks an id up in the table of its type
     /// bits, so a counter's id with gauge bits finds nothing.

@@ -140,10 +140,41 @@ pub fn split_path(path: &[u8]) -> Vec<String> {
     path.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
 }
 
-/// A tree of properties rooted in a map.
+/// The deepest path a [`PropertyTree`] takes: cloning, comparing,
+/// serializing, merging and dropping a tree recurse once per level, so a
+/// deeper one could overflow the host's stack (a 2 MiB test thread's too).
+pub const MAX_DEPTH: usize = 256;
+
+/// The bytes a value holds: its keys and leaf bytes, walked without
+/// recursion (a value is as deep as the path that built it).
+pub fn weight(value: &Value) -> usize {
+    let mut total = 0usize;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        total += match value {
+            Value::String(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Map(m) => {
+                stack.extend(m.values());
+                m.keys().map(String::len).sum()
+            }
+            Value::List(l) => {
+                stack.extend(l.iter());
+                0
+            }
+            Value::Bool(_) => 1,
+            _ => 8,
+        };
+    }
+    total
+}
+
+/// A tree of properties rooted in a map. It counts the bytes it holds
+/// ([`PropertyTree::bytes`]: keys and leaves, as [`weight`] counts them).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PropertyTree {
     root: BTreeMap<String, Value>,
+    bytes: usize,
 }
 
 impl PropertyTree {
@@ -167,20 +198,62 @@ impl PropertyTree {
         self.get(path).map(Value::serialize).ok_or(Status::NotFound)
     }
 
+    /// The bytes the tree holds: keys and leaves ([`weight`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The bytes the tree would hold after `set(path, value)` of a value of
+    /// `value_bytes` bytes, without setting it.
+    pub fn bytes_after_set<S: AsRef<str>>(&self, path: &[S], value_bytes: usize) -> usize {
+        let (mut added, mut removed) = (value_bytes, 0);
+        let mut map = Some(&self.root);
+        for (i, segment) in path.iter().enumerate() {
+            let segment = segment.as_ref();
+            match map.and_then(|m| m.get(segment)) {
+                None => {
+                    added += segment.len();
+                    map = None;
+                }
+                Some(Value::Map(next)) if i + 1 < path.len() => map = Some(next),
+                // A leaf on the way, or the old value: replaced.
+                Some(old) => {
+                    removed += weight(old);
+                    map = None;
+                }
+            }
+        }
+        (self.bytes + added).saturating_sub(removed)
+    }
+
     /// Sets the value at `path`, creating maps on the way (a non-map on the way is
-    /// replaced by a map). An empty path is `BadArgument`.
+    /// replaced by a map). An empty path, or one deeper than [`MAX_DEPTH`],
+    /// is `BadArgument`.
     pub fn set<S: AsRef<str>>(&mut self, path: &[S], value: Value) -> Result<(), Status> {
+        if path.len() > MAX_DEPTH {
+            return Err(Status::BadArgument);
+        }
         let (last, parents) = path.split_last().ok_or(Status::BadArgument)?;
+        let mut added = weight(&value);
+        let mut removed = 0;
         let mut map = &mut self.root;
         for segment in parents {
-            let entry = map.entry(segment.as_ref().to_owned()).or_insert_with(|| Value::Map(BTreeMap::new()));
+            let entry = map.entry(segment.as_ref().to_owned()).or_insert_with(|| {
+                added += segment.as_ref().len();
+                Value::Map(BTreeMap::new())
+            });
             if !matches!(entry, Value::Map(_)) {
+                removed += weight(entry);
                 *entry = Value::Map(BTreeMap::new());
             }
             let Value::Map(next) = entry else { return Err(Status::InternalFailure) };
             map = next;
         }
-        map.insert(last.as_ref().to_owned(), value);
+        match map.insert(last.as_ref().to_owned(), value) {
+            Some(old) => removed += weight(&old),
+            None => added += last.as_ref().len(),
+        }
+        self.bytes = (self.bytes + added).saturating_sub(removed);
         Ok(())
     }
 
@@ -194,7 +267,9 @@ impl PropertyTree {
                 _ => return None,
             }
         }
-        map.remove(last.as_ref())
+        let removed = map.remove(last.as_ref())?;
+        self.bytes = self.bytes.saturating_sub(weight(&removed) + last.as_ref().len());
+        Some(removed)
     }
 
     /// Copies every leaf of `other` over this tree.
@@ -311,6 +386,20 @@ mod tests {
         t.set(&["a", "b", "c"], Value::Int(1)).unwrap();
         assert_eq!(t.get(&["a", "b", "c"]), Some(&Value::Int(1)));
         assert_eq!(t.remove(&["a", "b"]), Some(Value::map([("c", Value::Int(1))])));
+    }
+
+    #[test]
+    fn the_tree_counts_its_bytes() {
+        let mut t = PropertyTree::new();
+        t.set(&["ab", "c"], Value::Bytes(vec![0; 10])).unwrap();
+        assert_eq!(t.bytes(), 2 + 1 + 10);
+        assert_eq!(t.bytes_after_set(&["ab", "c"], 4), 2 + 1 + 4);
+        t.set(&["ab", "c"], Value::Bytes(vec![0; 4])).unwrap();
+        assert_eq!(t.bytes(), 7);
+        t.set(&["ab", "c", "d"], Value::Bytes(vec![1])).unwrap();
+        assert_eq!(t.bytes(), 2 + 1 + 1 + 1, "the leaf on the way became a map");
+        t.remove(&["ab"]).unwrap();
+        assert_eq!(t.bytes(), 0);
     }
 
     #[test]

@@ -23,6 +23,8 @@ struct Queue {
     name: String,
     owner: QueueOwner,
     items: VecDeque<Vec<u8>>,
+    /// The bytes of the items.
+    bytes: usize,
 }
 
 /// All queues of a host.
@@ -46,8 +48,10 @@ impl Queues {
         self.next_token += 1;
         let token = self.next_token;
         self.by_name.insert((vm_id.to_owned(), name.to_owned()), token);
-        self.queues
-            .insert(token, Queue { vm_id: vm_id.to_owned(), name: name.to_owned(), owner, items: VecDeque::new() });
+        self.queues.insert(
+            token,
+            Queue { vm_id: vm_id.to_owned(), name: name.to_owned(), owner, items: VecDeque::new(), bytes: 0 },
+        );
         token
     }
 
@@ -60,13 +64,31 @@ impl Queues {
     pub fn enqueue(&mut self, token: u32, value: &[u8]) -> Result<QueueOwner, Status> {
         let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
         q.items.push_back(value.to_vec());
+        q.bytes += value.len();
         Ok(q.owner)
     }
 
     /// Pops the oldest item.
     pub fn dequeue(&mut self, token: u32) -> Result<Vec<u8>, Status> {
         let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
-        q.items.pop_front().ok_or(Status::Empty)
+        let item = q.items.pop_front().ok_or(Status::Empty)?;
+        q.bytes -= item.len();
+        Ok(item)
+    }
+
+    /// The items waiting in a queue and their bytes.
+    pub fn usage(&self, token: u32) -> Result<(usize, usize), Status> {
+        self.queues.get(&token).map(|q| (q.items.len(), q.bytes)).ok_or(Status::NotFound)
+    }
+
+    /// The queues registered in `vm_id`.
+    pub fn count(&self, vm_id: &str) -> usize {
+        self.queues.values().filter(|q| q.vm_id == vm_id).count()
+    }
+
+    /// The items waiting in `vm_id`'s queues and their bytes.
+    pub fn usage_of(&self, vm_id: &str) -> (usize, usize) {
+        self.queues.values().filter(|q| q.vm_id == vm_id).fold((0, 0), |(n, b), q| (n + q.items.len(), b + q.bytes))
     }
 
     /// The items of a queue, oldest first.
@@ -99,7 +121,9 @@ mod tests {
         assert_eq!(q.enqueue(t, b"a"), Ok(OWNER));
         q.enqueue(t, b"b").unwrap();
         assert_eq!(q.items("vm", "jobs").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(q.usage(t), Ok((2, 2)));
         assert_eq!(q.dequeue(t), Ok(b"a".to_vec()));
+        assert_eq!((q.usage(t), q.count("vm"), q.usage_of("vm")), (Ok((1, 1)), 1, (1, 1)));
         assert_eq!(q.enqueue(99, b"x"), Err(Status::NotFound));
         assert_eq!(q.dequeue(99), Err(Status::NotFound));
         assert_eq!(q.name_of(t), Some(("vm", "jobs")));

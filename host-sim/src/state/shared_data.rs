@@ -12,6 +12,8 @@ type Namespace = HashMap<Vec<u8>, (Vec<u8>, u32)>;
 #[derive(Debug, Default)]
 pub struct SharedData {
     namespaces: HashMap<String, Namespace>,
+    /// Bytes (keys and values) per namespace.
+    sizes: HashMap<String, usize>,
     next_cas: u32,
 }
 
@@ -29,18 +31,36 @@ impl SharedData {
     pub fn set(&mut self, vm_id: &str, key: &[u8], value: &[u8], cas: u32) -> Result<(), Status> {
         let next = self.bump();
         let ns = self.namespaces.entry(vm_id.to_owned()).or_default();
+        let size = self.sizes.entry(vm_id.to_owned()).or_default();
         match ns.get_mut(key) {
             Some(entry) => {
                 if cas != 0 && cas != entry.1 {
                     return Err(Status::CasMismatch);
                 }
+                *size = *size - entry.0.len() + value.len();
                 *entry = (value.to_vec(), next);
             }
             None => {
+                *size += key.len() + value.len();
                 ns.insert(key.to_vec(), (value.to_vec(), next));
             }
         }
         Ok(())
+    }
+
+    /// The bytes (keys and values) of `vm_id`'s namespace.
+    pub fn bytes(&self, vm_id: &str) -> usize {
+        self.sizes.get(vm_id).copied().unwrap_or(0)
+    }
+
+    /// The bytes of `vm_id`'s namespace after setting `key` to a value of
+    /// `value_len` bytes.
+    pub fn bytes_after_set(&self, vm_id: &str, key: &[u8], value_len: usize) -> usize {
+        let current = self.bytes(vm_id);
+        match self.namespaces.get(vm_id).and_then(|ns| ns.get(key)) {
+            Some((old, _)) => current - old.len() + value_len,
+            None => current + key.len() + value_len,
+        }
     }
 
     fn bump(&mut self) -> u32 {
@@ -73,6 +93,9 @@ mod tests {
         assert_eq!((v, cas2 != cas), (&b"2"[..], true));
         d.set("vm", b"k", b"3", 0).unwrap();
         assert_eq!(d.get("vm", b"k").unwrap().0, b"3");
+        assert_eq!(d.bytes("vm"), 2);
+        assert_eq!(d.bytes_after_set("vm", b"k", 5), 6);
+        assert_eq!(d.bytes_after_set("vm", b"other", 5), 12);
     }
 
     #[test]

@@ -90,7 +90,18 @@ impl Vm {
     }
 
     /// Headers arrive in one direction.
+    ///
+    /// Request headers reaching a stream the plugin ended before any (a
+    /// local reply or a reset from `proxy_on_context_create`) go nowhere, as
+    /// in Envoy: the call succeeds with a forced stop and the stream's
+    /// outcome says how it ended.
     pub fn http_headers(&mut self, id: u32, response: bool, headers: HeaderMap, end: bool) -> Result<Action, Error> {
+        let ended_at_creation =
+            self.state().http.get(&id).is_some_and(|s| s.ended.is_some() && s.request.headers.is_none());
+        if !response && ended_at_creation {
+            self.check_serving(id)?;
+            return Ok(Action::Continue.forced_stop(PhaseKind::Headers));
+        }
         self.check_open(id, response, "headers")?;
         if !response {
             self.start_route(id, &headers)?;

@@ -41,14 +41,49 @@ impl HttpCallResponse {
 }
 
 impl Vm {
-    /// Runs deferred actions until none are left.
+    /// Whether delivery number `count` of one loop of the driver is past
+    /// the VM's `deliveries_per_step`: then the VM fails (`Ok(true)` under a
+    /// fail policy of plugin `root`, else the error).
+    pub(crate) fn over_deliveries(
+        &mut self,
+        count: usize,
+        root: Option<u32>,
+        callback: &'static str,
+        what: &str,
+    ) -> Result<bool, Error> {
+        let exceeded = self.state().caps.check(crate::limits::Limit::DeliveriesPerStep, count, || {
+            format!("{what} reached {count}: the guest keeps causing more")
+        });
+        match exceeded {
+            Ok(()) => Ok(false),
+            Err(exceeded) => self.fail_by_limit(root, callback, exceeded).map(|()| true),
+        }
+    }
+
+    /// Runs deferred actions until none are left (at most
+    /// `deliveries_per_step` of them).
     pub fn run_deferred(&mut self) -> Result<(), Error> {
+        let mut count = 0;
         loop {
             let deferred = std::mem::take(&mut self.state_mut().deferred);
             if deferred.is_empty() {
                 return Ok(());
             }
             for action in deferred {
+                count += 1;
+                let (id, name) = match action {
+                    Deferred::Continue(id, _) => (id, "proxy_continue_stream"),
+                    Deferred::Close(id, _) => (id, "proxy_close_stream"),
+                    Deferred::LocalResponse(id) => (id, "proxy_send_local_response"),
+                    Deferred::Done(id) => (id, "proxy_done"),
+                };
+                if self.failed.is_none() {
+                    let root = self.state().contexts.root_of(id);
+                    if self.over_deliveries(count, root, name, "deferred actions after one guest call")? {
+                        self.state_mut().deferred.clear();
+                        return Ok(());
+                    }
+                }
                 match action {
                     Deferred::Continue(id, StreamType::HttpRequest) => self.resume_http(id, false)?,
                     Deferred::Continue(id, StreamType::HttpResponse) => self.resume_http(id, true)?,

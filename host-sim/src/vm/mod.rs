@@ -18,7 +18,7 @@ use crate::engine::{self, Compiled};
 use crate::error::Error;
 use crate::faults::{self, FuelUsage, VmLimits};
 use crate::state::contexts::{ContextKind, Contexts};
-use crate::state::logs::Ring;
+use crate::state::logs::{LogRecord, Ring};
 use crate::state::properties::PropertyTree;
 use crate::types::LogLevel;
 use state::{Callback, PluginState, Scope, VmState, World};
@@ -39,6 +39,8 @@ pub(crate) struct VmSettings {
     pub fuel: Option<u64>,
     /// The entry point of a natively hosted plugin (the null VM).
     pub native: Option<crate::native::NativeEntry>,
+    /// What the guest may make the host spend.
+    pub limits: crate::limits::Limits,
 }
 
 /// A running VM.
@@ -85,13 +87,14 @@ impl Vm {
             callback: None,
             scope: Scope::default(),
             deferred: Vec::new(),
-            logs: Ring::new(settings.log_capacity),
+            logs: Ring::new(settings.log_capacity).with_budget(settings.limits.log_bytes, LogRecord::weight),
             trace: Ring::new(settings.trace_capacity),
             log_level: settings.log_level,
             rng: settings.seed,
             exit_code: None,
             strict_violation: Default::default(),
             limits: VmLimits::new(settings.memory_limit),
+            caps: settings.limits,
             native: None,
         };
         let mut store = Store::new(engine::engine()?, state);
@@ -99,7 +102,14 @@ impl Vm {
         // A start section runs during instantiation: give it a budget too.
         store.set_epoch_deadline(engine::deadline_ticks(settings.cpu_deadline));
         store.set_fuel(settings.fuel.unwrap_or(u64::MAX)).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
-        let instance = compiled.pre.instantiate(&mut store).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
+        let instance = compiled.pre.instantiate(&mut store).map_err(|e| match e.downcast_ref::<wasmtime::Trap>() {
+            // The module's start function trapped: say which limit stopped it.
+            Some(_) => Error::Instantiate(format!(
+                "the module's start function failed: {}",
+                faults::describe(&e, &store.data().limits, kept.cpu_deadline)
+            )),
+            None => Error::Instantiate(format!("{e:#}")),
+        })?;
         let exports = Exports::lookup(instance, &mut store, compiled.facts.abi, compiled.facts.allocator)?;
         store.data_mut().memory = exports.memory;
         store.data_mut().allocator = exports.allocator.clone();

@@ -175,6 +175,8 @@ pub(crate) struct VmState {
     pub strict_violation: std::cell::Cell<bool>,
     /// The memory cap (the store's resource limiter).
     pub limits: crate::faults::VmLimits,
+    /// What the guest may make the host spend (the plugin's [`Limits`](crate::Limits)).
+    pub caps: crate::limits::Limits,
     /// The natively hosted plugin, for a VM of the null VM (`None` for wasm;
     /// taken out while one of its callbacks runs).
     pub native: Option<crate::native::ThreadBound<crate::native::Plugin>>,
@@ -260,6 +262,7 @@ impl VmState {
             exit_code: None,
             strict_violation: Default::default(),
             limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
+            caps: Default::default(),
             native: None,
         }
     }

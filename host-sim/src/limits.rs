@@ -1,0 +1,376 @@
+//! Bounds on what a guest can make the host spend on its behalf: host
+//! memory it makes the host hold (log lines, properties, pending callouts,
+//! shared data, queues, metrics), the work of one host call, and the
+//! host-to-guest deliveries one step of the driver may cause.
+//!
+//! Each bound is per plugin ([`PluginSpec::limits`](crate::PluginSpec::limits));
+//! limits belong to the VM, so plugins with different limits never share
+//! one. A host call that would exceed a bound fails the VM, as the memory cap
+//! does: the guest traps with a [`LimitExceeded`] that names the limit and
+//! its value, and the plugin's fail policy applies
+//! ([`crate::failure`]). The host and every other plugin go on.
+//!
+//! Real hosts leave most of these unbounded (Envoy has no cap on a log line,
+//! a shared-data value or a queue); the defaults are far above what a plugin
+//! does in a test, and low enough that a runaway or hostile guest fails with
+//! a clear message instead of taking the test process down.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use crate::state::properties::PropertyTree;
+
+/// The bounds of one plugin's VM. Every field has a documented default
+/// ([`Limits::default`]); change some with struct update syntax:
+///
+/// ```
+/// use host_sim::{Limits, PluginSpec};
+///
+/// let spec = PluginSpec::from_bytes(Vec::new())
+///     .limits(Limits { log_line_bytes: 4096, ..Limits::default() });
+/// # let _ = spec;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// Bytes of one log line: a `proxy_log` message, or what one `fd_write`
+    /// writes to stdout/stderr (default 1 MiB).
+    pub log_line_bytes: usize,
+    /// Bytes of log lines kept per VM (default 64 MiB): past it the oldest
+    /// lines are dropped, as past [`HostOptions::log_capacity`](crate::HostOptions::log_capacity)
+    /// lines. Not a failure.
+    pub log_bytes: usize,
+    /// Bytes one host call reads from guest memory where the guest chooses
+    /// how often a range is read: `fd_write`'s iovec table plus every iovec,
+    /// overlapping ones counted each time (default 64 MiB). Checked before
+    /// anything is copied.
+    pub host_call_bytes: usize,
+    /// Segments of a property path a plugin sets or reads
+    /// (`proxy_set_property`, `proxy_get_property`; default 32). At most
+    /// [`MAX_DEPTH`](crate::state::properties::MAX_DEPTH) (256) whatever it
+    /// is set to: tree operations recurse once per level, and a deeper tree
+    /// could overflow the host's stack.
+    pub property_depth: usize,
+    /// Bytes of the properties a plugin sets on one stream (paths and
+    /// values; default 1 MiB).
+    pub property_bytes: usize,
+    /// Callouts (HTTP calls, gRPC calls and streams) pending per VM
+    /// (default 1000).
+    pub pending_callouts: usize,
+    /// Bytes the host holds for a VM's pending callouts: the request
+    /// headers, body and trailers of HTTP calls, the metadata and messages
+    /// of gRPC calls and streams (default 64 MiB). Checked before copying.
+    pub callout_bytes: usize,
+    /// Bytes of shared data (keys and values) in the plugin's `vm_id`
+    /// (default 64 MiB).
+    pub shared_data_bytes: usize,
+    /// Shared queues registered in the plugin's `vm_id` (default 1000).
+    pub queues: usize,
+    /// Items waiting in one shared queue (default 10 000).
+    pub queue_items: usize,
+    /// Bytes waiting in one shared queue (default 64 MiB).
+    pub queue_bytes: usize,
+    /// Metrics defined in the host when the plugin defines a new one
+    /// (default 10 000).
+    pub metrics: usize,
+    /// Bytes of a metric name (default 4 KiB).
+    pub metric_name_bytes: usize,
+    /// Samples kept in one histogram (default 10 000 000).
+    pub histogram_samples: usize,
+    /// Host-to-guest deliveries one loop of the driver may make to the VM
+    /// (default 100 000): queue notifications after one guest call,
+    /// deferred actions after one guest call, ticks and callout timeouts of
+    /// one [`Host::advance`](crate::Host::advance).
+    pub deliveries_per_step: usize,
+}
+
+/// 1 MiB.
+const MIB: usize = 1 << 20;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            log_line_bytes: MIB,
+            log_bytes: 64 * MIB,
+            host_call_bytes: 64 * MIB,
+            property_depth: 32,
+            property_bytes: MIB,
+            pending_callouts: 1000,
+            callout_bytes: 64 * MIB,
+            shared_data_bytes: 64 * MIB,
+            queues: 1000,
+            queue_items: 10_000,
+            queue_bytes: 64 * MIB,
+            metrics: 10_000,
+            metric_name_bytes: 4096,
+            histogram_samples: 10_000_000,
+            deliveries_per_step: 100_000,
+        }
+    }
+}
+
+/// Which bound a [`LimitExceeded`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// [`Limits::log_line_bytes`].
+    LogLineBytes,
+    /// [`Limits::host_call_bytes`].
+    HostCallBytes,
+    /// [`Limits::property_depth`].
+    PropertyDepth,
+    /// [`Limits::property_bytes`].
+    PropertyBytes,
+    /// [`Limits::pending_callouts`].
+    PendingCallouts,
+    /// [`Limits::callout_bytes`].
+    CalloutBytes,
+    /// [`Limits::shared_data_bytes`].
+    SharedDataBytes,
+    /// [`Limits::queues`].
+    Queues,
+    /// [`Limits::queue_items`].
+    QueueItems,
+    /// [`Limits::queue_bytes`].
+    QueueBytes,
+    /// [`Limits::metrics`].
+    Metrics,
+    /// [`Limits::metric_name_bytes`].
+    MetricNameBytes,
+    /// [`Limits::histogram_samples`].
+    HistogramSamples,
+    /// [`Limits::deliveries_per_step`].
+    DeliveriesPerStep,
+}
+
+impl Limit {
+    /// The field of [`Limits`] that sets it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::LogLineBytes => "log_line_bytes",
+            Limit::HostCallBytes => "host_call_bytes",
+            Limit::PropertyDepth => "property_depth",
+            Limit::PropertyBytes => "property_bytes",
+            Limit::PendingCallouts => "pending_callouts",
+            Limit::CalloutBytes => "callout_bytes",
+            Limit::SharedDataBytes => "shared_data_bytes",
+            Limit::Queues => "queues",
+            Limit::QueueItems => "queue_items",
+            Limit::QueueBytes => "queue_bytes",
+            Limit::Metrics => "metrics",
+            Limit::MetricNameBytes => "metric_name_bytes",
+            Limit::HistogramSamples => "histogram_samples",
+            Limit::DeliveriesPerStep => "deliveries_per_step",
+        }
+    }
+
+    /// What the limit counts.
+    fn unit(self) -> &'static str {
+        match self {
+            Limit::PropertyDepth => "segments",
+            Limit::PendingCallouts => "callouts",
+            Limit::Queues => "queues",
+            Limit::QueueItems => "items",
+            Limit::Metrics => "metrics",
+            Limit::HistogramSamples => "samples",
+            Limit::DeliveriesPerStep => "deliveries",
+            _ => "bytes",
+        }
+    }
+
+    /// Its value in `limits`.
+    pub fn value(self, limits: &Limits) -> usize {
+        match self {
+            Limit::LogLineBytes => limits.log_line_bytes,
+            Limit::HostCallBytes => limits.host_call_bytes,
+            Limit::PropertyDepth => limits.property_depth.min(crate::state::properties::MAX_DEPTH),
+            Limit::PropertyBytes => limits.property_bytes,
+            Limit::PendingCallouts => limits.pending_callouts,
+            Limit::CalloutBytes => limits.callout_bytes,
+            Limit::SharedDataBytes => limits.shared_data_bytes,
+            Limit::Queues => limits.queues,
+            Limit::QueueItems => limits.queue_items,
+            Limit::QueueBytes => limits.queue_bytes,
+            Limit::Metrics => limits.metrics,
+            Limit::MetricNameBytes => limits.metric_name_bytes,
+            Limit::HistogramSamples => limits.histogram_samples,
+            Limit::DeliveriesPerStep => limits.deliveries_per_step,
+        }
+    }
+}
+
+/// A bound a guest exceeded: the error its VM fails with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitExceeded {
+    /// The bound.
+    pub limit: Limit,
+    /// Its value.
+    pub value: usize,
+    /// What needed more: the host function or delivery, and how much.
+    pub what: String,
+}
+
+impl Limits {
+    /// `Ok` if `amount` fits `limit`, else the error naming it.
+    pub(crate) fn check(
+        &self,
+        limit: Limit,
+        amount: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), LimitExceeded> {
+        let value = limit.value(self);
+        if amount <= value { Ok(()) } else { Err(LimitExceeded { limit, value, what: what() }) }
+    }
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "exceeded the limit `{}` of {} {} ({}; raise it with PluginSpec::limits)",
+            self.limit.name(),
+            self.value,
+            self.limit.unit(),
+            self.what
+        )
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl From<LimitExceeded> for crate::abi::memory::HostError {
+    fn from(exceeded: LimitExceeded) -> crate::abi::memory::HostError {
+        crate::abi::memory::HostError::Trap(wasmtime::Error::new(exceeded))
+    }
+}
+
+/// What the host holds for one plugin's VM now, counted as the limits
+/// count it ([`Host::usage`](crate::Host::usage)): exact sizes, for tests
+/// that check nothing grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Log lines kept.
+    pub log_lines: usize,
+    /// Their bytes.
+    pub log_bytes: usize,
+    /// Live contexts (roots and streams).
+    pub contexts: usize,
+    /// HTTP streams whose state the VM keeps (until their outcome is taken).
+    pub http_streams: usize,
+    /// TCP connections whose state the VM keeps.
+    pub tcp_streams: usize,
+    /// Bytes of the properties the plugin set on its streams.
+    pub property_bytes: usize,
+    /// Pending callouts.
+    pub pending_callouts: usize,
+    /// Bytes held for them.
+    pub callout_bytes: usize,
+    /// Bytes of shared data in the VM's `vm_id`.
+    pub shared_data_bytes: usize,
+    /// Queues registered in the `vm_id`.
+    pub queues: usize,
+    /// Items waiting in them.
+    pub queue_items: usize,
+    /// Their bytes.
+    pub queue_bytes: usize,
+    /// Metrics defined in the host.
+    pub metrics: usize,
+}
+
+impl crate::Host {
+    /// What the host holds for a plugin's VM now (see [`Usage`]).
+    pub fn usage(&self, plugin: crate::PluginId) -> Option<Usage> {
+        let state = self.vms.get(plugin.vm)?.state();
+        let world = self.world();
+        let (pending_callouts, callout_bytes) = world.callouts.held(plugin.vm);
+        let (queue_items, queue_bytes) = world.queues.usage_of(&state.vm_id);
+        Some(Usage {
+            log_lines: state.logs.len(),
+            log_bytes: state.logs.bytes(),
+            contexts: state.contexts.len(),
+            http_streams: state.http.len(),
+            tcp_streams: state.tcp.len(),
+            property_bytes: state.stream_properties.values().map(PropertyTree::bytes).sum(),
+            pending_callouts,
+            callout_bytes,
+            shared_data_bytes: world.shared_data.bytes(&state.vm_id),
+            queues: world.queues.count(&state.vm_id),
+            queue_items,
+            queue_bytes,
+            metrics: world.metrics.len(),
+        })
+    }
+}
+
+/// The largest plugin module host-sim reads (256 MiB).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// The largest scenario file host-sim reads (16 MiB).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// [`read_regular_file`] of UTF-8 text.
+pub fn read_regular_text(path: &Path, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_regular_file(path, max)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// Reads a plugin module or a scenario file: only a regular file (a FIFO,
+/// a device such as `/dev/zero`, a directory or a socket is refused before
+/// it is opened for reading, so nothing blocks), and at most `max` bytes.
+pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        let kind = metadata.file_type();
+        let what = if kind.is_dir() { "a directory" } else { "not a regular file (a FIFO, device or socket)" };
+        return Err(Error::new(ErrorKind::InvalidInput, format!("{what}: only regular files are read")));
+    }
+    if metadata.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("{} bytes is larger than the limit of {max} bytes", metadata.len()),
+        ));
+    }
+    let file = std::fs::File::open(path)?;
+    // The file may have changed since: read at most one byte past the limit.
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(Error::new(ErrorKind::InvalidData, format!("it grew past the limit of {max} bytes while read")));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exceeded_limit_names_itself_and_its_value() {
+        let limits = Limits { log_line_bytes: 10, ..Limits::default() };
+        assert!(limits.check(Limit::LogLineBytes, 10, String::new).is_ok());
+        let err = limits.check(Limit::LogLineBytes, 11, || "proxy_log of 11 bytes".into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "exceeded the limit `log_line_bytes` of 10 bytes (proxy_log of 11 bytes; raise it with PluginSpec::limits)"
+        );
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_only_up_to_the_cap() {
+        let dir = std::env::temp_dir().join(format!("host-sim-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_regular_file(&file, 5).unwrap(), b"12345");
+        let err = read_regular_file(&file, 4).unwrap_err();
+        assert!(err.to_string().contains("larger than the limit of 4 bytes"), "{err}");
+        let err = read_regular_file(&dir, 100).unwrap_err();
+        assert!(err.to_string().contains("a directory"), "{err}");
+        if Path::new("/dev/zero").exists() {
+            let err = read_regular_file(Path::new("/dev/zero"), 100).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

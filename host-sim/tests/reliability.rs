@@ -1,0 +1,407 @@
+//! The hostile reproducers of `tests/reliability/` (issue 15), each as a
+//! regression test: the guest's VM fails with an error naming the limit it
+//! exceeded (or the call is refused), the host goes on serving another
+//! plugin, and what the host holds for the guest does not grow (exact
+//! counts and sizes from `Host::usage`, never timings).
+
+use std::path::Path;
+use std::time::Duration;
+
+use host_sim::{EndReason, Error, FailPolicy, Host, HostOptions, Limits, PluginId, PluginSpec, Request, Response};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reliability");
+
+/// A reproducer's module.
+fn guest(name: &str) -> Vec<u8> {
+    wat::parse_file(Path::new(DIR).join(format!("{name}.wat"))).unwrap()
+}
+
+/// A well-behaved plugin: it logs each request and lets it through.
+fn healthy() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+             (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 16) "served")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+               (drop (call $log (i32.const 2) (i32.const 16) (i32.const 6)))
+               (i32.const 0)))"#,
+    )
+    .unwrap()
+}
+
+/// Loads the healthy plugin next to the hostile one.
+fn neighbour(host: &mut Host) -> PluginId {
+    host.load(PluginSpec::from_bytes(healthy()).vm_id("neighbour")).unwrap()
+}
+
+/// The healthy plugin still serves a whole stream.
+fn still_serves(host: &mut Host, plugin: PluginId) {
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok().body("hi")).unwrap();
+    assert!(outcome.local_response.is_none());
+    assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("200"));
+    assert_eq!(outcome.client_response.body, b"hi");
+    assert!(host.failure(plugin).is_none());
+}
+
+/// The trap a driving call returned: its callback and message.
+fn trap(error: Error) -> (&'static str, String) {
+    match error {
+        Error::Trap { callback, message } => (callback, message),
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
+#[test]
+fn deep_property_fails_the_vm_on_the_path_depth_limit() {
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let plugin = host.load(PluginSpec::from_bytes(guest("deep_property"))).unwrap();
+    let (callback, message) = trap(host.run_http(plugin, Request::get("/"), Response::ok()).unwrap_err());
+    assert_eq!(callback, "proxy_on_request_headers");
+    assert!(message.contains("exceeded the limit `property_depth` of 32 segments"), "{message}");
+    assert!(message.contains("proxy_set_property with a path of 1000000 segments"), "{message}");
+    assert!(host.failure(plugin).unwrap().contains("property_depth"));
+    assert_eq!(host.usage(plugin).unwrap().property_bytes, 0, "nothing of the path was kept");
+    still_serves(&mut host, other);
+
+    // Raised past what the host's stack takes, the limit stays at 256.
+    let spec = PluginSpec::from_bytes(guest("deep_property"))
+        .limits(Limits { property_depth: 2_000_000, property_bytes: 1 << 30, ..Limits::default() })
+        .fail_policy(FailPolicy::Closed);
+    let plugin = host.load(spec).unwrap();
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(outcome.local_response.unwrap().status_code, 503, "fail closed");
+    assert!(host.failure(plugin).unwrap().contains("`property_depth` of 256 segments"));
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn a_path_within_the_depth_limit_is_set_and_dropped() {
+    // 256 segments, the deepest tree allowed: set, read back, dropped with
+    // the stream, without overflowing the stack of a test thread.
+    let wasm = wat::parse_str(
+        r#"(module
+             (import "env" "proxy_set_property" (func $set (param i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_get_property" (func $get (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 1000) "v")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 2048))
+             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+               ;; 255 NULs at 0: 256 empty segments
+               (if (call $set (i32.const 0) (i32.const 255) (i32.const 1000) (i32.const 1)) (then unreachable))
+               (if (call $get (i32.const 0) (i32.const 1) (i32.const 1100) (i32.const 1104)) (then unreachable))
+               (i32.const 0)))"#,
+    )
+    .unwrap();
+    let mut host = Host::new();
+    let plugin =
+        host.load(PluginSpec::from_bytes(wasm).limits(Limits { property_depth: 256, ..Limits::default() })).unwrap();
+    let mut stream = host.http_stream(plugin).unwrap();
+    stream.request_headers([(":path", "/")], true).unwrap();
+    assert_eq!(stream.host().usage(plugin).unwrap().property_bytes, 1, "256 empty keys and one byte");
+    stream.response_headers([(":status", "200")], true).unwrap();
+    stream.complete().unwrap();
+    assert_eq!(host.usage(plugin).unwrap().property_bytes, 0);
+}
+
+#[test]
+fn overlapping_fd_write_iovecs_fail_on_the_log_line_limit_before_copying() {
+    for name in ["fdwrite1", "fdwrite4"] {
+        let mut host = Host::new();
+        let other = neighbour(&mut host);
+        let plugin = host.load(PluginSpec::from_bytes(guest(name))).unwrap();
+        let (callback, message) = trap(host.run_http(plugin, Request::get("/"), Response::ok()).unwrap_err());
+        assert_eq!(callback, "proxy_on_request_headers");
+        assert!(message.contains("exceeded the limit `log_line_bytes` of 1048576 bytes"), "{name}: {message}");
+        assert_eq!(host.usage(plugin).unwrap().log_bytes, 0, "{name}: no line was kept");
+        still_serves(&mut host, other);
+
+        // With a larger line limit the host-call limit stops it.
+        let limits = Limits { log_line_bytes: usize::MAX, host_call_bytes: 1 << 20, ..Limits::default() };
+        let plugin = host.load(PluginSpec::from_bytes(guest(name)).limits(limits).fail_open(true)).unwrap();
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert_eq!(outcome.fail_policy, Some(FailPolicy::Open));
+        assert!(outcome.upstream_request.end_of_stream, "fail open lets the stream through");
+        let failure = host.failure(plugin).unwrap();
+        assert!(failure.contains("exceeded the limit `host_call_bytes` of 1048576 bytes"), "{failure}");
+        let notes: usize = host.logs().iter().filter(|r| r.message != "served").map(|r| r.message.len()).sum();
+        assert_eq!(host.usage(plugin).unwrap().log_bytes, notes, "{name}: only host-sim's own notes");
+        still_serves(&mut host, other);
+    }
+}
+
+#[test]
+fn queue_pingpong_stops_at_the_deliveries_limit() {
+    // Default limits: Host::load returns, with the error naming the limit.
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let (callback, message) = trap(host.load(PluginSpec::from_bytes(guest("queue_pingpong"))).unwrap_err());
+    assert_eq!(callback, "proxy_on_queue_ready");
+    assert!(message.contains("exceeded the limit `deliveries_per_step` of 100000 deliveries"), "{message}");
+    assert!(message.contains("queue notifications after one guest call"), "{message}");
+    still_serves(&mut host, other);
+    assert_eq!(host.queue("", "q").map(|items| items.len()), Some(1), "one item waits, as before each round");
+
+    // A lower limit, with a fail policy: the plugin loads, its VM failed.
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let limits = Limits { deliveries_per_step: 1000, ..Limits::default() };
+    let spec = PluginSpec::from_bytes(guest("queue_pingpong")).limits(limits).fail_policy(FailPolicy::Closed);
+    let plugin = host.load(spec).unwrap();
+    assert!(host.failure(plugin).unwrap().contains("`deliveries_per_step` of 1000 deliveries"));
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.queues, usage.queue_items, usage.queue_bytes), (1, 1, 1));
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(outcome.local_response.unwrap().status_code, 503);
+    still_serves(&mut host, other);
+    assert_eq!(host.usage(plugin).unwrap().queue_items, 1, "nothing more was enqueued");
+}
+
+/// A root that sets a tick period of `u32::MAX` ms and logs each tick.
+fn logging_ticker() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+             (import "env" "proxy_set_tick_period_milliseconds" (func $period (param i32) (result i32)))
+             (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 16) "tick")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+             (func (export "proxy_on_configure") (param i32 i32) (result i32)
+               (drop (call $period (i32.const -1))) (i32.const 1))
+             (func (export "proxy_on_tick") (param i32)
+               (drop (call $log (i32.const 2) (i32.const 16) (i32.const 4)))))"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn advancing_past_the_end_of_time_is_an_error_and_the_end_of_time_is_reached_once() {
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let plugin = host.load(PluginSpec::from_bytes(guest("ticker"))).unwrap();
+    let period = Duration::from_millis(u32::MAX as u64);
+    assert_eq!(host.tick_period(plugin), Some(period));
+    let before = host.now_ns();
+    let err = host.advance(Duration::from_millis(u64::MAX)).unwrap_err();
+    assert!(matches!(&err, Error::InvalidArgument(m) if m.contains("passes the end of time")), "{err}");
+    assert_eq!(host.now_ns(), before, "nothing moved");
+    still_serves(&mut host, other);
+
+    // Up to the last nanosecond: each tick due fires once, then none.
+    let mut host = Host::new();
+    let ticker = host.load(PluginSpec::from_bytes(logging_ticker())).unwrap();
+    let left = u64::MAX - host.now_ns();
+    host.advance(Duration::from_nanos(left)).unwrap();
+    assert_eq!(host.now_ns(), u64::MAX);
+    let ticks = host.logs().iter().filter(|r| r.message == "tick").count() as u64;
+    assert_eq!(ticks, left / period.as_nanos() as u64, "the monotonic clock went from 0 to {left} ns");
+    assert!(matches!(host.advance(Duration::from_nanos(1)), Err(Error::InvalidArgument(_))));
+    host.advance(Duration::ZERO).unwrap();
+    assert_eq!(host.logs().iter().filter(|r| r.message == "tick").count() as u64, ticks);
+    assert!(host.failure(ticker).is_none());
+}
+
+#[test]
+fn ticks_past_the_deliveries_limit_fail_the_vm() {
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let limits = Limits { deliveries_per_step: 100, ..Limits::default() };
+    let spec = PluginSpec::from_bytes(logging_ticker()).limits(limits).fail_policy(FailPolicy::Closed);
+    let plugin = host.load(spec).unwrap();
+    host.advance(Duration::from_millis(u32::MAX as u64) * 1000).unwrap();
+    assert_eq!(host.logs().iter().filter(|r| r.message == "tick").count(), 100);
+    let failure = host.failure(plugin).unwrap();
+    assert!(failure.starts_with("proxy_on_tick: exceeded the limit `deliveries_per_step` of 100"), "{failure}");
+    assert_eq!(host.tick_period(plugin), None, "the failed VM's timer is dropped");
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn a_stream_ended_from_context_create_is_reported_and_released() {
+    for (name, ended) in [("early_reset", EndReason::Reset), ("early_local", EndReason::LocalResponse)] {
+        let mut host = Host::new();
+        let other = neighbour(&mut host);
+        let plugin = host.load(PluginSpec::from_bytes(guest(name))).unwrap();
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert_eq!(outcome.ended, Some(ended), "{name}");
+        assert!(outcome.upstream_request.headers.is_none(), "{name}: nothing reached the upstream");
+        if ended == EndReason::LocalResponse {
+            assert_eq!(outcome.local_response.unwrap().status_code, 403);
+            assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("403"));
+        } else {
+            assert!(outcome.local_response.is_none() && outcome.client_response.headers.is_none());
+        }
+        let usage = host.usage(plugin).unwrap();
+        assert_eq!((usage.http_streams, usage.contexts), (0, 1), "{name}: only the root context is left");
+
+        // Phase by phase: the request headers go nowhere, no error.
+        let mut stream = host.http_stream(plugin).unwrap();
+        assert!(stream.is_over());
+        assert!(stream.request_headers([(":path", "/")], true).unwrap().is_stop());
+        assert_eq!(stream.complete().unwrap().ended, Some(ended));
+
+        for _ in 0..10_000 {
+            host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        }
+        assert_eq!(host.usage(plugin), Some(usage), "{name}: nothing grew over 10 000 streams");
+        assert!(host.failure(plugin).is_none());
+        still_serves(&mut host, other);
+    }
+}
+
+#[test]
+fn an_endless_start_function_names_the_cpu_deadline() {
+    let mut host =
+        Host::with_options(HostOptions { cpu_deadline: Some(Duration::from_millis(200)), ..HostOptions::default() });
+    let other = neighbour(&mut host);
+    let err = host.load(PluginSpec::from_bytes(guest("start_loop"))).unwrap_err();
+    let Error::Instantiate(message) = &err else { panic!("expected an instantiation error, got {err}") };
+    assert!(message.contains("start function"), "{message}");
+    assert!(message.contains("exceeded the CPU deadline of 200ms per guest call"), "{message}");
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn plugin_files_must_be_regular_files() {
+    if Path::new("/dev/zero").exists() {
+        let err = PluginSpec::from_file("/dev/zero").unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    let dir = std::env::temp_dir().join(format!("host-sim-reliability-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("plugin.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        // Opening a FIFO for reading would block until a writer comes.
+        let err = PluginSpec::from_file(&fifo).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    let big = dir.join("big.wasm");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(host_sim::limits::MAX_FILE_BYTES + 1).unwrap();
+    let err = PluginSpec::from_file(&big).unwrap_err();
+    assert!(err.to_string().contains("larger than the limit of 268435456 bytes"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Each reproducer's scenario through the `host-sim` binary: it ends, and
+/// says why the plugin failed.
+#[test]
+fn the_reproducer_scenarios_end_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("host-sim-reliability-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("deep_property", "property_depth"),
+        ("fdwrite1", "log_line_bytes"),
+        ("fdwrite4", "log_line_bytes"),
+        ("queue_pingpong", "deliveries_per_step"),
+        ("huge_advance", "end of time"),
+        ("start_loop", "CPU deadline"),
+        ("early_reset", "reset"),
+        ("early_local", "403"),
+    ];
+    for name in [
+        "deep_property",
+        "fdwrite1",
+        "fdwrite4",
+        "queue_pingpong",
+        "ticker",
+        "start_loop",
+        "early_reset",
+        "early_local",
+    ] {
+        std::fs::write(dir.join(format!("{name}.wasm")), guest(name)).unwrap();
+    }
+    for (name, said) in cases {
+        let scenario = dir.join(format!("{name}.toml"));
+        std::fs::copy(Path::new(DIR).join(format!("{name}.toml")), &scenario).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
+            .arg("run")
+            .arg(&scenario)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard, not an assertion on time: a hang fails the test instead of stalling it.
+        let mut waited = 0;
+        while child.try_wait().unwrap().is_none() {
+            assert!(waited < 600, "{name}: host-sim still running after 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+            waited += 1;
+        }
+        let output = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.code().is_some(), "{name}: killed by a signal\n{text}");
+        assert!(text.contains(said), "{name}: {said:?} not in\n{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A root that, on each tick, makes an HTTP call with a 1 MiB body, sets a
+/// 1 MiB shared-data value under a new key and enqueues 1 MiB.
+fn hoarder() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+             (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_set_shared_data" (func $set (param i32 i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_register_shared_queue" (func $register (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_enqueue_shared_queue" (func $enqueue (param i32 i32 i32) (result i32)))
+             (memory (export "memory") 32)
+             (global $n (mut i32) (i32.const 0))
+             (data (i32.const 64) "auth")
+             ;; serialized headers: :method GET, :path /, :authority a
+             (data (i32.const 128)
+               "\03\00\00\00\07\00\00\00\03\00\00\00\05\00\00\00\01\00\00\00\0a\00\00\00\01\00\00\00"
+               ":method\00GET\00:path\00/\00:authority\00a\00")
+             (data (i32.const 256) "q")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 2048))
+             (func (export "proxy_on_configure") (param i32 i32) (result i32)
+               (drop (call $register (i32.const 256) (i32.const 1) (i32.const 300)))
+               (i32.const 1))
+             (func (export "proxy_on_tick") (param i32)
+               (global.set $n (i32.add (global.get $n) (i32.const 1)))
+               (i32.store (i32.const 400) (global.get $n))
+               (drop (call $http (i32.const 64) (i32.const 4) (i32.const 128) (i32.const 61)
+                 (i32.const 65536) (i32.const 1048576) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 304)))
+               (drop (call $set (i32.const 400) (i32.const 4) (i32.const 65536) (i32.const 1048576) (i32.const 0)))
+               (drop (call $enqueue (i32.load (i32.const 300)) (i32.const 65536) (i32.const 1048576)))))"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn pending_callouts_shared_data_and_queues_are_bounded() {
+    let cases: [(Limits, &str); 4] = [
+        (Limits { callout_bytes: (3 << 20) + 4096, ..Limits::default() }, "`callout_bytes` of 3149824 bytes"),
+        (Limits { pending_callouts: 3, ..Limits::default() }, "`pending_callouts` of 3 callouts"),
+        (Limits { shared_data_bytes: (3 << 20) + 12, ..Limits::default() }, "`shared_data_bytes` of 3145740 bytes"),
+        (Limits { queue_items: 3, ..Limits::default() }, "`queue_items` of 3 items"),
+    ];
+    for (limits, named) in cases {
+        let mut host = Host::new();
+        let other = neighbour(&mut host);
+        let plugin =
+            host.load(PluginSpec::from_bytes(hoarder()).limits(limits).fail_policy(FailPolicy::Closed)).unwrap();
+        for _ in 0..4 {
+            host.tick(plugin).unwrap();
+        }
+        let failure = host.failure(plugin).unwrap();
+        assert!(failure.starts_with("proxy_on_tick: exceeded the limit ") && failure.contains(named), "{failure}");
+        let usage = host.usage(plugin).unwrap();
+        // Three rounds went through whole; the fourth stopped at the limit.
+        let calls = if named.contains("callout") { 3 } else { 4 };
+        assert_eq!(usage.pending_callouts, calls, "{named}");
+        let header_bytes = 7 + 3 + 5 + 1 + 10 + 1 + "content-length".len() + "1048576".len();
+        assert_eq!(usage.callout_bytes, calls * ("auth".len() + header_bytes + (1 << 20)), "{named}");
+        let values = if named.contains("queue") { 4 } else { 3 };
+        assert_eq!(usage.shared_data_bytes, values * (4 + (1 << 20)), "{named}");
+        assert_eq!((usage.queue_items, usage.queue_bytes), (3, 3 << 20), "{named}");
+        still_serves(&mut host, other);
+    }
+}
