@@ -46,7 +46,8 @@ const PAUSE_RESPONSE: &str = r#"(module
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
-/// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`),
+/// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
+/// `e2e-root`, `e2e-props`), `kitchen-sink.wasm` and `http-headers.wasm` (the official SDK's guests),
 /// `tick-in-stream.wasm` and `pause-response.wasm` (WAT).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -65,8 +66,18 @@ fn workdir() -> &'static Path {
             ("sluice-guest-e2e-state", "state.wasm"),
             ("sluice-guest-e2e-http", "http.wasm"),
             ("sluice-guest-e2e-tcp", "tcp.wasm"),
+            ("sluice-guest-e2e-root", "root.wasm"),
+            ("sluice-guest-e2e-props", "props.wasm"),
         ] {
             let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
+            std::fs::write(dir.join(file), wasm).unwrap();
+        }
+        // Guests of the official proxy-wasm SDK.
+        for (manifest, file) in [
+            ("tests/official-guests/kitchen-sink", "kitchen-sink.wasm"),
+            ("tests/official-guests/http-headers", "http-headers.wasm"),
+        ] {
+            let wasm = Guest::manifest_dir(manifest).bytes().expect("the official SDK's guest builds");
             std::fs::write(dir.join(file), wasm).unwrap();
         }
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
@@ -451,4 +462,29 @@ fn tcp_connections_grpc_answers_and_callout_requests_are_scenarios() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(report["steps"][1]["tcp"]["upstream_received"], "> HELLO\n");
     assert_eq!(report["steps"][2]["tcp"]["finished"], true);
+}
+
+#[test]
+fn logs_lifecycle_start_failures_properties_and_the_official_sdk_are_scenarios() {
+    for file in [
+        "logs-pass.toml",
+        "lifecycle-pass.toml",
+        "start-failure-pass.toml",
+        "properties-pass.toml",
+        "official-kitchen-sink-pass.toml",
+        "official-http-headers-pass.toml",
+    ] {
+        let (code, out, err) = run(&["run"], file);
+        assert_eq!(code, 0, "{file}: {out}\n{err}");
+        assert!(out.contains("PASS: every expectation held"), "{file}: {out}");
+    }
+    let (code, out, err) = run(&["run"], "logs-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        "stream 1 (GET /x): expect.logs: no log line of this step matches /request/ at level info",
+        "expect.logs: 4 log line(s)  should match /^configure/, found 5",
+        "expect.exact_logs: 1 line(s) more than expected, the first: [debug] \"request /x\"",
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
 }

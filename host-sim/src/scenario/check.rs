@@ -1,8 +1,8 @@
 //! Expectations against what a run recorded; each failure is one line that
 //! names the step and the expectation.
 
-use super::format::{Expect, Forwarded, HeaderExpect, PluginExpect, Step};
-use super::run::{Headers, StepReport};
+use super::format::{Expect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
+use super::run::{Headers, LogLine, StepReport};
 use crate::host::Host;
 use crate::state::metrics::MetricValue;
 
@@ -263,10 +263,29 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             }
         }
     }
-    for re in &e.logs {
-        if !own.logs.iter().any(|l| re.is_match(&l.message)) {
-            failures.push(format!("{label}: expect.logs: no log line of this stream matches /{re}/"));
+    log_lines(&format!("{label}: expect.logs"), "of this step", &e.logs, &own.logs, failures);
+    if let Some(want) = &e.exact_logs {
+        exact_logs(&format!("{label}: expect.exact_logs"), want, &own.logs, failures);
+    }
+    if let Some(want) = e.tick_period {
+        let found = own.tick_period_ms.unwrap_or(0);
+        if want.as_millis() != found {
+            failures.push(format!("{label}: expect.tick_period: expected {} ms, found {found} ms", want.as_millis()));
         }
+    }
+    if let Some(want) = e.deleted
+        && want != own.deleted
+    {
+        let what = if want { "should be deleted but is not" } else { "should not be deleted but is" };
+        failures.push(format!("{label}: expect.deleted: the plugin's root context {what}"));
+    }
+    if let Some(want) = e.on_done
+        && Some(want) != own.on_done
+    {
+        failures.push(format!(
+            "{label}: expect.on_done: expected the root's on_done to return {want}, found {:?}",
+            own.on_done
+        ));
     }
 }
 
@@ -274,6 +293,9 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
 /// there are several): whether it failed (without `vm_failed`, a failure
 /// is a failed run) and how often it was rebuilt.
 pub fn vm(which: &str, expect: &PluginExpect, failure: Option<&str>, rebuilds: u32, failures: &mut Vec<String>) {
+    if expect.start_fails == Some(true) {
+        failures.push(format!("{which}expect.start_fails: the plugin started"));
+    }
     let failure = failure.map(crate::failure::summary);
     match (expect.vm_failed, failure) {
         (None, Some(failure)) => failures.push(format!("{which}the plugin's VM failed: {failure}")),
@@ -287,6 +309,15 @@ pub fn vm(which: &str, expect: &PluginExpect, failure: Option<&str>, rebuilds: u
         && want != rebuilds
     {
         failures.push(format!("{which}expect.rebuilds: expected {want} rebuilds of the plugin's VM, found {rebuilds}"));
+    }
+}
+
+/// Checks a plugin that did not start (`error`) against its expectations.
+pub fn start_failure(which: &str, expect: &PluginExpect, error: &str, failures: &mut Vec<String>) {
+    if let Some(re) = &expect.start_error
+        && !re.is_match(error)
+    {
+        failures.push(format!("{which}expect.start_error: the start error does not match /{re}/: {error}"));
     }
 }
 
@@ -329,16 +360,76 @@ pub fn state(expect: &Expect, host: &Host, failures: &mut Vec<String>) {
     }
 }
 
-/// Checks the run-wide expectations.
-pub fn global(expect: &Expect, logs: &[String], metrics: &[(String, MetricValue)], failures: &mut Vec<String>) {
-    for re in &expect.logs {
-        if !logs.iter().any(|l| re.is_match(l)) {
-            failures.push(format!("expect.logs: no log line matches /{re}/"));
+/// Checks `want` against `lines`: each entry matches some line, or
+/// exactly `count` lines.
+fn log_lines(at: &str, of: &str, want: &[LogExpect], lines: &[LogLine], failures: &mut Vec<String>) {
+    for w in want {
+        let n = lines.iter().filter(|l| w.matches(&l.level, &l.message)).count();
+        match w.count {
+            None if n == 0 => failures.push(format!("{at}: no log line {of} matches {w}")),
+            Some(count) if count != n => {
+                failures.push(format!("{at}: {count} log line(s) {of} should match {w}, found {n}"))
+            }
+            _ => {}
         }
     }
+}
+
+/// Checks that `lines` are exactly `want`, in order (`count` consecutive
+/// lines per entry, default one).
+fn exact_logs(at: &str, want: &[LogExpect], lines: &[LogLine], failures: &mut Vec<String>) {
+    let mut next = 0;
+    for w in want {
+        for _ in 0..w.count.unwrap_or(1) {
+            match lines.get(next) {
+                Some(l) if w.matches(&l.level, &l.message) => next += 1,
+                Some(l) => {
+                    return failures.push(format!(
+                        "{at}: line {} should match {w}, found [{}] {:?}",
+                        next + 1,
+                        l.level,
+                        l.message
+                    ));
+                }
+                None => {
+                    return failures
+                        .push(format!("{at}: expected a line matching {w} after the last of {} line(s)", lines.len()));
+                }
+            }
+        }
+    }
+    if let Some(extra) = lines.get(next) {
+        failures.push(format!(
+            "{at}: {} line(s) more than expected, the first: [{}] {:?}",
+            lines.len() - next,
+            extra.level,
+            extra.message
+        ));
+    }
+}
+
+/// Checks the run-wide expectations.
+pub fn global(expect: &Expect, logs: &[LogLine], metrics: &[(String, MetricValue)], failures: &mut Vec<String>) {
+    log_lines("expect.logs", "", &expect.logs, logs, failures);
+    if let Some(want) = &expect.exact_logs {
+        exact_logs("expect.exact_logs", want, logs, failures);
+    }
     for re in &expect.no_logs {
-        if let Some(line) = logs.iter().find(|l| re.is_match(l)) {
-            failures.push(format!("expect.no_logs: a log line matches /{re}/: {line:?}"));
+        if let Some(line) = logs.iter().find(|l| re.is_match(&l.message)) {
+            failures.push(format!("expect.no_logs: a log line matches /{re}/: {:?}", line.message));
+        }
+    }
+    for (selector, want) in &expect.histograms {
+        let samples: Vec<u64> = selector
+            .select(metrics)
+            .iter()
+            .flat_map(|v| match v {
+                MetricValue::Histogram(s) => s.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if samples != *want {
+            failures.push(format!("expect.histograms.\"{selector}\": expected samples {want:?}, found {samples:?}"));
         }
     }
     for (selector, want) in &expect.metrics {

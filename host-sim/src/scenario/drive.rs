@@ -184,7 +184,8 @@ impl LogCursor {
 /// Runs steps and keeps the streams they leave open.
 #[derive(Debug)]
 pub(super) struct Driver {
-    plugins: Vec<PluginId>,
+    /// The loaded plugins (`None`: it did not start, as expected).
+    plugins: Vec<Option<PluginId>>,
     open: Vec<Open>,
     /// TCP connections by name, until the scenario ends.
     connections: Vec<(String, StreamId)>,
@@ -196,13 +197,13 @@ pub(super) struct Driver {
 
 impl Driver {
     /// A driver for the scenario's loaded plugins.
-    pub fn new(scenario: &Scenario, plugins: Vec<PluginId>, logs: LogCursor) -> Driver {
+    pub fn new(scenario: &Scenario, plugins: Vec<Option<PluginId>>, logs: LogCursor) -> Driver {
         Driver { plugins, open: Vec::new(), connections: Vec::new(), routing: !scenario.routes.is_empty(), logs }
     }
 
-    /// The loaded plugin of scenario plugin `index`.
-    pub fn plugin(&self, index: usize) -> PluginId {
-        self.plugins[index]
+    /// The loaded plugin of scenario plugin `index` (`None`: it did not start).
+    pub fn plugin(&self, index: usize) -> Option<PluginId> {
+        self.plugins.get(index).copied().flatten()
     }
 
     /// Runs step `index`; a host or plugin error ends the step and is in
@@ -212,6 +213,21 @@ impl Driver {
         let result = self.drive(host, index, step, reports);
         if let Err((at, e)) = result {
             reports[at].error.get_or_insert(e.to_string());
+        }
+        let Some(plugin) = self.plugin(step.plugin) else { return };
+        let report = &mut reports[index];
+        let after = step
+            .foreign_callbacks
+            .iter()
+            .try_for_each(|(id, args)| host.call_foreign_callback(plugin, *id, args))
+            .and_then(|()| {
+                if step.shutdown {
+                    report.on_done = Some(host.shutdown(plugin)?);
+                }
+                Ok(())
+            });
+        if let Err(e) = after {
+            report.error.get_or_insert(e.to_string());
         }
     }
 
@@ -259,7 +275,12 @@ impl Driver {
         reports: &mut [StepReport],
     ) -> Result<(), (usize, Error)> {
         let here = |e| (index, e);
-        let plugin = self.plugins[step.plugin];
+        let plugin =
+            self.plugin(step.plugin).ok_or_else(|| here(Error::NotFound("the plugin did not start".into())))?;
+        for (path, value) in &step.properties {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            host.set_property(plugin, &path, value.clone()).map_err(here)?;
+        }
         let earlier = Earlier {
             http: host.http_callouts().iter().map(HttpCallout::id).collect(),
             grpc: host.grpc_callouts().iter().map(GrpcCallout::id).collect(),

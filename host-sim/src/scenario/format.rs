@@ -10,8 +10,8 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::raw::{
-    RawCallout, RawExpect, RawGrpcAnswer, RawHeaderExpect, RawMessage, RawPlugin, RawScenario, RawSharedData, RawStep,
-    RawStreamExpect, RawTcpEvent, RawTcpExpect, Spanned as RawSpanned,
+    RawCallout, RawExpect, RawForeign, RawGrpcAnswer, RawHeaderExpect, RawLog, RawMessage, RawPlugin, RawScenario,
+    RawSharedData, RawStep, RawStreamExpect, RawTcpEvent, RawTcpExpect, Spanned as RawSpanned,
 };
 use super::routes::route_table;
 pub use super::source::ScenarioError;
@@ -21,12 +21,12 @@ use crate::profile::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
-use crate::types::PeerType;
+use crate::types::{PeerType, Status};
 
 pub use super::model::{
-    CalloutAnswer, CalloutExpect, Enqueue, Expect, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect, LocalExpect,
-    Message, Part, PluginExpect, PluginSetup, QueueExpect, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
-    TcpEvent, TcpExpect,
+    CalloutAnswer, CalloutExpect, Enqueue, Expect, Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect,
+    LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Scenario, SharedData,
+    SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
 };
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
@@ -65,10 +65,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let single = raw.single();
     let plugins = plugins(&src, &dir, single, &raw.plugins, &raw.expect)?;
 
-    let foreign_functions = string_table(&src, raw.foreign_functions.as_deref(), "foreign_functions")?
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
+    let foreign_functions = raw
+        .foreign_functions
+        .iter()
+        .map(|(name, f)| foreign(&src, name, f).map(|f| (name.clone(), f)))
+        .collect::<Result<_, _>>()?;
     let shared_data = raw.shared_data.iter().map(|d| shared(d.get_ref())).collect();
     let mut steps = Vec::new();
     for (i, step) in raw.stream.iter().enumerate() {
@@ -90,6 +91,80 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         steps,
         expect,
     })
+}
+
+/// The failure statuses a foreign function can answer with, by name.
+const STATUSES: [(&str, Status); 11] = [
+    ("not_found", Status::NotFound),
+    ("bad_argument", Status::BadArgument),
+    ("serialization_failure", Status::SerializationFailure),
+    ("parse_failure", Status::ParseFailure),
+    ("bad_expression", Status::BadExpression),
+    ("invalid_memory_access", Status::InvalidMemoryAccess),
+    ("empty", Status::Empty),
+    ("cas_mismatch", Status::CasMismatch),
+    ("result_mismatch", Status::ResultMismatch),
+    ("internal_failure", Status::InternalFailure),
+    ("unimplemented", Status::Unimplemented),
+];
+
+/// The log levels expectations name.
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "critical"];
+
+fn foreign(src: &Source<'_>, name: &str, raw: &RawSpanned<RawForeign>) -> Result<Foreign, ScenarioError> {
+    let field = format!("foreign_functions.{name}");
+    match raw.get_ref() {
+        RawForeign::Returns(bytes) => Ok(Foreign::Returns(bytes.clone().into_bytes())),
+        RawForeign::Table(t) => match (&t.returns, t.echo, &t.status) {
+            (Some(bytes), None, None) => Ok(Foreign::Returns(bytes.clone().into_bytes())),
+            (None, Some(true), None) => Ok(Foreign::Echo),
+            (None, None, Some(status)) => {
+                STATUSES.iter().find(|(n, _)| n == status).map(|(_, s)| Foreign::Fails(*s)).ok_or_else(|| {
+                    let names = STATUSES.map(|(n, _)| format!("\"{n}\"")).join(", ");
+                    src.at(raw, format!("{field}.status"), format!("expected one of {names}, found {status:?}"))
+                })
+            }
+            _ => Err(src.at(
+                raw,
+                field,
+                "a foreign function has one of `returns = \"bytes\"`, `echo = true` or `status = \"...\"`",
+            )),
+        },
+    }
+}
+
+fn logs(src: &Source<'_>, raw: &[RawSpanned<RawLog>], field: &str) -> Result<Vec<LogExpect>, ScenarioError> {
+    raw.iter()
+        .map(|entry| {
+            let re = |text: &str| {
+                Regex::new(text).map_err(|e| {
+                    let detail = e.to_string();
+                    let last = detail.lines().last().unwrap_or("").trim().to_owned();
+                    src.at(entry, field.to_owned(), format!("not a valid regex: {last}"))
+                })
+            };
+            match entry.get_ref() {
+                RawLog::Pattern(p) => Ok(LogExpect { pattern: Some(re(p)?), level: None, count: None }),
+                RawLog::Table(t) => {
+                    if let Some(level) = &t.level
+                        && !LEVELS.contains(&level.as_str())
+                    {
+                        let names = LEVELS.map(|n| format!("\"{n}\"")).join(", ");
+                        return Err(src.at(
+                            entry,
+                            format!("{field}.level"),
+                            format!("expected one of {names}, found {level:?}"),
+                        ));
+                    }
+                    Ok(LogExpect {
+                        pattern: t.pattern.as_deref().map(re).transpose()?,
+                        level: t.level.clone(),
+                        count: t.count,
+                    })
+                }
+            }
+        })
+        .collect()
 }
 
 fn shared(d: &RawSharedData) -> SharedData {
@@ -145,6 +220,10 @@ fn plugins(
             ));
         };
         setup.expect.vm_failed = e.vm_failed.or(setup.expect.vm_failed);
+        setup.expect.start_fails = e.start_fails.or(setup.expect.start_fails);
+        if let Some(r) = &e.start_error {
+            setup.expect.start_error = Some(regex(src, r, &format!("expect.plugins.{id}.start_error"))?);
+        }
         setup.expect.rebuilds = e.rebuilds.or(setup.expect.rebuilds);
     }
     Ok(out)
@@ -189,7 +268,12 @@ fn plugin_setup(
         environment: string_table(src, raw.environment.as_deref(), &sub("environment"))?,
         fail_policy,
         rebuild,
-        expect: PluginExpect { rebuilds: expect.rebuilds, vm_failed: expect.vm_failed },
+        expect: PluginExpect {
+            start_fails: expect.start_fails,
+            start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
+            rebuilds: expect.rebuilds,
+            vm_failed: expect.vm_failed,
+        },
     })
 }
 
@@ -338,6 +422,17 @@ fn step(
         tcp.push(tcp_event(src, event, &format!("{field}.tcp[{}]", j + 1))?);
     }
     let expect = stream_expect(src, &step.expect, &field)?;
+    if let (false, Some(_)) = (step.shutdown, expect.on_done) {
+        return Err(src.at(
+            raw,
+            format!("{field}.expect.on_done"),
+            "`on_done` is what the root returned: it needs `shutdown = true`",
+        ));
+    }
+    let mut properties = Vec::new();
+    if let Some(table) = &step.properties {
+        flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, &format!("{field}.properties"))?;
+    }
     let name = step.name.clone().unwrap_or_else(|| match (&request, &resume) {
         (Some(r), _) => {
             format!("{} {}", r.headers.get_str(":method").unwrap_or("?"), r.headers.get_str(":path").unwrap_or("?"))
@@ -360,6 +455,13 @@ fn step(
             .collect(),
         advance,
         ticks: step.ticks,
+        properties,
+        foreign_callbacks: step
+            .foreign_callbacks
+            .iter()
+            .map(|c| (c.get_ref().id, c.get_ref().args.clone().into_bytes()))
+            .collect(),
+        shutdown: step.shutdown,
         request,
         id,
         resume,
@@ -627,7 +729,15 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         upstream_body: e.upstream_body.clone(),
         client_body: e.client_body.clone(),
         local_response,
-        logs: e.logs.iter().map(|r| regex(src, r, &format!("{field}.expect.logs"))).collect::<Result<_, _>>()?,
+        logs: logs(src, &e.logs, &format!("{field}.expect.logs"))?,
+        exact_logs: e.exact_logs.as_ref().map(|l| logs(src, l, &format!("{field}.expect.exact_logs"))).transpose()?,
+        tick_period: e
+            .tick_period
+            .as_ref()
+            .map(|t| duration(src, t, &format!("{field}.expect.tick_period"), "\"1s\" or \"0ms\" (none)"))
+            .transpose()?,
+        deleted: e.deleted,
+        on_done: e.on_done,
         callouts: e.callouts,
         route: e.route.clone(),
         upstream_cluster: e.upstream_cluster.clone(),
@@ -638,7 +748,28 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
 
 fn expect(src: &Source<'_>, raw: &RawExpect) -> Result<Expect, ScenarioError> {
     Ok(Expect {
-        logs: raw.logs.iter().map(|r| regex(src, r, "expect.logs")).collect::<Result<_, _>>()?,
+        logs: logs(src, &raw.logs, "expect.logs")?,
+        exact_logs: raw.exact_logs.as_ref().map(|l| logs(src, l, "expect.exact_logs")).transpose()?,
+        histograms: match raw.histograms.as_deref() {
+            Some(table) => table
+                .get_ref()
+                .iter()
+                .map(|(k, v)| {
+                    let bad = |message: String| src.at_key(table, k, format!("expect.histograms.\"{k}\""), message);
+                    let selector = Selector::parse(k).map_err(|e| bad(format!("not a metric or series: {e}")))?;
+                    let values = v.as_array().and_then(|items| {
+                        items
+                            .iter()
+                            .map(|i| i.as_integer().and_then(|n| u64::try_from(n).ok()))
+                            .collect::<Option<Vec<u64>>>()
+                    });
+                    values
+                        .map(|v| (selector, v))
+                        .ok_or_else(|| bad("expected a list of sample values (integers, 0 or more)".into()))
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        },
         no_logs: raw.no_logs.iter().map(|r| regex(src, r, "expect.no_logs")).collect::<Result<_, _>>()?,
         metrics: match raw.metrics.as_deref() {
             Some(table) => table

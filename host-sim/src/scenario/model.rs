@@ -21,7 +21,7 @@ pub struct Scenario {
     /// The plugins, in load order (one for the single-`plugin` form).
     pub plugins: Vec<PluginSetup>,
     /// Foreign functions the host offers: name and how they answer.
-    pub foreign_functions: Vec<(String, Vec<u8>)>,
+    pub foreign_functions: Vec<(String, Foreign)>,
     /// Callout clusters the host knows (all when `None`).
     pub clusters: Option<Vec<String>>,
     /// The route table (`[[virtual_hosts]]`; empty: routing is not simulated).
@@ -67,9 +67,53 @@ pub struct PluginSetup {
     pub expect: PluginExpect,
 }
 
+/// How a foreign function answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Foreign {
+    /// With these bytes.
+    Returns(Vec<u8>),
+    /// With its input.
+    Echo,
+    /// With a failure status.
+    Fails(crate::types::Status),
+}
+
+/// A log line expected.
+#[derive(Debug, Clone, Default)]
+pub struct LogExpect {
+    /// A regex the message matches (`None`: any).
+    pub pattern: Option<Regex>,
+    /// Its level (`trace` ... `critical`).
+    pub level: Option<String>,
+    /// How many lines match (`None`: at least one; in an exact list: one).
+    pub count: Option<usize>,
+}
+
+impl LogExpect {
+    /// Whether a line of this level and message matches.
+    pub fn matches(&self, level: &str, message: &str) -> bool {
+        self.level.as_deref().is_none_or(|l| l == level) && self.pattern.as_ref().is_none_or(|re| re.is_match(message))
+    }
+}
+
+impl std::fmt::Display for LogExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.pattern, &self.level) {
+            (Some(re), Some(level)) => write!(f, "/{re}/ at level {level}"),
+            (Some(re), None) => write!(f, "/{re}/"),
+            (None, Some(level)) => write!(f, "any line at level {level}"),
+            (None, None) => write!(f, "any line"),
+        }
+    }
+}
+
 /// Expectations on one plugin's VM.
 #[derive(Debug, Clone, Default)]
 pub struct PluginExpect {
+    /// The plugin does not start.
+    pub start_fails: Option<bool>,
+    /// A regex the start error matches.
+    pub start_error: Option<Regex>,
     /// How many times its VM was rebuilt.
     pub rebuilds: Option<u32>,
     /// Whether its VM failed (at any point).
@@ -150,6 +194,12 @@ pub struct Step {
     pub advance: Option<Duration>,
     /// `proxy_on_tick` calls after that.
     pub ticks: u32,
+    /// Properties set for the step's plugin first.
+    pub properties: Vec<(Vec<String>, Value)>,
+    /// Calls of the plugin's `proxy_on_foreign_function`: id and arguments.
+    pub foreign_callbacks: Vec<(u32, Vec<u8>)>,
+    /// Shut the step's plugin down at the end of the step.
+    pub shutdown: bool,
     /// The client's request, if the step opens a stream.
     pub request: Option<Message>,
     /// The name of the stream it opens (`id`).
@@ -322,8 +372,16 @@ pub struct StreamExpect {
     pub client_body: Option<String>,
     /// A local response was sent, with these properties.
     pub local_response: Option<LocalExpect>,
-    /// Regexes, each matching a log line of this step.
-    pub logs: Vec<Regex>,
+    /// Log lines of this step.
+    pub logs: Vec<LogExpect>,
+    /// Exactly these lines of this step, in order.
+    pub exact_logs: Option<Vec<LogExpect>>,
+    /// After the step: the plugin's tick period (zero: none).
+    pub tick_period: Option<Duration>,
+    /// After the step: whether the plugin's root context was deleted.
+    pub deleted: Option<bool>,
+    /// With `shutdown`: what the root's `on_done` returned.
+    pub on_done: Option<bool>,
     /// How many callouts the plugin made in this step (not counting those
     /// of earlier steps that this step answers).
     pub callouts: Option<usize>,
@@ -340,8 +398,12 @@ pub struct StreamExpect {
 /// Expectations on the whole run.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
-    /// Regexes, each matching some log line.
-    pub logs: Vec<Regex>,
+    /// Log lines of the run.
+    pub logs: Vec<LogExpect>,
+    /// Exactly these lines of the run, in order.
+    pub exact_logs: Option<Vec<LogExpect>>,
+    /// Histograms' recorded values.
+    pub histograms: Vec<(Selector, Vec<u64>)>,
     /// Regexes no log line may match.
     pub no_logs: Vec<Regex>,
     /// Metrics (a raw name, or a Prometheus series with some of its labels)

@@ -86,11 +86,12 @@ pub(super) struct RawScenario {
     /// (the first when they name none). Not together with `plugin`.
     #[serde(default)]
     pub(super) plugins: Vec<Spanned<RawPlugin>>,
-    /// Foreign functions the host offers: name = the bytes they return; a
-    /// name registered here replaces Envoy's built-in one.
+    /// Foreign functions the host offers: name = the bytes they return, or
+    /// `{ returns = "bytes" }`, `{ echo = true }` (their input back) or
+    /// `{ status = "not_found" }` (a failure status); a name registered here
+    /// replaces Envoy's built-in one.
     #[serde(default)]
-    #[schemars(with = "Option<StringTable>")]
-    pub(super) foreign_functions: Option<Spanned<toml::Table>>,
+    pub(super) foreign_functions: std::collections::BTreeMap<String, Spanned<RawForeign>>,
     /// Callout clusters the host knows (default: any).
     #[serde(default)]
     pub(super) clusters: Option<Vec<String>>,
@@ -158,6 +159,59 @@ impl RawPlugin {
     }
 }
 
+/// How a foreign function answers.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(super) enum RawForeign {
+    /// The bytes it returns.
+    Returns(String),
+    /// One of `returns`, `echo`, `status`.
+    Table(RawForeignTable),
+}
+
+/// How a foreign function answers: exactly one field.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawForeignTable {
+    /// The bytes it returns.
+    #[serde(default)]
+    pub(super) returns: Option<String>,
+    /// true: it returns its input.
+    #[serde(default)]
+    pub(super) echo: Option<bool>,
+    /// It fails with this status: "not_found", "bad_argument",
+    /// "serialization_failure", "parse_failure", "internal_failure",
+    /// "unimplemented", ...
+    #[serde(default)]
+    pub(super) status: Option<String>,
+}
+
+/// A log line expected: a regex, or a table with the regex, the level and
+/// how many lines match.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(super) enum RawLog {
+    /// A regex some line matches.
+    Pattern(String),
+    /// A regex, a level, a count.
+    Table(RawLogTable),
+}
+
+/// A log line expected, with its level and count.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogTable {
+    /// A regex the message matches (default: any).
+    #[serde(default, rename = "match")]
+    pub(super) pattern: Option<String>,
+    /// The level: trace, debug, info, warn, error, critical.
+    #[serde(default)]
+    pub(super) level: Option<String>,
+    /// How many lines match (default: at least one; in `exact_logs`: one line).
+    #[serde(default)]
+    pub(super) count: Option<usize>,
+}
+
 /// One plugin of `[[plugins]]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -221,6 +275,17 @@ pub(super) struct RawSharedData {
     pub(super) key: String,
     /// The value.
     pub(super) value: String,
+}
+
+/// A call of the plugin's proxy_on_foreign_function.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawForeignCallback {
+    /// The function id.
+    pub(super) id: u32,
+    /// Its argument bytes.
+    #[serde(default)]
+    pub(super) args: String,
 }
 
 /// An item put on a shared queue from outside (another worker).
@@ -296,6 +361,18 @@ pub(super) struct RawStep {
     /// Then call proxy_on_tick this many times.
     #[serde(default)]
     pub(super) ticks: u32,
+    /// Properties set for the step's plugin first (nested tables), as a
+    /// test changes them between streams.
+    #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
+    pub(super) properties: Option<Spanned<toml::Table>>,
+    /// Calls the plugin's proxy_on_foreign_function (root context) after the rest.
+    #[serde(default)]
+    pub(super) foreign_callbacks: Vec<Spanned<RawForeignCallback>>,
+    /// Shuts the step's plugin down at the end of the step (root on_done,
+    /// then on_delete now or after its proxy_done).
+    #[serde(default)]
+    pub(super) shutdown: bool,
     /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,
@@ -588,9 +665,23 @@ pub(super) struct RawStreamExpect {
     /// A local response was sent, with these properties.
     #[serde(default)]
     pub(super) local_response: Option<RawLocal>,
-    /// Regexes, each matching a log line of this step.
+    /// Log lines of this step: a regex each, or `{ match, level, count }`.
     #[serde(default)]
-    pub(super) logs: Vec<Spanned<String>>,
+    pub(super) logs: Vec<Spanned<RawLog>>,
+    /// Exactly these lines logged in this step, in order (a regex each, or
+    /// `{ match, level, count }`).
+    #[serde(default)]
+    pub(super) exact_logs: Option<Vec<Spanned<RawLog>>>,
+    /// After the step: the tick period the plugin set ("0ms": none).
+    #[serde(default)]
+    pub(super) tick_period: Option<Spanned<String>>,
+    /// After the step: whether the plugin's root context was deleted.
+    #[serde(default)]
+    pub(super) deleted: Option<bool>,
+    /// With `shutdown`: what the root's on_done returned (false: it finishes
+    /// later, by proxy_done).
+    #[serde(default)]
+    pub(super) on_done: Option<bool>,
     /// How many callouts the plugin made in this step.
     #[serde(default)]
     pub(super) callouts: Option<usize>,
@@ -645,6 +736,13 @@ pub(super) struct RawQueueExpect {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPluginExpect {
+    /// The plugin does not start (a rejected configuration, a trap or
+    /// proc_exit at start): a passing outcome; its steps are skipped.
+    #[serde(default)]
+    pub(super) start_fails: Option<bool>,
+    /// A regex the start error matches.
+    #[serde(default)]
+    pub(super) start_error: Option<Spanned<String>>,
     /// Whether the plugin's VM failed (default: a failure fails the run).
     #[serde(default)]
     pub(super) vm_failed: Option<bool>,
@@ -657,9 +755,16 @@ pub(super) struct RawPluginExpect {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawExpect {
-    /// Regexes, each matching some log line.
+    /// Log lines of the run: a regex each, or `{ match, level, count }`.
     #[serde(default)]
-    pub(super) logs: Vec<Spanned<String>>,
+    pub(super) logs: Vec<Spanned<RawLog>>,
+    /// Exactly these lines, in order (every VM's, plugin start included).
+    #[serde(default)]
+    pub(super) exact_logs: Option<Vec<Spanned<RawLog>>>,
+    /// Histograms' recorded values, in order (by raw name or series).
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, Vec<u64>>>")]
+    pub(super) histograms: Option<Spanned<toml::Table>>,
     /// Regexes no log line may match.
     #[serde(default)]
     pub(super) no_logs: Vec<Spanned<String>>,
@@ -673,6 +778,12 @@ pub(super) struct RawExpect {
     /// Whether the VM of every plugin without its own expectation failed.
     #[serde(default)]
     pub(super) vm_failed: Option<bool>,
+    /// The plugin (of the single form) does not start: a passing outcome.
+    #[serde(default)]
+    pub(super) start_fails: Option<bool>,
+    /// A regex the start error matches.
+    #[serde(default)]
+    pub(super) start_error: Option<Spanned<String>>,
     /// Per plugin (by `id` of `[[plugins]]`): `vm_failed` and `rebuilds`.
     #[serde(default)]
     pub(super) plugins: std::collections::BTreeMap<String, Spanned<RawPluginExpect>>,

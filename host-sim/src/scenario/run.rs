@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::check;
 use super::drive::{Driver, LogCursor};
-use super::format::{PluginSetup, Scenario, ScenarioError, Step, tidy};
+use super::format::{Foreign, PluginSetup, Scenario, ScenarioError, Step, tidy};
 use crate::host::Host;
 use crate::report::prometheus;
 use crate::spec::PluginSpec;
@@ -163,6 +163,12 @@ pub struct StepReport {
     pub vm_failed: Option<String>,
     /// The plugin (its id) the step's stream and ticks went to.
     pub plugin: String,
+    /// With `shutdown`: what the root's on_done returned.
+    pub on_done: Option<bool>,
+    /// After the step: the plugin's tick period in milliseconds.
+    pub tick_period_ms: Option<u128>,
+    /// After the step: the plugin's root context was deleted.
+    pub deleted: bool,
     /// Answers (0-based) that found no pending callout.
     #[serde(skip)]
     pub(super) unused_answers: Vec<usize>,
@@ -200,6 +206,9 @@ impl StepReport {
             vm_rebuilt: false,
             vm_failed: None,
             plugin: String::new(),
+            on_done: None,
+            tick_period_ms: None,
+            deleted: false,
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -217,6 +226,8 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Log lines of plugin start (before the first step).
     pub startup_logs: Vec<LogLine>,
+    /// Plugins that did not start, as their expectations said: id and error.
+    pub start_failures: Vec<(String, String)>,
     /// Final metrics: raw name, Prometheus series, value (histograms: samples).
     pub metrics: Vec<(String, String, serde_json::Value)>,
     /// The final metrics in the Prometheus text format.
@@ -316,9 +327,13 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     host.set_profile(scenario.profile);
     host.set_strict(scenario.strict);
     host.set_routes(scenario.routes.clone());
-    for (name, result) in &scenario.foreign_functions {
-        let result = result.clone();
-        host.register_foreign_function(name, move |_| Ok(result.clone()));
+    for (name, answer) in &scenario.foreign_functions {
+        let answer = answer.clone();
+        host.register_foreign_function(name, move |input| match &answer {
+            Foreign::Returns(bytes) => Ok(bytes.clone()),
+            Foreign::Echo => Ok(input.to_vec()),
+            Foreign::Fails(status) => Err(*status),
+        });
     }
     if let Some(clusters) = &scenario.clusters {
         let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
@@ -328,17 +343,27 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         host.set_shared_data(&d.vm_id, &d.key, &d.value);
     }
     let mut plugins = Vec::new();
+    let mut start_failures = Vec::new();
+    let mut failures = Vec::new();
     for (setup, spec) in scenario.plugins.iter().zip(specs) {
-        let id = host.load(spec).map_err(|e| {
-            let logs: Vec<String> =
-                host.logs().iter().map(|r| format!("  [{}] {}", level(r.level), r.message)).collect();
-            let which = if scenario.plugins.len() > 1 { format!(" {:?}", setup.id) } else { String::new() };
-            RunError::Plugin(format!(
-                "the plugin{which} did not start: {e}{}",
-                if logs.is_empty() { String::new() } else { format!("\nplugin logs:\n{}", logs.join("\n")) }
-            ))
-        })?;
-        plugins.push(id);
+        let which = if scenario.plugins.len() > 1 { format!(" {:?}", setup.id) } else { String::new() };
+        match host.load(spec) {
+            Ok(id) => plugins.push(Some(id)),
+            Err(e) if setup.expect.start_fails == Some(true) => {
+                let prefix = if which.is_empty() { String::new() } else { format!("plugin{which}: ") };
+                check::start_failure(&prefix, &setup.expect, &e.to_string(), &mut failures);
+                start_failures.push((setup.id.clone(), e.to_string()));
+                plugins.push(None);
+            }
+            Err(e) => {
+                let logs: Vec<String> =
+                    host.logs().iter().map(|r| format!("  [{}] {}", level(r.level), r.message)).collect();
+                return Err(RunError::Plugin(format!(
+                    "the plugin{which} did not start: {e}{}",
+                    if logs.is_empty() { String::new() } else { format!("\nplugin logs:\n{}", logs.join("\n")) }
+                )));
+            }
+        }
     }
     let mut cursor = LogCursor::default();
     let startup_logs = cursor.take(&host);
@@ -346,7 +371,13 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     let mut driver = Driver::new(scenario, plugins, cursor);
     let mut steps: Vec<StepReport> = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
-        let plugin = driver.plugin(step.plugin);
+        let Some(plugin) = driver.plugin(step.plugin) else {
+            let mut report = StepReport::new(step);
+            report.plugin = scenario.plugins[step.plugin].id.clone();
+            report.error = Some(format!("plugin {:?} did not start (as expected): no step can use it", report.plugin));
+            steps.push(report);
+            continue;
+        };
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
         driver.step(&mut host, i, step, &mut steps);
         driver.release(&mut host, &mut steps, Some(i));
@@ -354,6 +385,8 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         let report = &mut steps[i];
         report.plugin = scenario.plugins[step.plugin].id.clone();
         report.logs = logs;
+        report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
+        report.deleted = host.is_deleted(plugin);
         report.vm_rebuilt = host.rebuilds(plugin).count > rebuilt;
         let failure = host.failure(plugin);
         if failure.is_some() && (report.vm_rebuilt || failure != failed.as_deref()) {
@@ -368,7 +401,6 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     }
     driver.release(&mut host, &mut steps, None);
 
-    let mut failures = Vec::new();
     for (i, (step, report)) in scenario.steps.iter().zip(&steps).enumerate() {
         let label = format!("stream {} ({})", i + 1, step.name);
         if let Some(error) = &report.error {
@@ -379,11 +411,15 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         check::step(&label, step, report, opener.map_or(report, |o| &steps[o]), &mut failures);
     }
     let metrics = host.metrics();
-    let all_logs: Vec<String> = host.logs().into_iter().map(|r| r.message).collect();
+    let all_logs: Vec<LogLine> = host
+        .logs()
+        .into_iter()
+        .map(|r| LogLine { level: level(r.level), context_id: r.context_id, message: r.message })
+        .collect();
     check::global(&scenario.expect, &all_logs, &metrics, &mut failures);
     check::state(&scenario.expect, &host, &mut failures);
     for (i, setup) in scenario.plugins.iter().enumerate() {
-        let plugin = driver.plugin(i);
+        let Some(plugin) = driver.plugin(i) else { continue };
         let rebuilds = host.rebuilds(plugin);
         let failure = host.failure(plugin).map(str::to_owned).or_else(|| rebuilds.reasons.first().cloned());
         let which = if scenario.plugins.len() > 1 { format!("plugin {:?}: ", setup.id) } else { String::new() };
@@ -406,6 +442,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         plugin: plugin_shown,
         steps,
         startup_logs,
+        start_failures,
         metrics: json_metrics,
         prometheus: prometheus::render(&metrics),
         failures,
