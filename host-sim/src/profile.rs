@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wasmtime::Caller;
 
-use crate::abi::memory::{self, HostError, HostResult};
+use crate::abi::memory::{HostError, HostResult};
 use crate::engine::Compiled;
 use crate::error::Error;
 use crate::host::Host;
@@ -18,6 +18,8 @@ use crate::state::logs::LogRecord;
 use crate::state::routes::RouteTable;
 use crate::types::{LogLevel, Status};
 use crate::vm::state::{Callback, VmState};
+
+pub mod kong;
 
 /// gRPC status `UNAVAILABLE`.
 const GRPC_UNAVAILABLE: u32 = 14;
@@ -35,28 +37,45 @@ pub enum HostProfile {
     /// `clear_route_cache`.
     #[default]
     Envoy133,
-    /// Kong's nginx module (ngx_wasm_module):
-    /// - `proxy_get_header_map_size` and `proxy_get_buffer_status` are not
-    ///   registered: a module importing them fails to load ("missing host
-    ///   function");
-    /// - `proxy_get_log_level` is registered with two `i32` parameters: a
-    ///   module importing the spec's one-parameter version fails to load
-    ///   (import type mismatch);
-    /// - not-yet-implemented functions trap with "(function not yet
-    ///   implemented): `<name>`": `proxy_done`, `proxy_close_stream`,
-    ///   `proxy_continue_response`, `proxy_clear_route_cache`,
-    ///   `proxy_get_status`, `proxy_resolve_shared_queue` and every gRPC
-    ///   function (no gRPC);
-    /// - `proxy_set_effective_context` returns OK and does nothing;
-    /// - `proxy_http_call` takes an upstream `host[:port]`, an IP or a
-    ///   `unix:` path, not an Envoy cluster name: anything else is refused
-    ///   with `BAD_ARGUMENT` and an error log ("dispatch failed: invalid
-    ///   upstream"); there is no cluster table (`Host::set_clusters` does not
-    ///   apply) and `:authority` is optional (only `:method` and `:path` are
-    ///   required);
-    /// - metric names are prefixed `pw.<plugin name>.`;
-    /// - Envoy's foreign functions (`clear_route_cache`, ...) do not exist
-    ///   (`NOT_FOUND`), and there is no route cache to clear.
+    /// Kong's nginx module (Kong/ngx_wasm_module on nginx), as its source
+    /// behaves. Every message host-sim produces for a Kong behaviour says
+    /// "Kong".
+    ///
+    /// # Envoy and Kong
+    ///
+    /// Where the two hosts differ, the `kong` profile follows Kong's nginx
+    /// module (Kong/ngx_wasm_module, read at its April 2025 `main`, nginx 1.27;
+    /// paths below are in that repository unless marked `nginx:` (nginx/nginx)
+    /// or `cpp-host:` (proxy-wasm/proxy-wasm-cpp-host); `t/...` are its tests).
+    /// A scenario under `profile = "kong"` fails where the real module would,
+    /// with a message that names Kong.
+    ///
+    /// | behaviour | Envoy | Kong | where each is defined |
+    /// |---|---|---|---|
+    /// | `proxy_get_log_level` | `(i32) -> i32`, the host's level | registered as `(i32, i32) -> i32` and not implemented: a module importing the spec's signature does not load (`incompatible import type`) | cpp-host: `src/exports.cc`; Kong: the hostcall table in `src/common/proxy_wasm/ngx_proxy_wasm_host.c` (`ngx_wavm_arity_i32x2`, `ngx_proxy_wasm_hfuncs_nop`) |
+    /// | `proxy_get_header_map_size`, `proxy_get_buffer_status` | implemented | not registered: the module does not load ("missing host function") | same table |
+    /// | `proxy_done`, `proxy_close_stream`, `proxy_continue_response`, `proxy_clear_route_cache`, `proxy_get_status`, `proxy_resolve_shared_queue`, gRPC | implemented | trap "(function not yet implemented)" | same table (`NGX_WAVM_NYI`) |
+    /// | unknown foreign function (`clear_route_cache`, ...) | `NOT_FOUND` (Envoy 1.33+ has `clear_route_cache`) | trap "unknown foreign function"; only `resolve_lua` exists | cpp-host: `src/exports.cc` `call_foreign_function`; Kong: `ngx_proxy_wasm_hfuncs_call_foreign_function` in `ngx_proxy_wasm_host.c` |
+    /// | route cache | re-selected after `clear_route_cache` (1.33+) or any request-header edit (1.32) | none: nginx chose the `location` before the filter ran | Envoy: `source/extensions/common/wasm/foreign.cc`; Kong: no route cache in `src/http/proxy_wasm/ngx_http_proxy_wasm.c` |
+    /// | setting `:authority` or `:scheme` | rewrites it | `[error] cannot set read-only ":authority" header`, returns OK, nothing changes; `proxy_set_header_map_pairs` stops at that pair | Kong: `ngx_proxy_wasm_maps_set` and the special keys (no setter) in `src/common/proxy_wasm/ngx_proxy_wasm_maps.c`; `t/03-proxy_wasm/hfuncs/111-proxy_set_http_request_header.t` TEST 19 |
+    /// | reading `:authority` | the client's `Host` | `server_name` of the nginx server (default: the machine's host name) and the listening port; host-sim: `localhost:80`; the client's `Host` is the `host` header | Kong: `ngx_proxy_wasm_maps_get_authority` in `ngx_proxy_wasm_maps.c` |
+    /// | request header removed by the plugin | gone | the plugin no longer sees it, but it still reaches the upstream through `proxy_pass` (and `grpc_pass`) with `proxy_pass_request_headers on`, the default; replacing a repeated header deletes its other values the same way; `proxy_set_header_map_pairs` deletes all of them | Kong: `ngx_http_wasm_set_header_helper` marks the entry `hash = 0` (`src/http/ngx_http_wasm_headers.c`); nginx: `ngx_http_proxy_create_request` (`src/http/modules/ngx_http_proxy_module.c`) copies every entry without testing `hash` |
+    /// | dotted property outside a request (`on_vm_start`, `on_configure`, `on_tick`) | served | `[error] cannot get scoped properties outside of a request`, `INTERNAL_FAILURE` | Kong: `ngx_proxy_wasm_properties_get` in `src/common/proxy_wasm/ngx_proxy_wasm_properties.c`; `117-proxy_properties_get.t` TEST 19-22 |
+    /// | `cluster_name`, `route_name`, `response.flags`, `response.code_details`, `node`, `*_metadata`, `listener_direction` | served | `[error] "<path>" property not supported` on every read, `NOT_FOUND` | Kong: `not_supported` in the `pw2ngx` table of `ngx_proxy_wasm_properties.c`; `117-proxy_properties_get.t` TEST 14 |
+    /// | `connection.*`/`upstream.*` certificate properties, `response.grpc_status`, `response.trailers`, `plugin_vm_id` | served | `[alert] NYI - "<path>" property` (host-sim: critical), `NOT_FOUND` | Kong: `nyi` in the same table; `118-proxy_properties_get_nyi.t` |
+    /// | `node.*` (in a request), `xds.*` | served | `NOT_FOUND`, no log | Kong: not in the `pw2ngx` table |
+    /// | property values (`response.code`, `request.duration`, ...) | typed: integers as 8 bytes LE, durations and times in ns | the nginx variable's text: `response.code` is `"200"`, `request.duration` `"0.025"` (s); `request.host` is `$hostname`; `connection.mtls` is absent on plaintext | Envoy: `source/extensions/filters/common/expr/context.cc`; Kong: `pw2ngx` maps each to an nginx variable |
+    /// | metric names | as defined (Envoy prefixes `wasmcustom.` internally) | `pw:<filter>:<name>` | Kong: `ngx_proxy_wasm_hfuncs_define_metric` in `ngx_proxy_wasm_host.c`, `docs/METRICS.md` (its `docs/PROXY_WASM_HOST_DIFFERENCES.md` says `pw.`; the code uses colons) |
+    /// | metric name length | no limit of its own | `4 + len(filter) + len(name)` over `max_metric_name_length` (256 by default) traps "could not define metric: name ... too long" | Kong: same function; default in `src/ngx_wasmx.h` |
+    /// | local response status line | the code's standard reason phrase ([`HostProfile::status_line`]) | the details as reason phrase: `HTTP/1.1 401 jwt_decode_failed{malformed_jwt}` | Kong: `ngx_http_wasm_stash_local_response` in `src/http/ngx_http_wasm_local_response.c` |
+    /// | local response body | as sent | a line feed appended to a non-empty body | same function |
+    /// | second local response, or one after the response headers were sent | ignored / the stream is reset | traps "local response already stashed" / "response already sent"; a status outside 100-999 is `BAD_ARGUMENT` | Kong: `ngx_proxy_wasm_hfuncs_send_local_response` in `ngx_proxy_wasm_host.c` |
+    /// | `proxy_http_call` upstream | a cluster name (`:authority` required) | `host[:port]`, an IP or `unix:path`; `:method` and `:path` required | Kong: `src/http/proxy_wasm/ngx_http_proxy_wasm_dispatch.c` |
+    /// | `proxy_set_effective_context` | switches the context | returns OK, does nothing | Kong: `ngx_proxy_wasm_hfuncs_set_effective_context` |
+    ///
+    /// host-sim does not model nginx variables beyond those the mapped
+    /// properties use (`ngx.*` of any other name is `NOT_FOUND`), nor
+    /// `resolve_lua`.
     Kong,
 }
 
@@ -100,13 +119,29 @@ impl HostProfile {
         self != HostProfile::Kong
     }
 
-    /// The name a metric the plugin defines as `name` gets: Kong prefixes
-    /// `pw.<filter>.` (the plugin name); Envoy keeps it (Envoy stores it in
-    /// the `wasmcustom` stats namespace, which its Prometheus output strips).
+    /// The name a metric the plugin defines as `name` gets: Kong stores
+    /// `pw:<filter>:<name>` (the filter is the plugin name; docs/METRICS.md
+    /// "Name Prefixing" and `ngx_proxy_wasm_hfuncs_define_metric`; its
+    /// docs/PROXY_WASM_HOST_DIFFERENCES.md still says `pw.<filter>.`, the
+    /// code uses colons); Envoy keeps it (Envoy stores it in the `wasmcustom`
+    /// stats namespace, which its Prometheus output strips).
     pub fn metric_name(self, plugin: &str, name: &str) -> String {
         match self {
-            HostProfile::Kong => format!("pw.{plugin}.{name}"),
+            HostProfile::Kong => format!("pw:{plugin}:{name}"),
             _ => name.to_owned(),
+        }
+    }
+
+    /// The HTTP/1.1 status line a client receives for a local response.
+    /// Envoy writes the status code's standard reason phrase (its HTTP/1
+    /// codec, `CodeUtility::toString`); Kong puts the plugin's details there
+    /// (`ngx_http_wasm_stash_local_response` builds the status line
+    /// `"<status> <details>"`, src/http/ngx_http_wasm_local_response.c),
+    /// falling back to nginx's standard phrase when the details are empty.
+    pub fn status_line(self, status: u32, details: &str) -> String {
+        match self {
+            HostProfile::Kong if !details.is_empty() => format!("HTTP/1.1 {status} {details}"),
+            _ => format!("HTTP/1.1 {status} {}", reason_phrase(status)),
         }
     }
 
@@ -146,6 +181,47 @@ impl HostProfile {
                     | "proxy_get_status"
                     | "proxy_resolve_shared_queue"
             ) || name.starts_with("proxy_grpc_"))
+    }
+}
+
+/// The standard reason phrase of an HTTP status code (RFC 9110), or
+/// `Unknown` as Envoy writes for a code it does not know.
+fn reason_phrase(status: u32) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
     }
 }
 
@@ -220,38 +296,17 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &
             callback_name(caller.data())
         )));
     }
-    if profile == HostProfile::Kong {
-        if name == "proxy_set_effective_context" {
-            return Gate::Return(Ok(()));
-        }
-        if name == "proxy_http_call"
-            && let [ptr, len, ..] = *args
-        {
-            let upstream = memory::with_memory(caller, |data, _| {
-                let (ptr, len) = (u32::try_from(ptr), u32::try_from(len));
-                let (Ok(ptr), Ok(len)) = (ptr, len) else { return Err(Status::InvalidMemoryAccess) };
-                Ok(memory::slice(data, ptr, len)?.to_vec())
-            });
-            match upstream {
-                Ok(u) if kong_upstream_ok(&u) => {}
-                Ok(u) => {
-                    let message = format!(
-                        "dispatch failed: invalid upstream \"{}\" (expected host[:port], an IP or unix:path)",
-                        String::from_utf8_lossy(&u)
-                    );
-                    log_error(caller.data_mut(), message);
-                    return Gate::Return(Err(Status::BadArgument.into()));
-                }
-                Err(status) => return Gate::Return(Err(status.into())),
-            }
-        }
-    }
     if strict && let Some(why) = phase_violation(caller.data(), name, args) {
         caller.data().strict_violation.set(true);
         return Gate::Return(trap(format!(
             "strict mode: {name} called in {} is not allowed: {why}",
             callback_name(caller.data())
         )));
+    }
+    if profile == HostProfile::Kong
+        && let Some(result) = kong::gate(caller, name, args)
+    {
+        return Gate::Return(result);
     }
     Gate::Run
 }

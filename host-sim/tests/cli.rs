@@ -240,7 +240,7 @@ fn fail_policy_rebuild_callout_and_profile_scenarios_pass() {
         ),
         (
             "kong-profile-pass.toml",
-            &["# TYPE pw_jwt_header_decode_decode_ok counter\npw_jwt_header_decode_decode_ok 1\n"],
+            &["# TYPE pw:jwt:header_decode_decode_ok counter\npw:jwt:header_decode_decode_ok 1\n"],
         ),
     ];
     for (file, lines) in expected {

@@ -247,17 +247,15 @@ fn kong_does_not_link_unregistered_or_differently_typed_functions() {
 fn kong_traps_on_unimplemented_functions_and_takes_host_port_upstreams() {
     let imports = r#"
   (import "env" "proxy_get_status" (func $status (param i32 i32 i32) (result i32)))
-  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
-  (import "env" "proxy_call_foreign_function" (func $foreign (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
+  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
     let mut w = Wat::default();
     let headers = pairs::encode(&[(":method", "GET"), (":path", "/"), (":authority", "svc")]);
     let headers = w.s(&headers.iter().map(|b| *b as char).collect::<String>());
-    let (cluster, host_port, clear) = (w.s("outbound|80||svc"), w.s("127.0.0.1:8080"), w.s("clear_route_cache"));
+    let (cluster, host_port) = (w.s("outbound|80||svc"), w.s("127.0.0.1:8080"));
     let body = format!(
         r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
     (drop (call $http {cluster} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 300)))
     (drop (call $http {host_port} {headers} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 300)))
-    (drop (call $foreign {clear} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
     (i32.const 0))
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
     (drop (call $status (i32.const 100) (i32.const 104) (i32.const 108)))
@@ -272,7 +270,6 @@ fn kong_traps_on_unimplemented_functions_and_takes_host_port_upstreams() {
     stream.request_headers([(":path", "/")], true).unwrap();
     let id = stream.id();
     assert_eq!(results(&host, "proxy_http_call"), [Status::BadArgument as i32, 0]);
-    assert_eq!(results(&host, "proxy_call_foreign_function"), [Status::NotFound as i32]);
     assert!(host.logs_at(LogLevel::Error).iter().any(|l| l.contains("dispatch failed: invalid upstream")));
     assert_eq!(host.http_callouts().len(), 1);
     let err = host.http(id).unwrap().response_headers([(":status", "200")], true).unwrap_err();
@@ -284,7 +281,6 @@ fn kong_traps_on_unimplemented_functions_and_takes_host_port_upstreams() {
     stream.request_headers([(":path", "/")], true).unwrap();
     let id = stream.id();
     assert_eq!(results(&envoy, "proxy_http_call"), [0, 0]);
-    assert_eq!(results(&envoy, "proxy_call_foreign_function"), [0]);
     envoy.http(id).unwrap().response_headers([(":status", "200")], true).unwrap();
 }
 
@@ -369,7 +365,7 @@ fn kong_prefixes_metric_names_and_dispatches_without_a_cluster_table() {
     };
 
     let kong = run(HostProfile::Kong);
-    assert_eq!(kong.counter("pw.edge.hits"), Some(1), "{:?}", kong.metrics());
+    assert_eq!(kong.counter("pw:edge:hits"), Some(1), "{:?}", kong.metrics());
     assert_eq!(kong.counter("hits"), None);
     assert_eq!(results(&kong, "proxy_http_call"), [0], "host:port, no cluster table, no :authority needed");
     assert_eq!(kong.http_callouts()[0].upstream, "127.0.0.1:8080");

@@ -46,6 +46,14 @@ pub(crate) fn map(state: &VmState, kind: MapType) -> Option<&HeaderMap> {
 
 /// The map as the plugin may read it: without the redacted headers.
 fn readable(state: &VmState, kind: MapType) -> Option<Cow<'_, HeaderMap>> {
+    let map = redacted_view(state, kind)?;
+    if state.policy.profile == crate::HostProfile::Kong {
+        return Some(crate::profile::kong::readable(kind, map));
+    }
+    Some(map)
+}
+
+fn redacted_view(state: &VmState, kind: MapType) -> Option<Cow<'_, HeaderMap>> {
     let map = map(state, kind)?;
     let stream_map = matches!(
         kind,

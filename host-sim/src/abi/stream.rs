@@ -103,6 +103,10 @@ fn send_local_response(
             },
             grpc_status: u32::try_from(grpc).ok(),
         };
+        let mut response = response;
+        if state.policy.profile == crate::HostProfile::Kong {
+            crate::profile::kong::local_response_body(&mut response.body);
+        }
         let id = state.effective;
         let stream = state.http.get_mut(&id).ok_or(Status::BadArgument)?;
         if stream.ended.is_some() {

@@ -56,6 +56,9 @@ pub struct Flow {
     pub trailers_addable: bool,
     /// The stream was ended early (`ContinueAndEndStream`): later data is dropped.
     pub ended_early: bool,
+    /// Kong profile: request headers the plugin removed that still reach the
+    /// upstream (nginx only marks them deleted; see `profile::kong`).
+    pub kong_deleted: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Flow {
@@ -72,6 +75,11 @@ impl Flow {
     /// Forwards the current headers.
     pub fn forward_headers(&mut self) {
         self.sent.headers = self.headers.clone();
+        if let Some(sent) = self.sent.headers.as_mut() {
+            for (key, value) in &self.kong_deleted {
+                sent.add(key, value);
+            }
+        }
         if self.received_end && self.body.is_empty() && self.pending_trailers.is_none() && !self.body_pending {
             self.sent.end_of_stream = true;
         }
