@@ -1,5 +1,5 @@
 //! The JSON Schema of the scenario format, generated from the types that
-//! parse it ([`super::raw`]), printed by `host-sim schema`. Fields the
+//! parse it (the private `raw` module), printed by `host-sim schema`. Fields the
 //! parser reads as raw TOML (tables of headers, properties, bodies) are
 //! described here by the shapes the checks accept.
 
