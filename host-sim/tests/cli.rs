@@ -308,15 +308,13 @@ fn a_route_table_shows_where_each_stream_went_and_route_expectations_fail_by_nam
     assert_eq!(report["steps"][2]["route"]["name"], serde_json::Value::Null);
 }
 
-/// Copies `examples/<name>/scenario.toml` into a directory of its own and
-/// puts the example built from source where the scenario's `plugin` path
-/// (relative to the scenario) leads; returns the copy's path.
-fn example_scenario(name: &str) -> PathBuf {
+/// Copies `examples/<name>/<file>` into a directory of its own and puts the
+/// example built from source where the scenario's `plugin` path (relative
+/// to the scenario) leads; returns the copy's path.
+fn example_scenario(name: &str, file: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-cli-examples");
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("scenario.toml"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join(file))
+        .unwrap();
     let table: toml::Table = toml::from_str(&text).unwrap();
     let plugin = table["plugin"].as_str().expect("a plugin path");
     let package = format!("sluice-example-{name}");
@@ -325,7 +323,7 @@ fn example_scenario(name: &str) -> PathBuf {
         Path::new(plugin).is_relative() && plugin.ends_with(&format!("/{artifact}")),
         "{name}: plugin = {plugin:?}"
     );
-    let scenario = root.join("examples").join(name).join("scenario.toml");
+    let scenario = root.join("examples").join(name).join(file);
     std::fs::create_dir_all(scenario.parent().unwrap()).unwrap();
     std::fs::write(&scenario, &text).unwrap();
     let module = scenario.parent().unwrap().join(plugin);
@@ -337,15 +335,23 @@ fn example_scenario(name: &str) -> PathBuf {
     scenario
 }
 
+/// Runs `file` of telemetry, header-decode and router (in that order), each
+/// passing; returns their outputs.
+fn run_examples(file: &str) -> Vec<String> {
+    ["telemetry", "header-decode", "router"]
+        .into_iter()
+        .map(|name| {
+            let (code, out, err) = host_sim(&["run"], &example_scenario(name, file));
+            assert_eq!(code, 0, "examples/{name}/{file}:\n{out}\n{err}");
+            assert!(out.contains("PASS: every expectation held"), "{name}: {out}");
+            out
+        })
+        .collect()
+}
+
 #[test]
 fn the_examples_scenarios_pass_with_their_plugins_built_from_source() {
-    let mut outputs = Vec::new();
-    for name in ["telemetry", "header-decode", "router"] {
-        let (code, out, err) = host_sim(&["run"], &example_scenario(name));
-        assert_eq!(code, 0, "examples/{name}/scenario.toml:\n{out}\n{err}");
-        assert!(out.contains("PASS: every expectation held"), "{name}: {out}");
-        outputs.push(out);
-    }
+    let outputs = run_examples("scenario.toml");
     let telemetry = &outputs[0];
     assert!(telemetry.contains("# TYPE istio_requests_total counter\n"), "{telemetry}");
     let requests = |code: &str, count: u32| {
@@ -366,6 +372,15 @@ fn the_examples_scenarios_pass_with_their_plugins_built_from_source() {
     ] {
         assert!(router.contains(line), "{line:?} in\n{router}");
     }
+}
+
+#[test]
+fn the_examples_kong_scenarios_pass_next_to_their_envoy_ones() {
+    let outputs = run_examples("scenario-kong.toml");
+    assert!(outputs[0].contains("PASS: every expectation held (0 streams)"), "telemetry refuses to start");
+    assert!(outputs[0].contains("Kong's nginx module"), "{}", outputs[0]);
+    assert!(outputs[1].contains("# TYPE pw:jwt_claims:header_decode_decode_ok counter"), "{}", outputs[1]);
+    assert!(outputs[2].contains("~ :path: /v1/items?page=2 -> /v2/items?page=2"), "{}", outputs[2]);
 }
 
 #[test]

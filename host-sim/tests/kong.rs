@@ -188,6 +188,10 @@ fn a_removed_request_header_still_reaches_the_upstream_on_kong() {
     assert_eq!(status(&kong, "header x-user-id"), Status::NotFound as i32, "the plugin no longer sees it");
     assert_eq!(upstream.get_all(b"x-user-id").collect::<Vec<_>>(), [b"admin"], "but the upstream gets it");
     assert_eq!(upstream.get_all(b"x-roles").collect::<Vec<_>>(), [&b"alice"[..], b"ops"], "replace keeps the second");
+    let order: Vec<(&[u8], &[u8])> = upstream.entries().iter().map(|(k, v)| (&k[..], &v[..])).collect();
+    let expected: Vec<(&[u8], &[u8])> =
+        request.iter().map(|(k, v)| (k.as_bytes(), if *v == "root" { &b"alice"[..] } else { v.as_bytes() })).collect();
+    assert_eq!(order, expected, "deleted entries keep their place in nginx's list");
 
     let (mut envoy, plugin) = load(HostProfile::Envoy133, wasm);
     let mut stream = envoy.http_stream(plugin).unwrap();

@@ -4,13 +4,14 @@
 
 use alloc::format;
 use alloc::rc::Rc;
+use alloc::string::String;
 use core::cell::Cell;
 
 use sluice::headers::REQUEST;
 use sluice::stream::LocalResponse;
 use sluice::{Action, HttpContext};
 
-use crate::config::{Encoding, OnError, Settings};
+use crate::config::{Encoding, HeaderName, OnError, Settings};
 use crate::counters::Counters;
 use crate::decode::{self, Failure};
 
@@ -39,16 +40,21 @@ impl Filter {
         self.counters.get()
     }
 
-    /// Removes every client-sent copy of a target header; returns how many
-    /// target headers were present.
-    fn remove_client_copies(&self) -> sluice::Result<usize> {
+    /// Removes every client-sent copy of a target header that `setting` does
+    /// not replace (replacing overwrites them: on Kong's nginx module, where a
+    /// removed request header still reaches the upstream, that keeps a
+    /// single spoofed value from getting through); returns how many target
+    /// headers were present.
+    fn remove_client_copies(&self, setting: &[(&HeaderName, String)]) -> sluice::Result<usize> {
         let mut present = 0;
         for mapping in &self.settings.claims {
             let name = mapping.header.as_str();
             // A failed lookup still removes: removal is what matters.
             if REQUEST.get(name).map_or(true, |value| value.is_some()) {
                 present += 1;
-                REQUEST.remove(name)?;
+                if !setting.iter().any(|(set, _)| set.as_str() == name) {
+                    REQUEST.remove(name)?;
+                }
             }
         }
         Ok(present)
@@ -77,14 +83,6 @@ impl Filter {
 impl HttpContext for Filter {
     fn on_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let counters = self.counters();
-        match self.remove_client_copies() {
-            Ok(removed) => {
-                if let Some(c) = counters {
-                    c.spoofed(removed);
-                }
-            }
-            Err(e) => return host_failure("removing client-sent claim headers", e),
-        }
         let settings = Rc::clone(&self.settings);
         let source = settings.source.header.as_str();
         let value = match REQUEST.get(source) {
@@ -92,6 +90,14 @@ impl HttpContext for Filter {
             Err(e) => return host_failure("reading the source header", e),
         };
         let outcome = decode::decide(&settings, value.as_deref());
+        match self.remove_client_copies(&outcome.headers) {
+            Ok(removed) => {
+                if let Some(c) = counters {
+                    c.spoofed(removed);
+                }
+            }
+            Err(e) => return host_failure("removing client-sent claim headers", e),
+        }
         match &outcome.failure {
             None => {
                 if let Some(c) = counters {

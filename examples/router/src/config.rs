@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use sluice::Config;
 use sluice::json::{Error, FromJson, Value};
 
-use crate::rules::{Actions, AuthorityRewrite, ClearRouteCache, HeaderMatch, HeaderTest, Match, Routes, Rule};
+use crate::rules::{Actions, AuthorityRewrite, ClearRouteCache, HeaderMatch, HeaderTest, Host, Match, Routes, Rule};
 
 /// The cluster header when none is configured.
 pub const DEFAULT_CLUSTER_HEADER: &str = "x-route-cluster";
@@ -38,6 +38,8 @@ struct RawRoutes {
     clear_route_cache: ClearRouteCache,
     #[sluice(default)]
     verify_cluster: bool,
+    #[sluice(default)]
+    host: Host,
 }
 
 #[derive(Config)]
@@ -85,6 +87,21 @@ impl FromJson for ClearRouteCache {
             CacheMode::Auto => ClearRouteCache::Auto,
             CacheMode::Always => ClearRouteCache::Always,
             CacheMode::Never => ClearRouteCache::Never,
+        })
+    }
+}
+
+#[derive(Config)]
+enum HostName {
+    Envoy,
+    Kong,
+}
+
+impl FromJson for Host {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        Ok(match HostName::from_json(value)? {
+            HostName::Envoy => Host::Envoy,
+            HostName::Kong => Host::Kong,
         })
     }
 }
@@ -149,13 +166,49 @@ impl RawRoutes {
             }
             rules.push(rule);
         }
+        let mut clear_route_cache = self.clear_route_cache;
+        if self.host == Host::Kong {
+            kong_check(&rules, clear_route_cache, self.verify_cluster)?;
+            // Kong has no route cache: nothing to clear.
+            clear_route_cache = ClearRouteCache::Never;
+        }
         Ok(Routes {
             rules,
             cluster_header: self.cluster_header,
-            clear_route_cache: self.clear_route_cache,
+            clear_route_cache,
             verify_cluster: self.verify_cluster,
+            host: self.host,
         })
     }
+}
+
+/// Refuses what Kong's nginx module cannot do, naming the limitation.
+fn kong_check(rules: &[Rule], clear_route_cache: ClearRouteCache, verify_cluster: bool) -> Result<(), Error> {
+    if clear_route_cache == ClearRouteCache::Always {
+        return Err(Error::custom(
+            "\"always\" cannot work on Kong: ngx_wasm_module has no clear_route_cache foreign function (calling \
+             one traps the VM); use \"auto\" or \"never\", which never call it there",
+        )
+        .in_field("clear_route_cache"));
+    }
+    if verify_cluster {
+        return Err(Error::custom("cannot work on Kong: ngx_wasm_module does not support the cluster_name property")
+            .in_field("verify_cluster"));
+    }
+    if let Some((index, rewrite)) = rules.iter().enumerate().find_map(|(i, r)| Some((i, r.then.authority.as_ref()?))) {
+        let field = match rewrite {
+            AuthorityRewrite::Replace(_) => "authority",
+            AuthorityRewrite::Suffix(_) => "authority_suffix",
+        };
+        return Err(rule_error(
+            index,
+            &[field],
+            "Kong cannot rewrite :authority: ngx_wasm_module treats it as read-only (it logs `cannot set read-only \
+             \":authority\" header` and keeps it); route with \"cluster\" or \"rewrite_path_prefix\" there"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 impl RawRule {
@@ -387,6 +440,7 @@ mod tests {
                 cluster_header: DEFAULT_CLUSTER_HEADER.into(),
                 clear_route_cache: ClearRouteCache::Auto,
                 verify_cluster: false,
+                host: Host::Envoy,
             }
         );
     }
@@ -487,10 +541,34 @@ mod tests {
             ),
             (r#"{"rules": [{"name": "-", "match": {}, "cluster": "a"}]}"#, "field \"rules[0].name\""),
             (r#"{"rules": [{"match": {}, "cluster": "a"},]}"#, "invalid JSON at line 1"),
+            (r#"{"host": "nginx", "rules": []}"#, "field \"host\""),
+            (
+                r#"{"host": "kong", "clear_route_cache": "always", "rules": []}"#,
+                "field \"clear_route_cache\": \"always\" cannot work on Kong: ngx_wasm_module has no \
+                 clear_route_cache foreign function",
+            ),
+            (
+                r#"{"host": "kong", "verify_cluster": true, "rules": []}"#,
+                "field \"verify_cluster\": cannot work on Kong: ngx_wasm_module does not support the cluster_name",
+            ),
+            (
+                r#"{"host": "kong", "rules": [{"match": {}, "cluster": "a"}, {"match": {}, "authority_suffix": "-b"}]}"#,
+                "field \"rules[1].authority_suffix\": Kong cannot rewrite :authority: ngx_wasm_module treats it as \
+                 read-only",
+            ),
         ];
         for (json, expected) in cases {
             let message = error(json);
             assert!(message.contains(expected), "{json}\n  gave:     {message}\n  expected: {expected}");
         }
+    }
+
+    #[test]
+    fn on_kong_auto_never_clears_the_route_cache() {
+        let json = r#"{"host": "kong", "rules": [{"match": {"path_prefix": "/v1/"}, "rewrite_path_prefix": "/v2/"}]}"#;
+        let routes = parse(json).unwrap();
+        assert_eq!((routes.host, routes.clear_route_cache), (Host::Kong, ClearRouteCache::Never));
+        let envoy = parse(r#"{"rules": []}"#).unwrap();
+        assert_eq!((envoy.host, envoy.clear_route_cache), (Host::Envoy, ClearRouteCache::Auto));
     }
 }

@@ -10,19 +10,25 @@
 //!    when step 1 or 3 changed a header);
 //! 5. count the decision and log it (debug).
 //!
-//! In `on_log`, it reads the `cluster_name` and `route_name` properties to
-//! log where the request finally went and, with `verify_cluster`, warns when
+//! With `verify_cluster`, `on_log` reads the `cluster_name` and `route_name`
+//! properties, logs (debug) where the request finally went and warns when
 //! that is not the cluster it chose (a route without `cluster_header`, or a
 //! route cache that was not cleared).
+//!
+//! It logs through sluice's level macros without installing the SDK's
+//! logger, so the host filters by its own level and the module imports no
+//! `proxy_get_log_level` (Kong's nginx module registers that function with
+//! another signature: a module importing it does not load there).
 
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use log::{debug, warn};
 use sluice::metrics::Metric;
-use sluice::{Action, Configuration, HttpContext, RootContext, foreign, headers, logging, property};
+use sluice::{
+    Action, Configuration, HttpContext, LogLevel, RootContext, debug, foreign, headers, logging, property, warn,
+};
 
 use crate::report::{self, Escaped};
 use crate::rules::{Inputs, Plan, Routes};
@@ -52,14 +58,7 @@ pub struct Router {
 }
 
 impl RootContext for Router {
-    fn on_vm_start(&mut self, _: Configuration) -> bool {
-        // Fails only if another plugin in this VM installed the logger already.
-        let _ = logging::init();
-        true
-    }
-
     fn on_configure(&mut self, _: Configuration) -> bool {
-        logging::refresh_level();
         // The adaptor parsed and checked the configuration before this runs.
         let Some(routes) = &self.routes else { return false };
         let rules = routes.rules.iter().map(Some).chain([None]);
@@ -200,7 +199,7 @@ impl RouteFilter {
     }
 
     fn log_decision(&self, plan: &Plan<'_>, stripped: bool, cleared: bool) {
-        if !log::log_enabled!(log::Level::Debug) {
+        if !logging::enabled(LogLevel::Debug) {
             return;
         }
         use core::fmt::Write;
@@ -252,15 +251,17 @@ impl HttpContext for RouteFilter {
     }
 
     fn on_log(&mut self) {
-        let chosen = match self.decision {
-            Decision::Rule(index) if self.routes.verify_cluster => {
-                self.routes.rules.get(index).and_then(|r| r.then.cluster.as_deref())
-            }
-            _ => None,
-        };
-        if chosen.is_none() && !log::log_enabled!(log::Level::Debug) {
+        // Only verification reads where the request went: two host calls per
+        // request that Kong's nginx module answers with an error log line each
+        // (it does not support these properties; the configuration refuses
+        // `verify_cluster` there).
+        if !self.routes.verify_cluster {
             return;
         }
+        let chosen = match self.decision {
+            Decision::Rule(index) => self.routes.rules.get(index).and_then(|r| r.then.cluster.as_deref()),
+            _ => None,
+        };
         let read = |name: &str| {
             property::get([name]).unwrap_or_else(|e| {
                 warn!("route: cannot read property {name}: {e}");

@@ -25,6 +25,22 @@ pub struct Routes {
     /// `cluster_header`), so that a request that went to another cluster is
     /// worth a warning.
     pub verify_cluster: bool,
+    /// The proxy the plugin runs in.
+    pub host: Host,
+}
+
+/// The proxy the plugin runs in, where hosts differ in what a plugin can do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Host {
+    /// Envoy (and Istio): the default.
+    #[default]
+    Envoy,
+    /// Kong's nginx module (ngx_wasm_module): `:authority` is read-only, there
+    /// is no `clear_route_cache` foreign function (calling one traps the VM)
+    /// and no `cluster_name` property. nginx chose the `location` before the
+    /// filter ran; a `proxy_pass` with a variable (`$http_x_route_cluster`)
+    /// reads the plugin's headers.
+    Kong,
 }
 
 /// One rule: a condition and what to do when it holds.
@@ -274,6 +290,7 @@ mod tests {
             cluster_header: "x-route-cluster".into(),
             clear_route_cache: ClearRouteCache::Auto,
             verify_cluster: false,
+            host: Host::Envoy,
         }
     }
 

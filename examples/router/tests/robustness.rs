@@ -57,8 +57,9 @@ host_sim::dual_tests! {
 
 host_sim::dual_tests! {
     fn a_host_without_clear_route_cache_is_logged_once_and_routes_anyway(mode) {
-        // A host without the function (Kong's ngx_wasm_module; Envoy has it
-        // built in, which this registration replaces) answers NOT_FOUND.
+        // A host without the function (Envoy before 1.33; this registration
+        // replaces the built-in one) answers NOT_FOUND. Kong's nginx module
+        // traps instead: see tests/kong.rs.
         let (mut host, plugin) = host(mode, &config("always"));
         host.register_foreign_function("clear_route_cache", |_| Err(Status::NotFound));
         for _ in 0..3 {

@@ -9,7 +9,7 @@ use host_sim::{Host, HostProfile, LogLevel, Mode, PluginId, Route, RouteTable, V
 
 fn config(mode: &str) -> String {
     format!(
-        r#"{{"clear_route_cache": "{mode}",
+        r#"{{"clear_route_cache": "{mode}", "verify_cluster": true,
             "rules": [{{"name": "acme", "match": {{"header": "x-tenant", "exact": "acme"}}, "cluster": "acme-backend"}}]}}"#
     )
 }

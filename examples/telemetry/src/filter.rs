@@ -12,12 +12,18 @@ use core::time::Duration;
 
 use sluice::headers::{self, HeaderMap};
 use sluice::metrics::Metric;
-use sluice::{Action, Configuration, HttpContext, LogLevel, RootContext, logging, property, time};
+use sluice::{Action, Configuration, HttpContext, LogLevel, RootContext, Status, logging, property, time};
 
 use crate::config::{DEFAULT_MAX_PEER_CACHE_SIZE, Direction, Settings};
 use crate::labels::{self, sanitize};
 use crate::peer::{METADATA_HEADER, METADATA_ID_HEADER, PeerCache, PeerInfo};
 use crate::stats::{Family, MetricCache};
+
+/// Why the plugin does not start where node properties fail outside a
+/// request: Kong's nginx module, whose other limits break it too.
+pub const KONG_REFUSAL: &str = "telemetry: the host cannot read node properties at configuration (Kong's nginx \
+    module answers \"cannot get scoped properties outside of a request\"); this plugin needs Istio's node metadata, and \
+    its Istio metric names (hundreds of bytes) exceed Kong's max_metric_name_length (256): not starting";
 
 /// This proxy's own identity, read from node metadata at `on_configure`.
 #[derive(Debug, Default)]
@@ -82,6 +88,13 @@ impl RootContext for Telemetry {
     fn on_configure(&mut self, _: Configuration) -> bool {
         // The adaptor parsed and stored the configuration before calling us.
         let Some(settings) = &self.settings else { return false };
+        if let Err(e) = property::get(["node", "id"])
+            && e.status() == Some(Status::InternalFailure)
+        {
+            // Envoy serves node properties here (NOT_FOUND at worst).
+            let _ = logging::log(LogLevel::Error, KONG_REFUSAL);
+            return false;
+        }
         let local = Local::read();
         let message = format!(
             "telemetry: {:?}, metric prefix {:?}, {} extra dimension(s), local workload {:?} in {:?}, peer cache of {}",

@@ -310,9 +310,16 @@ fn header_edit(caller: &mut Caller<'_, VmState>, name: &str, ptr: u64, len: u64)
     }
     let flow = pending_request(state)?;
     let headers = flow.headers.as_ref().expect("pending request has headers");
-    let values: Vec<Vec<u8>> = headers.get_all(&key).map(<[u8]>::to_vec).collect();
     let skip = usize::from(name == "proxy_replace_header_map_value");
-    flow.kong_deleted.extend(values.into_iter().skip(skip).map(|v| (key.to_ascii_lowercase(), v)));
+    let indices: Vec<usize> = headers
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, _))| k.eq_ignore_ascii_case(&key))
+        .map(|(i, _)| i)
+        .skip(skip)
+        .collect();
+    flow.kong_delete(&indices);
     None
 }
 
@@ -329,9 +336,9 @@ fn set_request_pairs(caller: &mut Caller<'_, VmState>, ptr: u64, len: u64) -> Op
     let state = caller.data_mut();
     let flow = pending_request(state)?;
     let headers = flow.headers.as_ref().expect("pending request has headers");
-    let deleted: Vec<(Vec<u8>, Vec<u8>)> =
-        headers.entries().iter().filter(|(k, _)| !k.starts_with(b":")).cloned().collect();
-    flow.kong_deleted.extend(deleted);
+    let deleted: Vec<usize> =
+        headers.entries().iter().enumerate().filter(|(_, (k, _))| !k.starts_with(b":")).map(|(i, _)| i).collect();
+    flow.kong_delete(&deleted);
     let pairs = pairs::decode(&bytes);
     let stop = pairs.iter().position(|(k, _)| READ_ONLY.iter().any(|r| r.eq_ignore_ascii_case(k)))?;
     let headers = flow.headers.as_mut().expect("pending request has headers");

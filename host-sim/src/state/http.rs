@@ -57,8 +57,21 @@ pub struct Flow {
     /// The stream was ended early (`ContinueAndEndStream`): later data is dropped.
     pub ended_early: bool,
     /// Kong profile: request headers the plugin removed that still reach the
-    /// upstream (nginx only marks them deleted; see `profile::kong`).
-    pub kong_deleted: Vec<(Vec<u8>, Vec<u8>)>,
+    /// upstream (nginx only marks them deleted; see `profile::kong`), in the
+    /// order they were deleted.
+    pub kong_deleted: Vec<Deleted>,
+}
+
+/// A request header nginx marked deleted: it keeps its place in nginx's
+/// header list, before the visible entry it preceded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// How many visible entries precede it (kept up to date as more are deleted).
+    pub before: usize,
+    /// The header name (lowercase).
+    pub key: Vec<u8>,
+    /// Its value.
+    pub value: Vec<u8>,
 }
 
 impl Flow {
@@ -72,14 +85,46 @@ impl Flow {
         self.body_exposed || (self.stopped == Some(Stop::Body) && self.action == Some(Action::StopIterationAndBuffer))
     }
 
-    /// Forwards the current headers.
-    pub fn forward_headers(&mut self) {
-        self.sent.headers = self.headers.clone();
-        if let Some(sent) = self.sent.headers.as_mut() {
-            for (key, value) in &self.kong_deleted {
-                sent.add(key, value);
+    /// Kong profile: nginx marks the visible request header entries at
+    /// `indices` (ascending, in the current map) deleted; the caller then
+    /// removes them from the map. Entries added later go after them, as
+    /// nginx appends to its list.
+    pub fn kong_delete(&mut self, indices: &[usize]) {
+        let Some(headers) = &self.headers else { return };
+        for (removed, &index) in indices.iter().enumerate() {
+            let Some((key, value)) = headers.entries().get(index) else { continue };
+            // Its place among the entries still visible once the earlier ones are gone.
+            let before = index - removed;
+            for dead in &mut self.kong_deleted {
+                if dead.before > before {
+                    dead.before -= 1;
+                }
             }
+            self.kong_deleted.push(Deleted { before, key: key.to_ascii_lowercase(), value: value.clone() });
         }
+    }
+
+    /// Forwards the current headers (on Kong with the deleted entries in
+    /// their places: nginx's `proxy_pass` copies those too).
+    pub fn forward_headers(&mut self) {
+        self.sent.headers = self.headers.as_ref().map(|visible| {
+            if self.kong_deleted.is_empty() {
+                return visible.clone();
+            }
+            let mut dead: Vec<&Deleted> = self.kong_deleted.iter().collect();
+            // Stable: entries deleted at one place keep their order.
+            dead.sort_by_key(|d| d.before);
+            let mut dead = dead.into_iter().peekable();
+            let mut all = Vec::with_capacity(visible.entries().len() + self.kong_deleted.len());
+            for (at, entry) in visible.entries().iter().enumerate() {
+                while let Some(d) = dead.next_if(|d| d.before <= at) {
+                    all.push((d.key.clone(), d.value.clone()));
+                }
+                all.push(entry.clone());
+            }
+            all.extend(dead.map(|d| (d.key.clone(), d.value.clone())));
+            HeaderMap::from_pairs(all)
+        });
         if self.received_end && self.body.is_empty() && self.pending_trailers.is_none() && !self.body_pending {
             self.sent.end_of_stream = true;
         }
