@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::engine;
 use crate::error::Error;
+use crate::profile::Policy;
 use crate::spec::{PluginId, PluginSpec};
 use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::logs::{HostCall, LogRecord};
@@ -156,9 +157,10 @@ impl Host {
             // bridge applies the profile's link rules per call.
             Some(_) => crate::native::compiled()?,
             None => {
-                let compiled = engine::compile(&spec.wasm)?;
-                self.world().policy.check_link(&compiled)?;
-                compiled
+                let profile = self.world().policy.profile;
+                engine::compile_linked(&spec.wasm, Policy::linking(profile), |module| {
+                    Policy::check_link(profile, module)
+                })?
             }
         };
         let existing = self.vms.iter().position(|vm| {

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wasmtime::Caller;
+use wasmtime::{Caller, ExternType, Module};
 
 use crate::abi::memory::{HostError, HostResult};
-use crate::engine::Compiled;
+use crate::engine::Linking;
 use crate::error::Error;
 use crate::host::Host;
 use crate::spec::PluginSpec;
@@ -52,7 +52,7 @@ pub enum HostProfile {
     ///
     /// | behaviour | Envoy | Kong | where each is defined |
     /// |---|---|---|---|
-    /// | `proxy_get_log_level` | `(i32) -> i32`, the host's level | registered as `(i32, i32) -> i32` and not implemented: a module importing the spec's signature does not load (`incompatible import type`) | cpp-host: `src/exports.cc`; Kong: the hostcall table in `src/common/proxy_wasm/ngx_proxy_wasm_host.c` (`ngx_wavm_arity_i32x2`, `ngx_proxy_wasm_hfuncs_nop`) |
+    /// | `proxy_get_log_level` | `(i32) -> i32`, the host's level | registered as `(i32, i32) -> i32` and not implemented: a module importing the spec's signature does not load (`incompatible import type`); one importing Kong's loads and traps "(function not yet implemented)" when it calls it | cpp-host: `src/exports.cc`; Kong: the hostcall table in `src/common/proxy_wasm/ngx_proxy_wasm_host.c` (`ngx_wavm_arity_i32x2`, `ngx_proxy_wasm_hfuncs_nop`) |
     /// | `proxy_get_header_map_size`, `proxy_get_buffer_status` | implemented | not registered: the module does not load ("missing host function") | same table |
     /// | `proxy_done`, `proxy_close_stream`, `proxy_continue_response`, `proxy_clear_route_cache`, `proxy_get_status`, `proxy_resolve_shared_queue`, gRPC | implemented | trap "(function not yet implemented)" | same table (`NGX_WAVM_NYI`) |
     /// | unknown foreign function (`clear_route_cache`, ...) | `NOT_FOUND` (Envoy 1.33+ has `clear_route_cache`) | trap "unknown foreign function"; only `resolve_lua` exists | cpp-host: `src/exports.cc` `call_foreign_function`; Kong: `ngx_proxy_wasm_hfuncs_call_foreign_function` in `ngx_proxy_wasm_host.c` |
@@ -174,7 +174,8 @@ impl HostProfile {
         self == HostProfile::Kong
             && (matches!(
                 name,
-                "proxy_done"
+                "proxy_get_log_level"
+                    | "proxy_done"
                     | "proxy_close_stream"
                     | "proxy_continue_response"
                     | "proxy_clear_route_cache"
@@ -415,16 +416,31 @@ fn phase_violation(state: &VmState, name: &str, args: &[u64]) -> Option<&'static
 
 impl Policy {
     /// Refuses a module the profile cannot link (Kong's missing or
-    /// differently typed host functions).
-    pub fn check_link(&self, compiled: &Compiled) -> Result<(), Error> {
-        for (module, name) in compiled.imports() {
-            if module == "env"
-                && let Some(why) = self.profile.link_error(&name)
+    /// differently typed host functions). A module importing
+    /// `proxy_get_log_level` with Kong's own signature, `(i32, i32) -> i32`,
+    /// links there (and traps when it calls it).
+    pub fn check_link(profile: HostProfile, module: &Module) -> Result<(), Error> {
+        for import in module.imports() {
+            if import.module() != "env" {
+                continue;
+            }
+            let kongs_own =
+                |ty: &ExternType| ty.func().is_some_and(|f| f.params().len() == 2 && f.params().all(|p| p.is_i32()));
+            if let Some(why) = profile.link_error(import.name())
+                && !(import.name() == "proxy_get_log_level" && kongs_own(&import.ty()))
             {
-                return Err(Error::Instantiate(format!("host profile {:?}: {why}", self.profile)));
+                return Err(Error::Instantiate(format!("host profile {profile:?}: {why}")));
             }
         }
         Ok(())
+    }
+
+    /// How the profile links modules.
+    pub fn linking(profile: HostProfile) -> Linking {
+        match profile {
+            HostProfile::Kong => Linking::Kong,
+            _ => Linking::Spec,
+        }
     }
 
     /// Whether a plugin may join VM `index` (same capabilities, redaction

@@ -244,6 +244,22 @@ fn kong_does_not_link_unregistered_or_differently_typed_functions() {
 }
 
 #[test]
+fn kong_links_its_own_proxy_get_log_level_and_traps_when_it_is_called() {
+    // ngx_wasm_module registers it as (i32, i32) -> i32, a "not yet implemented" stub.
+    let import = r#"(import "env" "proxy_get_log_level" (func $level (param i32 i32) (result i32)))"#;
+    let body = r#"(func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $level (i32.const 100) (i32.const 0))) (i32.const 1))"#;
+    let wasm = Wat::default().module("proxy_abi_version_0_2_1", import, body);
+    let mut kong = Host::new();
+    kong.set_profile(HostProfile::Kong);
+    let err = kong.load(PluginSpec::from_bytes(wasm.clone())).unwrap_err().to_string();
+    assert!(err.contains("function not yet implemented") && err.contains("proxy_get_log_level"), "{err}");
+    // Envoy registers the spec's signature: the module does not link there.
+    let err = Host::new().load(PluginSpec::from_bytes(wasm)).unwrap_err();
+    assert!(matches!(err, Error::Instantiate(_)) && err.to_string().contains("proxy_get_log_level"), "{err}");
+}
+
+#[test]
 fn kong_traps_on_unimplemented_functions_and_takes_host_port_upstreams() {
     let imports = r#"
   (import "env" "proxy_get_status" (func $status (param i32 i32 i32) (result i32)))

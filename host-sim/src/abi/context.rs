@@ -27,6 +27,19 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wa
     Ok(())
 }
 
+/// Kong registers `proxy_get_log_level` as `(i32, i32) -> i32`, a stub
+/// (`ngx_proxy_wasm_hfuncs_nop` in src/common/proxy_wasm/ngx_proxy_wasm_host.c);
+/// the kong profile's gate traps before this runs. Were the profile changed
+/// afterwards, the level goes to the first pointer.
+pub(crate) fn add_kong_log_level(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    hostcall!(linker, "proxy_get_log_level", kong_get_log_level, (ptr: u32, _unused: u32));
+    Ok(())
+}
+
+fn kong_get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32, _unused: u32) -> HostResult {
+    get_log_level(caller, ptr)
+}
+
 fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> HostResult {
     let level = LogLevel::from_u32(level).ok_or(Status::BadArgument)?;
     let logged = memory::with_memory(caller, |data, state| {

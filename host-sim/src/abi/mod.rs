@@ -78,3 +78,13 @@ pub(crate) fn linker(engine: &Engine, abi: AbiVersion) -> wasmtime::Result<Linke
     wasi::add_to_linker(&mut linker)?;
     Ok(linker)
 }
+
+/// The linker of `abi` as Kong's nginx module registers it: `proxy_get_log_level`
+/// takes two `i32`s there, in every ABI version (its profile gate makes a call trap).
+pub(crate) fn kong_linker(engine: &Engine, abi: AbiVersion) -> wasmtime::Result<Linker<VmState>> {
+    let mut linker = linker(engine, abi)?;
+    linker.allow_shadowing(true);
+    context::add_kong_log_level(&mut linker)?;
+    linker.allow_shadowing(false);
+    Ok(linker)
+}

@@ -90,13 +90,35 @@ pub(crate) fn deadline_ticks(deadline: Option<Duration>) -> u64 {
     }
 }
 
+/// The host functions a module links against: the spec's, or those of a
+/// host that registers some with other signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Linking {
+    /// The spec's signatures (Envoy).
+    Spec,
+    /// Kong's nginx module: `proxy_get_log_level` takes two `i32`s.
+    Kong,
+}
+
 /// The linker for one ABI version (built once per process).
 pub(crate) fn linker(abi: AbiVersion) -> Result<&'static Linker<VmState>, Error> {
-    static LINKERS: OnceLock<Result<[Linker<VmState>; 3], String>> = OnceLock::new();
-    let linkers = LINKERS
+    linker_for(abi, Linking::Spec)
+}
+
+/// The linker for one ABI version and host (built once per process).
+pub(crate) fn linker_for(abi: AbiVersion, linking: Linking) -> Result<&'static Linker<VmState>, Error> {
+    type Linkers = OnceLock<Result<[Linker<VmState>; 3], String>>;
+    type Build = fn(&Engine, AbiVersion) -> wasmtime::Result<Linker<VmState>>;
+    static SPEC: Linkers = OnceLock::new();
+    static KONG: Linkers = OnceLock::new();
+    let (cell, build): (&Linkers, Build) = match linking {
+        Linking::Spec => (&SPEC, hostcalls::linker),
+        Linking::Kong => (&KONG, hostcalls::kong_linker),
+    };
+    let linkers = cell
         .get_or_init(|| {
             let engine = engine().map_err(|e| e.to_string())?;
-            let build = |abi| hostcalls::linker(engine, abi).map_err(|e| e.to_string());
+            let build = |abi| build(engine, abi).map_err(|e| e.to_string());
             Ok([build(AbiVersion::V0_1_0)?, build(AbiVersion::V0_2_0)?, build(AbiVersion::V0_2_1)?])
         })
         .as_ref()
@@ -150,14 +172,26 @@ fn fingerprint(bytes: &[u8]) -> (usize, u64, u64) {
 /// Compiles `bytes` on the process-wide engine, at most once per process for
 /// identical bytes, and pre-instantiates it against its ABI's linker.
 pub fn compile(bytes: &[u8]) -> Result<Arc<Compiled>, Error> {
-    type ModuleCache = Mutex<HashMap<(usize, u64, u64), Arc<Compiled>>>;
+    compile_linked(bytes, Linking::Spec, |_| Ok(()))
+}
+
+/// [`compile`] against the host functions of `linking`; `check` sees the
+/// module before it is linked (a host's own link rules), and a module it
+/// refuses is not cached.
+pub(crate) fn compile_linked(
+    bytes: &[u8],
+    linking: Linking,
+    check: impl FnOnce(&Module) -> Result<(), Error>,
+) -> Result<Arc<Compiled>, Error> {
+    type ModuleCache = Mutex<HashMap<((usize, u64, u64), Linking), Arc<Compiled>>>;
     static CACHE: OnceLock<ModuleCache> = OnceLock::new();
-    let key = fingerprint(bytes);
+    let key = (fingerprint(bytes), linking);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(hit.clone());
     }
-    let compiled = Arc::new(compile_uncached(bytes)?);
+    let facts = abi::inspect(bytes)?;
+    let compiled = Arc::new(compile_checked(bytes, linker_for(facts.abi, linking)?, check)?);
     // Another thread may have compiled the same bytes meanwhile: keep the
     // first, so every caller of one module shares one `Compiled` (VM reuse
     // compares them by identity).
@@ -173,10 +207,19 @@ pub fn compile_uncached(bytes: &[u8]) -> Result<Compiled, Error> {
 
 /// Compiles `bytes` and pre-instantiates it against `linker`.
 pub(crate) fn compile_with(bytes: &[u8], linker: &Linker<VmState>) -> Result<Compiled, Error> {
+    compile_checked(bytes, linker, |_| Ok(()))
+}
+
+fn compile_checked(
+    bytes: &[u8],
+    linker: &Linker<VmState>,
+    check: impl FnOnce(&Module) -> Result<(), Error>,
+) -> Result<Compiled, Error> {
     let facts = abi::inspect(bytes)?;
     let start = Instant::now();
     let module = Module::new(engine()?, bytes).map_err(|e| Error::Compile(format!("{e:#}")))?;
     let compile_time = start.elapsed();
+    check(&module)?;
     let pre = linker.instantiate_pre(&module).map_err(|e| Error::Instantiate(format!("{e:#}")))?;
     Ok(Compiled { module, facts, pre, compile_time })
 }
