@@ -503,3 +503,56 @@ fn logs_lifecycle_start_failures_properties_and_the_official_sdk_are_scenarios()
         assert!(err.contains(failure), "{failure:?} in {err}");
     }
 }
+
+/// Every scenario file in the repository (the test suites, the examples',
+/// the reliability reproducers).
+fn repository_scenarios() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let dirs = [root.join("tests/scenarios"), root.join("host-sim/tests/reliability")];
+    let examples = std::fs::read_dir(root.join("examples")).unwrap().map(|e| e.unwrap().path());
+    for dir in dirs.into_iter().chain(examples) {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") && path.file_name().is_some_and(|n| n != "Cargo.toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_file_in_the_repository_validates_against_the_printed_schema() {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-sim")).arg("schema").output().expect("host-sim runs");
+    assert_eq!(output.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let files = repository_scenarios();
+    assert!(files.len() > 30, "{files:?}");
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(table) = text.parse::<toml::Table>() else {
+            assert!(file.file_name().unwrap().to_str().unwrap().starts_with("malformed-"), "{}", file.display());
+            continue;
+        };
+        let instance = serde_json::to_value(&table).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        let malformed = file.file_name().unwrap().to_str().unwrap().starts_with("malformed-");
+        if !malformed {
+            assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "{checked} files validated");
+    // Fields the parser refuses by name, the schema refuses too.
+    for text in
+        ["plugin = \"x.wasm\"\nfrobnicate = 1\n", "plugin = \"x.wasm\"\n[[stream]]\nrequest = { pth = \"/\" }\n"]
+    {
+        let instance = serde_json::to_value(text.parse::<toml::Table>().unwrap()).unwrap();
+        assert!(!validator.is_valid(&instance), "{text}");
+    }
+}
