@@ -295,15 +295,18 @@ fn plugin_files_must_be_regular_files() {
 fn the_reproducer_scenarios_end_with_a_clear_message() {
     let dir = std::env::temp_dir().join(format!("host-sim-reliability-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // (reproducer, what the output says, exit code: 1 a step failed (the
+    // plugin, or the clock refusing to pass the end of time), 3 the plugin
+    // did not start, 0 passed)
     let cases = [
-        ("deep_property", "property_depth"),
-        ("fdwrite1", "log_line_bytes"),
-        ("fdwrite4", "log_line_bytes"),
-        ("queue_pingpong", "deliveries_per_step"),
-        ("huge_advance", "end of time"),
-        ("start_loop", "CPU deadline"),
-        ("early_reset", "reset"),
-        ("early_local", "403"),
+        ("deep_property", "property_depth", 1),
+        ("fdwrite1", "log_line_bytes", 1),
+        ("fdwrite4", "log_line_bytes", 1),
+        ("queue_pingpong", "deliveries_per_step", 3),
+        ("huge_advance", "end of time", 1),
+        ("start_loop", "CPU deadline", 3),
+        ("early_reset", "reset", 0),
+        ("early_local", "403", 0),
     ];
     for name in [
         "deep_property",
@@ -317,7 +320,7 @@ fn the_reproducer_scenarios_end_with_a_clear_message() {
     ] {
         std::fs::write(dir.join(format!("{name}.wasm")), guest(name)).unwrap();
     }
-    for (name, said) in cases {
+    for (name, said, code) in cases {
         let scenario = dir.join(format!("{name}.toml"));
         std::fs::copy(Path::new(DIR).join(format!("{name}.toml")), &scenario).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
@@ -336,7 +339,7 @@ fn the_reproducer_scenarios_end_with_a_clear_message() {
         }
         let output = child.wait_with_output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.code().is_some(), "{name}: killed by a signal\n{text}");
+        assert_eq!(output.status.code(), Some(code), "{name}: exit code\n{text}");
         assert!(text.contains(said), "{name}: {said:?} not in\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -404,4 +407,18 @@ fn pending_callouts_shared_data_and_queues_are_bounded() {
         assert_eq!((usage.queue_items, usage.queue_bytes), (3, 3 << 20), "{named}");
         still_serves(&mut host, other);
     }
+}
+
+/// Found by the fuzzer (sluice-fuzz, scenarios): `ticks = 4294967295` in a
+/// step made the scenario runner call `proxy_on_tick` four billion times.
+/// More ticks than one step may deliver is an invalid scenario (exit 2).
+#[test]
+fn a_step_with_more_ticks_than_one_step_may_deliver_is_invalid() {
+    let file = Path::new(DIR).join("ticks.toml");
+    let text = |ticks: u64| format!("plugin = \"ticker.wasm\"\n\n[[stream]]\nname = \"t\"\nticks = {ticks}\n");
+    let err = host_sim::scenario::parse(&file, &text(u32::MAX as u64)).unwrap_err().to_string();
+    assert!(err.contains("ticks.toml:3:1: field `stream[1].ticks`"), "{err}");
+    assert!(err.contains("at most 100000 ticks per step"), "{err}");
+    let scenario = host_sim::scenario::parse(&file, &text(100_000)).unwrap();
+    assert_eq!(scenario.steps[0].ticks, 100_000);
 }

@@ -429,6 +429,15 @@ fn step(
             "`on_done` is what the root returned: it needs `shutdown = true`",
         ));
     }
+    // Each tick is a guest call: as many as `u32` allows would run for days.
+    let max_ticks = crate::limits::Limits::default().deliveries_per_step;
+    if step.ticks as usize > max_ticks {
+        return Err(src.at(
+            raw,
+            format!("{field}.ticks"),
+            format!("at most {max_ticks} ticks per step (the deliveries one step may make), found {}", step.ticks),
+        ));
+    }
     let mut properties = Vec::new();
     if let Some(table) = &step.properties {
         flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, &format!("{field}.properties"))?;

@@ -358,7 +358,7 @@ pub(super) struct RawStep {
     /// Moves the virtual clock (ms, s, m, h); due ticks and timeouts fire.
     #[serde(default)]
     pub(super) advance: Option<Spanned<String>>,
-    /// Then call proxy_on_tick this many times.
+    /// Then call proxy_on_tick this many times (at most 100 000).
     #[serde(default)]
     pub(super) ticks: u32,
     /// Properties set for the step's plugin first (nested tables), as a
