@@ -51,11 +51,15 @@ pub enum Error {
     VmStartRejected {
         /// The plugin's root id.
         root_id: String,
+        /// What the guest wrote to stdout and stderr while it started.
+        output: String,
     },
     /// `proxy_on_configure` returned false.
     ConfigureRejected {
         /// The plugin's root id.
         root_id: String,
+        /// What the guest wrote to stdout and stderr while it started.
+        output: String,
     },
     /// The handle does not name a live plugin, stream or callout.
     NotFound(String),
@@ -92,15 +96,44 @@ impl fmt::Display for Error {
             Error::Instantiate(m) => write!(f, "cannot instantiate the module: {m}"),
             Error::Trap { callback, message } => write!(f, "Function: {callback} failed: {message}"),
             Error::VmFailed { reason } => write!(f, "the VM failed earlier: {reason}"),
-            Error::VmStartRejected { root_id } => {
-                write!(f, "plugin `{root_id}`: proxy_on_vm_start returned false")
+            Error::VmStartRejected { root_id, output } => {
+                write!(f, "plugin `{root_id}`: proxy_on_vm_start returned false{}", shown_output(output))
             }
-            Error::ConfigureRejected { root_id } => {
-                write!(f, "plugin `{root_id}`: proxy_on_configure returned false")
+            Error::ConfigureRejected { root_id, output } => {
+                write!(f, "plugin `{root_id}`: proxy_on_configure returned false{}", shown_output(output))
             }
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::InvalidPhase(m) => write!(f, "invalid at this point of the stream: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+        }
+    }
+}
+
+/// The guest's start output under a start error, indented; nothing when
+/// there was none.
+fn shown_output(output: &str) -> String {
+    if output.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = output.lines().map(|l| format!("  {l}")).collect();
+    format!("\nwhat the guest wrote to stdout/stderr while it started:\n{}", lines.join("\n"))
+}
+
+impl Error {
+    /// The error of a start that failed, with what the guest wrote to
+    /// stdout/stderr meanwhile (a Go or C++ runtime's abort message is there,
+    /// not in the trap).
+    pub(crate) fn with_output(self, output: Option<Vec<u8>>) -> Error {
+        let output = String::from_utf8_lossy(&output.unwrap_or_default()).trim_end().to_owned();
+        if output.is_empty() {
+            return self;
+        }
+        match self {
+            Error::Trap { callback, message } => Error::Trap { callback, message: message + &shown_output(&output) },
+            Error::Instantiate(message) => Error::Instantiate(message + &shown_output(&output)),
+            Error::VmStartRejected { root_id, .. } => Error::VmStartRejected { root_id, output },
+            Error::ConfigureRejected { root_id, .. } => Error::ConfigureRejected { root_id, output },
+            other => other,
         }
     }
 }

@@ -38,6 +38,13 @@ pub struct HostOptions {
     /// Fuel budget of one guest call (default `None`: unlimited). Fuel is
     /// always counted; read it with [`Host::fuel`].
     pub fuel: Option<u64>,
+    /// The wall time the host starts at, in nanoseconds since the Unix
+    /// epoch (default 2025-01-01T00:00:00Z); [`Host::set_now_ns`] changes it later.
+    pub realtime_ns: u64,
+    /// The monotonic time the host starts at, in nanoseconds since boot
+    /// (default a day: a real proxy's clock is never near 0, and the Go
+    /// runtime refuses one that reads 0). Only [`Host::advance`] moves it.
+    pub monotonic_ns: u64,
 }
 
 impl Default for HostOptions {
@@ -50,6 +57,8 @@ impl Default for HostOptions {
             memory_limit: crate::faults::DEFAULT_MEMORY_LIMIT,
             cpu_deadline: Some(crate::faults::DEFAULT_CPU_DEADLINE),
             fuel: None,
+            realtime_ns: crate::state::clock::DEFAULT_EPOCH_NS,
+            monotonic_ns: crate::state::clock::DEFAULT_MONOTONIC_NS,
         }
     }
 }
@@ -82,6 +91,9 @@ impl GrpcCallout {
 pub struct Host {
     pub(crate) world: Arc<Mutex<World>>,
     pub(crate) vms: Vec<Vm>,
+    /// What VMs whose start failed logged before they went (as Envoy's log
+    /// keeps the lines of a VM that did not start).
+    pub(crate) lost_logs: Vec<LogRecord>,
     options: HostOptions,
 }
 
@@ -99,7 +111,13 @@ impl Host {
 
     /// A host with the given options.
     pub fn with_options(options: HostOptions) -> Host {
-        Host { world: Arc::default(), vms: Vec::new(), options }
+        let world = Arc::<Mutex<World>>::default();
+        {
+            let mut world = world.lock().unwrap_or_else(|p| p.into_inner());
+            world.clock.set_realtime_ns(options.realtime_ns);
+            world.clock.set_monotonic_ns(options.monotonic_ns);
+        }
+        Host { world, vms: Vec::new(), lost_logs: Vec::new(), options }
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
@@ -194,7 +212,7 @@ impl Host {
                     limits: spec.limits,
                 };
                 self.world().policy.assign(self.vms.len(), &spec);
-                let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone())?;
+                let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone(), &mut self.lost_logs)?;
                 self.vms.push(vm);
                 self.vms.len() - 1
             }
@@ -354,19 +372,25 @@ impl Host {
         self.world().clock.set_realtime_ns(ns);
     }
 
+    /// Monotonic time in nanoseconds (what WASI's `clock_time_get` answers
+    /// for the monotonic clock): a day after boot when the host is made
+    /// (see [`HostOptions::monotonic_ns`](crate::HostOptions::monotonic_ns)),
+    /// then moved by [`Host::advance`].
+    pub fn monotonic_ns(&self) -> u64 {
+        self.world().clock.monotonic_ns()
+    }
+
     // ---- logs, trace, metrics ----
 
-    /// Every log line of every VM, per VM in order.
+    /// Every log line of every VM, per VM in order, then the lines of VMs
+    /// whose start failed (the newest [`HostOptions::log_capacity`] of them).
     pub fn logs(&self) -> Vec<LogRecord> {
-        self.vms.iter().flat_map(|vm| vm.state().logs.iter().cloned()).collect()
+        self.vms.iter().flat_map(|vm| vm.state().logs.iter().cloned()).chain(self.lost_logs.iter().cloned()).collect()
     }
 
     /// The messages logged at `level`.
     pub fn logs_at(&self, level: LogLevel) -> Vec<String> {
-        self.vms
-            .iter()
-            .flat_map(|vm| vm.state().logs.iter().filter(|r| r.level == level).map(|r| r.message.clone()))
-            .collect()
+        self.logs().into_iter().filter(|r| r.level == level).map(|r| r.message).collect()
     }
 
     /// Changes the log level plugins see from `proxy_get_log_level`, on every
@@ -386,6 +410,7 @@ impl Host {
 
     /// Forgets captured logs and traces.
     pub fn clear_logs(&mut self) {
+        self.lost_logs.clear();
         for vm in &mut self.vms {
             vm.state_mut().logs.clear();
             vm.state_mut().trace.clear();

@@ -165,7 +165,15 @@ fn wasi_is_deterministic_and_per_plugin() {
     assert_eq!(messages(&host), vec![("to stdout".to_owned(), 0), ("to stderr".to_owned(), 0)]);
     assert_eq!(host.logs_at(LogLevel::Error), vec!["to stderr"]);
     assert_eq!(host.shared_data("", "env").unwrap().0, b"A=1\0B=two\0");
-    assert_eq!(host.shared_data("", "clock").unwrap().0, 0u64.to_le_bytes(), "monotonic clock starts at 0");
+    assert_eq!(
+        host.shared_data("", "clock").unwrap().0,
+        host_sim::state::clock::DEFAULT_MONOTONIC_NS.to_le_bytes(),
+        "the monotonic clock starts a day after boot"
+    );
+    let options = host_sim::HostOptions { monotonic_ns: 7, ..Default::default() };
+    let mut set = Host::with_options(options);
+    set.load(spec()).unwrap();
+    assert_eq!(set.shared_data("", "clock").unwrap().0, 7u64.to_le_bytes(), "set before load");
     let (again, _) = load_spec(spec());
     assert_eq!(host.shared_data("", "random"), again.shared_data("", "random"), "seeded random");
     assert_ne!(host.shared_data("", "random").unwrap().0, [0u8; 16]);

@@ -39,7 +39,7 @@ fn start_reads_both_configurations_and_sets_a_tick() {
 fn rejected_configuration_fails_plugin_start() {
     let mut host = Host::new();
     let err = host.load(PluginSpec::from_bytes(wasm()).configuration("reject").root_id("r1")).unwrap_err();
-    assert!(matches!(err, Error::ConfigureRejected { ref root_id } if root_id == "r1"), "{err}");
+    assert!(matches!(err, Error::ConfigureRejected { ref root_id, .. } if root_id == "r1"), "{err}");
 }
 
 #[test]

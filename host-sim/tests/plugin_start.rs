@@ -59,7 +59,7 @@ const GET: [(&str, &str); 3] = [(":method", "GET"), (":path", "/"), (":authority
 fn a_rejected_vm_start_leaves_no_plugin_behind() {
     let mut host = Host::new();
     let err = host.load(PluginSpec::from_bytes(guest()).vm_configuration("reject").root_id("r")).unwrap_err();
-    assert!(matches!(&err, Error::VmStartRejected { root_id } if root_id == "r"), "{err}");
+    assert!(matches!(&err, Error::VmStartRejected { root_id, .. } if root_id == "r"), "{err}");
     assert_eq!(err.to_string(), "plugin `r`: proxy_on_vm_start returned false");
     assert_eq!(count(&host, "configure"), 0, "on_configure does not follow a rejected VM start");
     host.advance(Duration::from_secs(1)).unwrap();
@@ -72,7 +72,7 @@ fn a_rejected_configuration_removes_only_that_plugin_from_a_shared_vm() {
     let kept = host.load(PluginSpec::from_bytes(guest()).vm_id("shared")).unwrap();
     let err = host.load(PluginSpec::from_bytes(guest()).vm_id("shared").configuration("reject").root_id("bad"));
     let err = err.unwrap_err();
-    assert!(matches!(&err, Error::ConfigureRejected { root_id } if root_id == "bad"), "{err}");
+    assert!(matches!(&err, Error::ConfigureRejected { root_id, .. } if root_id == "bad"), "{err}");
     assert!(host.http_callouts().is_empty(), "the call it made on start is dropped");
 
     host.advance(Duration::from_millis(300)).unwrap();

@@ -16,20 +16,9 @@ fn guest(name: &str) -> Vec<u8> {
     wat::parse_file(Path::new(DIR).join(format!("{name}.wat"))).unwrap()
 }
 
-/// A well-behaved plugin: it logs each request and lets it through.
+/// A well-behaved plugin (`healthy.wat`): it logs each request and lets it through.
 fn healthy() -> Vec<u8> {
-    wat::parse_str(
-        r#"(module
-             (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
-             (memory (export "memory") 1)
-             (data (i32.const 16) "served")
-             (func (export "proxy_abi_version_0_2_1"))
-             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
-             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-               (drop (call $log (i32.const 2) (i32.const 16) (i32.const 6)))
-               (i32.const 0)))"#,
-    )
-    .unwrap()
+    guest("healthy")
 }
 
 /// Loads the healthy plugin next to the hostile one.
@@ -195,11 +184,11 @@ fn advancing_past_the_end_of_time_is_an_error_and_the_end_of_time_is_reached_onc
     // Up to the last nanosecond: each tick due fires once, then none.
     let mut host = Host::new();
     let ticker = host.load(PluginSpec::from_bytes(logging_ticker())).unwrap();
-    let left = u64::MAX - host.now_ns();
+    let left = u64::MAX - host.now_ns().max(host.monotonic_ns());
     host.advance(Duration::from_nanos(left)).unwrap();
-    assert_eq!(host.now_ns(), u64::MAX);
+    assert_eq!(host.now_ns().max(host.monotonic_ns()), u64::MAX);
     let ticks = host.logs().iter().filter(|r| r.message == "tick").count() as u64;
-    assert_eq!(ticks, left / period.as_nanos() as u64, "the monotonic clock went from 0 to {left} ns");
+    assert_eq!(ticks, left / period.as_nanos() as u64, "the clocks moved by {left} ns");
     assert!(matches!(host.advance(Duration::from_nanos(1)), Err(Error::InvalidArgument(_))));
     host.advance(Duration::ZERO).unwrap();
     assert_eq!(host.logs().iter().filter(|r| r.message == "tick").count() as u64, ticks);
@@ -295,15 +284,18 @@ fn plugin_files_must_be_regular_files() {
 fn the_reproducer_scenarios_end_with_a_clear_message() {
     let dir = std::env::temp_dir().join(format!("host-sim-reliability-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // (reproducer, what the output says, exit code: 1 a step failed (the
+    // plugin, or the clock refusing to pass the end of time), 3 the plugin
+    // did not start, 0 passed)
     let cases = [
-        ("deep_property", "property_depth"),
-        ("fdwrite1", "log_line_bytes"),
-        ("fdwrite4", "log_line_bytes"),
-        ("queue_pingpong", "deliveries_per_step"),
-        ("huge_advance", "end of time"),
-        ("start_loop", "CPU deadline"),
-        ("early_reset", "reset"),
-        ("early_local", "403"),
+        ("deep_property", "property_depth", 1),
+        ("fdwrite1", "log_line_bytes", 1),
+        ("fdwrite4", "log_line_bytes", 1),
+        ("queue_pingpong", "deliveries_per_step", 3),
+        ("huge_advance", "end of time", 1),
+        ("start_loop", "CPU deadline", 3),
+        ("early_reset", "reset", 0),
+        ("early_local", "403", 0),
     ];
     for name in [
         "deep_property",
@@ -317,7 +309,7 @@ fn the_reproducer_scenarios_end_with_a_clear_message() {
     ] {
         std::fs::write(dir.join(format!("{name}.wasm")), guest(name)).unwrap();
     }
-    for (name, said) in cases {
+    for (name, said, code) in cases {
         let scenario = dir.join(format!("{name}.toml"));
         std::fs::copy(Path::new(DIR).join(format!("{name}.toml")), &scenario).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
@@ -336,7 +328,7 @@ fn the_reproducer_scenarios_end_with_a_clear_message() {
         }
         let output = child.wait_with_output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.code().is_some(), "{name}: killed by a signal\n{text}");
+        assert_eq!(output.status.code(), Some(code), "{name}: exit code\n{text}");
         assert!(text.contains(said), "{name}: {said:?} not in\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -404,4 +396,18 @@ fn pending_callouts_shared_data_and_queues_are_bounded() {
         assert_eq!((usage.queue_items, usage.queue_bytes), (3, 3 << 20), "{named}");
         still_serves(&mut host, other);
     }
+}
+
+/// Found by the fuzzer (sluice-fuzz, scenarios): `ticks = 4294967295` in a
+/// step made the scenario runner call `proxy_on_tick` four billion times.
+/// More ticks than one step may deliver is an invalid scenario (exit 2).
+#[test]
+fn a_step_with_more_ticks_than_one_step_may_deliver_is_invalid() {
+    let file = Path::new(DIR).join("ticks.toml");
+    let text = |ticks: u64| format!("plugin = \"ticker.wasm\"\n\n[[stream]]\nname = \"t\"\nticks = {ticks}\n");
+    let err = host_sim::scenario::parse(&file, &text(u32::MAX as u64)).unwrap_err().to_string();
+    assert!(err.contains("ticks.toml:3:1: field `stream[1].ticks`"), "{err}");
+    assert!(err.contains("at most 100000 ticks per step"), "{err}");
+    let scenario = host_sim::scenario::parse(&file, &text(100_000)).unwrap();
+    assert_eq!(scenario.steps[0].ticks, 100_000);
 }

@@ -186,6 +186,7 @@ fn fd_write(caller: &mut Caller<'_, VmState>, fd: i32, iovs: u32, iovs_len: u32,
     }
     let state = caller.data_mut();
     let context_id = state.effective;
+    state.note_start_output(&bytes);
     state.logs.push(LogRecord { level, context_id, message: trim_newline(&bytes) });
     Ok(SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! The engine: one process-wide wasmtime [`Engine`], module compilation with a
-//! per-process cache (and wasmtime's on-disk cache), the linkers (one per ABI
+//! bounded per-process cache (and wasmtime's on-disk cache), the linkers (one per ABI
 //! version, since each version has its own host-function set), and
 //! pre-instantiation so each new VM costs only an instantiation.
 
@@ -183,20 +183,61 @@ pub(crate) fn compile_linked(
     linking: Linking,
     check: impl FnOnce(&Module) -> Result<(), Error>,
 ) -> Result<Arc<Compiled>, Error> {
-    type ModuleCache = Mutex<HashMap<((usize, u64, u64), Linking), Arc<Compiled>>>;
-    static CACHE: OnceLock<ModuleCache> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<ModuleCache>> = OnceLock::new();
     let key = (fingerprint(bytes), linking);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(hit.clone());
+        return Ok(hit);
     }
     let facts = abi::inspect(bytes)?;
     let compiled = Arc::new(compile_checked(bytes, linker_for(facts.abi, linking)?, check)?);
     // Another thread may have compiled the same bytes meanwhile: keep the
     // first, so every caller of one module shares one `Compiled` (VM reuse
     // compares them by identity).
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(cache.entry(key).or_insert(compiled).clone())
+    Ok(cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, compiled))
+}
+
+type ModuleKey = ((usize, u64, u64), Linking);
+
+/// The per-process module cache. It holds every module some VM still uses
+/// (weakly: the VMs own them) and the last [`ModuleCache::RECENT`] compiled
+/// ones (strongly, so a test that loads the same plugin again and again
+/// compiles it once); a process that loads ever new modules (a fuzzer, a
+/// long-lived host reloading plugins) keeps the memory of only those.
+#[derive(Default)]
+struct ModuleCache {
+    modules: HashMap<ModuleKey, std::sync::Weak<Compiled>>,
+    recent: std::collections::VecDeque<Arc<Compiled>>,
+}
+
+impl ModuleCache {
+    const RECENT: usize = 32;
+
+    fn get(&mut self, key: &ModuleKey) -> Option<Arc<Compiled>> {
+        let hit = self.modules.get(key)?.upgrade()?;
+        self.remember(&hit);
+        Some(hit)
+    }
+
+    /// `compiled`, or the module already cached under `key`.
+    fn insert(&mut self, key: ModuleKey, compiled: Arc<Compiled>) -> Arc<Compiled> {
+        if let Some(hit) = self.get(&key) {
+            return hit;
+        }
+        self.modules.retain(|_, module| module.strong_count() > 0);
+        self.modules.insert(key, Arc::downgrade(&compiled));
+        self.remember(&compiled);
+        compiled
+    }
+
+    fn remember(&mut self, compiled: &Arc<Compiled>) {
+        if let Some(at) = self.recent.iter().position(|c| Arc::ptr_eq(c, compiled)) {
+            self.recent.remove(at);
+        } else if self.recent.len() == Self::RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(compiled.clone());
+    }
 }
 
 /// Compiles without the per-process cache (wasmtime's on-disk cache still applies).
@@ -260,4 +301,29 @@ pub(crate) fn functions_of(linker: &Linker<VmState>) -> Result<Vec<LinkedFunctio
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(n: usize) -> Vec<u8> {
+        let wat = format!(
+            r#"(module (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
+                 (func (export "malloc") (param i32) (result i32) i32.const {n}))"#
+        );
+        wat::parse_str(wat).unwrap()
+    }
+
+    #[test]
+    fn the_module_cache_keeps_what_is_in_use_and_the_recent_ones_only() {
+        let held = compile(&module(1_000_000)).unwrap();
+        let dropped = Arc::downgrade(&compile(&module(1_000_001)).unwrap());
+        assert!(Arc::ptr_eq(&dropped.upgrade().unwrap(), &compile(&module(1_000_001)).unwrap()), "a recent hit");
+        for n in 0..ModuleCache::RECENT + 1 {
+            compile(&module(n)).unwrap();
+        }
+        assert!(dropped.upgrade().is_none(), "an unused module past the recent ones is released");
+        assert!(Arc::ptr_eq(&held, &compile(&module(1_000_000)).unwrap()), "a module in use is shared");
+    }
 }

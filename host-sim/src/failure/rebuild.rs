@@ -82,7 +82,7 @@ impl Host {
                 world.timers.remove((index, *root));
             }
         }
-        let mut vm = Vm::new(compiled, index, settings, self.world.clone())?;
+        let mut vm = Vm::new(compiled, index, settings, self.world.clone(), &mut self.lost_logs)?;
         vm.state_mut().contexts = contexts;
         for (root, plugin) in plugins {
             let live = vm.state().contexts.get(root).is_some_and(|c| c.lifecycle == Lifecycle::Live);

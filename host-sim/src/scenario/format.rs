@@ -79,6 +79,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let profile =
         named(&src, raw.profile.as_deref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
     let routes = route_table(&src, &raw.virtual_hosts)?;
+    let clock = super::clock::clock(&src, raw.clock.as_ref())?;
     Ok(Scenario {
         file: file.to_path_buf(),
         plugins,
@@ -88,6 +89,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         profile: profile.unwrap_or_default(),
         strict: raw.strict,
         shared_data,
+        clock,
         steps,
         expect,
     })
@@ -277,7 +279,12 @@ fn plugin_setup(
     })
 }
 
-fn duration(src: &Source<'_>, text: &Spanned<String>, field: &str, example: &str) -> Result<Duration, ScenarioError> {
+pub(super) fn duration(
+    src: &Source<'_>,
+    text: &Spanned<String>,
+    field: &str,
+    example: &str,
+) -> Result<Duration, ScenarioError> {
     parse_duration(text.get_ref()).ok_or_else(|| {
         src.at(text, field.to_owned(), format!("expected a duration such as {example}, found {:?}", text.get_ref()))
     })
@@ -427,6 +434,15 @@ fn step(
             raw,
             format!("{field}.expect.on_done"),
             "`on_done` is what the root returned: it needs `shutdown = true`",
+        ));
+    }
+    // Each tick is a guest call: as many as `u32` allows would run for days.
+    let max_ticks = crate::limits::Limits::default().deliveries_per_step;
+    if step.ticks as usize > max_ticks {
+        return Err(src.at(
+            raw,
+            format!("{field}.ticks"),
+            format!("at most {max_ticks} ticks per step (the deliveries one step may make), found {}", step.ticks),
         ));
     }
     let mut properties = Vec::new();

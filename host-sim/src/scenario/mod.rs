@@ -6,6 +6,7 @@
 //! The format is documented in host-sim's README.
 
 mod check;
+pub mod clock;
 mod drive;
 pub mod format;
 mod model;

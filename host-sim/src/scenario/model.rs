@@ -32,6 +32,8 @@ pub struct Scenario {
     pub strict: bool,
     /// Shared data set before the plugins load.
     pub shared_data: Vec<SharedData>,
+    /// Where the clocks start (`[clock]`).
+    pub clock: super::clock::ClockStart,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// Expectations on the whole run.

@@ -107,6 +107,10 @@ pub(super) struct RawScenario {
     /// Shared data set before the plugins start (as another worker would).
     #[serde(default)]
     pub(super) shared_data: Vec<Spanned<RawSharedData>>,
+    /// Where the clocks start (default: wall 2025-01-01T00:00:00Z,
+    /// monotonic a day after boot).
+    #[serde(default)]
+    pub(super) clock: Option<RawClock>,
     /// The steps, in order.
     #[serde(default)]
     pub(super) stream: Vec<Spanned<RawStep>>,
@@ -254,6 +258,20 @@ pub(super) struct RawPlugin {
     pub(super) rebuild: Option<Spanned<RawRebuild>>,
 }
 
+/// Where the clocks start.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClock {
+    /// Wall time (`proxy_get_current_time_nanoseconds`, WASI's realtime
+    /// clock): RFC 3339 with `Z` or an offset, such as "2026-03-01T08:30:00Z".
+    #[serde(default)]
+    pub(super) wall: Option<Spanned<String>>,
+    /// Monotonic time since boot (WASI's monotonic clock): a duration such
+    /// as "30s" or "24h".
+    #[serde(default)]
+    pub(super) monotonic: Option<Spanned<String>>,
+}
+
 /// How a failed VM is rebuilt.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -358,7 +376,7 @@ pub(super) struct RawStep {
     /// Moves the virtual clock (ms, s, m, h); due ticks and timeouts fire.
     #[serde(default)]
     pub(super) advance: Option<Spanned<String>>,
-    /// Then call proxy_on_tick this many times.
+    /// Then call proxy_on_tick this many times (at most 100 000).
     #[serde(default)]
     pub(super) ticks: u32,
     /// Properties set for the step's plugin first (nested tables), as a

@@ -323,7 +323,7 @@ fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError
 pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     let plugin_shown = scenario.plugins.iter().map(|p| shown(&p.plugin)).collect::<Vec<_>>().join(", ");
     let specs = scenario.plugins.iter().map(|p| spec(scenario, p)).collect::<Result<Vec<_>, _>>()?;
-    let mut host = Host::new();
+    let mut host = Host::with_options(scenario.clock.apply(crate::HostOptions::default()));
     host.set_profile(scenario.profile);
     host.set_strict(scenario.strict);
     host.set_routes(scenario.routes.clone());

@@ -36,7 +36,10 @@ impl fmt::Display for ScenarioError {
         write!(f, "{}", self.message)?;
         if let (Some(text), Some((line, column))) = (&self.line_text, self.position) {
             let gutter = line.to_string().len();
-            write!(f, "\n {:gutter$} |\n {line} | {text}\n {:gutter$} | {:>column$}", "", "", "^")?;
+            // The caret's padding is written out: a formatting width past
+            // u16::MAX (a column of a long line) panics.
+            let pad = " ".repeat(column.saturating_sub(1));
+            write!(f, "\n {:gutter$} |\n {line} | {text}\n {:gutter$} | {pad}^", "", "")?;
         }
         Ok(())
     }
@@ -208,5 +211,17 @@ mod tests {
         assert_eq!(dotted, (Some((5, 9)), "stream[1].request.headers.\"b\"".to_owned()));
         let header = error("[environment]\nA = \"1\"\nB = 2\n");
         assert_eq!(header, (Some((4, 1)), "environment.B".to_owned()));
+    }
+
+    /// Found by the fuzzer (sluice-fuzz, scenarios): an error past column
+    /// 65535 of a line panicked while printed ("Formatting argument out of range").
+    #[test]
+    fn an_error_far_along_a_long_line_prints_its_caret() {
+        let text = format!("plugin = \"{}\" x\n", "a".repeat(70_000));
+        let shown = crate::scenario::parse(Path::new("s.toml"), &text).unwrap_err().to_string();
+        let caret = shown.lines().last().unwrap();
+        assert!(shown.starts_with("s.toml:1:70013: "), "{}", &shown[..80]);
+        assert_eq!(caret.len(), " 1 | ".len() + 70_012 + 1, "the caret is under column 70013");
+        assert!(caret.ends_with(" ^"));
     }
 }

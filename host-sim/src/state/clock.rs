@@ -6,6 +6,11 @@ use std::time::Duration;
 /// 2025-01-01T00:00:00Z in nanoseconds since the Unix epoch: the default wall time.
 pub const DEFAULT_EPOCH_NS: u64 = 1_735_689_600_000_000_000;
 
+/// The default monotonic time: a proxy up for a day (86 400 s since boot, as
+/// `CLOCK_MONOTONIC` counts). Never 0: the Go runtime refuses to start on a
+/// monotonic clock that reads 0 ("nanotime returning zero").
+pub const DEFAULT_MONOTONIC_NS: u64 = 86_400_000_000_000;
+
 /// Wall and monotonic time, both moved only by the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Clock {
@@ -15,7 +20,7 @@ pub struct Clock {
 
 impl Default for Clock {
     fn default() -> Clock {
-        Clock { realtime_ns: DEFAULT_EPOCH_NS, monotonic_ns: 0 }
+        Clock { realtime_ns: DEFAULT_EPOCH_NS, monotonic_ns: DEFAULT_MONOTONIC_NS }
     }
 }
 
@@ -33,6 +38,12 @@ impl Clock {
     /// Sets the wall time (monotonic time is unaffected).
     pub fn set_realtime_ns(&mut self, ns: u64) {
         self.realtime_ns = ns;
+    }
+
+    /// Sets the monotonic time (wall time is unaffected); timers and
+    /// timeouts keep their instants, so only a host without them sets it.
+    pub fn set_monotonic_ns(&mut self, ns: u64) {
+        self.monotonic_ns = ns;
     }
 
     /// Moves both clocks forward.
@@ -111,10 +122,10 @@ mod tests {
     fn clock_advances_both_times() {
         let mut c = Clock::default();
         c.advance(Duration::from_millis(1500));
-        assert_eq!(c.monotonic_ns(), 1_500_000_000);
+        assert_eq!(c.monotonic_ns(), DEFAULT_MONOTONIC_NS + 1_500_000_000);
         assert_eq!(c.realtime_ns(), DEFAULT_EPOCH_NS + 1_500_000_000);
         c.advance_to(1_000);
-        assert_eq!(c.monotonic_ns(), 1_500_000_000);
+        assert_eq!(c.monotonic_ns(), DEFAULT_MONOTONIC_NS + 1_500_000_000);
     }
 
     #[test]

@@ -58,12 +58,14 @@ pub(crate) struct Vm {
 
 impl Vm {
     /// Instantiates the module and starts it (`_initialize` then `main` or
-    /// `__main_void`, or `_start`).
+    /// `__main_void`, or `_start`). When the start fails, what the VM logged
+    /// meanwhile goes to `lost_logs` (the VM itself is gone).
     pub fn new(
         compiled: Arc<Compiled>,
         index: usize,
         settings: VmSettings,
         world: Arc<Mutex<World>>,
+        lost_logs: &mut Vec<LogRecord>,
     ) -> Result<Vm, Error> {
         let kept = settings.clone();
         let policy = world.lock().unwrap_or_else(|p| p.into_inner()).policy.for_vm(index);
@@ -92,6 +94,7 @@ impl Vm {
             log_level: settings.log_level,
             rng: settings.seed,
             exit_code: None,
+            start_output: Some(Vec::new()),
             strict_violation: Default::default(),
             limits: VmLimits::new(settings.memory_limit),
             caps: settings.limits,
@@ -107,7 +110,8 @@ impl Vm {
             Some(_) => Error::Instantiate(format!(
                 "the module's start function failed: {}",
                 faults::describe(&e, &store.data().limits, kept.cpu_deadline)
-            )),
+            ))
+            .with_output(store.data_mut().start_output.take()),
             None => Error::Instantiate(format!("{e:#}")),
         })?;
         let exports = Exports::lookup(instance, &mut store, compiled.facts.abi, compiled.facts.allocator)?;
@@ -121,7 +125,13 @@ impl Vm {
             store.data_mut().native = Some(plugin);
         }
         let mut vm = Vm { store, exports, compiled, failed: None, settings: kept, fuel: FuelUsage::default() };
-        vm.start()?;
+        if let Err(error) = vm.start() {
+            lost_logs.extend(vm.state().logs.iter().cloned());
+            // At most one VM's worth of lines is kept for all of them.
+            let excess = lost_logs.len().saturating_sub(vm.settings.log_capacity);
+            lost_logs.drain(..excess);
+            return Err(error.with_output(vm.state_mut().start_output.take()));
+        }
         Ok(vm)
     }
 
@@ -204,9 +214,14 @@ impl Vm {
         let root_name = plugin.root_id.clone();
         let config_len = plugin.configuration.len() as u32;
         self.state_mut().plugins.insert(root, plugin);
-        if let Err(error) = self.run_start(root, root_name, config_len) {
+        // A plugin joining a running VM: capture its start's output from here.
+        let state = self.state_mut();
+        state.start_output = Some(state.start_output.take().unwrap_or_default());
+        let started = self.run_start(root, root_name, config_len);
+        let output = self.state_mut().start_output.take();
+        if let Err(error) = started {
             self.forget_root(root);
-            return Err(error);
+            return Err(error.with_output(output));
         }
         self.run_deferred()?;
         Ok(root)
@@ -223,12 +238,12 @@ impl Vm {
         if let Some(f) = e.vm_start
             && self.call(root, Callback::VmStart, f, (root, vm_config_len))? == 0
         {
-            return Err(Error::VmStartRejected { root_id: root_name });
+            return Err(Error::VmStartRejected { root_id: root_name, output: String::new() });
         }
         if let Some(f) = e.configure
             && self.call(root, Callback::Configure, f, (root, config_len))? == 0
         {
-            return Err(Error::ConfigureRejected { root_id: root_name });
+            return Err(Error::ConfigureRejected { root_id: root_name, output: String::new() });
         }
         Ok(())
     }

@@ -143,6 +143,9 @@ pub(crate) struct PluginState {
     pub fail_policy: Option<crate::failure::FailPolicy>,
 }
 
+/// How much of a starting guest's stdout/stderr its start error keeps.
+pub const START_OUTPUT_BYTES: usize = 16 * 1024;
+
 /// The store data of one VM.
 pub(crate) struct VmState {
     pub index: usize,
@@ -170,6 +173,10 @@ pub(crate) struct VmState {
     pub log_level: LogLevel,
     pub rng: u64,
     pub exit_code: Option<i32>,
+    /// What the guest wrote to stdout and stderr while it starts (from
+    /// instantiation to the end of `on_configure`; `None` once started), for
+    /// the start error: at most [`START_OUTPUT_BYTES`], the rest dropped.
+    pub start_output: Option<Vec<u8>>,
     /// Whether strict mode refused a host call in the running guest call
     /// (set through `&VmState` by the checks, read when the call fails).
     pub strict_violation: std::cell::Cell<bool>,
@@ -194,6 +201,15 @@ impl std::fmt::Debug for VmState {
 }
 
 impl VmState {
+    /// Keeps what a starting guest wrote to stdout/stderr, up to
+    /// [`START_OUTPUT_BYTES`].
+    pub fn note_start_output(&mut self, bytes: &[u8]) {
+        if let Some(output) = &mut self.start_output {
+            let room = START_OUTPUT_BYTES.saturating_sub(output.len());
+            output.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+
     /// Locks the host-wide state (never poisoned for our purposes: a panic
     /// while holding it is a host-sim bug that already failed the test).
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -260,6 +276,7 @@ impl VmState {
             log_level: LogLevel::Info,
             rng: 0,
             exit_code: None,
+            start_output: None,
             strict_violation: Default::default(),
             limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
             caps: Default::default(),

