@@ -469,6 +469,15 @@ impl Host {
         let _ = self.world().shared_data.set(vm_id, key.as_bytes(), value, 0);
     }
 
+    /// Makes the next compare-and-swap write of `key` (by any plugin of
+    /// `vm_id`) lose a race: another worker's write of `value` lands just
+    /// before it, so the plugin's `proxy_set_shared_data` returns
+    /// `CasMismatch` and a retry reads `value`. A write without CAS does not
+    /// take the race.
+    pub fn race_shared_data(&mut self, vm_id: &str, key: &str, value: &[u8]) {
+        self.world().shared_data.race(vm_id, key.as_bytes(), value);
+    }
+
     /// A queue's items, oldest first.
     pub fn queue(&self, vm_id: &str, name: &str) -> Option<Vec<Vec<u8>>> {
         self.world().queues.items(vm_id, name)

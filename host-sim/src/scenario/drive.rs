@@ -286,7 +286,7 @@ impl Driver {
             grpc: host.grpc_callouts().iter().map(GrpcCallout::id).collect(),
         };
         for d in &step.shared_data {
-            host.set_shared_data(&d.vm_id, &d.key, &d.value);
+            d.apply(host);
         }
         for e in &step.enqueue {
             host.enqueue(&e.vm_id, &e.queue, &e.value).map_err(here)?;

@@ -170,7 +170,7 @@ fn logs(src: &Source<'_>, raw: &[RawSpanned<RawLog>], field: &str) -> Result<Vec
 }
 
 fn shared(d: &RawSharedData) -> SharedData {
-    SharedData { vm_id: d.vm_id.clone(), key: d.key.clone(), value: d.value.clone().into_bytes() }
+    SharedData { vm_id: d.vm_id.clone(), key: d.key.clone(), value: d.value.clone().into_bytes(), race: d.race }
 }
 
 /// The plugins: the single form's fields at the top (`single`), or

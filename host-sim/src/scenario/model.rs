@@ -131,6 +131,20 @@ pub struct SharedData {
     pub key: String,
     /// The value.
     pub value: Vec<u8>,
+    /// Written just before a plugin's next CAS write of the key, which then
+    /// fails ([`Host::race_shared_data`](crate::Host::race_shared_data)).
+    pub race: bool,
+}
+
+impl SharedData {
+    /// Writes it (or sets up its race) as another worker would.
+    pub fn apply(&self, host: &mut crate::Host) {
+        if self.race {
+            host.race_shared_data(&self.vm_id, &self.key, &self.value);
+        } else {
+            host.set_shared_data(&self.vm_id, &self.key, &self.value);
+        }
+    }
 }
 
 /// An item to enqueue from outside.

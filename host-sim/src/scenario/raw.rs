@@ -293,6 +293,11 @@ pub(super) struct RawSharedData {
     pub(super) key: String,
     /// The value.
     pub(super) value: String,
+    /// Written only when a plugin next writes the key with a CAS, just
+    /// before that write, which then fails with CasMismatch (another worker
+    /// won the race).
+    #[serde(default)]
+    pub(super) race: bool,
 }
 
 /// A call of the plugin's proxy_on_foreign_function.

@@ -340,7 +340,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         host.set_clusters(&clusters);
     }
     for d in &scenario.shared_data {
-        host.set_shared_data(&d.vm_id, &d.key, &d.value);
+        d.apply(&mut host);
     }
     let mut plugins = Vec::new();
     let mut start_failures = Vec::new();

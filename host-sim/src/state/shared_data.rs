@@ -15,6 +15,9 @@ pub struct SharedData {
     /// Bytes (keys and values) per namespace.
     sizes: HashMap<String, usize>,
     next_cas: u32,
+    /// Writes of other workers that land just before the next
+    /// compare-and-swap write of their key: `(vm_id, key)` to the value.
+    races: HashMap<(String, Vec<u8>), Vec<u8>>,
 }
 
 impl SharedData {
@@ -27,8 +30,14 @@ impl SharedData {
             .ok_or(Status::NotFound)
     }
 
-    /// Sets `key`; a non-zero `cas` must match the current CAS of an existing key.
+    /// Sets `key`; a non-zero `cas` must match the current CAS of an existing
+    /// key. A race set for the key lands first (and the CAS no longer matches).
     pub fn set(&mut self, vm_id: &str, key: &[u8], value: &[u8], cas: u32) -> Result<(), Status> {
+        if cas != 0
+            && let Some(other) = self.races.remove(&(vm_id.to_owned(), key.to_vec()))
+        {
+            self.set(vm_id, key, &other, 0)?;
+        }
         let next = self.bump();
         let ns = self.namespaces.entry(vm_id.to_owned()).or_default();
         let size = self.sizes.entry(vm_id.to_owned()).or_default();
@@ -63,6 +72,14 @@ impl SharedData {
         }
     }
 
+    /// Another worker writes `value` to `key` between a plugin's read and
+    /// its next compare-and-swap write of the key, which then fails with
+    /// `CasMismatch` (as under contention in Envoy, where workers share the
+    /// data); a plain write (CAS 0) does not take the race.
+    pub fn race(&mut self, vm_id: &str, key: &[u8], value: &[u8]) {
+        self.races.insert((vm_id.to_owned(), key.to_vec()), value.to_vec());
+    }
+
     fn bump(&mut self) -> u32 {
         self.next_cas = self.next_cas.wrapping_add(1).max(1);
         self.next_cas
@@ -79,6 +96,20 @@ impl SharedData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_race_lands_before_the_next_cas_write_only() {
+        let mut d = SharedData::default();
+        d.set("vm", b"k", b"1", 0).unwrap();
+        d.race("vm", b"k", b"41");
+        d.set("vm", b"k", b"2", 0).unwrap();
+        let (_, cas) = d.get("vm", b"k").unwrap();
+        assert_eq!(d.set("vm", b"k", b"3", cas), Err(Status::CasMismatch));
+        let (value, cas) = d.get("vm", b"k").unwrap();
+        assert_eq!(value, b"41");
+        d.set("vm", b"k", b"42", cas).unwrap();
+        assert_eq!(d.get("vm", b"k").unwrap().0, b"42");
+    }
 
     #[test]
     fn cas_rules() {
