@@ -9,7 +9,7 @@ use crate::engine;
 use crate::error::Error;
 use crate::profile::Policy;
 use crate::spec::{PluginId, PluginSpec};
-use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
+use crate::state::callouts::{CalloutEnd, Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::logs::{HostCall, LogRecord};
 use crate::state::metrics::MetricValue;
 use crate::state::properties::{Value, envoy_defaults};
@@ -326,17 +326,19 @@ impl Host {
                 (None, Some(Deadline { kind, vm, token, .. })) if self.is_failed(vm) => {
                     let mut world = self.world();
                     match kind {
-                        DeadlineKind::Http => drop(world.callouts.take_http(vm, token)),
-                        DeadlineKind::Grpc => drop(world.callouts.take_grpc(vm, token)),
+                        DeadlineKind::Http => drop(world.callouts.take_http(vm, token, CalloutEnd::Dropped)),
+                        DeadlineKind::Grpc => drop(world.callouts.take_grpc(vm, token, CalloutEnd::Dropped)),
                     }
                 }
                 (None, Some(Deadline { kind, vm, token, .. })) => {
                     let id = CalloutId { vm, token };
                     match kind {
-                        DeadlineKind::Http => self.finish_http_call(id, Some(HttpCallResponse::timeout()))?,
+                        DeadlineKind::Http => {
+                            self.finish_http_call(id, Some(HttpCallResponse::timeout()), CalloutEnd::TimedOut)?
+                        }
                         DeadlineKind::Grpc => {
                             let status = self.world().policy.profile.grpc_timeout_status();
-                            self.grpc_respond(id, GrpcEvent::timeout(status))?
+                            self.deliver_grpc(id, GrpcEvent::timeout(status), CalloutEnd::TimedOut)?
                         }
                     }
                 }
@@ -541,19 +543,38 @@ impl Host {
 
     /// Answers an HTTP call: `on_http_call_response` reaches the root that owns it.
     pub fn respond_http_call(&mut self, id: CalloutId, response: HttpCallResponse) -> Result<(), Error> {
-        self.finish_http_call(id, Some(response))
+        self.finish_http_call(id, Some(response), CalloutEnd::Answered)
     }
 
     /// Fails an HTTP call (reset): zero counts, `proxy_get_status` = 11 "reset".
     pub fn fail_http_call(&mut self, id: CalloutId) -> Result<(), Error> {
-        self.finish_http_call(id, None)
+        self.finish_http_call(id, None, CalloutEnd::Failed)
     }
 
-    fn finish_http_call(&mut self, id: CalloutId, response: Option<HttpCallResponse>) -> Result<(), Error> {
+    /// HTTP calls that ended (answered, failed, timed out, or dropped with
+    /// their plugin), oldest first, with how: the newest 1000, within
+    /// 16 MiB of bodies and headers. The pending ones are
+    /// [`Host::http_callouts`].
+    pub fn finished_http_callouts(&self) -> Vec<(HttpCallout, CalloutEnd)> {
+        self.world().callouts.finished_http()
+    }
+
+    /// gRPC calls and streams that ended, oldest first, with how (as
+    /// [`Host::finished_http_callouts`]). The open ones are [`Host::grpc_callouts`].
+    pub fn finished_grpc_callouts(&self) -> Vec<(GrpcCallout, CalloutEnd)> {
+        self.world().callouts.finished_grpc()
+    }
+
+    fn finish_http_call(
+        &mut self,
+        id: CalloutId,
+        response: Option<HttpCallResponse>,
+        end: CalloutEnd,
+    ) -> Result<(), Error> {
         let call = self
             .world()
             .callouts
-            .take_http(id.vm, id.token)
+            .take_http(id.vm, id.token, end)
             .ok_or_else(|| Error::NotFound(format!("HTTP callout {}", id.token)))?;
         self.on_vm(id.vm, |vm| vm.http_call_response(&call, response))
     }
@@ -570,6 +591,11 @@ impl Host {
     /// reply, its timeout is disarmed); metadata events on a call are
     /// refused with [`Error::InvalidPhase`] (see [`GrpcEvent`]).
     pub fn grpc_respond(&mut self, id: CalloutId, event: GrpcEvent) -> Result<(), Error> {
+        self.deliver_grpc(id, event, CalloutEnd::Answered)
+    }
+
+    /// [`Host::grpc_respond`], recording `end` if the event ends the exchange.
+    fn deliver_grpc(&mut self, id: CalloutId, event: GrpcEvent, end: CalloutEnd) -> Result<(), Error> {
         let (root, event) = {
             let mut world = self.world();
             let callout = world
@@ -585,7 +611,7 @@ impl Host {
                 }
             };
             if ends {
-                world.callouts.take_grpc(id.vm, id.token);
+                world.callouts.take_grpc(id.vm, id.token, end);
             }
             (root, event)
         };

@@ -70,7 +70,7 @@ pub use limits::{Limit, LimitExceeded, Limits, Usage};
 pub use native::NativeEntry;
 pub use profile::HostProfile;
 pub use spec::{PluginId, PluginSpec};
-pub use state::callouts::{GrpcCallout, GrpcKind, HttpCallout};
+pub use state::callouts::{CalloutEnd, GrpcCallout, GrpcKind, HttpCallout};
 pub use state::foreign::{DeclaredProperty, FilterState};
 pub use state::headers::HeaderMap;
 pub use state::http::{EndReason, LocalResponse, Message};

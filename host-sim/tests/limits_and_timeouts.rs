@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec};
+use host_sim::{CalloutEnd, Error, Host, HostOptions, LogLevel, PluginSpec};
 
 /// A 0.2.1 module with `pages` pages of memory, a no-op allocator, a log
 /// import and `extra` functions. Data: "m" at 16, "ok" at 32, "504" at 48.
@@ -194,6 +194,16 @@ fn an_http_call_times_out_when_the_virtual_clock_passes_its_timeout() {
     assert!(host.http_callouts().is_empty(), "the first call timed out");
     host.advance(Duration::from_secs(10)).unwrap();
     assert_eq!(host.logs_at(LogLevel::Info), ["ok", "504"]);
+
+    // The history keeps the finished calls, oldest first, with how they ended.
+    let finished = host.finished_http_callouts();
+    let ends: Vec<(u32, CalloutEnd)> = finished.iter().map(|(c, end)| (c.token, *end)).collect();
+    assert_eq!(ends, [(1, CalloutEnd::TimedOut), (3, CalloutEnd::Answered), (2, CalloutEnd::TimedOut)]);
+    assert_eq!(finished[1].0, calls[1], "the call as the plugin made it");
+    host.tick(plugin).unwrap();
+    let id = host.http_callouts()[0].id();
+    host.fail_http_call(id).unwrap();
+    assert_eq!(host.finished_http_callouts().last().map(|(c, end)| (c.id(), *end)), Some((id, CalloutEnd::Failed)));
 }
 
 #[test]
@@ -270,6 +280,12 @@ fn a_grpc_call_closes_with_deadline_exceeded_when_the_virtual_clock_passes_its_t
     host.advance(Duration::from_secs(3600)).unwrap();
     assert_eq!(host.logs_at(LogLevel::Info), ["other"]);
     assert_eq!(host.grpc_callouts().len(), 2, "both streams stay open");
+    let ends: Vec<(host_sim::GrpcKind, CalloutEnd)> =
+        host.finished_grpc_callouts().iter().map(|(c, end)| (c.kind, *end)).collect();
+    assert_eq!(
+        ends,
+        [(host_sim::GrpcKind::Call, CalloutEnd::TimedOut), (host_sim::GrpcKind::Call, CalloutEnd::Answered)]
+    );
 
     // Envoy before envoyproxy/envoy#44479 closed it with UNAVAILABLE (14).
     let mut host = Host::new();

@@ -68,11 +68,63 @@ pub struct GrpcCallout {
     pub timeout: Duration,
 }
 
-/// Every outstanding callout of a host.
+/// How a callout ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalloutEnd {
+    /// The test answered it (an HTTP response, a gRPC reply, or a gRPC
+    /// close with a status).
+    Answered,
+    /// The test failed it (an HTTP reset).
+    Failed,
+    /// Its timeout passed on the virtual clock.
+    TimedOut,
+    /// The plugin cancelled it (`proxy_grpc_cancel`, `proxy_grpc_close` of a call).
+    Cancelled,
+    /// It went with its plugin or VM (deleted, failed, rebuilt) unanswered.
+    Dropped,
+}
+
+/// Finished callouts kept: the newest, at most this many of each kind...
+const HISTORY: usize = 1000;
+/// ...and at most this many bytes of bodies, messages and headers in all.
+const HISTORY_BYTES: usize = 16 << 20;
+
+/// Finished callouts, oldest first, within [`HISTORY`] and [`HISTORY_BYTES`].
+#[derive(Debug)]
+struct History<T> {
+    items: std::collections::VecDeque<(T, CalloutEnd, usize)>,
+    bytes: usize,
+}
+
+impl<T> Default for History<T> {
+    fn default() -> History<T> {
+        History { items: Default::default(), bytes: 0 }
+    }
+}
+
+impl<T: Clone> History<T> {
+    fn push(&mut self, item: T, end: CalloutEnd, weight: usize) {
+        self.items.push_back((item, end, weight));
+        self.bytes += weight;
+        while self.items.len() > HISTORY || (self.bytes > HISTORY_BYTES && self.items.len() > 1) {
+            if let Some((_, _, w)) = self.items.pop_front() {
+                self.bytes -= w;
+            }
+        }
+    }
+
+    fn to_vec(&self) -> Vec<(T, CalloutEnd)> {
+        self.items.iter().map(|(item, end, _)| (item.clone(), *end)).collect()
+    }
+}
+
+/// Every outstanding callout of a host, and the newest finished ones.
 #[derive(Debug, Default)]
 pub struct Callouts {
     http: Vec<HttpCallout>,
     grpc: Vec<GrpcCallout>,
+    finished_http: History<HttpCallout>,
+    finished_grpc: History<GrpcCallout>,
     next_http: u32,
     next_grpc_call: u32,
     next_grpc_stream: u32,
@@ -200,7 +252,7 @@ impl Callouts {
     /// `proxy_grpc_cancel`: the exchange is forgotten.
     pub fn grpc_cancel(&mut self, vm: usize, token: u32) -> Result<(), Status> {
         self.grpc_mut(vm, token)?.cancelled = true;
-        self.take_grpc(vm, token);
+        self.take_grpc(vm, token, CalloutEnd::Cancelled);
         Ok(())
     }
 
@@ -251,18 +303,39 @@ impl Callouts {
         }
     }
 
-    /// Removes an HTTP call to answer it (disarming its timeout).
-    pub fn take_http(&mut self, vm: usize, token: u32) -> Option<HttpCallout> {
+    /// Removes an HTTP call as it ends (disarming its timeout), into the history.
+    pub fn take_http(&mut self, vm: usize, token: u32, end: CalloutEnd) -> Option<HttpCallout> {
         self.disarm(DeadlineKind::Http, vm, token);
         let i = self.http.iter().position(|c| c.vm == vm && c.token == token)?;
-        Some(self.http.remove(i))
+        let call = self.http.remove(i);
+        let weight = call.body.len() + call.headers.byte_size() + call.trailers.byte_size();
+        self.finished_http.push(call.clone(), end, weight);
+        Some(call)
     }
 
     /// Forgets every callout of a VM (it was replaced by a new instance).
     pub fn forget_vm(&mut self, vm: usize) {
-        self.http.retain(|c| c.vm != vm);
-        self.grpc.retain(|g| g.vm != vm);
+        let http: Vec<u32> = self.http.iter().filter(|c| c.vm == vm).map(|c| c.token).collect();
+        let grpc: Vec<u32> = self.grpc.iter().filter(|g| g.vm == vm).map(|g| g.token).collect();
+        for token in http {
+            self.take_http(vm, token, CalloutEnd::Dropped);
+        }
+        for token in grpc {
+            self.take_grpc(vm, token, CalloutEnd::Dropped);
+        }
         self.deadlines.retain(|d| d.vm != vm);
+    }
+
+    /// HTTP calls that ended, oldest first, with how (the newest 1000,
+    /// within 16 MiB of bodies and headers).
+    pub fn finished_http(&self) -> Vec<(HttpCallout, CalloutEnd)> {
+        self.finished_http.to_vec()
+    }
+
+    /// gRPC calls and streams that ended, oldest first, with how (as
+    /// [`Callouts::finished_http`]).
+    pub fn finished_grpc(&self) -> Vec<(GrpcCallout, CalloutEnd)> {
+        self.finished_grpc.to_vec()
     }
 
     /// A gRPC exchange by token.
@@ -270,11 +343,14 @@ impl Callouts {
         self.grpc.iter().find(|g| g.vm == vm && g.token == token)
     }
 
-    /// Removes a gRPC exchange once it is closed (disarming its timeout).
-    pub fn take_grpc(&mut self, vm: usize, token: u32) -> Option<GrpcCallout> {
+    /// Removes a gRPC exchange once it ends (disarming its timeout), into the history.
+    pub fn take_grpc(&mut self, vm: usize, token: u32, end: CalloutEnd) -> Option<GrpcCallout> {
         self.disarm(DeadlineKind::Grpc, vm, token);
         let i = self.grpc.iter().position(|g| g.vm == vm && g.token == token)?;
-        Some(self.grpc.remove(i))
+        let call = self.grpc.remove(i);
+        let weight = call.messages.iter().map(Vec::len).sum::<usize>() + call.initial_metadata.byte_size();
+        self.finished_grpc.push(call.clone(), end, weight);
+        Some(call)
     }
 }
 
@@ -311,10 +387,10 @@ mod tests {
         c.set_deadline(at(2, 300));
         assert_eq!(c.next_timeout(200), None);
         assert_eq!(c.next_timeout(1000), Some(at(2, 300)));
-        assert_eq!(c.take_http(0, 1).unwrap().token, 1);
-        assert!(c.take_http(0, 1).is_none());
+        assert_eq!(c.take_http(0, 1, CalloutEnd::Answered).unwrap().token, 1);
+        assert!(c.take_http(0, 1, CalloutEnd::Answered).is_none());
         assert_eq!(c.next_timeout(1000), Some(at(2, 300)));
-        c.take_http(0, 2);
+        c.take_http(0, 2, CalloutEnd::Failed);
         assert_eq!(c.next_timeout(u64::MAX), None, "answered calls do not time out");
     }
 
@@ -335,8 +411,8 @@ mod tests {
         c.set_deadline(grpc(1, 100));
         c.set_deadline(Deadline { kind: DeadlineKind::Http, vm: 0, token: 1, at_ns: 100 });
         assert_eq!(c.next_timeout(100).map(|d| d.kind), Some(DeadlineKind::Http), "same time: HTTP first");
-        c.take_grpc(0, 1);
-        c.take_http(0, 1);
+        c.take_grpc(0, 1, CalloutEnd::Answered);
+        c.take_http(0, 1, CalloutEnd::Answered);
         assert_eq!(c.next_timeout(u64::MAX), None);
         c.http_call(call(&[(":method", "GET"), (":path", "/"), (":authority", "a")]), true).unwrap();
         c.set_deadline(grpc(3, 5));

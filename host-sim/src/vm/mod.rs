@@ -17,6 +17,7 @@ use crate::engine::exports::{Exports, GuestFn};
 use crate::engine::{self, Compiled};
 use crate::error::Error;
 use crate::faults::{self, FuelUsage, VmLimits};
+use crate::state::callouts::CalloutEnd;
 use crate::state::contexts::{ContextKind, Contexts};
 use crate::state::logs::{LogRecord, Ring};
 use crate::state::properties::PropertyTree;
@@ -263,10 +264,10 @@ impl Vm {
         let http: Vec<u32> = world.callouts.http().iter().filter(|c| owned(c.vm, c.root_id)).map(|c| c.token).collect();
         let grpc: Vec<u32> = world.callouts.grpc().iter().filter(|g| owned(g.vm, g.root_id)).map(|g| g.token).collect();
         for token in http {
-            world.callouts.take_http(index, token);
+            world.callouts.take_http(index, token, CalloutEnd::Dropped);
         }
         for token in grpc {
-            world.callouts.take_grpc(index, token);
+            world.callouts.take_grpc(index, token, CalloutEnd::Dropped);
         }
     }
 
