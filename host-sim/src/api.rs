@@ -60,6 +60,10 @@ pub struct HttpOutcome {
     /// The plugin's VM had failed and its fail policy handled the stream
     /// (closed: see `local_response` or `ended`).
     pub fail_policy: Option<FailPolicy>,
+    /// What the plugin set with `proxy_set_property` on the stream (Envoy's
+    /// filter state of the request), as leaf paths and their serialized
+    /// values (the bytes the plugin passed), in path order.
+    pub properties_set: Vec<(Vec<String>, Vec<u8>)>,
 }
 
 impl Host {
@@ -286,6 +290,7 @@ impl HttpStream<'_> {
             route: state.route.selected,
             upstream_cluster: state.route.upstream_cluster,
             fail_policy: state.fail_policy,
+            properties_set: state.properties_set,
         })
     }
 }

@@ -217,6 +217,9 @@ impl Host {
                 self.vms.len() - 1
             }
         };
+        for path in &spec.removed_properties {
+            self.vms[index].state_mut().properties.remove(path);
+        }
         let plugin = PluginState {
             name: spec.name,
             root_id: spec.root_id,
@@ -504,6 +507,40 @@ impl Host {
         let vm = self.vm(plugin.vm)?;
         let p = vm.state_mut().plugins.get_mut(&plugin.root).ok_or_else(|| Error::NotFound("plugin".into()))?;
         p.properties.set(path, value.into()).map_err(|_| Error::NotFound("an empty property path".into()))
+    }
+
+    /// Removes a property for a plugin: the value the test set for it and
+    /// Envoy's default of its VM (the defaults are the proxy's, so every
+    /// plugin of the VM loses it), as on a proxy without it (no node
+    /// metadata, no TLS). `NotFound` when neither had it. A stream's own
+    /// attributes (`request.*`, `response.*`) come from the stream, not
+    /// from here.
+    pub fn remove_property(&mut self, plugin: PluginId, path: &[&str]) -> Result<(), Error> {
+        let vm = self.vm(plugin.vm)?;
+        let state = vm.state_mut();
+        let own = state.plugins.get_mut(&plugin.root).ok_or_else(|| Error::NotFound("plugin".into()))?;
+        let from_plugin = own.properties.remove(path).is_some();
+        let from_vm = state.properties.remove(path).is_some();
+        if from_plugin || from_vm { Ok(()) } else { Err(Error::NotFound(format!("property {}", path.join(".")))) }
+    }
+
+    /// A property as the plugin reads it outside a stream (its root
+    /// context): the test's values, the plugin's own attributes, then the
+    /// VM's. `None` where `proxy_get_property` would answer NotFound.
+    pub fn property(&self, plugin: PluginId, path: &[&str]) -> Option<Value> {
+        self.property_in(plugin.vm, plugin.root, path)
+    }
+
+    /// A property as the plugin reads it in a live stream: what it set on
+    /// the stream first, then the stream's attributes (`request.*`, the
+    /// route...), then what [`Host::property`] sees.
+    pub fn stream_property(&self, stream: crate::StreamId, path: &[&str]) -> Option<Value> {
+        self.property_in(stream.vm, stream.id, path)
+    }
+
+    fn property_in(&self, vm: usize, context_id: u32, path: &[&str]) -> Option<Value> {
+        let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        crate::abi::properties::lookup_in(self.vms.get(vm)?.state(), context_id, &path).ok()
     }
 
     /// Registers a foreign function plugins can call by name.

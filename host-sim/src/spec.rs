@@ -20,6 +20,8 @@ pub struct PluginSpec {
     pub(crate) name: String,
     pub(crate) root_id: String,
     pub(crate) properties: PropertyTree,
+    /// Envoy-default properties removed from the plugin's VM.
+    pub(crate) removed_properties: Vec<Vec<String>>,
     pub(crate) environment: Vec<(String, String)>,
     pub(crate) capabilities: Option<Vec<String>>,
     pub(crate) redacted_headers: Vec<String>,
@@ -39,6 +41,7 @@ impl PluginSpec {
             name: "plugin".into(),
             root_id: String::new(),
             properties: PropertyTree::new(),
+            removed_properties: Vec::new(),
             environment: Vec::new(),
             capabilities: None,
             redacted_headers: Vec::new(),
@@ -124,6 +127,16 @@ impl PluginSpec {
     pub fn property(mut self, path: &[&str], value: impl Into<Value>) -> PluginSpec {
         // A non-empty path cannot fail to set.
         let _ = self.properties.set(path, value.into());
+        self
+    }
+
+    /// Removes one of Envoy's default properties (`node.metadata.LABELS`,
+    /// `connection.mtls`, ...) before the plugin starts, as on a proxy that
+    /// does not provide it: the plugin then reads NotFound. The defaults are
+    /// the VM's (a proxy's node and listener), so every plugin of the VM
+    /// loses it; see [`Host::remove_property`](crate::Host::remove_property).
+    pub fn without_property(mut self, path: &[&str]) -> PluginSpec {
+        self.removed_properties.push(path.iter().map(|s| s.to_string()).collect());
         self
     }
 

@@ -494,6 +494,16 @@ fn logs_lifecycle_start_failures_properties_and_the_official_sdk_are_scenarios()
         assert_eq!(code, 0, "{file}: {out}\n{err}");
         assert!(out.contains("PASS: every expectation held"), "{file}: {out}");
     }
+    let (code, out, err) = run(&["run"], "properties-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        r#"expect.properties_set: expected {"e2e.set": "other"}, found {"e2e.set": "written"}"#,
+        r#"expect.properties: plugin_name: expected "someone-else", found "props-plugin""#,
+        "expect.properties: connection.mtls: expected true, found none (NotFound)",
+        "expect.properties: node.id: expected none (NotFound), found \"sidecar~",
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
     let (code, out, err) = run(&["run"], "logs-fail.toml");
     assert_eq!(code, 1, "{out}\n{err}");
     for failure in [

@@ -63,7 +63,12 @@ pub(crate) fn resolve(state: &VmState, path: &[String]) -> Result<Vec<u8>, Statu
 /// wins, except that maps merge with the maps of lower layers, so a test value
 /// at a leaf (`node.metadata.WORKLOAD_NAME`) keeps its siblings.
 fn lookup(state: &VmState, path: &[String]) -> Result<Value, Status> {
-    let id = state.effective;
+    lookup_in(state, state.effective, path)
+}
+
+/// [`lookup`] in context `id` (a root or a stream), whatever context the
+/// guest has as its effective one.
+pub(crate) fn lookup_in(state: &VmState, id: u32, path: &[String]) -> Result<Value, Status> {
     let mut found: Vec<Value> = Vec::new();
     // Adds a layer's value; whether to keep looking (every value so far is a map).
     fn push(found: &mut Vec<Value>, v: Option<&Value>) -> bool {
@@ -76,7 +81,7 @@ fn lookup(state: &VmState, path: &[String]) -> Result<Value, Status> {
     if !push(&mut found, stream_value) {
         return finish(found);
     }
-    if let Some(plugin) = state.effective_root().and_then(|r| state.plugins.get(&r)) {
+    if let Some(plugin) = state.contexts.root_of(id).and_then(|r| state.plugins.get(&r)) {
         let own = match path {
             [p] if p == "plugin_name" => Some(plugin.name.clone()),
             [p] if p == "plugin_root_id" => Some(plugin.root_id.clone()),

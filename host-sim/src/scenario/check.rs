@@ -273,6 +273,33 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             failures.push(format!("{label}: expect.tick_period: expected {} ms, found {found} ms", want.as_millis()));
         }
     }
+    for ((path, want), (_, found)) in e.properties.iter().zip(&own.properties_read) {
+        let name = path.join(".");
+        let shown = |v: &Option<crate::Value>| match v {
+            Some(crate::Value::String(s)) => format!("{s:?}"),
+            Some(crate::Value::Bytes(b)) => format!("{:?}", String::from_utf8_lossy(b)),
+            Some(crate::Value::Int(n)) => n.to_string(),
+            Some(crate::Value::Uint(n)) => n.to_string(),
+            Some(crate::Value::Bool(b)) => b.to_string(),
+            Some(other) => format!("{other:?}"),
+            None => "none (NotFound)".to_owned(),
+        };
+        if want.as_ref().map(crate::Value::serialize) != found.as_ref().map(crate::Value::serialize) {
+            failures.push(format!(
+                "{label}: expect.properties: {name}: expected {}, found {}",
+                shown(want),
+                shown(found)
+            ));
+        }
+    }
+    if let Some(want) = &e.properties_set {
+        let want: std::collections::BTreeMap<String, String> =
+            want.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(&v.serialize()).into_owned())).collect();
+        if want != stream.properties_set {
+            failures
+                .push(format!("{label}: expect.properties_set: expected {want:?}, found {:?}", stream.properties_set));
+        }
+    }
     if let Some(want) = e.deleted
         && want != own.deleted
     {

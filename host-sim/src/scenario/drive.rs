@@ -277,6 +277,10 @@ impl Driver {
         let here = |e| (index, e);
         let plugin =
             self.plugin(step.plugin).ok_or_else(|| here(Error::NotFound("the plugin did not start".into())))?;
+        for path in &step.remove_properties {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            host.remove_property(plugin, &path).map_err(here)?;
+        }
         for (path, value) in &step.properties {
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             host.set_property(plugin, &path, value.clone()).map_err(here)?;
@@ -499,6 +503,8 @@ fn finish(
         }
     }
     report.fail_policy = outcome.fail_policy.map(|p| p.name().to_owned());
+    report.properties_set =
+        outcome.properties_set.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(v).into_owned())).collect();
     Ok(())
 }
 

@@ -478,6 +478,7 @@ fn step(
             .map(|c| (c.get_ref().id, c.get_ref().args.clone().into_bytes()))
             .collect(),
         shutdown: step.shutdown,
+        remove_properties: step.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
         request,
         id,
         resume,
@@ -759,7 +760,36 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         upstream_cluster: e.upstream_cluster.clone(),
         tcp: e.tcp.as_ref().map(|t| tcp_expect(src, t, &format!("{field}.expect.tcp"))).transpose()?,
         grpc_calls: e.grpc_calls,
+        properties: {
+            let mut read = Vec::new();
+            if let Some(table) = &e.properties {
+                flatten(
+                    src,
+                    table.span(),
+                    table.get_ref(),
+                    &mut Vec::new(),
+                    &mut read,
+                    &format!("{field}.expect.properties"),
+                )?;
+            }
+            let absent = e.absent_properties.iter().map(|p| (dotted(p.get_ref()), None));
+            read.into_iter().map(|(p, v)| (p, Some(v))).chain(absent).collect()
+        },
+        properties_set: match &e.properties_set {
+            Some(table) => {
+                let mut set = Vec::new();
+                let field = format!("{field}.expect.properties_set");
+                flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut set, &field)?;
+                Some(set)
+            }
+            None => None,
+        },
     })
+}
+
+/// A dotted property path as its segments.
+fn dotted(path: &str) -> Vec<String> {
+    path.split('.').map(str::to_owned).collect()
 }
 
 fn expect(src: &Source<'_>, raw: &RawExpect) -> Result<Expect, ScenarioError> {

@@ -212,6 +212,8 @@ pub struct Step {
     pub ticks: u32,
     /// Properties set for the step's plugin first.
     pub properties: Vec<(Vec<String>, Value)>,
+    /// Properties removed for the step's plugin first (before those set).
+    pub remove_properties: Vec<Vec<String>>,
     /// Calls of the plugin's `proxy_on_foreign_function`: id and arguments.
     pub foreign_callbacks: Vec<(u32, Vec<u8>)>,
     /// Shut the step's plugin down at the end of the step.
@@ -409,6 +411,11 @@ pub struct StreamExpect {
     pub tcp: Option<TcpExpect>,
     /// How many gRPC calls and streams the plugin opened in this step.
     pub grpc_calls: Option<usize>,
+    /// After the step: properties as the plugin reads them at its root
+    /// (`None`: NotFound expected).
+    pub properties: Vec<(Vec<String>, Option<Value>)>,
+    /// Exactly what the plugin set on the step's stream.
+    pub properties_set: Option<Vec<(Vec<String>, Value)>>,
 }
 
 /// Expectations on the whole run.

@@ -396,6 +396,10 @@ pub(super) struct RawStep {
     /// then on_delete now or after its proxy_done).
     #[serde(default)]
     pub(super) shutdown: bool,
+    /// Properties removed for the step's plugin first (dotted paths), Envoy's
+    /// defaults of its VM included, as on a proxy without them.
+    #[serde(default)]
+    pub(super) remove_properties: Vec<Spanned<String>>,
     /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,
@@ -720,6 +724,19 @@ pub(super) struct RawStreamExpect {
     /// How many gRPC calls and streams the plugin opened in this step.
     #[serde(default)]
     pub(super) grpc_calls: Option<usize>,
+    /// After the step: properties as the plugin reads them outside a stream
+    /// (nested tables or dotted keys; strings, integers, booleans).
+    #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
+    pub(super) properties: Option<Spanned<toml::Table>>,
+    /// After the step: properties the plugin cannot read (NotFound).
+    #[serde(default)]
+    pub(super) absent_properties: Vec<Spanned<String>>,
+    /// Exactly what the plugin set with proxy_set_property on the step's
+    /// stream (its filter state), as nested tables or dotted keys.
+    #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
+    pub(super) properties_set: Option<Spanned<toml::Table>>,
 }
 
 /// A shared-data entry expected at the end.

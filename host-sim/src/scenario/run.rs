@@ -169,6 +169,13 @@ pub struct StepReport {
     pub tick_period_ms: Option<u128>,
     /// After the step: the plugin's root context was deleted.
     pub deleted: bool,
+    /// What the plugin set with proxy_set_property on the step's stream
+    /// (dotted path and value).
+    pub properties_set: std::collections::BTreeMap<String, String>,
+    /// After the step: the properties its expectations name, serialized as
+    /// the plugin reads them (`None`: NotFound).
+    #[serde(skip)]
+    pub(super) properties_read: Vec<(Vec<String>, Option<crate::Value>)>,
     /// Answers (0-based) that found no pending callout.
     #[serde(skip)]
     pub(super) unused_answers: Vec<usize>,
@@ -209,6 +216,8 @@ impl StepReport {
             on_done: None,
             tick_period_ms: None,
             deleted: false,
+            properties_set: Default::default(),
+            properties_read: Vec::new(),
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -387,6 +396,15 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         report.logs = logs;
         report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
         report.deleted = host.is_deleted(plugin);
+        report.properties_read = step
+            .expect
+            .properties
+            .iter()
+            .map(|(path, _)| {
+                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                (path.clone(), host.property(plugin, &segments))
+            })
+            .collect();
         report.vm_rebuilt = host.rebuilds(plugin).count > rebuilt;
         let failure = host.failure(plugin);
         if failure.is_some() && (report.vm_rebuilt || failure != failed.as_deref()) {

@@ -229,6 +229,9 @@ pub struct HttpStreamState {
     pub protocol: Option<String>,
     /// The plugin's fail policy handled this stream (its VM had failed).
     pub fail_policy: Option<crate::failure::FailPolicy>,
+    /// What the plugin set with `proxy_set_property` on the stream, kept
+    /// when the stream's context is deleted (leaf paths and serialized values).
+    pub properties_set: Vec<(Vec<String>, Vec<u8>)>,
 }
 
 impl HttpStreamState {

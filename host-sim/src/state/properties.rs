@@ -272,24 +272,32 @@ impl PropertyTree {
         Some(removed)
     }
 
-    /// Copies every leaf of `other` over this tree.
-    pub fn merge(&mut self, other: &PropertyTree) {
-        fn walk(prefix: &mut Vec<String>, value: &Value, into: &mut PropertyTree) {
+    /// Every leaf (a value that is not a non-empty map) with its path, in
+    /// path order.
+    pub fn leaves(&self) -> Vec<(Vec<String>, Value)> {
+        fn walk(prefix: &mut Vec<String>, value: &Value, out: &mut Vec<(Vec<String>, Value)>) {
             match value {
                 Value::Map(m) if !m.is_empty() => {
                     for (k, v) in m {
                         prefix.push(k.clone());
-                        walk(prefix, v, into);
+                        walk(prefix, v, out);
                         prefix.pop();
                     }
                 }
-                _ => {
-                    let _ = into.set(prefix, value.clone());
-                }
+                _ => out.push((prefix.clone(), value.clone())),
             }
         }
-        for (k, v) in &other.root {
-            walk(&mut vec![k.clone()], v, self);
+        let mut out = Vec::new();
+        for (k, v) in &self.root {
+            walk(&mut vec![k.clone()], v, &mut out);
+        }
+        out
+    }
+
+    /// Copies every leaf of `other` over this tree.
+    pub fn merge(&mut self, other: &PropertyTree) {
+        for (path, value) in other.leaves() {
+            let _ = self.set(&path, value);
         }
     }
 }

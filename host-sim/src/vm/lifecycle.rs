@@ -130,11 +130,17 @@ impl Vm {
         }
         let state = self.state_mut();
         let kind = state.contexts.remove(id).map(|e| e.kind);
-        state.stream_properties.remove(&id);
+        let set = state.stream_properties.remove(&id);
         match kind {
             Some(ContextKind::Http) => {
                 if let Some(s) = state.http.get_mut(&id) {
                     s.finished = true;
+                    s.properties_set = set
+                        .map(|tree| tree.leaves())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(p, v)| (p, v.serialize()))
+                        .collect();
                 }
             }
             Some(ContextKind::Tcp) => {
