@@ -81,3 +81,44 @@ fn host_initiated_foreign_call_reaches_the_root_with_its_arguments() {
     assert!(noted(&host, root, "foreign 7 4 args"));
     assert!(noted(&host, root, "foreign 8 0 "));
 }
+
+/// Properties read back as the plugin sees them, defaults removed before the
+/// start or between streams, and what the plugin set on its stream.
+fn removed_and_read_back(build: Build) {
+    let spec = spec("props", build).name("props-plugin").without_property(&["connection", "mtls"]);
+    let (mut host, plugin) = load_spec(spec);
+    assert_eq!(host.property(plugin, &["connection", "mtls"]), None, "removed before the start");
+    assert_eq!(host.property(plugin, &["plugin_name"]), Some(Value::String("props-plugin".into())));
+    assert_eq!(host.property(plugin, &["node", "metadata", "NAMESPACE"]), Some(Value::from("default")));
+
+    let outcome = host.run_http(plugin, Request::get("/a"), Response::ok()).unwrap();
+    let headers = outcome.upstream_request.headers.unwrap();
+    assert_eq!(headers.get_str("x-p-mtls"), Some("none"));
+    assert_eq!(headers.get_str("x-p-labels").map(|l| l.starts_with("app=")), Some(true));
+    assert_eq!(outcome.properties_set, [(vec!["e2e".to_owned(), "set".to_owned()], b"written".to_vec())]);
+    assert_eq!(host.property(plugin, &["e2e", "set"]), None, "set on the stream, gone with it");
+
+    host.remove_property(plugin, &["node", "metadata", "LABELS"]).unwrap();
+    let err = host.remove_property(plugin, &["node", "metadata", "LABELS"]).unwrap_err();
+    assert!(err.to_string().contains("property node.metadata.LABELS"), "{err}");
+    let outcome = host.run_http(plugin, Request::get("/b"), Response::ok()).unwrap();
+    assert_eq!(outcome.upstream_request.headers.unwrap().get_str("x-p-labels"), Some("none"));
+
+    let mut stream = host.http_stream(plugin).unwrap();
+    let id = stream.id();
+    stream
+        .request_headers([(":method", "GET"), (":path", "/c"), (":authority", "x"), (":scheme", "https")], true)
+        .unwrap();
+    assert_eq!(host.stream_property(id, &["request", "path"]), Some(Value::from("/c")));
+    assert_eq!(host.stream_property(id, &["e2e", "set"]), Some(Value::Bytes(b"written".to_vec())));
+}
+
+#[test]
+fn properties_removed_and_read_back_wasip1() {
+    removed_and_read_back(Build::WASIP1);
+}
+
+#[test]
+fn properties_removed_and_read_back_native() {
+    removed_and_read_back(Build::Native);
+}
