@@ -108,7 +108,8 @@ fn a_passing_scenario_prints_the_trace_and_metrics_and_exits_0() {
     assert!(out.contains("✋ local response 401"), "{out}");
     assert!(out.contains("clock advanced 1000 ms"), "{out}");
     assert!(out.contains("# TYPE header_decode_decode_ok counter\nheader_decode_decode_ok 1\n"), "{out}");
-    assert!(out.contains("PASS: every expectation held (2 streams)"), "{out}");
+    assert!(out.contains("PASS: every expectation held (3 streams)"), "{out}");
+    assert!(out.contains("grpc-status: 16"), "a gRPC request's local reply is trailers-only gRPC: {out}");
     assert!(err.is_empty(), "{err}");
 }
 
@@ -120,7 +121,8 @@ fn json_output_is_one_report() {
     assert_eq!(report["failures"].as_array().unwrap().len(), 0);
     assert_eq!(report["steps"][0]["name"], "valid token");
     assert_eq!(report["steps"][1]["local_response"][0], 401);
-    assert!(report["prometheus"].as_str().unwrap().contains("header_decode_rejected 1"));
+    assert!(report["prometheus"].as_str().unwrap().contains("header_decode_rejected 2"));
+    assert_eq!(report["steps"][2]["client_body"], "", "a gRPC local reply has no body");
 }
 
 #[test]

@@ -152,7 +152,12 @@ fn a_grpc_request_failed_closed_gets_grpc_status_unavailable() {
     let request = Request::post("/pkg.Svc/Call", "\0\0\0\0\0").header("content-type", "application/grpc");
     let outcome = host.run_http(plugin, request, Response::ok()).unwrap();
     let headers = outcome.client_response.headers.unwrap();
-    assert_eq!((headers.get_str(":status"), headers.get_str("grpc-status")), (Some("503"), Some("14")));
+    // Envoy's sendLocalReply answers a gRPC request with a trailers-only
+    // gRPC reply: HTTP 200, the status in grpc-status, no body.
+    assert_eq!((headers.get_str(":status"), headers.get_str("grpc-status")), (Some("200"), Some("14")));
+    assert_eq!(headers.get_str("content-type"), Some("application/grpc"));
+    assert!(outcome.client_response.body.is_empty() && outcome.client_response.end_of_stream);
+    assert_eq!(outcome.local_response.map(|l| l.status_code), Some(503), "the reply Envoy was asked for");
 }
 
 #[test]

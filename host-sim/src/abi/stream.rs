@@ -102,6 +102,7 @@ fn send_local_response(
                 map
             },
             grpc_status: u32::try_from(grpc).ok(),
+            grpc_request: false,
         };
         let mut response = response;
         if state.policy.profile == crate::HostProfile::Kong {
@@ -112,6 +113,9 @@ fn send_local_response(
         if stream.ended.is_some() {
             return Ok(());
         }
+        // nginx (Kong) sends the reply as is; Envoy turns it into a gRPC one.
+        response.grpc_request = state.policy.profile != crate::HostProfile::Kong
+            && crate::state::http::is_grpc_request(stream.request.headers.as_ref());
         if stream.response.sent.headers.is_some() {
             // Too late for a reply: Envoy resets the stream.
             stream.ended = Some(EndReason::Reset);

@@ -93,6 +93,7 @@ pub(crate) fn fail_stream_reply(grpc_request: bool) -> LocalResponse {
         body: Vec::new(),
         headers: HeaderMap::new(),
         grpc_status: grpc_request.then_some(GRPC_UNAVAILABLE),
+        grpc_request,
     }
 }
 

@@ -17,12 +17,7 @@ use crate::vm::state::Callback;
 /// has no response headers yet, a reset when the response has started.
 fn fail_closed(stream: &mut HttpStreamState) {
     if stream.response.sent.headers.is_none() {
-        let grpc = stream
-            .request
-            .headers
-            .as_ref()
-            .and_then(|h| h.get_str("content-type"))
-            .is_some_and(|t| t.starts_with("application/grpc"));
+        let grpc = crate::state::http::is_grpc_request(stream.request.headers.as_ref());
         stream.end_with_reply(fail_stream_reply(grpc));
     } else if !stream.response.sent.end_of_stream {
         stream.ended = Some(EndReason::Reset);

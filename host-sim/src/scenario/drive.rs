@@ -499,7 +499,7 @@ fn finish(
         report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
         if report.client_response.is_none() {
             report.client_response = Some(text(&local.client_headers()));
-            report.client_body = lossy(&local.body);
+            report.client_body = lossy(local.client_body());
         }
     }
     report.fail_policy = outcome.fail_policy.map(|p| p.name().to_owned());

@@ -172,13 +172,42 @@ pub struct LocalResponse {
     pub headers: HeaderMap,
     /// gRPC status, or `None` when the guest passed -1.
     pub grpc_status: Option<u32>,
+    /// The request was a gRPC request: the client gets Envoy's trailers-only
+    /// gRPC reply instead of an HTTP one (see [`LocalResponse::client_headers`]).
+    pub grpc_request: bool,
 }
 
 impl LocalResponse {
-    /// The response headers a client receives: `:status`, the plugin's
-    /// headers, `content-length` and (for a body) `content-type`.
+    /// The response headers a client receives, as Envoy's `sendLocalReply`
+    /// builds them (`source/common/http/utility.cc`):
+    ///
+    /// - HTTP: `:status`, the plugin's headers, `content-length` and (for a
+    ///   body) `content-type: text/plain`. The gRPC status is not used.
+    /// - gRPC request: a trailers-only reply: `:status 200`, the plugin's
+    ///   headers, `content-type: application/grpc`, `grpc-status` (unless the
+    ///   plugin set one: its status, or the HTTP status mapped as
+    ///   `Grpc::Utility::httpToGrpcStatus` maps it), `grpc-message` (the body
+    ///   without one trailing newline, percent-encoded), no `content-length`
+    ///   and no body.
     pub fn client_headers(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
+        if self.grpc_request {
+            h.add(b":status", b"200");
+            for (k, v) in self.headers.entries() {
+                h.add(k, v);
+            }
+            h.replace(b"content-type", b"application/grpc");
+            if h.get(b"grpc-status").is_none() {
+                let status = self.grpc_status.unwrap_or_else(|| http_to_grpc_status(self.status_code));
+                h.add(b"grpc-status", status.to_string().as_bytes());
+            }
+            let message = self.body.strip_suffix(b"\n").unwrap_or(&self.body);
+            if !message.is_empty() {
+                h.replace(b"grpc-message", &percent_encode(message));
+            }
+            h.remove(b"content-length");
+            return h;
+        }
         h.add(b":status", self.status_code.to_string().as_bytes());
         for (k, v) in self.headers.entries() {
             h.add(k, v);
@@ -186,12 +215,54 @@ impl LocalResponse {
         if !self.body.is_empty() && h.get(b"content-type").is_none() {
             h.add(b"content-type", b"text/plain");
         }
-        if let Some(status) = self.grpc_status {
-            h.replace(b"grpc-status", status.to_string().as_bytes());
-        }
         h.replace(b"content-length", self.body.len().to_string().as_bytes());
         h
     }
+
+    /// The body the client receives: none for a gRPC request (its message
+    /// is in `grpc-message`).
+    pub fn client_body(&self) -> &[u8] {
+        if self.grpc_request { &[] } else { &self.body }
+    }
+}
+
+/// Envoy's `Grpc::Utility::httpToGrpcStatus` (`source/common/grpc/status.cc`).
+pub fn http_to_grpc_status(http_status: u32) -> u32 {
+    match http_status {
+        400 => 13,                   // INTERNAL
+        401 => 16,                   // UNAUTHENTICATED
+        403 => 7,                    // PERMISSION_DENIED
+        404 => 12,                   // UNIMPLEMENTED
+        429 | 502 | 503 | 504 => 14, // UNAVAILABLE
+        _ => 2,                      // UNKNOWN
+    }
+}
+
+/// Envoy's `Http::Utility::PercentEncoding::encode` for `grpc-message`:
+/// bytes outside printable ASCII, and `%`, become `%XX`.
+fn percent_encode(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for &b in text {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
+}
+
+/// Whether request headers are a gRPC request as Envoy decides
+/// (`Grpc::Common::isGrpcRequestHeaders`): a `:path`, and `content-type`
+/// `application/grpc`, `application/grpc+<codec>` or `application/grpc;...`
+/// (gRPC-Web is not gRPC).
+pub fn is_grpc_request(headers: Option<&HeaderMap>) -> bool {
+    let Some(headers) = headers else { return false };
+    let Some(content_type) = headers.get(b"content-type") else { return false };
+    headers.get(b":path").is_some()
+        && (content_type == b"application/grpc"
+            || content_type.starts_with(b"application/grpc+")
+            || content_type.starts_with(b"application/grpc;"))
 }
 
 /// How a stream ended before both directions completed normally.
@@ -260,11 +331,12 @@ impl HttpStreamState {
     pub fn end_with_reply(&mut self, reply: LocalResponse) {
         self.end_locally();
         let headers = reply.client_headers();
+        let body = reply.client_body().to_vec();
         let flow = &mut self.response;
         flow.headers = Some(headers.clone());
-        flow.body = reply.body.clone();
+        flow.body = body.clone();
         flow.stopped = None;
-        flow.sent = Message { headers: Some(headers), body: reply.body.clone(), trailers: None, end_of_stream: true };
+        flow.sent = Message { headers: Some(headers), body, trailers: None, end_of_stream: true };
         self.local_response = Some(reply);
     }
 }
@@ -312,12 +384,50 @@ mod tests {
             details: "denied".into(),
             body: b"no".to_vec(),
             headers: HeaderMap::from_pairs([("x-why", "policy")]),
-            grpc_status: None,
+            grpc_status: Some(5),
+            grpc_request: false,
         };
         let h = lr.client_headers();
         assert_eq!(h.get(b":status"), Some(&b"403"[..]));
         assert_eq!(h.get(b"content-length"), Some(&b"2"[..]));
         assert_eq!(h.get(b"x-why"), Some(&b"policy"[..]));
+        assert_eq!(h.get(b"grpc-status"), None, "not a gRPC request: Envoy ignores the gRPC status");
+        assert_eq!(lr.client_body(), b"no");
+    }
+
+    #[test]
+    fn a_local_response_to_a_grpc_request_is_trailers_only() {
+        let mut lr = LocalResponse {
+            status_code: 403,
+            details: "denied".into(),
+            body: b"no entry: 100% sure\n".to_vec(),
+            headers: HeaderMap::from_pairs([("x-why", "policy"), ("content-type", "text/html")]),
+            grpc_status: None,
+            grpc_request: true,
+        };
+        let h = lr.client_headers();
+        let shown: Vec<(String, String)> = h.to_strings();
+        let want = [
+            (":status", "200"),
+            ("x-why", "policy"),
+            ("content-type", "application/grpc"),
+            ("grpc-status", "7"),
+            ("grpc-message", "no entry: 100%25 sure"),
+        ];
+        assert_eq!(shown, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        assert!(lr.client_body().is_empty(), "the message is in grpc-message");
+        lr.grpc_status = Some(16);
+        assert_eq!(lr.client_headers().get_str("grpc-status"), Some("16"), "the plugin's status wins");
+        lr.headers = HeaderMap::from_pairs([("grpc-status", "3")]);
+        assert_eq!(lr.client_headers().get_str("grpc-status"), Some("3"), "a grpc-status header the plugin set stays");
+        assert_eq!(
+            [400, 401, 404, 429, 502, 503, 504, 500, 200].map(http_to_grpc_status),
+            [13, 16, 12, 14, 14, 14, 14, 2, 2]
+        );
+        let grpc = |ct: &str| is_grpc_request(Some(&HeaderMap::from_pairs([(":path", "/s/M"), ("content-type", ct)])));
+        assert!(grpc("application/grpc") && grpc("application/grpc+proto") && grpc("application/grpc; charset=x"));
+        assert!(!grpc("application/grpc-web") && !grpc("application/json"));
+        assert!(!is_grpc_request(Some(&HeaderMap::from_pairs([("content-type", "application/grpc")]))), "no :path");
     }
 }
 

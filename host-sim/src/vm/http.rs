@@ -339,13 +339,14 @@ impl Vm {
         }
         stream.end_locally();
         let headers = reply.client_headers();
+        let body = reply.client_body().to_vec();
         let flow = &mut stream.response;
         flow.headers = Some(headers);
-        flow.received_end = reply.body.is_empty();
+        flow.received_end = body.is_empty();
         self.deliver_headers(id, true)?;
-        if !reply.body.is_empty() {
+        if !body.is_empty() {
             let flow = self.flow_mut(id, true)?;
-            flow.body = reply.body;
+            flow.body = body;
             flow.received_end = true;
             if matches!(flow.stopped, Some(Stop::Headers)) {
                 flow.body_pending = true;
