@@ -47,7 +47,7 @@ const PAUSE_RESPONSE: &str = r#"(module
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
-/// `e2e-root`, `e2e-props`), `kitchen-sink.wasm` and `http-headers.wasm` (the official SDK's guests),
+/// `e2e-root`, `e2e-props`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
 /// `tick-in-stream.wasm` and `pause-response.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
@@ -77,6 +77,7 @@ fn workdir() -> &'static Path {
         for (manifest, file) in [
             ("tests/official-guests/kitchen-sink", "kitchen-sink.wasm"),
             ("tests/official-guests/http-headers", "http-headers.wasm"),
+            ("tests/official-guests/grpc-tcp", "grpc-tcp.wasm"),
         ] {
             let wasm = Guest::manifest_dir(manifest).bytes().expect("the official SDK's guest builds");
             std::fs::write(dir.join(file), wasm).unwrap();
