@@ -31,7 +31,8 @@ use crate::state::properties::PropertyTree;
 ///     .limits(Limits { log_line_bytes: 4096, ..Limits::default() });
 /// # let _ = spec;
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Bytes of one log line: a `proxy_log` message, or what one `fd_write`
     /// writes to stdout/stderr (default 1 MiB).
@@ -227,7 +228,7 @@ impl fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "exceeded the limit `{}` of {} {} ({}; raise it with PluginSpec::limits)",
+            "exceeded the limit `{}` of {} {} ({}; raise it with PluginSpec::limits, or a scenario plugin's `limits`)",
             self.limit.name(),
             self.value,
             self.limit.unit(),
@@ -352,7 +353,7 @@ mod tests {
         let err = limits.check(Limit::LogLineBytes, 11, || "proxy_log of 11 bytes".into()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "exceeded the limit `log_line_bytes` of 10 bytes (proxy_log of 11 bytes; raise it with PluginSpec::limits)"
+            "exceeded the limit `log_line_bytes` of 10 bytes (proxy_log of 11 bytes; raise it with PluginSpec::limits, or a scenario plugin's `limits`)"
         );
     }
 

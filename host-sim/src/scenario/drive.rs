@@ -277,6 +277,9 @@ impl Driver {
         let here = |e| (index, e);
         let plugin =
             self.plugin(step.plugin).ok_or_else(|| here(Error::NotFound("the plugin did not start".into())))?;
+        if let Some(level) = step.log_level {
+            host.set_log_level(level);
+        }
         for path in &step.remove_properties {
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             host.remove_property(plugin, &path).map_err(here)?;

@@ -80,6 +80,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         named(&src, raw.profile.as_deref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
     let routes = route_table(&src, &raw.virtual_hosts)?;
     let clock = super::clock::clock(&src, raw.clock.as_ref())?;
+    let options = clock.apply(host_options(&src, raw.host.as_ref())?);
     Ok(Scenario {
         file: file.to_path_buf(),
         plugins,
@@ -90,9 +91,41 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         strict: raw.strict,
         shared_data,
         clock,
+        options,
         steps,
         expect,
     })
+}
+
+/// `[host]`: the host options a scenario sets, the others at their defaults.
+fn host_options(src: &Source<'_>, raw: Option<&super::raw::RawHost>) -> Result<crate::HostOptions, ScenarioError> {
+    let mut options = crate::HostOptions::default();
+    let Some(raw) = raw else { return Ok(options) };
+    if let Some(bytes) = raw.memory_limit {
+        options.memory_limit = bytes;
+    }
+    if let Some(d) = &raw.cpu_deadline {
+        options.cpu_deadline = Some(duration(src, d, "host.cpu_deadline", "\"1s\" or \"200ms\"")?);
+    }
+    options.fuel = raw.fuel.or(options.fuel);
+    if let Some(level) = log_level(src, raw.log_level.as_ref(), "host.log_level")? {
+        options.log_level = level;
+    }
+    options.seed = raw.seed.unwrap_or(options.seed);
+    Ok(options)
+}
+
+/// A log level by its name (`LEVELS`).
+fn log_level(
+    src: &Source<'_>,
+    name: Option<&RawSpanned<String>>,
+    field: &str,
+) -> Result<Option<crate::LogLevel>, ScenarioError> {
+    let parse = |n: &str| {
+        let index = LEVELS.iter().position(|l| *l == n)?;
+        crate::LogLevel::from_u32(index as u32)
+    };
+    named(src, name.map(|n| &**n), field, parse, &LEVELS)
 }
 
 /// The failure statuses a foreign function can answer with, by name.
@@ -270,6 +303,10 @@ fn plugin_setup(
         environment: string_table(src, raw.environment.as_deref(), &sub("environment"))?,
         fail_policy,
         rebuild,
+        limits: raw.limits.as_ref().map(|l| *l.get_ref()).unwrap_or_default(),
+        capabilities: raw.capabilities.clone(),
+        redact_headers: raw.redact_headers.clone(),
+        remove_properties: raw.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
         expect: PluginExpect {
             start_fails: expect.start_fails,
             start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
@@ -479,6 +516,7 @@ fn step(
             .collect(),
         shutdown: step.shutdown,
         remove_properties: step.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
+        log_level: log_level(src, step.log_level.as_ref(), &format!("{field}.log_level"))?,
         request,
         id,
         resume,

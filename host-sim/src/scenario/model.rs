@@ -34,6 +34,8 @@ pub struct Scenario {
     pub shared_data: Vec<SharedData>,
     /// Where the clocks start (`[clock]`).
     pub clock: super::clock::ClockStart,
+    /// Host-wide options (`[host]`), the clocks applied on top.
+    pub options: crate::HostOptions,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// Expectations on the whole run.
@@ -65,6 +67,14 @@ pub struct PluginSetup {
     pub fail_policy: Option<FailPolicy>,
     /// Rebuilding a failed VM.
     pub rebuild: Option<Rebuild>,
+    /// What the plugin may make the host spend.
+    pub limits: crate::Limits,
+    /// The host functions the plugin may call (`None`: all).
+    pub capabilities: Option<Vec<String>>,
+    /// Headers the plugin cannot see.
+    pub redact_headers: Vec<String>,
+    /// Envoy's default properties removed before the plugin starts.
+    pub remove_properties: Vec<Vec<String>>,
     /// Expectations on its VM.
     pub expect: PluginExpect,
 }
@@ -214,6 +224,8 @@ pub struct Step {
     pub properties: Vec<(Vec<String>, Value)>,
     /// Properties removed for the step's plugin first (before those set).
     pub remove_properties: Vec<Vec<String>>,
+    /// The log level plugins see from this step on.
+    pub log_level: Option<crate::LogLevel>,
     /// Calls of the plugin's `proxy_on_foreign_function`: id and arguments.
     pub foreign_callbacks: Vec<(u32, Vec<u8>)>,
     /// Shut the step's plugin down at the end of the step.

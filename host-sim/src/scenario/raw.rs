@@ -82,6 +82,23 @@ pub(super) struct RawScenario {
     /// Rebuild a failed VM for the next stream, at most `max` per `interval`.
     #[serde(default)]
     pub(super) rebuild: Option<Spanned<RawRebuild>>,
+    /// What the plugin may make the host spend (host-sim's `Limits`; each
+    /// field left out keeps its default).
+    #[serde(default)]
+    pub(super) limits: Option<Spanned<crate::Limits>>,
+    /// Envoy's `capability_restriction_config`: the host functions (and
+    /// WASI functions) the plugin may call; the others are refused.
+    #[serde(default)]
+    pub(super) capabilities: Option<Vec<String>>,
+    /// Request and response headers the plugin cannot see.
+    #[serde(default)]
+    pub(super) redact_headers: Vec<String>,
+    /// Envoy's default properties removed before the plugin starts (dotted paths).
+    #[serde(default)]
+    pub(super) remove_properties: Vec<Spanned<String>>,
+    /// Host-wide options.
+    #[serde(default)]
+    pub(super) host: Option<RawHost>,
     /// Several plugins, each with its own fields; steps name one by `id`
     /// (the first when they name none). Not together with `plugin`.
     #[serde(default)]
@@ -137,6 +154,10 @@ impl RawScenario {
             environment: self.environment.take(),
             fail_policy: self.fail_policy.take(),
             rebuild: self.rebuild.take(),
+            limits: self.limits.take(),
+            capabilities: self.capabilities.take(),
+            redact_headers: std::mem::take(&mut self.redact_headers),
+            remove_properties: std::mem::take(&mut self.remove_properties),
         };
         (given, plugin)
     }
@@ -160,6 +181,10 @@ impl RawPlugin {
             .or_else(|| values.iter().find_map(|(n, v)| Some((*n, v.as_ref()?.span()))))
             .or_else(|| tables.iter().find_map(|(n, v)| Some((*n, v.as_ref()?.span()))))
             .or_else(|| self.rebuild.as_ref().map(|r| ("rebuild", r.span())))
+            .or_else(|| self.limits.as_ref().map(|r| ("limits", r.span())))
+            .or_else(|| self.remove_properties.first().map(|r| ("remove_properties", r.span())))
+            .or_else(|| self.capabilities.as_ref().map(|_| ("capabilities", 0..0)))
+            .or_else(|| (!self.redact_headers.is_empty()).then_some(("redact_headers", 0..0)))
     }
 }
 
@@ -256,6 +281,42 @@ pub(super) struct RawPlugin {
     /// Rebuilding the plugin's failed VM.
     #[serde(default)]
     pub(super) rebuild: Option<Spanned<RawRebuild>>,
+    /// What the plugin may make the host spend (host-sim's `Limits`; each
+    /// field left out keeps its default).
+    #[serde(default)]
+    pub(super) limits: Option<Spanned<crate::Limits>>,
+    /// Envoy's `capability_restriction_config`: the host functions (and
+    /// WASI functions) the plugin may call; the others are refused.
+    #[serde(default)]
+    pub(super) capabilities: Option<Vec<String>>,
+    /// Request and response headers the plugin cannot see.
+    #[serde(default)]
+    pub(super) redact_headers: Vec<String>,
+    /// Envoy's default properties removed before the plugin starts (dotted paths).
+    #[serde(default)]
+    pub(super) remove_properties: Vec<Spanned<String>>,
+}
+
+/// Host-wide options (`HostOptions`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHost {
+    /// Memory cap per VM in bytes (default Envoy's 1 GiB).
+    #[serde(default)]
+    pub(super) memory_limit: Option<usize>,
+    /// CPU deadline of one guest call, a duration such as "1s" (default 1s).
+    #[serde(default)]
+    pub(super) cpu_deadline: Option<Spanned<String>>,
+    /// Fuel budget of one guest call (default: unlimited).
+    #[serde(default)]
+    pub(super) fuel: Option<u64>,
+    /// What proxy_get_log_level reports at start: trace (default), debug,
+    /// info, warn, error, critical.
+    #[serde(default)]
+    pub(super) log_level: Option<Spanned<String>>,
+    /// Seed of the VMs' random_get.
+    #[serde(default)]
+    pub(super) seed: Option<u64>,
 }
 
 /// Where the clocks start.
@@ -400,6 +461,9 @@ pub(super) struct RawStep {
     /// defaults of its VM included, as on a proxy without them.
     #[serde(default)]
     pub(super) remove_properties: Vec<Spanned<String>>,
+    /// The log level plugins see from now on (proxy_get_log_level), set first.
+    #[serde(default)]
+    pub(super) log_level: Option<Spanned<String>>,
     /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,

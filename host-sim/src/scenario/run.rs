@@ -324,7 +324,17 @@ fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError
     if let Some(rule) = setup.rebuild {
         spec = spec.rebuild(rule);
     }
-    Ok(spec)
+    if let Some(functions) = &setup.capabilities {
+        spec = spec.allow_capabilities(functions.iter().cloned());
+    }
+    if !setup.redact_headers.is_empty() {
+        spec = spec.redact_headers(&setup.redact_headers);
+    }
+    for path in &setup.remove_properties {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        spec = spec.without_property(&path);
+    }
+    Ok(spec.limits(setup.limits))
 }
 
 /// Loads the scenario's plugins on a new host, runs every step, and checks
@@ -332,7 +342,7 @@ fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError
 pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     let plugin_shown = scenario.plugins.iter().map(|p| shown(&p.plugin)).collect::<Vec<_>>().join(", ");
     let specs = scenario.plugins.iter().map(|p| spec(scenario, p)).collect::<Result<Vec<_>, _>>()?;
-    let mut host = Host::with_options(scenario.clock.apply(crate::HostOptions::default()));
+    let mut host = Host::with_options(scenario.options.clone());
     host.set_profile(scenario.profile);
     host.set_strict(scenario.strict);
     host.set_routes(scenario.routes.clone());

@@ -1,7 +1,10 @@
 //! End-to-end faults guest. The root installs the SDK's `log` logger and
 //! logs one line per level in `on_configure` (`configure <level>`); the host's
-//! level decides which reach `proxy_log`. A request to `/panic` panics in
-//! user code; with the plugin configuration `panic-on-tick` the tick panics.
+//! level decides which reach `proxy_log`. Each tick re-reads the host's
+//! level (`logging::refresh_level`, as a hand-written root does where it
+//! wants) and logs `tick` at info and `tick detail` at debug. A request to
+//! `/panic` panics in user code; with the plugin configuration
+//! `panic-on-tick` the tick panics.
 #![no_std]
 
 extern crate alloc;
@@ -34,7 +37,9 @@ impl RootContext for Root {
         if self.panic_on_tick {
             panic!("tick exploded");
         }
+        logging::refresh_level();
         log::info!("tick");
+        log::debug!("tick detail");
     }
 
     fn new_http_context(&mut self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
