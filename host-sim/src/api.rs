@@ -124,6 +124,11 @@ impl HttpStream<'_> {
 
     fn drive(&mut self, f: impl FnOnce(&mut crate::vm::Vm, u32) -> Result<Action, Error>) -> Result<Action, Error> {
         let id = self.stream.id;
+        let now = self.host.monotonic_ns();
+        if let Some(stream) = self.host.vm(self.stream.vm)?.state_mut().http.get_mut(&id) {
+            // An event from a peer restarts Envoy's stream idle timer.
+            stream.last_activity_ns = now;
+        }
         self.host.on_vm(self.stream.vm, |vm| f(vm, id))
     }
 

@@ -45,6 +45,13 @@ pub struct HostOptions {
     /// (default a day: a real proxy's clock is never near 0, and the Go
     /// runtime refuses one that reads 0). Only [`Host::advance`] moves it.
     pub monotonic_ns: u64,
+    /// Envoy's `stream_idle_timeout` (default 5 minutes; `None`: off): an
+    /// HTTP stream without an event from the client or the upstream for
+    /// this long, paused by a plugin that never resumes it (a callout to a
+    /// failed VM is never answered) or waiting for its peer, ends when
+    /// [`Host::advance`] passes it: 504 `stream timeout` if the whole
+    /// request was received, 408 if not, a reset once the response started.
+    pub stream_idle_timeout: Option<Duration>,
 }
 
 impl Default for HostOptions {
@@ -59,6 +66,7 @@ impl Default for HostOptions {
             fuel: None,
             realtime_ns: crate::state::clock::DEFAULT_EPOCH_NS,
             monotonic_ns: crate::state::clock::DEFAULT_MONOTONIC_NS,
+            stream_idle_timeout: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -288,6 +296,41 @@ impl Host {
             }
         };
         let mut deliveries: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+        // Streams idle for stream_idle_timeout end in time order with the
+        // ticks and callout timeouts.
+        while let Some((at, vm, id)) = self.next_idle_stream(target) {
+            self.deliver_due(at, &mut deliveries)?;
+            let idle = self.options.stream_idle_timeout.unwrap_or_default();
+            self.on_vm(vm, |vm| vm.stream_idle_timeout(id, idle))?;
+        }
+        self.deliver_due(target, &mut deliveries)
+    }
+
+    /// The first HTTP stream whose idle timeout falls due by `target`:
+    /// when, its VM and its id.
+    fn next_idle_stream(&self, target: u64) -> Option<(u64, usize, u32)> {
+        let idle = u64::try_from(self.options.stream_idle_timeout?.as_nanos()).unwrap_or(u64::MAX);
+        self.vms
+            .iter()
+            .enumerate()
+            .flat_map(|(index, vm)| {
+                vm.state()
+                    .http
+                    .iter()
+                    .filter(|(_, s)| !s.finished && s.ended.is_none() && !s.idle_timed_out)
+                    .map(move |(id, s)| (s.last_activity_ns.saturating_add(idle), index, *id))
+            })
+            .filter(|(at, _, _)| *at <= target)
+            .min()
+    }
+
+    /// Ticks and callout timeouts due up to `target`, in time order, then the
+    /// clock at `target`.
+    fn deliver_due(
+        &mut self,
+        target: u64,
+        deliveries: &mut std::collections::HashMap<usize, usize>,
+    ) -> Result<(), Error> {
         loop {
             let (tick, timeout) = {
                 let mut world = self.world();

@@ -349,3 +349,103 @@ fn a_strict_mode_violation_is_an_error_under_any_policy() {
     assert_eq!(outcome.fail_policy, None);
     assert!(host.logs_at(LogLevel::Info).contains(&"request headers".to_owned()));
 }
+
+/// Pauses every request in its headers with an HTTP call (no timeout) it
+/// never answers the stream for; ticks every second and traps in `on_tick`
+/// when configured with `trap`.
+fn pauser() -> Vec<u8> {
+    let mut w = Wat::default();
+    let body = format!(
+        r#"(global $trapping (mut i32) (i32.const 0))
+  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
+    (drop (call $tick_period (i32.const 1000)))
+    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $trapping (i32.const 1))))
+    (i32.const 1))
+  (func (export "proxy_on_tick") (param i32) (if (global.get $trapping) (then unreachable)))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {call} (i32.const 1))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) {log} (i32.const 0))"#,
+        call = w.http_call(0),
+        log = w.log("proxy_on_response_headers"),
+    );
+    let imports = format!(
+        r#"{LOG} {HTTP_CALL}
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_2_1", &imports, &body)
+}
+
+/// A stream paused when its VM fails stays paused, as in Envoy (the callout
+/// answer is dropped, nothing resumes it), until Envoy's stream idle
+/// timeout (5 minutes) ends it: fail open lets the 504 `stream timeout`
+/// through, fail closed answers 503 `wasm_fail_stream` from the failed
+/// filter instead.
+#[test]
+fn a_stream_paused_when_its_vm_fails_ends_at_the_stream_idle_timeout() {
+    for (policy, status, details) in
+        [(FailPolicy::Open, 504, "stream_idle_timeout"), (FailPolicy::Closed, 503, "wasm_fail_stream")]
+    {
+        let mut host = Host::new();
+        let plugin = host.load(PluginSpec::from_bytes(pauser()).configuration("trap").fail_policy(policy)).unwrap();
+        let mut stream = host.http_stream(plugin).unwrap();
+        let id = stream.id();
+        assert_ne!(stream.request_headers(request(), true).unwrap(), Action::Continue);
+        host.advance(Duration::from_secs(1)).unwrap();
+        assert!(host.failure(plugin).unwrap().starts_with("proxy_on_tick"), "{policy:?}");
+        host.advance(Duration::from_secs(298)).unwrap();
+        assert!(!host.http(id).unwrap().is_finished(), "{policy:?}: still paused at 299 s");
+        host.advance(Duration::from_secs(1)).unwrap();
+        let stream = host.http(id).unwrap();
+        assert!(stream.is_finished(), "{policy:?}: ended at 300 s");
+        let outcome = stream.complete().unwrap();
+        let headers = outcome.client_response.headers.unwrap();
+        assert_eq!(headers.get_str(":status"), Some(status.to_string().as_str()), "{policy:?}");
+        assert_eq!(outcome.local_response.map(|l| l.details), Some(details.to_owned()));
+        assert!(outcome.upstream_request.headers.is_none(), "never forwarded");
+        let trace = host.logs_at(LogLevel::Debug);
+        assert!(trace.iter().any(|l| l.contains("no activity for 300s (Envoy's stream_idle_timeout)")), "{trace:?}");
+        assert!(guest_calls(&host).is_empty(), "{policy:?}: the failed guest is not called");
+    }
+}
+
+/// The idle timeout is Envoy's for any stream: one a healthy plugin never
+/// resumes gets the 504 through the plugin's own response callbacks; a
+/// request whose client stopped sending gets 408; a stream whose response
+/// started is reset; an event restarts the timer; it can be turned off.
+#[test]
+fn the_stream_idle_timeout_ends_streams_nobody_moves() {
+    let mut host = Host::new();
+    let plugin = host.load(PluginSpec::from_bytes(pauser())).unwrap();
+    let mut paused = host.http_stream(plugin).unwrap();
+    paused.request_headers(request(), true).unwrap();
+    let paused = paused.id();
+    let mut partial = host.http_stream(plugin).unwrap();
+    partial.request_headers(request(), false).unwrap();
+    let partial = partial.id();
+    host.advance(Duration::from_secs(200)).unwrap();
+    host.http(partial).unwrap().request_body("more", false).unwrap();
+    host.advance(Duration::from_secs(100)).unwrap();
+    let outcome = host.http(paused).unwrap().complete().unwrap();
+    assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("504"));
+    assert_eq!(outcome.client_response.body, b"stream timeout");
+    assert_eq!(guest_calls(&host), ["proxy_on_response_headers"], "the reply passed the plugin");
+    assert!(!host.http(partial).unwrap().is_finished(), "its body restarted the timer at 200 s");
+    host.advance(Duration::from_secs(200)).unwrap();
+    let outcome = host.http(partial).unwrap().complete().unwrap();
+    assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("408"), "the request was not whole");
+
+    let mut started = host.http_stream(plugin).unwrap();
+    started.request_headers(request(), true).unwrap();
+    let started = started.id();
+    host.http(started).unwrap().response_headers([(":status", "200")], false).unwrap();
+    host.advance(Duration::from_secs(300)).unwrap();
+    assert_eq!(host.http(started).unwrap().ended(), Some(EndReason::Reset));
+
+    let options = host_sim::HostOptions { stream_idle_timeout: None, ..Default::default() };
+    let mut host = Host::with_options(options);
+    let plugin = host.load(PluginSpec::from_bytes(pauser())).unwrap();
+    let mut stream = host.http_stream(plugin).unwrap();
+    stream.request_headers(request(), true).unwrap();
+    let id = stream.id();
+    host.advance(Duration::from_secs(3600)).unwrap();
+    assert!(!host.http(id).unwrap().is_finished(), "no idle timeout");
+}

@@ -454,6 +454,8 @@ fn skipped(stream: &HttpStream<'_>) -> String {
     if let Some(local) = stream.local_response() {
         if local.details == FAIL_STREAM_DETAILS {
             format!("the plugin's VM failed: fail closed answered locally ({})", local.status_code)
+        } else if local.details == crate::state::http::STREAM_IDLE_TIMEOUT_DETAILS {
+            format!("nothing moved the stream: Envoy's stream idle timeout answered ({})", local.status_code)
         } else {
             format!("the plugin answered locally ({})", local.status_code)
         }

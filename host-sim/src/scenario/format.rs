@@ -112,6 +112,10 @@ fn host_options(src: &Source<'_>, raw: Option<&super::raw::RawHost>) -> Result<c
         options.log_level = level;
     }
     options.seed = raw.seed.unwrap_or(options.seed);
+    if let Some(d) = &raw.stream_idle_timeout {
+        let idle = duration(src, d, "host.stream_idle_timeout", "\"5m\" or \"0s\" (off)")?;
+        options.stream_idle_timeout = (!idle.is_zero()).then_some(idle);
+    }
     Ok(options)
 }
 

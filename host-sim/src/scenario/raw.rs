@@ -317,6 +317,10 @@ pub(super) struct RawHost {
     /// Seed of the VMs' random_get.
     #[serde(default)]
     pub(super) seed: Option<u64>,
+    /// Envoy's stream_idle_timeout: a duration ("5m", the default; "0s"
+    /// turns it off, as in Envoy).
+    #[serde(default)]
+    pub(super) stream_idle_timeout: Option<Spanned<String>>,
 }
 
 /// Where the clocks start.

@@ -226,6 +226,26 @@ impl LocalResponse {
     }
 }
 
+/// The details of Envoy's reply to a stream idle for `stream_idle_timeout`.
+pub const STREAM_IDLE_TIMEOUT_DETAILS: &str = "stream_idle_timeout";
+
+impl HttpStreamState {
+    /// Envoy's reply when the stream idle timeout fires before the response
+    /// started (`ConnectionManagerImpl::ActiveStream::onIdleTimeout`): 504
+    /// when the whole request was received (`maybeRequestTimeoutCode`), 408
+    /// otherwise, body `stream timeout`, details `stream_idle_timeout`.
+    pub fn idle_timeout_reply(&self) -> LocalResponse {
+        LocalResponse {
+            status_code: if self.request.received_end { 504 } else { 408 },
+            details: STREAM_IDLE_TIMEOUT_DETAILS.to_owned(),
+            body: b"stream timeout".to_vec(),
+            headers: HeaderMap::new(),
+            grpc_status: None,
+            grpc_request: is_grpc_request(self.request.headers.as_ref()),
+        }
+    }
+}
+
 /// Envoy's `Grpc::Utility::httpToGrpcStatus` (`source/common/grpc/status.cc`).
 pub fn http_to_grpc_status(http_status: u32) -> u32 {
     match http_status {
@@ -303,6 +323,12 @@ pub struct HttpStreamState {
     /// What the plugin set with `proxy_set_property` on the stream, kept
     /// when the stream's context is deleted (leaf paths and serialized values).
     pub properties_set: Vec<(Vec<String>, Vec<u8>)>,
+    /// Monotonic time of the stream's last event from a peer (the client's
+    /// request parts, the upstream's response parts), ns: Envoy's stream idle
+    /// timer restarts there.
+    pub last_activity_ns: u64,
+    /// The idle timeout fired (it fires once).
+    pub idle_timed_out: bool,
 }
 
 impl HttpStreamState {

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::state::contexts::ContextKind;
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, Flow, HttpStreamState, Stop};
-use crate::types::{Action, PhaseKind};
+use crate::types::{Action, LogLevel, PhaseKind};
 
 fn callbacks(response: bool) -> [Callback; 3] {
     if response {
@@ -39,7 +39,8 @@ impl Vm {
             _ => return Err(Error::NotFound(format!("plugin root context {root}"))),
         }
         let id = state.contexts.create(ContextKind::Http, Some(root));
-        state.http.insert(id, HttpStreamState::default());
+        let now = state.world().clock.monotonic_ns();
+        state.http.insert(id, HttpStreamState { last_activity_ns: now, ..HttpStreamState::default() });
         if let Some(f) = self.exports.context_create.clone() {
             self.call_serving(id, Callback::ContextCreate, f, (id, root))?;
         }
@@ -313,6 +314,50 @@ impl Vm {
     fn complete_if_done(&mut self, id: u32) -> Result<(), Error> {
         let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
         if complete { self.finish_stream(id) } else { Ok(()) }
+    }
+
+    /// Envoy's stream idle timeout fires on stream `id`: a stream whose
+    /// response started is reset; otherwise the client gets the idle reply
+    /// (see [`HttpStreamState::idle_timeout_reply`]), through the plugin's
+    /// response callbacks as Envoy's local replies pass the encoder filters,
+    /// or under its fail policy when its VM failed (fail closed: the 503 of
+    /// `wasm_fail_stream` instead). A failed VM without a fail policy is not
+    /// called: the reply goes straight to the client.
+    pub(crate) fn stream_idle_timeout(&mut self, id: u32, idle: std::time::Duration) -> Result<(), Error> {
+        let policy = if self.failed.is_some() { self.failing(id) } else { None };
+        let alive = self.failed.is_none();
+        let Some(stream) = self.state_mut().http.get_mut(&id) else { return Ok(()) };
+        if stream.finished || stream.ended.is_some() || std::mem::replace(&mut stream.idle_timed_out, true) {
+            return Ok(());
+        }
+        let started = stream.response.sent.headers.is_some();
+        let reply = stream.idle_timeout_reply();
+        let what = if started { "reset".to_owned() } else { format!("answered {}", reply.status_code) };
+        self.note(
+            id,
+            LogLevel::Debug,
+            format!("HTTP stream {id}: no activity for {idle:?} (Envoy's stream_idle_timeout): {what}"),
+        );
+        let stream = self.stream_mut(id)?;
+        if started {
+            stream.ended = Some(EndReason::Reset);
+        } else if alive {
+            stream.local_response = Some(reply);
+            stream.request.stopped = None;
+            return self.local_response(id);
+        } else {
+            // The failed filter's encoder callback fails the stream: fail
+            // closed replaces the reply with its own 503 (Envoy sends it
+            // directly, the response headers not yet encoded).
+            stream.fail_policy = policy.or(stream.fail_policy);
+            if policy == Some(crate::failure::FailPolicy::Closed) {
+                let grpc = crate::state::http::is_grpc_request(stream.request.headers.as_ref());
+                stream.end_with_reply(crate::failure::fail_stream_reply(grpc));
+            } else {
+                stream.end_with_reply(reply);
+            }
+        }
+        self.complete_if_done(id)
     }
 
     /// `proxy_close_stream` on an HTTP direction (deferred): Envoy resets the
