@@ -101,21 +101,34 @@ fn a_trap_fails_the_vm_with_the_callback_and_backtrace() {
     assert!(matches!(host.http_stream(plugin), Err(Error::VmFailed { .. })));
 }
 
+/// cpp-host's `proc_exit` logs (Envoy: at trace, `wasi_unstable proc_exit`)
+/// and returns. Toolchains put `unreachable` after it, so the VM fails
+/// there, and the error names the exit code; a guest that goes on, goes on.
 #[test]
-fn proc_exit_stops_the_guest() {
-    let guest = wat::parse_str(
-        r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-           (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
-           (func (export "malloc") (param i32) (result i32) (i32.const 0))
-           (func (export "proxy_on_tick") (param i32) (call $exit (i32.const 3))))"#,
-    )
-    .unwrap();
-    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest));
+fn proc_exit_returns_as_in_envoy_and_the_trap_after_it_names_the_code() {
+    let guest = |after: &str| {
+        wat::parse_str(format!(
+            r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+               (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+               (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
+               (func (export "malloc") (param i32) (result i32) (i32.const 0))
+               (func (export "proxy_on_tick") (param i32) (call $exit (i32.const 3)) {after}))"#
+        ))
+        .unwrap()
+    };
+    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest("unreachable")));
     let err = host.tick(plugin).unwrap_err();
     assert!(
-        matches!(&err, Error::Trap { callback: "proxy_on_tick", message } if message.contains("proc_exit(3)")),
+        matches!(&err, Error::Trap { callback: "proxy_on_tick", message }
+            if message.starts_with("the guest called proc_exit(3), then trapped: ")),
         "{err}"
     );
+    assert_eq!(host.logs_at(LogLevel::Trace), ["wasi_unstable proc_exit"]);
+
+    let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest("(drop (call $tick (i32.const 5)))")));
+    host.tick(plugin).unwrap();
+    assert!(host.failure(plugin).is_none(), "it returned");
+    assert_eq!(host.tick_period(plugin), Some(std::time::Duration::from_millis(5)), "and the guest went on");
 }
 
 fn wasi_guest() -> Vec<u8> {

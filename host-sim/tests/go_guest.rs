@@ -112,3 +112,26 @@ fn the_go_scenario_passes_through_the_binary() {
     assert!(out.contains("+ x-go-path: /hello"), "{out}");
     assert!(out.contains("PASS: every expectation held (3 streams)"), "{out}");
 }
+
+/// The WASI calls the Go runtime makes while it starts, answered as
+/// cpp-host's `exports.cc` answers them (host-sim's README has the table).
+#[test]
+fn the_go_runtime_gets_envoys_wasi_answers_at_start() {
+    let Some(wasm) = go_guest() else { return };
+    let mut host = Host::new();
+    host.load(PluginSpec::from_bytes(wasm).configuration("100")).unwrap();
+    let calls: Vec<(&str, i32)> = host.trace().iter().map(|c| (c.function, c.result)).collect();
+    for expected in [
+        ("clock_time_get", 0),       // the monotonic clock, nonzero
+        ("random_get", 0),           // hash seeds
+        ("args_sizes_get", 0),       // no arguments
+        ("environ_sizes_get", 0),    // the VM's environment
+        ("fd_fdstat_get", 8),        // stdin: EBADF
+        ("fd_fdstat_get", 0),        // stdout and stderr
+        ("fd_fdstat_set_flags", 52), // ENOSYS, which Go tolerates
+        ("fd_prestat_get", 8),       // no preopened directories
+        ("fd_write", 0),             // "go guest: vm started" on stdout
+    ] {
+        assert!(calls.contains(&expected), "{expected:?} in {calls:?}");
+    }
+}

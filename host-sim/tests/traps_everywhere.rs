@@ -1,6 +1,6 @@
 //! A trap in any callback kind fails the VM with an error naming that
 //! callback; a trap in `on_vm_start` or `on_configure` fails plugin start;
-//! `proc_exit` in a stream callback fails the VM as a trap does.
+//! `proc_exit` then the `unreachable` toolchains put after it fails the VM as a trap does.
 
 use host_sim::{
     Action, Error, FailPolicy, GrpcEvent, HeaderMap, Host, HttpCallResponse, PeerType, PluginId, PluginSpec,
@@ -168,7 +168,7 @@ fn proc_exit_guest() -> Vec<u8> {
            (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1"))
            (func (export "malloc") (param i32) (result i32) (i32.const 0))
            (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-             (call $exit (i32.const 7)) (i32.const 0)))"#,
+             (call $exit (i32.const 7)) unreachable))"#,
     )
     .unwrap()
 }

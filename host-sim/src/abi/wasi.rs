@@ -2,7 +2,8 @@
 //! `wasi_unstable`, as cpp-host does). The functions the Proxy-Wasm spec
 //! names have real semantics: `fd_write` goes to the plugin log, clocks read
 //! the virtual clock, `random_get` is seeded, `environ_*` serve the VM's own
-//! environment, `args_*` are empty and `proc_exit` stops the guest. Every other
+//! environment, `args_*` are empty and `proc_exit` returns after logging
+//! (as cpp-host's does; the trap that follows it names the exit code). Every other
 //! function answers with the errno cpp-host gives, so Go, C++ and
 //! AssemblyScript guests link. With a capability list, any WASI function it
 //! leaves out answers `ENOTCAPABLE` (76) instead, and `proc_exit` returns.
@@ -116,8 +117,18 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
                 if restricted(&mut caller, "proc_exit") {
                     return Ok(());
                 }
-                caller.data_mut().exit_code = Some(code);
-                Err(wasmtime::format_err!("the guest called proc_exit({code})"))
+                // cpp-host's proc_exit logs (Envoy: at trace) and returns:
+                // the guest's own code traps right after it (every toolchain
+                // puts `unreachable` there), and that trap names the exit.
+                let state = caller.data_mut();
+                state.exit_code = Some(code);
+                let context_id = state.effective;
+                state.logs.push(LogRecord {
+                    level: LogLevel::Trace,
+                    context_id,
+                    message: "wasi_unstable proc_exit".into(),
+                });
+                Ok(())
             },
         )?;
     }
@@ -311,9 +322,9 @@ fn fd_fdstat_get(caller: &mut Caller<'_, VmState>, fd: i32, stat_ptr: u32) -> Wa
     if fd != 1 && fd != 2 {
         return Ok(BADF);
     }
-    // filetype CHARACTER_DEVICE (2), no flags, rights: fd_write (1 << 6).
+    // As cpp-host fills it: filetype 0 (unknown), no flags, rights base
+    // fd_write (1 << 6), nothing inherited.
     let mut stat = [0u8; 24];
-    stat[0] = 2;
     stat[8..16].copy_from_slice(&(1u64 << 6).to_le_bytes());
     Ok(memory::write(caller, stat_ptr, &stat).map_or_else(fault, |_| SUCCESS))
 }

@@ -173,6 +173,7 @@ impl Vm {
         state.effective = context_id;
         state.callback = Some(callback);
         state.limits.refused = None;
+        state.exit_code = None;
         state.strict_violation.set(false);
         let budget = self.settings.fuel.unwrap_or(u64::MAX);
         // Fuel is always metered (a deterministic count); the store is
@@ -187,7 +188,10 @@ impl Vm {
         state.callback = None;
         state.effective = context_id;
         result.map_err(|e| {
-            let message = faults::describe(&e, &self.store.data().limits, self.settings.cpu_deadline);
+            let mut message = faults::describe(&e, &self.store.data().limits, self.settings.cpu_deadline);
+            if let Some(code) = self.store.data().exit_code {
+                message = format!("the guest called proc_exit({code}), then trapped: {message}");
+            }
             self.failed = Some(format!("{}: {message}", callback.name()));
             Error::Trap { callback: callback.name(), message }
         })
