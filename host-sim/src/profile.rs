@@ -282,9 +282,57 @@ pub(crate) fn log_error(state: &mut VmState, message: String) {
     state.logs.push(LogRecord { level: LogLevel::Error, context_id, message });
 }
 
+/// The host functions a module may call while it starts (`_initialize`,
+/// `_start`, `main`): cpp-host's `WasmBase::startVm` allow-list
+/// (`setRestrictedCallback`, `src/wasm.cc`). The WASI stubs cpp-host added
+/// with `clock_res_get` are on it too; `sched_yield`, `proc_exit`,
+/// `fd_read`, `fd_seek`, `fd_close` and `path_open` are not.
+const START_CALLS: [&str; 15] = [
+    "emscripten_notify_memory_growth",
+    "proxy_log",
+    "fd_write",
+    "args_sizes_get",
+    "args_get",
+    "environ_sizes_get",
+    "environ_get",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "clock_time_get",
+    "clock_res_get",
+    "random_get",
+    "fd_fdstat_get",
+    "fd_fdstat_set_flags",
+    "poll_oneoff",
+];
+
+/// The other WASI functions refused at start.
+const START_REFUSED_WASI: [&str; 6] = ["sched_yield", "proc_exit", "fd_read", "fd_seek", "fd_close", "path_open"];
+
+/// A host call made while the module starts that cpp-host refuses: the VM
+/// traps with `restricted_callback`, as V8's host-function wrapper does.
+pub(crate) fn start_refusal(state: &VmState, name: &str, wasi: bool) -> Option<wasmtime::Error> {
+    // Kong's module has no such list (not modelled there).
+    if state.callback != Some(Callback::Start)
+        || START_CALLS.contains(&name)
+        || state.policy.profile == HostProfile::Kong
+    {
+        return None;
+    }
+    if wasi && !START_REFUSED_WASI.contains(&name) {
+        return None;
+    }
+    Some(wasmtime::Error::msg(format!(
+        "restricted_callback: {name} may not be called while the module starts (_initialize/_start): \
+         Envoy allows only proxy_log and the WASI functions a runtime needs to start"
+    )))
+}
+
 /// Runs before every `proxy_*` host function: capability restriction,
 /// profile differences, and (strict mode) the phase rules.
 pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &[u64]) -> Gate {
+    if let Some(refused) = start_refusal(caller.data(), name, false) {
+        return Gate::Return(Err(HostError::Trap(refused)));
+    }
     let policy = &caller.data().policy;
     let (profile, strict) = (policy.profile, policy.strict);
     if !policy.allows(name) {

@@ -145,11 +145,14 @@ fn wasi_guest() -> Vec<u8> {
     (drop (call $fd_write (i32.const 2) (i32.const 400) (i32.const 1) (i32.const 408)))
     (drop (call $environ_sizes (i32.const 420) (i32.const 424)))
     (drop (call $environ_get (i32.const 440) (i32.const 2000)))
-    (drop (call $set_shared {env_key} (i32.const 2000) (i32.load (i32.const 424)) (i32.const 0)))
     (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 460)))
+    (drop (call $random (i32.const 480) (i32.const 16))))
+  ;; Published once the VM started: Envoy refuses other host calls in _initialize.
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+    (drop (call $set_shared {env_key} (i32.const 2000) (i32.load (i32.const 424)) (i32.const 0)))
     (drop (call $set_shared {clock_key} (i32.const 460) (i32.const 8) (i32.const 0)))
-    (drop (call $random (i32.const 480) (i32.const 16)))
-    (drop (call $set_shared {rand_key} (i32.const 480) (i32.const 16) (i32.const 0))))"#,
+    (drop (call $set_shared {rand_key} (i32.const 480) (i32.const 16) (i32.const 0)))
+    (i32.const 1))"#,
         out_ptr = out.split(' ').nth(1).unwrap().trim_end_matches(')'),
         out_len = out.split(' ').nth(3).unwrap().trim_end_matches(')'),
         err_ptr = err_text.split(' ').nth(1).unwrap().trim_end_matches(')'),

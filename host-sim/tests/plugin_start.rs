@@ -133,3 +133,41 @@ fn plugins_share_a_vm_only_with_the_same_vm_configuration_and_environment() {
     let other_env = host.load(spec("one").env("A", "1").env("B", "3")).unwrap();
     assert_ne!(other_env.vm_index(), with_env.vm_index());
 }
+
+/// While the module starts (`_initialize`), Envoy lets it call only
+/// `proxy_log` and the WASI functions a runtime needs (cpp-host's
+/// `setRestrictedCallback` list): anything else traps `restricted_callback`.
+#[test]
+fn the_module_start_may_call_only_what_envoy_allows() {
+    let module = |calls: &str| {
+        let mut w = Wat::default();
+        let body = format!(
+            r#"(func (export "_initialize") {calls} {log})
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))"#,
+            log = w.log("initialized"),
+        );
+        let imports = format!(
+            r#"{LOG}
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))"#
+        );
+        w.module("proxy_abi_version_0_2_1", &imports, &body)
+    };
+    let mut host = Host::new();
+    host.load(PluginSpec::from_bytes(module("(drop (call $clock (i32.const 1) (i64.const 0) (i32.const 8)))")))
+        .expect("proxy_log and clock_time_get are allowed at start");
+    for (calls, name) in [
+        ("(drop (call $tick (i32.const 1000)))", "proxy_set_tick_period_milliseconds"),
+        ("(drop (call $yield))", "sched_yield"),
+    ] {
+        let err = Host::new().load(PluginSpec::from_bytes(module(calls))).unwrap_err();
+        let shown = err.to_string();
+        assert!(matches!(err, Error::Trap { callback: "_initialize/_start", .. }), "{shown}");
+        assert!(shown.contains(&format!("restricted_callback: {name} may not be called")), "{shown}");
+    }
+    // Kong's module has no such list.
+    let mut kong = Host::new();
+    kong.set_profile(host_sim::HostProfile::Kong);
+    kong.load(PluginSpec::from_bytes(module("(drop (call $yield))"))).expect("not refused on Kong");
+}

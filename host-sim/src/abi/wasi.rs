@@ -53,6 +53,9 @@ macro_rules! wasi {
     ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+                if let Some(refused) = $crate::profile::start_refusal(caller.data(), $name, true) {
+                    return Err(refused);
+                }
                 let errno = if restricted(&mut caller, $name) {
                     $crate::profile::ENOTCAPABLE
                 } else {
@@ -68,10 +71,13 @@ macro_rules! wasi {
 macro_rules! stub {
     ($linker:expr, $name:literal, $errno:expr, ($($ty:ty),*)) => {
         for module in MODULES {
-            $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $(_: $ty),*| -> i32 {
+            $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $(_: $ty),*| -> wasmtime::Result<i32> {
+                if let Some(refused) = $crate::profile::start_refusal(caller.data(), $name, true) {
+                    return Err(refused);
+                }
                 let errno = if restricted(&mut caller, $name) { $crate::profile::ENOTCAPABLE } else { $errno };
                 caller.data_mut().record($name, errno);
-                errno
+                Ok(errno)
             })?;
         }
     };
@@ -112,6 +118,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
             module,
             "proc_exit",
             |mut caller: Caller<'_, VmState>, code: i32| -> wasmtime::Result<()> {
+                if let Some(refused) = crate::profile::start_refusal(caller.data(), "proc_exit", true) {
+                    return Err(refused);
+                }
                 caller.data_mut().record("proc_exit", code);
                 // Restricted, cpp-host's stub logs and returns: the guest goes on.
                 if restricted(&mut caller, "proc_exit") {

@@ -185,7 +185,7 @@ impl LocalResponse {
     ///   body) `content-type: text/plain`. The gRPC status is not used.
     /// - gRPC request: a trailers-only reply: `:status 200`, the plugin's
     ///   headers, `content-type: application/grpc`, `grpc-status` (unless the
-    ///   plugin set one: its status, or the HTTP status mapped as
+    ///   plugin set one: its status if it is one, 0 to 16, or the HTTP status mapped as
     ///   `Grpc::Utility::httpToGrpcStatus` maps it), `grpc-message` (the body
     ///   without one trailing newline, percent-encoded), no `content-length`
     ///   and no body.
@@ -198,7 +198,9 @@ impl LocalResponse {
             }
             h.replace(b"content-type", b"application/grpc");
             if h.get(b"grpc-status").is_none() {
-                let status = self.grpc_status.unwrap_or_else(|| http_to_grpc_status(self.status_code));
+                // A gRPC status the plugin gave counts when it is one (0 to 16).
+                let given = self.grpc_status.filter(|s| *s <= 16);
+                let status = given.unwrap_or_else(|| http_to_grpc_status(self.status_code));
                 h.add(b"grpc-status", status.to_string().as_bytes());
             }
             let message = self.body.strip_suffix(b"\n").unwrap_or(&self.body);
@@ -444,6 +446,8 @@ mod tests {
         assert!(lr.client_body().is_empty(), "the message is in grpc-message");
         lr.grpc_status = Some(16);
         assert_eq!(lr.client_headers().get_str("grpc-status"), Some("16"), "the plugin's status wins");
+        lr.grpc_status = Some(17);
+        assert_eq!(lr.client_headers().get_str("grpc-status"), Some("7"), "not a gRPC status: mapped from 403");
         lr.headers = HeaderMap::from_pairs([("grpc-status", "3")]);
         assert_eq!(lr.client_headers().get_str("grpc-status"), Some("3"), "a grpc-status header the plugin set stays");
         assert_eq!(
