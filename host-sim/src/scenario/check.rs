@@ -292,6 +292,12 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             ));
         }
     }
+    for (function, want) in &e.host_calls {
+        let found = own.host_calls.get(function).copied().unwrap_or(0);
+        if found != *want {
+            failures.push(format!("{label}: expect.host_calls.{function}: expected {want} call(s), found {found}"));
+        }
+    }
     if let Some(want) = &e.properties_set {
         let want: std::collections::BTreeMap<String, String> =
             want.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(&v.serialize()).into_owned())).collect();

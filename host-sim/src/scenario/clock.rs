@@ -33,7 +33,7 @@ impl ClockStart {
 
 pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockStart, ScenarioError> {
     let Some(raw) = raw else { return Ok(ClockStart::default()) };
-    let realtime_ns = raw.wall.as_ref().map(|wall| wall_ns(src, wall)).transpose()?;
+    let realtime_ns = raw.wall.as_ref().map(|wall| wall_ns(src, wall, "clock.wall")).transpose()?;
     let monotonic_ns = raw
         .monotonic
         .as_ref()
@@ -46,11 +46,12 @@ pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockSta
     Ok(ClockStart { realtime_ns, monotonic_ns })
 }
 
-fn wall_ns(src: &Source<'_>, wall: &Spanned<String>) -> Result<u64, ScenarioError> {
+/// A wall time (RFC 3339 with `Z` or an offset) in ns since the Unix epoch.
+pub(super) fn wall_ns(src: &Source<'_>, wall: &Spanned<String>, field: &str) -> Result<u64, ScenarioError> {
     let bad = |why: &str| {
         src.at(
             wall,
-            "clock.wall".to_owned(),
+            field.to_owned(),
             format!("expected an RFC 3339 time such as \"2026-03-01T08:30:00Z\" ({why}), found {:?}", wall.get_ref()),
         )
     };

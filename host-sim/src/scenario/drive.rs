@@ -280,6 +280,9 @@ impl Driver {
         if let Some(level) = step.log_level {
             host.set_log_level(level);
         }
+        if let Some(ns) = step.wall_ns {
+            host.set_now_ns(ns);
+        }
         for path in &step.remove_properties {
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
             host.remove_property(plugin, &path).map_err(here)?;

@@ -521,6 +521,7 @@ fn step(
         shutdown: step.shutdown,
         remove_properties: step.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
         log_level: log_level(src, step.log_level.as_ref(), &format!("{field}.log_level"))?,
+        wall_ns: step.wall.as_ref().map(|w| super::clock::wall_ns(src, w, &format!("{field}.wall"))).transpose()?,
         request,
         id,
         resume,
@@ -817,6 +818,7 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
             let absent = e.absent_properties.iter().map(|p| (dotted(p.get_ref()), None));
             read.into_iter().map(|(p, v)| (p, Some(v))).chain(absent).collect()
         },
+        host_calls: e.host_calls.clone(),
         properties_set: match &e.properties_set {
             Some(table) => {
                 let mut set = Vec::new();

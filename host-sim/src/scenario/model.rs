@@ -226,6 +226,8 @@ pub struct Step {
     pub remove_properties: Vec<Vec<String>>,
     /// The log level plugins see from this step on.
     pub log_level: Option<crate::LogLevel>,
+    /// The wall time set first, ns since the Unix epoch.
+    pub wall_ns: Option<u64>,
     /// Calls of the plugin's `proxy_on_foreign_function`: id and arguments.
     pub foreign_callbacks: Vec<(u32, Vec<u8>)>,
     /// Shut the step's plugin down at the end of the step.
@@ -428,6 +430,8 @@ pub struct StreamExpect {
     pub properties: Vec<(Vec<String>, Option<Value>)>,
     /// Exactly what the plugin set on the step's stream.
     pub properties_set: Option<Vec<(Vec<String>, Value)>>,
+    /// Host calls by function during the step.
+    pub host_calls: std::collections::BTreeMap<String, u64>,
 }
 
 /// Expectations on the whole run.

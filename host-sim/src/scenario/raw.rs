@@ -468,6 +468,10 @@ pub(super) struct RawStep {
     /// The log level plugins see from now on (proxy_get_log_level), set first.
     #[serde(default)]
     pub(super) log_level: Option<Spanned<String>>,
+    /// Sets the wall clock first (RFC 3339, as `[clock] wall`), as NTP or an
+    /// operator would; the monotonic clock and the timers are not moved.
+    #[serde(default)]
+    pub(super) wall: Option<Spanned<String>>,
     /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,
@@ -800,6 +804,10 @@ pub(super) struct RawStreamExpect {
     /// After the step: properties the plugin cannot read (NotFound).
     #[serde(default)]
     pub(super) absent_properties: Vec<Spanned<String>>,
+    /// How many times the plugins called these host functions during the
+    /// step (0: never), e.g. `{ proxy_http_call = 1 }`.
+    #[serde(default)]
+    pub(super) host_calls: std::collections::BTreeMap<String, u64>,
     /// Exactly what the plugin set with proxy_set_property on the step's
     /// stream (its filter state), as nested tables or dotted keys.
     #[serde(default)]

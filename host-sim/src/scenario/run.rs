@@ -172,6 +172,9 @@ pub struct StepReport {
     /// What the plugin set with proxy_set_property on the step's stream
     /// (dotted path and value).
     pub properties_set: std::collections::BTreeMap<String, String>,
+    /// The host calls the plugins made during the step, by function (of
+    /// the newest 100 000 per VM, the trace's capacity).
+    pub host_calls: std::collections::BTreeMap<String, u64>,
     /// After the step: the properties its expectations name, serialized as
     /// the plugin reads them (`None`: NotFound).
     #[serde(skip)]
@@ -218,6 +221,7 @@ impl StepReport {
             deleted: false,
             properties_set: Default::default(),
             properties_read: Vec::new(),
+            host_calls: Default::default(),
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -337,6 +341,25 @@ fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError
     Ok(spec.limits(setup.limits))
 }
 
+/// Host calls recorded so far per VM (dropped ones included).
+fn trace_totals(host: &Host) -> Vec<u64> {
+    host.vms.iter().map(|vm| vm.state().trace.dropped() + vm.state().trace.len() as u64).collect()
+}
+
+/// The host calls recorded since `before` (from [`trace_totals`]), by function.
+fn host_calls_since(host: &Host, before: &[u64]) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (index, vm) in host.vms.iter().enumerate() {
+        let trace = &vm.state().trace;
+        let seen = before.get(index).copied().unwrap_or(0);
+        let skip = seen.saturating_sub(trace.dropped()) as usize;
+        for call in trace.iter().skip(skip) {
+            *counts.entry(call.function.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
 /// Loads the scenario's plugins on a new host, runs every step, and checks
 /// the expectations.
 pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
@@ -398,7 +421,9 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
             continue;
         };
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
+        let calls_before = trace_totals(&host);
         driver.step(&mut host, i, step, &mut steps);
+        let host_calls = host_calls_since(&host, &calls_before);
         driver.release(&mut host, &mut steps, Some(i));
         let logs = driver.logs.take(&host);
         let report = &mut steps[i];
@@ -406,6 +431,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         report.logs = logs;
         report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
         report.deleted = host.is_deleted(plugin);
+        report.host_calls = host_calls;
         report.properties_read = step
             .expect
             .properties
