@@ -17,6 +17,9 @@ pub struct Exchange {
     pub chunks: Vec<Vec<u8>>,
     /// Trailers, if any.
     pub trailers: Option<HeaderMap>,
+    /// A request's protocol (`request.protocol`: `HTTP/1.1` unless set, as
+    /// [`HttpStream::set_protocol`](crate::HttpStream::set_protocol)).
+    pub protocol: Option<String>,
 }
 
 /// A request from the client.
@@ -70,6 +73,12 @@ impl Exchange {
         self
     }
 
+    /// Sets the request's protocol (`HTTP/2`, `HTTP/3`...).
+    pub fn protocol(mut self, protocol: &str) -> Exchange {
+        self.protocol = Some(protocol.to_owned());
+        self
+    }
+
     /// Adds a trailer entry.
     pub fn trailer(mut self, key: &str, value: &str) -> Exchange {
         self.trailers.get_or_insert_with(HeaderMap::new).add(key.as_bytes(), value.as_bytes());
@@ -87,6 +96,9 @@ impl Exchange {
         }
         let end_after_headers = self.chunks.is_empty() && self.trailers.is_none();
         let headers = self.headers.clone();
+        if let Some(protocol) = self.protocol.as_deref().filter(|_| !response) {
+            stream.set_protocol(protocol)?;
+        }
         if response {
             stream.response_headers(headers, end_after_headers)?;
         } else {

@@ -106,10 +106,12 @@ fn removed_and_read_back(build: Build) {
 
     let mut stream = host.http_stream(plugin).unwrap();
     let id = stream.id();
+    stream.set_protocol("HTTP/2").unwrap();
     stream
         .request_headers([(":method", "GET"), (":path", "/c"), (":authority", "x"), (":scheme", "https")], true)
         .unwrap();
     assert_eq!(host.stream_property(id, &["request", "path"]), Some(Value::from("/c")));
+    assert_eq!(host.stream_property(id, &["request", "protocol"]), Some(Value::from("HTTP/2")));
     assert_eq!(host.stream_property(id, &["e2e", "set"]), Some(Value::Bytes(b"written".to_vec())));
 }
 

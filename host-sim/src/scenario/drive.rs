@@ -100,6 +100,9 @@ impl Open {
             let last = |chunks: usize, trailers: bool, i: usize| i + 1 == chunks && !trailers;
             match piece {
                 Piece::RequestHeaders => {
+                    if let Some(protocol) = &request.protocol {
+                        stream.set_protocol(protocol)?;
+                    }
                     let end = request.chunks.is_empty() && request.trailers.is_none();
                     stream.request_headers(request.headers.clone(), end)?;
                 }

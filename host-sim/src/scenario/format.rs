@@ -1121,7 +1121,14 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
         }
         None => None,
     };
-    Ok(Message { headers, chunks, trailers })
+    let protocol = match &raw.protocol {
+        Some(p) if response => {
+            return Err(src.at(p, format!("{field}.protocol"), "the protocol is the request's (request.protocol)"));
+        }
+        Some(p) => Some(p.get_ref().clone()),
+        None => None,
+    };
+    Ok(Message { headers, chunks, trailers, protocol })
 }
 
 fn regex(src: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<Regex, ScenarioError> {
@@ -1243,6 +1250,16 @@ vm_failed = true
         assert_eq!(tidy(&plugin("/w/a/s.toml", "./b/../../c.wasm")), Path::new("/w/c.wasm"));
         assert_eq!(tidy(&plugin("s.toml", "../up.wasm")), Path::new("../up.wasm"));
         assert_eq!(plugin("a/s.toml", "/abs/p.wasm"), Path::new("/abs/p.wasm"));
+    }
+
+    #[test]
+    fn a_protocol_is_the_requests() {
+        let text = |m: &str| format!("plugin = \"p.wasm\"\n[[stream]]\nrequest = {{ path = \"/\" }}\nresponse = {m}\n");
+        let err = parse(Path::new("s.toml"), &text("{ protocol = \"HTTP/2\" }")).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("stream[1].response.protocol"), "{err}");
+        let request = "plugin = \"p.wasm\"\n[[stream]]\nrequest = { path = \"/\", protocol = \"HTTP/2\" }\n";
+        let s = parse(Path::new("s.toml"), request).unwrap();
+        assert_eq!(s.steps[0].request.as_ref().unwrap().protocol.as_deref(), Some("HTTP/2"));
     }
 
     #[test]

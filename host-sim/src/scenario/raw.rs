@@ -548,6 +548,9 @@ pub(super) struct RawMessage {
     #[serde(default)]
     #[schemars(with = "Option<HeaderTable>")]
     pub(super) trailers: Option<Spanned<toml::Table>>,
+    /// A request's protocol, `request.protocol` (default "HTTP/1.1").
+    #[serde(default)]
+    pub(super) protocol: Option<Spanned<String>>,
 }
 
 /// An answer to a pending HTTP callout.
