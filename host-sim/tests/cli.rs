@@ -43,12 +43,30 @@ const PAUSE_RESPONSE: &str = r#"(module
       (drop (call $continue (i32.const 1)))
       (global.set $held (i32.const 0))))))"#;
 
+/// A guest that, on each request, sets Envoy filter state `my.key` = `v1`
+/// (`set_envoy_filter_state`, span 1: the downstream request) and declares
+/// property `my.prop` (`declare_property`, a string), through
+/// `proxy_call_foreign_function` with the arguments as protobuf.
+const FILTER_STATE: &str = r#"(module
+  (import "env" "proxy_call_foreign_function" (func $foreign (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "set_envoy_filter_state")
+  (data (i32.const 200) "\0a\06my.key\12\02v1\18\01")
+  (data (i32.const 300) "declare_property")
+  (data (i32.const 400) "\0a\07my.prop\10\01\18\01")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $foreign (i32.const 100) (i32.const 22) (i32.const 200) (i32.const 14) (i32.const 500) (i32.const 504)))
+    (drop (call $foreign (i32.const 300) (i32.const 16) (i32.const 400) (i32.const 13) (i32.const 500) (i32.const 504)))
+    (i32.const 0)))"#;
+
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
 /// `e2e-root`, `e2e-props`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
-/// `tick-in-stream.wasm` and `pause-response.wasm` (WAT), and
+/// `tick-in-stream.wasm`, `pause-response.wasm` and `filter-state.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -92,6 +110,7 @@ fn workdir() -> &'static Path {
         }
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
         std::fs::write(dir.join("pause-response.wasm"), wat::parse_str(PAUSE_RESPONSE).unwrap()).unwrap();
+        std::fs::write(dir.join("filter-state.wasm"), wat::parse_str(FILTER_STATE).unwrap()).unwrap();
         dir
     })
 }
@@ -505,6 +524,17 @@ fn logs_lifecycle_start_failures_properties_and_the_official_sdk_are_scenarios()
         let (code, out, err) = run(&["run"], file);
         assert_eq!(code, 0, "{file}: {out}\n{err}");
         assert!(out.contains("PASS: every expectation held"), "{file}: {out}");
+    }
+    let (code, out, err) = run(&["run"], "filter-state-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        "expect.host_calls.proxy_call_foreign_function: expected 1 call(s), found 2",
+        "expect.max_fuel: the step used ",
+        r#"expect.filter_state.my.key: expected "v2", found "v1""#,
+        "expect.filter_state.other: no plugin set it",
+        r#"expect.declared_properties: "nope" was not declared (declared: ["my.prop"])"#,
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
     }
     let (code, out, err) = run(&["run"], "properties-fail.toml");
     assert_eq!(code, 1, "{out}\n{err}");

@@ -292,6 +292,11 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             ));
         }
     }
+    if let Some(max) = e.max_fuel
+        && own.fuel > max
+    {
+        failures.push(format!("{label}: expect.max_fuel: the step used {} fuel, more than {max}", own.fuel));
+    }
     for (function, want) in &e.host_calls {
         let found = own.host_calls.get(function).copied().unwrap_or(0);
         if found != *want {
@@ -377,6 +382,24 @@ pub fn state(expect: &Expect, host: &Host, failures: &mut Vec<String>) {
                     failures.push(format!("{field}.cas: expected {w}, found {cas}"));
                 }
             }
+        }
+    }
+    let set = host.filter_state();
+    for (key, want) in &expect.filter_state {
+        match set.iter().rev().find(|f| f.path == *key) {
+            None => failures.push(format!("expect.filter_state.{key}: no plugin set it")),
+            Some(found) if found.value != want.as_bytes() => failures.push(format!(
+                "expect.filter_state.{key}: expected {want:?}, found {:?}",
+                String::from_utf8_lossy(&found.value)
+            )),
+            Some(_) => {}
+        }
+    }
+    let declared = host.declared_properties();
+    for name in &expect.declared_properties {
+        if !declared.iter().any(|d| d.name == *name) {
+            let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+            failures.push(format!("expect.declared_properties: {name:?} was not declared (declared: {names:?})"));
         }
     }
     for (i, want) in expect.queues.iter().enumerate() {

@@ -819,6 +819,7 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
             read.into_iter().map(|(p, v)| (p, Some(v))).chain(absent).collect()
         },
         host_calls: e.host_calls.clone(),
+        max_fuel: e.max_fuel,
         properties_set: match &e.properties_set {
             Some(table) => {
                 let mut set = Vec::new();
@@ -907,6 +908,8 @@ fn expect(src: &Source<'_>, raw: &RawExpect) -> Result<Expect, ScenarioError> {
             .map(|q| q.get_ref())
             .map(|q| QueueExpect { vm_id: q.vm_id.clone(), name: q.name.clone(), items: q.items.clone() })
             .collect(),
+        filter_state: raw.filter_state.clone(),
+        declared_properties: raw.declared_properties.clone(),
     })
 }
 

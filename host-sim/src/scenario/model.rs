@@ -432,6 +432,8 @@ pub struct StreamExpect {
     pub properties_set: Option<Vec<(Vec<String>, Value)>>,
     /// Host calls by function during the step.
     pub host_calls: std::collections::BTreeMap<String, u64>,
+    /// At most this much fuel in the step.
+    pub max_fuel: Option<u64>,
 }
 
 /// Expectations on the whole run.
@@ -453,6 +455,10 @@ pub struct Expect {
     pub shared_data: Vec<SharedDataExpect>,
     /// Queue items at the end.
     pub queues: Vec<QueueExpect>,
+    /// Filter state set with `set_envoy_filter_state`: key and last value.
+    pub filter_state: std::collections::BTreeMap<String, String>,
+    /// Properties declared with `declare_property`.
+    pub declared_properties: Vec<String>,
 }
 
 /// A shared-data entry expected at the end.

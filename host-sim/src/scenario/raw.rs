@@ -807,6 +807,10 @@ pub(super) struct RawStreamExpect {
     /// After the step: properties the plugin cannot read (NotFound).
     #[serde(default)]
     pub(super) absent_properties: Vec<Spanned<String>>,
+    /// At most this much wasmtime fuel in the step's guest calls (exact and
+    /// deterministic: a budget a CI run can hold a plugin to).
+    #[serde(default)]
+    pub(super) max_fuel: Option<u64>,
     /// How many times the plugins called these host functions during the
     /// step (0: never), e.g. `{ proxy_http_call = 1 }`.
     #[serde(default)]
@@ -912,4 +916,11 @@ pub(super) struct RawExpect {
     /// Shared queues' items at the end.
     #[serde(default)]
     pub(super) queues: Vec<Spanned<RawQueueExpect>>,
+    /// Envoy filter state the plugins set with the foreign function
+    /// `set_envoy_filter_state`: key = the value it was last set to.
+    #[serde(default)]
+    pub(super) filter_state: std::collections::BTreeMap<String, String>,
+    /// Properties the plugins declared with the foreign function `declare_property`.
+    #[serde(default)]
+    pub(super) declared_properties: Vec<String>,
 }

@@ -175,6 +175,8 @@ pub struct StepReport {
     /// The host calls the plugins made during the step, by function (of
     /// the newest 100 000 per VM, the trace's capacity).
     pub host_calls: std::collections::BTreeMap<String, u64>,
+    /// The wasmtime fuel the step's plugin's VM used in the step.
+    pub fuel: u64,
     /// After the step: the properties its expectations name, serialized as
     /// the plugin reads them (`None`: NotFound).
     #[serde(skip)]
@@ -222,6 +224,7 @@ impl StepReport {
             properties_set: Default::default(),
             properties_read: Vec::new(),
             host_calls: Default::default(),
+            fuel: 0,
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -422,6 +425,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         };
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
         let calls_before = trace_totals(&host);
+        let fuel_before = host.fuel(plugin).map_or(0, |f| f.total);
         driver.step(&mut host, i, step, &mut steps);
         let host_calls = host_calls_since(&host, &calls_before);
         driver.release(&mut host, &mut steps, Some(i));
@@ -432,6 +436,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
         report.deleted = host.is_deleted(plugin);
         report.host_calls = host_calls;
+        report.fuel = host.fuel(plugin).map_or(0, |f| f.total).saturating_sub(fuel_before);
         report.properties_read = step
             .expect
             .properties
