@@ -48,6 +48,7 @@ mod exchange;
 pub mod failure;
 mod faults;
 mod host;
+pub mod istio;
 pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;

@@ -48,29 +48,34 @@ pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockSta
 
 /// A wall time (RFC 3339 with `Z` or an offset) in ns since the Unix epoch.
 pub(super) fn wall_ns(src: &Source<'_>, wall: &Spanned<String>, field: &str) -> Result<u64, ScenarioError> {
-    let bad = |why: &str| {
+    rfc3339_ns(wall.get_ref()).map_err(|why| {
         src.at(
             wall,
             field.to_owned(),
             format!("expected an RFC 3339 time such as \"2026-03-01T08:30:00Z\" ({why}), found {:?}", wall.get_ref()),
         )
-    };
-    let parsed: toml::value::Datetime = wall.get_ref().trim().parse().map_err(|_| bad("not a date and time"))?;
-    let (Some(date), Some(time)) = (parsed.date, parsed.time) else { return Err(bad("a date and a time")) };
+    })
+}
+
+/// An RFC 3339 time with `Z` or an offset, from 1970 to 2554, in ns since
+/// the Unix epoch; the error says what is wrong with it.
+pub(crate) fn rfc3339_ns(text: &str) -> Result<u64, &'static str> {
+    let parsed: toml::value::Datetime = text.trim().parse().map_err(|_| "not a date and time")?;
+    let (Some(date), Some(time)) = (parsed.date, parsed.time) else { return Err("a date and a time") };
     let offset_minutes = match parsed.offset {
         Some(toml::value::Offset::Z) => 0,
         Some(toml::value::Offset::Custom { minutes }) => i64::from(minutes),
-        None => return Err(bad("with `Z` or an offset")),
+        None => return Err("with `Z` or an offset"),
     };
     let days = days_from_civil(i64::from(date.year), i64::from(date.month), i64::from(date.day));
     let seconds =
         days * 86_400 + i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second.unwrap_or(0))
             - offset_minutes * 60;
     if seconds < 0 {
-        return Err(bad("not before 1970"));
+        return Err("not before 1970");
     }
     let ns = (seconds as u128) * 1_000_000_000 + u128::from(time.nanosecond.unwrap_or(0));
-    u64::try_from(ns).map_err(|_| bad("before 2554"))
+    u64::try_from(ns).map_err(|_| "before 2554")
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
