@@ -242,3 +242,35 @@ fn fields_host_sim_does_not_model_are_refused_by_name() {
     let http = plugins(&plugin("p", "").replace("file:///opt/p.wasm", "https://bucket/p.wasm"));
     assert!(http[0].module_source().unwrap_err().message.contains("download the module"));
 }
+
+/// The examples' manifests: the gateway chain header-decode (AUTHN), router
+/// (AUTHZ), telemetry (STATS), each module next to the cargo output.
+#[test]
+fn the_examples_manifests_make_the_gateway_chain() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut all = Vec::new();
+    for example in ["telemetry", "router", "header-decode"] {
+        let path = root.join("examples").join(example).join("wasmplugin.yaml");
+        all.extend(WasmPlugin::from_file(&path).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let chain = filter_chain(&all, &gateway(), &Listener::default());
+    assert_eq!(
+        names(&all, &chain),
+        [
+            "[istio.metadata_exchange]",
+            "header-decode",
+            "[istio_authn]",
+            "router",
+            "[envoy.filters.http.rbac]",
+            "telemetry",
+            "[istio.stats]",
+            "[envoy.filters.http.router]"
+        ]
+    );
+    for plugin in &all {
+        let ModuleSource::File(path) = plugin.module_source().unwrap() else {
+            panic!("{} is not file://", plugin.name)
+        };
+        assert!(path.ends_with(format!("sluice_example_{}.wasm", plugin.name.replace('-', "_"))), "{}", path.display());
+    }
+}
