@@ -49,11 +49,9 @@ impl WasmPlugin {
     }
 
     /// The plugin as Envoy gets it from Istio, with the module bytes given
-    /// (read from [`module_source`](WasmPlugin::module_source)):
+    /// (read from [`module_source`](WasmPlugin::module_source), their
+    /// checksum checked with [`check_sha256`](WasmPlugin::check_sha256)):
     ///
-    /// - the module's SHA-256 must be `spec.sha256` when that is set (Istio
-    ///   itself passes the checksum only for remote modules; host-sim checks
-    ///   `file://` ones too, so a stale checksum is caught before it ships);
     /// - `name` is `<namespace>.<name>`, `root_id` is `pluginName`;
     /// - the configuration is `pluginConfig` as JSON, none when it is empty;
     /// - the VM's environment is the `vmConfig.env` values, and the proxy's
@@ -101,13 +99,31 @@ impl WasmPlugin {
         Ok(spec)
     }
 
+    /// `spec.sha256`, when set, against the checksum of what was fetched:
+    /// `actual` is the lowercase hex SHA-256 of the module for a `file://`
+    /// URL, of the image manifest for an `oci://` one (Istio's agent compares
+    /// the digest its image fetcher reports, `pkg/wasm/cache.go`). Istio
+    /// passes no checksum for a local file; host-sim checks it anyway, so
+    /// that a stale checksum is caught before the manifest ships.
+    pub fn check_sha256(&self, actual: &str, what: &str) -> Result<(), ManifestError> {
+        match &self.spec.sha256 {
+            Some(expected) if expected != actual => {
+                Err(self
+                    .error(format!("`spec.sha256`: the {what}'s SHA-256 is {actual}, the manifest says {expected}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The plugin as Envoy gets it from Istio, its module read from a
-    /// `file://` URL (see [`plugin_spec`](WasmPlugin::plugin_spec)).
+    /// `file://` URL and checked against `spec.sha256` (see
+    /// [`plugin_spec`](WasmPlugin::plugin_spec)).
     pub fn plugin_spec_from_file(&self, workload: &Workload) -> Result<PluginSpec, ManifestError> {
         match self.module_source()? {
             ModuleSource::File(path) => {
                 let wasm = crate::limits::read_regular_file(&path, crate::limits::MAX_FILE_BYTES)
                     .map_err(|e| self.error(format!("`spec.url`: cannot read {}: {e}", path.display())))?;
+                self.check_sha256(&sha256_hex(&wasm), "module")?;
                 self.plugin_spec(wasm, workload)
             }
             ModuleSource::Oci(reference) => {

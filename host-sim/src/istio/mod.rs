@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `selector.matchLabels` | all labels must be the workload's; none: every workload of the namespace, or of the mesh from the root namespace | `PolicyMatcherForProxy` (`pilot/pkg/model/policyattachment.go`) |
 //! | `url` | `file://` (relative to the manifest), `oci://`, no scheme = `oci://`; `http(s)://` refused (offline) | `convertToWasmPluginWrapper` / `buildDataSource` (`pilot/pkg/model/extensions.go`) |
-//! | `sha256` | checked against the module | `RemoteDataSource.sha256`, the agent's cache (`pkg/wasm`) |
+//! | `sha256` | checked: the module's SHA-256 for `file://`, the image manifest's digest for `oci://` | `RemoteDataSource.sha256`, the agent's cache (`pkg/wasm/cache.go`) |
 //! | `imagePullPolicy` | `IfNotPresent` uses the OCI cache, `Always` pulls again | `pkg/wasm/cache.go` |
 //! | `pluginConfig` | sent as JSON; none when empty | `buildWasmConfig` |
 //! | `pluginName` | the `root_id` | same |

@@ -168,7 +168,7 @@ spec:
         env: BTreeMap::from([("POD_NAME".to_string(), "gw-1".to_string())]),
         ..Workload::default()
     };
-    let spec = p.plugin_spec(wasm.clone(), &workload).unwrap();
+    let spec = p.plugin_spec(wasm, &workload).unwrap();
     assert_eq!(spec.name, "shop.jwt");
     assert_eq!(spec.root_id, "claims");
     assert_eq!(spec.configuration, br#"{"claims":[{"claim":"sub","header":"x-user-id"}]}"#);
@@ -178,8 +178,9 @@ spec:
     );
     assert_eq!(spec.failure.policy, Some(crate::FailPolicy::Open));
 
+    p.check_sha256(&sum, "module").unwrap();
     let stale = yaml.replace(&sum, &"0".repeat(64));
-    let err = WasmPlugin::parse(&stale, None).unwrap()[0].plugin_spec(wasm, &workload).unwrap_err();
+    let err = WasmPlugin::parse(&stale, None).unwrap()[0].check_sha256(&sum, "module").unwrap_err();
     assert!(err.message.contains("the module's SHA-256 is") && err.message.contains(&sum), "{err}");
 }
 
@@ -273,4 +274,28 @@ fn the_examples_manifests_make_the_gateway_chain() {
         };
         assert!(path.ends_with(format!("sluice_example_{}.wasm", plugin.name.replace('-', "_"))), "{}", path.display());
     }
+}
+
+#[test]
+fn a_file_url_is_read_next_to_the_manifest_and_checked() {
+    let dir = std::env::temp_dir().join(format!("host-sim-istio-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("modules")).unwrap();
+    let wasm = b"\0asm\x01\0\0\0".to_vec();
+    std::fs::write(dir.join("modules/p.wasm"), &wasm).unwrap();
+    let manifest = |sha: &str| {
+        let text = plugin("p", &format!("  sha256: {sha}\n")).replace("file:///opt/p.wasm", "file://modules/p.wasm");
+        std::fs::write(dir.join("p.yaml"), text).unwrap();
+        WasmPlugin::from_file(dir.join("p.yaml")).unwrap().remove(0)
+    };
+    let good = manifest(&sha256_hex(&wasm));
+    assert_eq!(good.plugin_spec_from_file(&Workload::default()).unwrap().wasm(), &wasm[..]);
+    let stale = manifest(&"a".repeat(64)).plugin_spec_from_file(&Workload::default()).unwrap_err();
+    assert!(
+        stale.to_string().contains("WasmPlugin istio-ingress/p: `spec.sha256`: the module's SHA-256 is"),
+        "{stale}"
+    );
+    std::fs::remove_file(dir.join("modules/p.wasm")).unwrap();
+    let missing = good.plugin_spec_from_file(&Workload::default()).unwrap_err();
+    assert!(missing.to_string().contains("cannot read"), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
