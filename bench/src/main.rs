@@ -93,6 +93,25 @@ fn main() {
         );
     }
 
+    let _ = writeln!(
+        out,
+        "\nWhere the bytes go: each plugin's function code grouped by the module path of the function's \
+         name (a trait method counts for its type's module), and its data segments; the biggest six, \
+         with their share of the module without custom sections.\n"
+    );
+    let _ = writeln!(out, "| plugin | top contributors |");
+    let _ = writeln!(out, "|---|---|");
+    for (i, (p, wasm)) in built.iter().enumerate() {
+        let top: Vec<String> = size::contributors(wasm)
+            .into_iter()
+            .take(6)
+            .map(|(group, bytes)| {
+                format!("`{group}` {bytes} ({:.0}%)", 100.0 * bytes as f64 / sizes[i].stripped.max(1) as f64)
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", p.name, top.join(", "));
+    }
+
     // Guest cost.
     eprintln!("counting guest instructions...");
     let exchange = Exchange::standard();
