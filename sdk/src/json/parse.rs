@@ -126,7 +126,7 @@ impl<'a> Parser<'a> {
     fn unique(&mut self, members: Vec<(String, Value)>, key_positions: &[usize]) -> Result<Value, Error> {
         let mut keys: Vec<(&str, usize)> =
             members.iter().zip(key_positions).map(|((k, _), &pos)| (k.as_str(), pos)).collect();
-        keys.sort_unstable();
+        heap_sort(&mut keys);
         if let Some(pair) = keys.windows(2).find(|pair| pair[0].0 == pair[1].0) {
             self.pos = pair[0].1.max(pair[1].1);
             return Err(self.error("a key that is not already in this object"));
@@ -263,5 +263,36 @@ impl<'a> Parser<'a> {
                 None => return Err(self.error("a closing '\"'")),
             }
         }
+    }
+}
+
+/// Sorts keys (then positions) in place in O(n log n). A heap sort of this
+/// one type, instead of `sort_unstable`'s pattern-defeating quicksort with
+/// its small-sort networks: the same order in about a twentieth of the code,
+/// which every plugin that parses JSON configuration carries.
+pub(super) fn heap_sort(keys: &mut [(&str, usize)]) {
+    fn sift_down(keys: &mut [(&str, usize)], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && keys[child] < keys[child + 1] {
+                child += 1;
+            }
+            if keys[root] >= keys[child] {
+                return;
+            }
+            keys.swap(root, child);
+            root = child;
+        }
+    }
+    let len = keys.len();
+    for start in (0..len / 2).rev() {
+        sift_down(keys, start, len);
+    }
+    for end in (1..len).rev() {
+        keys.swap(0, end);
+        sift_down(keys, 0, end);
     }
 }

@@ -109,3 +109,19 @@ fn empty_configuration_reads_as_an_empty_object() {
     assert!(map.is_empty());
     assert!(from_config::<BTreeMap<String, u8>>(b"[]").is_err());
 }
+
+#[test]
+fn the_key_sort_orders_like_the_standard_sort() {
+    let words = ["m", "a", "zz", "", "a", "b", "m", "é", "aa", "z", "b", "q", "r", "a", "k", "c", "m", "x", "y", "a"];
+    // Every length and rotation of the list, repeats included.
+    for len in 0..=words.len() {
+        for shift in 0..len.max(1) {
+            let mut keys: alloc::vec::Vec<(&str, usize)> =
+                (0..len).map(|i| (words[(i + shift) % len.max(1)], (i * 7) % 5)).collect();
+            let mut expected = keys.clone();
+            expected.sort();
+            super::parse::heap_sort(&mut keys);
+            assert_eq!(keys, expected, "len {len} shift {shift}");
+        }
+    }
+}
