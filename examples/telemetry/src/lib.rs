@@ -34,4 +34,5 @@ pub mod config;
 pub mod filter;
 pub mod labels;
 pub mod peer;
+pub mod sorted;
 pub mod stats;

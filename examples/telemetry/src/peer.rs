@@ -11,7 +11,6 @@
 //!
 //! `x-envoy-peer-metadata-id` carries the sending node's id, the cache key.
 
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::fmt;
@@ -19,6 +18,7 @@ use core::fmt;
 use sluice::json::{self, Value};
 
 use crate::base64;
+use crate::sorted::SortedMap;
 
 /// The header carrying the peer's metadata.
 pub const METADATA_HEADER: &str = "x-envoy-peer-metadata";
@@ -181,16 +181,16 @@ fn push_json_string(out: &mut String, s: &str) {
 pub struct PeerCache {
     capacity: usize,
     /// id → (last use, peer)
-    entries: BTreeMap<String, (u64, Rc<PeerInfo>)>,
+    entries: SortedMap<String, (u64, Rc<PeerInfo>)>,
     /// last use → id
-    by_use: BTreeMap<u64, String>,
+    by_use: SortedMap<u64, String>,
     clock: u64,
 }
 
 impl PeerCache {
     /// A cache of at most `capacity` peers (0 keeps none).
     pub fn new(capacity: usize) -> PeerCache {
-        PeerCache { capacity, entries: BTreeMap::new(), by_use: BTreeMap::new(), clock: 0 }
+        PeerCache { capacity, entries: SortedMap::new(), by_use: SortedMap::new(), clock: 0 }
     }
 
     /// How many peers are cached.

@@ -4,7 +4,7 @@
 //! name, so, as Istio does, each distinct label tuple defines its four
 //! metrics once and later requests with the same labels reuse the ids.
 
-use alloc::collections::BTreeMap;
+use crate::sorted::SortedMap;
 use alloc::vec::Vec;
 
 use sluice::MetricType;
@@ -57,7 +57,7 @@ pub type Ids = [u32; 4];
 /// Metric ids by label values.
 #[derive(Debug, Default)]
 pub struct MetricCache {
-    ids: BTreeMap<Vec<u8>, Ids>,
+    ids: SortedMap<Vec<u8>, Ids>,
 }
 
 impl MetricCache {
