@@ -42,6 +42,8 @@ pub(crate) struct VmSettings {
     pub native: Option<crate::native::NativeEntry>,
     /// What the guest may make the host spend.
     pub limits: crate::limits::Limits,
+    /// The Envoy worker (thread) the VM belongs to.
+    pub worker: usize,
 }
 
 /// A running VM.
