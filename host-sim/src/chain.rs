@@ -100,17 +100,25 @@ pub(crate) struct Link {
     response_cursor: Cursor,
 }
 
+/// A local reply on its way through a chain: the plugin (chain index)
+/// that sent it, the reply, and the response it makes.
+type Routed = (usize, LocalResponse, Message);
+
+/// Where an HTTP chain's response comes from, besides the upstream.
+#[derive(Debug, Default)]
+pub(crate) struct HttpCarry {
+    /// The local reply passing through the chain.
+    reply: Option<Box<Routed>>,
+    /// A reply sent straight to the client (bypassing the plugins).
+    direct: Option<Box<LocalResponse>>,
+    /// The whole stream was reset.
+    reset: bool,
+}
+
 /// How a chain is carried.
 #[derive(Debug)]
 pub(crate) enum Carried {
-    Http {
-        /// The local reply passing through the chain, from plugin `.0`.
-        reply: Option<(usize, LocalResponse, Message)>,
-        /// A reply sent straight to the client (bypassing the plugins).
-        direct: Option<LocalResponse>,
-        /// The whole stream was reset.
-        reset: bool,
-    },
+    Http(HttpCarry),
     Tcp,
 }
 
@@ -124,9 +132,9 @@ pub(crate) struct ChainState {
 }
 
 impl ChainState {
-    fn http(&self) -> Option<(&Option<(usize, LocalResponse, Message)>, &Option<LocalResponse>, bool)> {
+    fn http(&self) -> Option<&HttpCarry> {
         match &self.carried {
-            Carried::Http { reply, direct, reset } => Some((reply, direct, *reset)),
+            Carried::Http(carry) => Some(carry),
             Carried::Tcp => None,
         }
     }
@@ -254,7 +262,7 @@ impl Host {
             return Err(Error::InvalidArgument("a chain needs at least one plugin".into()));
         }
         for (i, p) in plugins.iter().enumerate() {
-            let known = self.vms.get(p.vm).is_some_and(|vm| vm.state().plugins.get(&p.root).is_some());
+            let known = self.vms.get(p.vm).is_some_and(|vm| vm.state().plugins.contains_key(&p.root));
             if !known {
                 return Err(Error::NotFound(format!("plugin {i} of the chain (root context {})", p.root)));
             }
@@ -373,7 +381,7 @@ impl Host {
                 response_cursor: Cursor::default(),
             });
         }
-        let carried = if tcp { Carried::Tcp } else { Carried::Http { reply: None, direct: None, reset: false } };
+        let carried = if tcp { Carried::Tcp } else { Carried::Http(HttpCarry::default()) };
         self.chain_ids += 1;
         let id = self.chain_ids;
         self.chains.insert(id, ChainState { links, carried, finished: false, worker });
@@ -415,7 +423,7 @@ impl Host {
         loop {
             let Some(mut chain) = self.chains.remove(&id) else { return Ok(()) };
             let moved = match chain.carried {
-                Carried::Http { .. } => self.step_http_chain(&mut chain),
+                Carried::Http(_) => self.step_http_chain(&mut chain),
                 Carried::Tcp => self.step_tcp_chain(&mut chain),
             };
             self.chains.insert(id, chain);
@@ -434,7 +442,7 @@ impl Host {
         if chain.finished {
             return Ok(false);
         }
-        let Carried::Http { reply, direct, reset } = &mut chain.carried else { return Ok(false) };
+        let Carried::Http(HttpCarry { reply, direct, reset }) = &mut chain.carried else { return Ok(false) };
         let n = chain.links.len();
         // A reset from any plugin resets the whole stream.
         if !*reset
@@ -460,7 +468,7 @@ impl Host {
                 if client_started {
                     *reset = true;
                 } else if response_started {
-                    *direct = Some(sent);
+                    *direct = Some(Box::new(sent));
                 } else {
                     let message = Message {
                         headers: Some(sent.client_headers()),
@@ -473,7 +481,7 @@ impl Host {
                     {
                         state.reply_through_chain = true;
                     }
-                    *reply = Some((k, sent, message));
+                    *reply = Some(Box::new((k, sent, message)));
                 }
                 return Ok(true);
             }
@@ -501,10 +509,7 @@ impl Host {
             // k passed on reaches plugin k - 1.
             for j in (0..n).rev() {
                 let src = if j == n - 1 {
-                    match reply {
-                        Some((_, _, message)) => Some(message.clone()),
-                        None => None,
-                    }
+                    reply.as_ref().map(|r| r.2.clone())
                 } else {
                     self.http_state(chain.links[j + 1].stream).map(|s| s.response.sent.clone())
                 };
@@ -539,7 +544,7 @@ impl Host {
     /// Every plugin's context finishes, first to last.
     fn finish_chain(&mut self, chain: &mut ChainState) -> Result<(), Error> {
         chain.finished = true;
-        let reset = matches!(chain.carried, Carried::Http { reset: true, .. });
+        let reset = matches!(chain.carried, Carried::Http(HttpCarry { reset: true, .. }));
         for link in &chain.links {
             let stream = link.stream;
             if reset
@@ -833,7 +838,7 @@ impl HttpChainStream<'_> {
     /// [`HttpChainStream::local_response`]).
     pub fn client_response(&self) -> Message {
         match self.chain().http() {
-            Some((_, Some(direct), _)) => Message {
+            Some(HttpCarry { direct: Some(direct), .. }) => Message {
                 headers: Some(direct.client_headers()),
                 body: direct.client_body().to_vec(),
                 trailers: None,
@@ -846,21 +851,25 @@ impl HttpChainStream<'_> {
     /// The local reply sent to the client (through the chain or directly),
     /// and the plugin that sent it.
     pub fn local_response(&self) -> Option<(usize, &LocalResponse)> {
-        let (reply, direct, _) = self.chain().http()?;
+        let HttpCarry { reply, direct, .. } = self.chain().http()?;
         if let Some(direct) = direct {
+            let direct: &LocalResponse = direct;
             let from =
                 (0..self.chain().links.len()).find(|&k| self.link_state(k).local_response.as_ref() == Some(direct));
             return Some((from.unwrap_or(0), direct));
         }
-        reply.as_ref().map(|(k, r, _)| (*k, r))
+        reply.as_ref().map(|r| (r.0, &r.1))
     }
 
     /// How the stream ended early, if it did.
     pub fn ended(&self) -> Option<EndReason> {
-        match self.chain().http()? {
-            (_, _, true) => Some(EndReason::Reset),
-            (Some(_), _, _) | (_, Some(_), _) => Some(EndReason::LocalResponse),
-            _ => None,
+        let carry = self.chain().http()?;
+        if carry.reset {
+            Some(EndReason::Reset)
+        } else if carry.reply.is_some() || carry.direct.is_some() {
+            Some(EndReason::LocalResponse)
+        } else {
+            None
         }
     }
 
