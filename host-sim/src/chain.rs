@@ -498,6 +498,9 @@ impl Host {
                 if !self.http_state(target).is_some_and(|s| s.ended.is_none() && !s.finished) {
                     continue;
                 }
+                if !chain.links[k + 1].request_cursor.headers && src.headers.is_some() {
+                    self.inherit_route(chain.links[k].stream, target);
+                }
                 let link = &mut chain.links[k + 1];
                 if self.feed_http(target, false, &src, &mut link.request_cursor, &mut link.request_in)? {
                     return Ok(true);
@@ -539,6 +542,21 @@ impl Host {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// The next plugin's stream takes over the route cache (and the start
+    /// time) of the previous one as its request headers reach it: Envoy
+    /// selects a stream's route once, and a plugin clearing the cache makes
+    /// the next use re-select from the headers as they are then.
+    fn inherit_route(&mut self, from: StreamId, to: StreamId) {
+        let Some((mut route, started)) = self.http_state(from).map(|s| (s.route.clone(), s.started_ns)) else { return };
+        route.upstream_fixed = false;
+        route.upstream_cluster = None;
+        if let Some(s) = self.vms.get_mut(to.vm).and_then(|vm| vm.state_mut().http.get_mut(&to.id)) {
+            s.route = route;
+            s.started_ns = started;
+            s.route_inherited = true;
+        }
     }
 
     /// Every plugin's context finishes, first to last.

@@ -341,6 +341,10 @@ pub struct HttpStreamState {
     /// The chain passes this stream's own local reply through its response
     /// callbacks (response events are taken although the stream ended).
     pub reply_through_chain: bool,
+    /// A chained stream after the first: its route cache and start time
+    /// come from the previous plugin's stream (Envoy routes a stream once,
+    /// for the whole filter chain), not from its own request headers.
+    pub route_inherited: bool,
 }
 
 impl HttpStreamState {

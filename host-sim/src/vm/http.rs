@@ -278,6 +278,9 @@ impl Vm {
     /// The request starts: its start time, and the route Envoy selects
     /// before the filters run (when a route table is set).
     fn start_route(&mut self, id: u32, headers: &HeaderMap) -> Result<(), Error> {
+        if self.stream_mut(id)?.route_inherited {
+            return Ok(());
+        }
         let (now, table) = {
             let world = self.state().world();
             (world.clock.realtime_ns(), (!world.routes.is_empty()).then(|| world.routes.clone()))
