@@ -754,6 +754,33 @@ impl HttpChainStream<'_> {
         }
     }
 
+    /// Headers from the client (`response` false) or the upstream.
+    fn headers(&mut self, response: bool, map: HeaderMap, end_of_stream: bool) -> Result<Action, Error> {
+        self.record(response, |m| {
+            m.headers = Some(map.clone());
+            m.end_of_stream = end_of_stream;
+        });
+        self.drive(response, |vm, id| vm.http_headers(id, response, map, end_of_stream))
+    }
+
+    /// A body chunk from the client or the upstream.
+    fn body(&mut self, response: bool, chunk: &[u8], end_of_stream: bool) -> Result<Action, Error> {
+        self.record(response, |m| {
+            m.body.extend_from_slice(chunk);
+            m.end_of_stream = end_of_stream;
+        });
+        self.drive(response, |vm, id| vm.http_body(id, response, chunk, end_of_stream))
+    }
+
+    /// Trailers from the client or the upstream.
+    fn trailers(&mut self, response: bool, map: HeaderMap) -> Result<Action, Error> {
+        self.record(response, |m| {
+            m.trailers = Some(map.clone());
+            m.end_of_stream = true;
+        });
+        self.drive(response, |vm, id| vm.http_trailers(id, response, map))
+    }
+
     /// Request headers from the client, into plugin 0 (then on down the
     /// chain as each plugin forwards them). The action is the one of the
     /// plugin holding the request, if one does, else plugin 0's.
@@ -762,22 +789,12 @@ impl HttpChainStream<'_> {
         pairs: impl IntoIterator<Item = (K, V)>,
         end_of_stream: bool,
     ) -> Result<Action, Error> {
-        let map = HeaderMap::from_pairs(pairs);
-        self.record(false, |m| {
-            m.headers = Some(map.clone());
-            m.end_of_stream = end_of_stream;
-        });
-        self.drive(false, |vm, id| vm.http_headers(id, false, map, end_of_stream))
+        self.headers(false, HeaderMap::from_pairs(pairs), end_of_stream)
     }
 
     /// A request body chunk.
     pub fn request_body(&mut self, chunk: impl AsRef<[u8]>, end_of_stream: bool) -> Result<Action, Error> {
-        let chunk = chunk.as_ref();
-        self.record(false, |m| {
-            m.body.extend_from_slice(chunk);
-            m.end_of_stream = end_of_stream;
-        });
-        self.drive(false, |vm, id| vm.http_body(id, false, chunk, end_of_stream))
+        self.body(false, chunk.as_ref(), end_of_stream)
     }
 
     /// Request trailers.
@@ -785,36 +802,23 @@ impl HttpChainStream<'_> {
         &mut self,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Action, Error> {
-        let map = HeaderMap::from_pairs(pairs);
-        self.record(false, |m| {
-            m.trailers = Some(map.clone());
-            m.end_of_stream = true;
-        });
-        self.drive(false, |vm, id| vm.http_trailers(id, false, map))
+        self.trailers(false, HeaderMap::from_pairs(pairs))
     }
 
-    /// Response headers from the upstream, into the last plugin.
+    /// Response headers from the upstream, into the last plugin (then
+    /// back up the chain); the action is the one of the plugin holding the
+    /// response, if one does, else the last plugin's.
     pub fn response_headers<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &mut self,
         pairs: impl IntoIterator<Item = (K, V)>,
         end_of_stream: bool,
     ) -> Result<Action, Error> {
-        let map = HeaderMap::from_pairs(pairs);
-        self.record(true, |m| {
-            m.headers = Some(map.clone());
-            m.end_of_stream = end_of_stream;
-        });
-        self.drive(true, |vm, id| vm.http_headers(id, true, map, end_of_stream))
+        self.headers(true, HeaderMap::from_pairs(pairs), end_of_stream)
     }
 
     /// A response body chunk.
     pub fn response_body(&mut self, chunk: impl AsRef<[u8]>, end_of_stream: bool) -> Result<Action, Error> {
-        let chunk = chunk.as_ref();
-        self.record(true, |m| {
-            m.body.extend_from_slice(chunk);
-            m.end_of_stream = end_of_stream;
-        });
-        self.drive(true, |vm, id| vm.http_body(id, true, chunk, end_of_stream))
+        self.body(true, chunk.as_ref(), end_of_stream)
     }
 
     /// Response trailers.
@@ -822,12 +826,7 @@ impl HttpChainStream<'_> {
         &mut self,
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Action, Error> {
-        let map = HeaderMap::from_pairs(pairs);
-        self.record(true, |m| {
-            m.trailers = Some(map.clone());
-            m.end_of_stream = true;
-        });
-        self.drive(true, |vm, id| vm.http_trailers(id, true, map))
+        self.trailers(true, HeaderMap::from_pairs(pairs))
     }
 
     /// Sets `request.protocol` on every plugin's stream.

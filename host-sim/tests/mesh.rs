@@ -354,3 +354,86 @@ fn a_reload_in_a_chain_applies_to_new_chain_streams() {
     assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,b"), "in flight: the old a");
     assert!(host.is_deleted(a));
 }
+
+/// The gateway's routing, through a chain: header-decode writes the
+/// tenant claim as `x-tenant`, the router (after it) picks the cluster from
+/// it and clears the route cache. The chain's plugins share one route cache
+/// (Envoy routes a stream once): the request goes to the router's cluster,
+/// and a spoofed `x-tenant` from the client is replaced by the claim.
+#[test]
+fn a_chain_routes_once_and_a_later_plugin_reroutes_on_what_an_earlier_one_wrote() {
+    use host_sim::{Route, RouteTable, VirtualHost};
+    let build = |package: &str| Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
+    let mut host = Host::new();
+    host.set_routes(RouteTable::new(vec![
+        VirtualHost::new("shop", &["*"])
+            .route(Route::to_cluster_header("by-cluster-header", "x-route-cluster").header_present("x-route-cluster"))
+            .route(Route::to_cluster("default", "orders")),
+    ]));
+    let decode = host
+        .load(
+            PluginSpec::from_bytes(build("sluice-example-header-decode"))
+                .name("jwt")
+                .vm_id("jwt")
+                .configuration(r#"{"source":{"header":"authorization","prefix":"Bearer "},"on_error":"reject","claims":[{"claim":"tenant","header":"x-tenant"}]}"#),
+        )
+        .unwrap();
+    let router = host
+        .load(
+            PluginSpec::from_bytes(build("sluice-example-router"))
+                .name("router")
+                .vm_id("router")
+                .configuration(r#"{"clear_route_cache":"auto","rules":[{"name":"acme","match":{"header":"x-tenant","exact":"acme"},"cluster":"acme-backend"}]}"#),
+        )
+        .unwrap();
+    let token = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsInN1YiI6ImFsaWNlIiwidGVuYW50IjoiYWNtZSIsInJlYWxtX2FjY2VzcyI6eyJyb2xlcyI6WyJkZXYiLCJvcHMiXX0sImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl";
+    let request =
+        Request::get("/orders").header("authorization", &format!("Bearer {token}")).header("x-tenant", "evil");
+    let chain = host.chain(&[decode, router]).unwrap();
+    let out = host.run_http_chain(&chain, request.clone(), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-tenant").as_deref(), Some("acme"), "the claim, not the spoofed value");
+    let last = &out.plugins[1].outcome;
+    assert_eq!(last.upstream_cluster.as_deref(), Some("acme-backend"), "routed on what header-decode wrote");
+    assert_eq!(out.plugins[0].outcome.route.as_ref().map(|r| r.route_name.as_str()), Some("default"));
+    // Without header-decode before it, the router routes on what the client sent.
+    let spoofed = host.run_http(router, Request::get("/orders").header("x-tenant", "acme"), Response::ok()).unwrap();
+    assert_eq!(spoofed.upstream_cluster.as_deref(), Some("acme-backend"));
+    let plain = host.run_http(router, Request::get("/orders"), Response::ok()).unwrap();
+    assert_eq!(plain.upstream_cluster.as_deref(), Some("orders"));
+}
+
+/// A plugin in the middle of a chain whose VM fails, under fail closed:
+/// the client gets Envoy's 503 `wasm_fail_stream` back through the plugins
+/// before it, nothing reaches the plugins after it or the upstream; fail
+/// open lets the request go on past it.
+#[test]
+fn a_failed_plugin_in_a_chain_is_served_by_its_fail_policy() {
+    let trap = wat::parse_str(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+          (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable))"#,
+    )
+    .unwrap();
+    for (policy, status) in [(host_sim::FailPolicy::Closed, Some("503")), (host_sim::FailPolicy::Open, None)] {
+        let mut host = Host::new();
+        let a = load(&mut host, "name=a");
+        let broken = host.load(PluginSpec::from_bytes(trap.clone()).name("broken").fail_policy(policy)).unwrap();
+        let c = load(&mut host, "name=c");
+        let chain = host.chain(&[a, broken, c]).unwrap();
+        let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+        assert!(host.failure(broken).is_some());
+        match status {
+            Some(status) => {
+                assert_eq!(header(&out.client_response, ":status").as_deref(), Some(status), "{policy:?}");
+                assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("a"), "back through a");
+                assert!(out.upstream_request.headers.is_none() && out.plugins[2].request_in.headers.is_none());
+            }
+            None => {
+                assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,c"), "{policy:?}");
+                assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,a"));
+            }
+        }
+    }
+}
