@@ -34,3 +34,17 @@ pub fn plugins() -> Vec<Plugin> {
         p("example router", None, false, Guest::package("sluice-example-router")),
     ]
 }
+
+/// header-decode's configuration in the chain benchmark: the claims of the
+/// example's scenario, bad tokens rejected.
+pub const HEADER_DECODE_CONFIG: &str = r#"{"source":{"header":"authorization","prefix":"Bearer "},"on_error":"reject","reject_status":401,"claims":[{"claim":"sub","header":"x-user-id"},{"claim":"tenant","header":"x-tenant"},{"claim":"realm_access.roles","header":"x-roles","join":","}]}"#;
+
+/// The router's configuration in the chain benchmark: the example's rules
+/// (the tenant header header-decode writes picks the cluster).
+pub const ROUTER_CONFIG: &str = r#"{"clear_route_cache":"auto","rules":[{"name":"acme","match":{"header":"x-tenant","exact":"acme"},"cluster":"acme-backend"},{"name":"canary","match":{"header":"x-user-id","percent":10,"hash":"fnv1a"},"cluster":"canary"},{"name":"api-v2","match":{"path_prefix":"/v1/"},"rewrite_path_prefix":"/v2/"}]}"#;
+
+/// telemetry's configuration in the chain benchmark.
+pub const TELEMETRY_CONFIG: &str = r#"{"direction":"inbound","metric_prefix":"istio"}"#;
+
+/// A token header-decode accepts (the example scenario's: sub alice, tenant acme).
+pub const BENCH_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsInN1YiI6ImFsaWNlIiwidGVuYW50IjoiYWNtZSIsInJlYWxtX2FjY2VzcyI6eyJyb2xlcyI6WyJkZXYiLCJvcHMiXX0sImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl";

@@ -190,6 +190,38 @@ fn main() {
         memory_rows.push((name, quiet, bare));
     }
 
+    // A filter chain: the three examples as the gateway runs them.
+    let chain_streams = streams.min(100_000);
+    eprintln!("measuring the filter chain ({chain_streams} streams per run)...");
+    let _ = writeln!(out, "\n## Filter chain\n");
+    let _ = writeln!(
+        out,
+        "The three examples as one Envoy filter chain (header-decode, router, telemetry; each on its own VM, \
+         `Host::chain`) next to each of them alone, driven the same way: {chain_streams} streams per run, capture \
+         off, a request carrying a valid token (header-decode writes its claims, the router routes on them, \
+         telemetry counts), the {} request headers of the other tables plus `authorization`.\n",
+        exchange.request.len()
+    );
+    let _ = writeln!(out, "| plugins | streams/s | µs per stream |");
+    let _ = writeln!(out, "|---|---:|---:|");
+    let configured = |name: &str, configuration: &'static str| speed::Configured { wasm: wasm_of(name), configuration };
+    let decode = configured("example header-decode", sluice_bench::HEADER_DECODE_CONFIG);
+    let router = configured("example router", sluice_bench::ROUTER_CONFIG);
+    let telemetry = configured("example telemetry", sluice_bench::TELEMETRY_CONFIG);
+    let mut request = exchange.request.clone();
+    request.push(("authorization".into(), format!("Bearer {}", sluice_bench::BENCH_TOKEN)));
+    let runs: [(&str, Vec<speed::Configured<'_>>); 4] = [
+        ("header-decode alone", vec![decode]),
+        ("router alone", vec![router]),
+        ("telemetry alone", vec![telemetry]),
+        ("chain: header-decode → router → telemetry", vec![decode, router, telemetry]),
+    ];
+    for (label, plugins) in runs {
+        let run = speed::chain_run(&plugins, &request, &exchange.response, chain_streams)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let _ = writeln!(out, "| {label} | {:.0} | {:.1} |", run.rate(), 1e6 / run.rate());
+    }
+
     let _ = writeln!(out, "\n## Memory over time\n");
     let _ = writeln!(
         out,

@@ -163,3 +163,45 @@ pub fn fuel_by_callback(wasm: &[u8], exchange: &Exchange, warmup: u32) -> wasmti
     driver.stream(exchange)?;
     Ok(driver.fuel_by_callback().to_vec())
 }
+
+/// One plugin of the chain benchmark: its module and configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Configured<'a> {
+    /// The module.
+    pub wasm: &'a [u8],
+    /// Its plugin configuration.
+    pub configuration: &'a str,
+}
+
+/// Streams through a filter chain of `plugins` in one host (one worker),
+/// each stream's request `request` and response `response`; every stream
+/// must reach the upstream (a chain that answers locally measures
+/// something else). A chain of one plugin is that plugin alone, driven the
+/// same way.
+pub fn chain_run(
+    plugins: &[Configured<'_>],
+    request: &[(String, String)],
+    response: &[(String, String)],
+    streams: u32,
+) -> Result<Run, host_sim::Error> {
+    let mut host = Host::with_options(HostOptions { log_capacity: 0, trace_capacity: 0, ..HostOptions::default() });
+    let mut ids = Vec::with_capacity(plugins.len());
+    for (i, p) in plugins.iter().enumerate() {
+        // Each its own vm_id: one VM per plugin, as three WasmPlugins of different modules get.
+        let spec = PluginSpec::from_bytes(p.wasm.to_vec()).configuration(p.configuration).vm_id(format!("bench-{i}"));
+        ids.push(host.load(spec)?);
+    }
+    let chain = host.chain(&ids)?;
+    let (request, response) = (pairs(request), pairs(response));
+    let start = Instant::now();
+    for _ in 0..streams {
+        let mut stream = host.http_chain_stream(&chain)?;
+        stream.request_headers(request.iter().copied(), true)?;
+        if !stream.upstream_request().end_of_stream {
+            return Err(host_sim::Error::InvalidPhase("the chain did not forward the request".into()));
+        }
+        stream.response_headers(response.iter().copied(), true)?;
+        stream.complete()?;
+    }
+    Ok(Run { streams, elapsed: start.elapsed(), early: 0, end: rss_kib() })
+}

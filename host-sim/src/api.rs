@@ -70,7 +70,16 @@ impl Host {
     /// Opens an HTTP stream on a plugin (`proxy_on_context_create`).
     /// Rebuilds the plugin's VM first if it failed and the plugin asked for
     /// rebuilds ([`PluginSpec::rebuild`](crate::PluginSpec::rebuild)).
+    ///
+    /// The stream goes to the plugin's newest reload (see [`Host::reload`]),
+    /// on the worker [`Host::next_worker`] picks (an instance of another
+    /// worker than 0, from [`Host::instances`], keeps its worker).
     pub fn http_stream(&mut self, plugin: PluginId) -> Result<HttpStream<'_>, Error> {
+        let plugin = self.route_stream(plugin)?;
+        self.open_http(plugin)
+    }
+
+    pub(crate) fn open_http(&mut self, plugin: PluginId) -> Result<HttpStream<'_>, Error> {
         self.rebuild_if_failed(plugin.vm)?;
         let id = self.on_vm(plugin.vm, |vm| vm.http_create(plugin.root))?;
         Ok(HttpStream { host: self, stream: StreamId { vm: plugin.vm, id } })
@@ -89,6 +98,11 @@ impl Host {
     /// Opens a TCP connection on a plugin (`on_context_create`, `on_new_connection`).
     /// Rebuilds a failed VM first, as [`Host::http_stream`] does.
     pub fn tcp_stream(&mut self, plugin: PluginId) -> Result<TcpStream<'_>, Error> {
+        let plugin = self.route_stream(plugin)?;
+        self.open_tcp(plugin)
+    }
+
+    pub(crate) fn open_tcp(&mut self, plugin: PluginId) -> Result<TcpStream<'_>, Error> {
         self.rebuild_if_failed(plugin.vm)?;
         let (id, _) = self.on_vm(plugin.vm, |vm| vm.tcp_create(plugin.root))?;
         Ok(TcpStream { host: self, stream: StreamId { vm: plugin.vm, id } })
@@ -277,27 +291,28 @@ impl HttpStream<'_> {
     pub fn complete(self) -> Result<HttpOutcome, Error> {
         let StreamId { vm, id } = self.stream;
         self.host.on_vm(vm, |vm| vm.finish_stream(id))?;
-        let state = self
-            .host
-            .vm(vm)?
-            .state_mut()
-            .http
-            .remove(&id)
-            .ok_or_else(|| Error::NotFound(format!("HTTP stream {id}")))?;
-        Ok(HttpOutcome {
-            context_id: id,
-            upstream_request: state.request.sent,
-            client_response: state.response.sent,
-            local_response: state.local_response,
-            request_action: state.request.action,
-            response_action: state.response.action,
-            ended: state.ended,
-            route: state.route.selected,
-            upstream_cluster: state.route.upstream_cluster,
-            fail_policy: state.fail_policy,
-            properties_set: state.properties_set,
-        })
+        take_http_outcome(self.host, self.stream)
     }
+}
+
+/// Removes a (finished) HTTP stream's state and returns its outcome.
+pub(crate) fn take_http_outcome(host: &mut Host, stream: StreamId) -> Result<HttpOutcome, Error> {
+    let StreamId { vm, id } = stream;
+    let state =
+        host.vm(vm)?.state_mut().http.remove(&id).ok_or_else(|| Error::NotFound(format!("HTTP stream {id}")))?;
+    Ok(HttpOutcome {
+        context_id: id,
+        upstream_request: state.request.sent,
+        client_response: state.response.sent,
+        local_response: state.local_response,
+        request_action: state.request.action,
+        response_action: state.response.action,
+        ended: state.ended,
+        route: state.route.selected,
+        upstream_cluster: state.route.upstream_cluster,
+        fail_policy: state.fail_policy,
+        properties_set: state.properties_set,
+    })
 }
 
 /// An open TCP connection, borrowed from its [`Host`].
@@ -392,20 +407,20 @@ impl TcpStream<'_> {
     /// connection, and returns its outcome.
     pub fn complete(mut self) -> Result<TcpOutcome, Error> {
         self.close_downstream(PeerType::Remote)?;
-        let StreamId { vm, id } = self.stream;
-        let state = self
-            .host
-            .vm(vm)?
-            .state_mut()
-            .tcp
-            .remove(&id)
-            .ok_or_else(|| Error::NotFound(format!("TCP connection {id}")))?;
-        Ok(TcpOutcome {
-            context_id: id,
-            sent_upstream: state.downstream.forwarded,
-            sent_downstream: state.upstream.forwarded,
-            closed_by_plugin: state.close_requested,
-            fail_policy: state.fail_policy,
-        })
+        take_tcp_outcome(self.host, self.stream)
     }
+}
+
+/// Removes a (finished) TCP connection's state and returns its outcome.
+pub(crate) fn take_tcp_outcome(host: &mut Host, stream: StreamId) -> Result<TcpOutcome, Error> {
+    let StreamId { vm, id } = stream;
+    let state =
+        host.vm(vm)?.state_mut().tcp.remove(&id).ok_or_else(|| Error::NotFound(format!("TCP connection {id}")))?;
+    Ok(TcpOutcome {
+        context_id: id,
+        sent_upstream: state.downstream.forwarded,
+        sent_downstream: state.upstream.forwarded,
+        closed_by_plugin: state.close_requested,
+        fail_policy: state.fail_policy,
+    })
 }

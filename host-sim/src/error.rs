@@ -69,6 +69,15 @@ pub enum Error {
     /// An argument of a host-sim call is out of range (e.g. advancing the
     /// clock past the end of time).
     InvalidArgument(String),
+    /// A reload ([`Host::reload`](crate::Host::reload)) was rejected, as
+    /// Envoy rejects (NACKs) a filter configuration whose plugin does not
+    /// start: the plugin as it was keeps serving.
+    ReloadRejected {
+        /// The plugin's name.
+        plugin: String,
+        /// Why the new version did not start.
+        reason: Box<Error>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -105,6 +114,11 @@ impl fmt::Display for Error {
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::InvalidPhase(m) => write!(f, "invalid at this point of the stream: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::ReloadRejected { plugin, reason } => write!(
+                f,
+                "reload of plugin `{plugin}` rejected (Envoy: Failed to configure base Wasm plugin; the update \
+                 is NACKed and the previous version keeps serving): {reason}"
+            ),
         }
     }
 }

@@ -89,7 +89,7 @@ impl Exchange {
     /// or the upstream's response: headers, then each body chunk, then the
     /// trailers, with `end_of_stream` on the last of them; stops early once
     /// the stream has ended (a local reply, a reset) or finished.
-    pub(crate) fn deliver(&self, stream: &mut HttpStream<'_>, response: bool) -> Result<(), Error> {
+    pub(crate) fn deliver(&self, stream: &mut impl Drive, response: bool) -> Result<(), Error> {
         // The plugin may have ended the stream as it was created.
         if stream.is_over() {
             return Ok(());
@@ -128,6 +128,52 @@ impl Exchange {
         Ok(())
     }
 }
+
+/// What a client and an upstream drive: a stream on one plugin, or on a
+/// chain of them.
+pub(crate) trait Drive {
+    fn is_over(&self) -> bool;
+    fn set_protocol(&mut self, protocol: &str) -> Result<(), Error>;
+    fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error>;
+    fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error>;
+    fn request_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error>;
+    fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error>;
+    fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error>;
+    fn response_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error>;
+}
+
+macro_rules! drive_impl {
+    ($t:ty) => {
+        impl Drive for $t {
+            fn is_over(&self) -> bool {
+                <$t>::is_over(self)
+            }
+            fn set_protocol(&mut self, protocol: &str) -> Result<(), Error> {
+                <$t>::set_protocol(self, protocol)
+            }
+            fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
+                <$t>::request_headers(self, headers, end)
+            }
+            fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
+                <$t>::request_body(self, chunk, end)
+            }
+            fn request_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
+                <$t>::request_trailers(self, trailers)
+            }
+            fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
+                <$t>::response_headers(self, headers, end)
+            }
+            fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
+                <$t>::response_body(self, chunk, end)
+            }
+            fn response_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
+                <$t>::response_trailers(self, trailers)
+            }
+        }
+    };
+}
+drive_impl!(HttpStream<'_>);
+drive_impl!(crate::chain::HttpChainStream<'_>);
 
 impl Host {
     /// Runs one request and its response through a plugin, like a client and

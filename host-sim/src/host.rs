@@ -52,6 +52,13 @@ pub struct HostOptions {
     /// [`Host::advance`] passes it: 504 `stream timeout` if the whole
     /// request was received, 408 if not, a reset once the response started.
     pub stream_idle_timeout: Option<Duration>,
+    /// Envoy's `--concurrency`: how many worker threads run the plugins
+    /// (default 1; 0 counts as 1). Each loaded plugin gets one VM per worker
+    /// (each running `on_vm_start` and `on_configure`, with its own ticks and
+    /// memory); streams go to the workers round robin, one new connection
+    /// each (see [`Host::next_worker`]). Shared data, queues and metrics are
+    /// the process's: every worker's VMs of a `vm_id` share them.
+    pub concurrency: usize,
 }
 
 impl Default for HostOptions {
@@ -67,6 +74,7 @@ impl Default for HostOptions {
             realtime_ns: crate::state::clock::DEFAULT_EPOCH_NS,
             monotonic_ns: crate::state::clock::DEFAULT_MONOTONIC_NS,
             stream_idle_timeout: Some(Duration::from_secs(300)),
+            concurrency: 1,
         }
     }
 }
@@ -102,7 +110,18 @@ pub struct Host {
     /// What VMs whose start failed logged before they went (as Envoy's log
     /// keeps the lines of a VM that did not start).
     pub(crate) lost_logs: Vec<LogRecord>,
-    options: HostOptions,
+    pub(crate) options: HostOptions,
+    /// Every loaded plugin: its instance on each worker, and its reloads.
+    pub(crate) plugins: Vec<crate::workers::PluginEntry>,
+    /// The worker the next new connection goes to.
+    pub(crate) next_worker: usize,
+    /// Open filter-chain streams and connections, by id.
+    pub(crate) chains: std::collections::BTreeMap<u32, crate::chain::ChainState>,
+    pub(crate) chain_ids: u32,
+    /// Chains are being moved along (the guard against re-entry).
+    pub(crate) pumping_chains: bool,
+    /// Replaced plugins are being shut down (the guard against re-entry).
+    pub(crate) draining_now: bool,
 }
 
 impl Default for Host {
@@ -125,7 +144,18 @@ impl Host {
             world.clock.set_realtime_ns(options.realtime_ns);
             world.clock.set_monotonic_ns(options.monotonic_ns);
         }
-        Host { world, vms: Vec::new(), lost_logs: Vec::new(), options }
+        Host {
+            world,
+            vms: Vec::new(),
+            lost_logs: Vec::new(),
+            options,
+            plugins: Vec::new(),
+            next_worker: 0,
+            chains: Default::default(),
+            chain_ids: 0,
+            pumping_chains: false,
+            draining_now: false,
+        }
     }
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
@@ -141,6 +171,8 @@ impl Host {
     pub(crate) fn on_vm<R>(&mut self, index: usize, f: impl FnOnce(&mut Vm) -> Result<R, Error>) -> Result<R, Error> {
         let result = f(self.vm(index)?);
         self.pump()?;
+        self.pump_chains()?;
+        self.drain_replaced()?;
         result
     }
 
@@ -177,7 +209,20 @@ impl Host {
     /// `on_context_create`, `on_vm_start` and `on_configure`; when one of them
     /// returns false or fails, the plugin is not started: its root context,
     /// its timer and its callouts are gone, and the error says why.
+    ///
+    /// With [`HostOptions::concurrency`] above 1 the plugin starts on every
+    /// worker (its own VM on each); the id returned is worker 0's instance,
+    /// and stands for the plugin: streams opened on it go to the worker
+    /// [`Host::next_worker`] picks. [`Host::instances`] lists every worker's.
     pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
+        let instances = self.load_on_workers(&spec)?;
+        let name = spec.name.clone();
+        self.plugins.push(crate::workers::PluginEntry::new(name, spec, instances.clone()));
+        Ok(instances[0])
+    }
+
+    /// Starts `spec` on one worker.
+    pub(crate) fn load_on(&mut self, spec: PluginSpec, worker: usize) -> Result<PluginId, Error> {
         let compiled = match spec.native {
             // A native plugin's imports are unknown until it calls them: the
             // bridge applies the profile's link rules per call.
@@ -197,6 +242,7 @@ impl Host {
                 && Arc::ptr_eq(&vm.compiled, &compiled)
                 && crate::native::same_entry(vm.settings.native, spec.native)
                 && vm.settings.limits == spec.limits
+                && vm.settings.worker == worker
                 && self.world().policy.vm_matches(vm.state().index, &spec)
         });
         let index = match existing {
@@ -218,6 +264,7 @@ impl Host {
                     fuel: self.options.fuel,
                     native: spec.native,
                     limits: spec.limits,
+                    worker,
                 };
                 self.world().policy.assign(self.vms.len(), &spec);
                 let vm = Vm::new(compiled, self.vms.len(), settings, self.world.clone(), &mut self.lost_logs)?;
@@ -317,7 +364,7 @@ impl Host {
                 vm.state()
                     .http
                     .iter()
-                    .filter(|(_, s)| !s.finished && s.ended.is_none() && !s.idle_timed_out)
+                    .filter(|(_, s)| !s.finished && !s.chained && s.ended.is_none() && !s.idle_timed_out)
                     .map(move |(id, s)| (s.last_activity_ns.saturating_add(idle), index, *id))
             })
             .filter(|(at, _, _)| *at <= target)

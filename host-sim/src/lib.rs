@@ -41,6 +41,7 @@
 
 mod abi;
 mod api;
+pub mod chain;
 pub mod dual;
 pub mod engine;
 mod error;
@@ -53,14 +54,17 @@ pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
 mod profile;
+mod reload;
 pub mod report;
 pub mod scenario;
 mod spec;
 pub mod state;
 pub mod types;
 mod vm;
+mod workers;
 
 pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
+pub use chain::{Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream};
 pub use dual::Mode;
 pub use error::Error;
 pub use exchange::{Exchange, Request, Response};

@@ -14,7 +14,6 @@ use crate::host::Host;
 use crate::spec::PluginSpec;
 use crate::state::contexts::ContextKind;
 use crate::state::foreign::{DeclaredProperty, FilterState};
-use crate::state::logs::LogRecord;
 use crate::state::routes::RouteTable;
 use crate::types::{LogLevel, Status};
 use crate::vm::state::{Callback, VmState};
@@ -279,7 +278,7 @@ fn callback_name(state: &VmState) -> &'static str {
 /// Logs what the host refused, at error level on the effective context.
 pub(crate) fn log_error(state: &mut VmState, message: String) {
     let context_id = state.effective;
-    state.logs.push(LogRecord { level: LogLevel::Error, context_id, message });
+    state.log_line(LogLevel::Error, context_id, message);
 }
 
 /// The host functions a module may call while it starts (`_initialize`,

@@ -65,7 +65,7 @@ const FILTER_STATE: &str = r#"(module
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
-/// `e2e-root`, `e2e-props`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
+/// `e2e-root`, `e2e-props`), `mesh.wasm` (`e2e-mesh`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
 /// `tick-in-stream.wasm`, `pause-response.wasm` and `filter-state.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
@@ -87,6 +87,7 @@ fn workdir() -> &'static Path {
             ("sluice-guest-e2e-tcp", "tcp.wasm"),
             ("sluice-guest-e2e-root", "root.wasm"),
             ("sluice-guest-e2e-props", "props.wasm"),
+            ("sluice-guest-e2e-mesh", "mesh.wasm"),
         ] {
             let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
             std::fs::write(dir.join(file), wasm).unwrap();
@@ -218,6 +219,11 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
         ),
         ("malformed-unused-grpc.toml", ":6:1: field `stream[1].grpc[1]`: no gRPC call or stream is open"),
         ("malformed-resume.toml", ":7:10: field `stream[2].resume`: no earlier step opens a stream with id \"A\""),
+        ("malformed-chain.toml", ":6:15: field `stream[1].chain[2]`: no plugin has id \"z\" (ids: \"a\")"),
+        (
+            "malformed-worker.toml",
+            ":7:10: field `stream[1].worker`: worker 2 of 2 ([host] concurrency; workers count from 0)",
+        ),
     ];
     for (file, expected) in cases {
         let (code, out, err) = run(&["run"], file);

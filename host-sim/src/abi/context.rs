@@ -7,7 +7,7 @@ use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
-use crate::state::logs::{LogRecord, text};
+use crate::state::logs::text;
 use crate::types::{AbiVersion, LogLevel, Status};
 use crate::vm::state::{Deferred, VmState};
 
@@ -48,7 +48,7 @@ fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> Host
             .caps
             .check(crate::limits::Limit::LogLineBytes, message.len(), || format!("proxy_log of a {len}-byte message"));
         if fits.is_ok() && !state.logs.is_disabled() {
-            state.logs.push(LogRecord { level, context_id: state.effective, message: text(message) });
+            state.log_line(level, state.effective, text(message));
         }
         Ok(fits)
     })?;

@@ -13,7 +13,7 @@
 use wasmtime::{Caller, Linker};
 
 use super::memory;
-use crate::state::logs::{LogRecord, trim_newline};
+use crate::state::logs::trim_newline;
 use crate::types::{LogLevel, Status};
 use crate::vm::state::VmState;
 
@@ -132,11 +132,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
                 let state = caller.data_mut();
                 state.exit_code = Some(code);
                 let context_id = state.effective;
-                state.logs.push(LogRecord {
-                    level: LogLevel::Trace,
-                    context_id,
-                    message: "wasi_unstable proc_exit".into(),
-                });
+                state.log_line(LogLevel::Trace, context_id, "wasi_unstable proc_exit".into());
                 Ok(())
             },
         )?;
@@ -207,7 +203,7 @@ fn fd_write(caller: &mut Caller<'_, VmState>, fd: i32, iovs: u32, iovs_len: u32,
     let state = caller.data_mut();
     let context_id = state.effective;
     state.note_start_output(&bytes);
-    state.logs.push(LogRecord { level, context_id, message: trim_newline(&bytes) });
+    state.log_line(level, context_id, trim_newline(&bytes));
     Ok(SUCCESS)
 }
 

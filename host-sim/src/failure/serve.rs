@@ -8,7 +8,6 @@ use super::{FailPolicy, fail_stream_reply};
 use crate::engine::exports::GuestFn;
 use crate::error::Error;
 use crate::state::http::{EndReason, HttpStreamState};
-use crate::state::logs::LogRecord;
 use crate::types::{LogLevel, PeerType};
 use crate::vm::Vm;
 use crate::vm::state::Callback;
@@ -142,6 +141,6 @@ impl Vm {
 
     /// A line in the VM's log from host-sim itself.
     pub(crate) fn note(&mut self, context_id: u32, level: LogLevel, message: String) {
-        self.state_mut().logs.push(LogRecord { level, context_id, message });
+        self.state_mut().log_line(level, context_id, message);
     }
 }

@@ -14,7 +14,6 @@ use wasmtime::Caller;
 
 use crate::abi::memory::{self, HostError, HostResult};
 use crate::state::headers::HeaderMap;
-use crate::state::logs::LogRecord;
 use crate::state::pairs;
 use crate::state::properties::split_path;
 use crate::types::{LogLevel, MapType, Status};
@@ -113,7 +112,7 @@ fn trap(message: String) -> HostResult {
 
 fn log(state: &mut VmState, level: LogLevel, message: String) {
     let context_id = state.effective;
-    state.logs.push(LogRecord { level, context_id, message });
+    state.log_line(level, context_id, message);
 }
 
 fn read(caller: &mut Caller<'_, VmState>, ptr: u64, len: u64) -> Result<Vec<u8>, Status> {

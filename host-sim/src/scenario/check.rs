@@ -297,6 +297,28 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
     {
         failures.push(format!("{label}: expect.max_fuel: the step used {} fuel, more than {max}", own.fuel));
     }
+    if let Some(want) = &e.local_reply_from
+        && stream.local_reply_from.as_ref() != Some(want)
+    {
+        let found = match &stream.local_reply_from {
+            Some(from) => format!("the local reply came from {from:?}"),
+            None => "no plugin of the chain replied locally".to_owned(),
+        };
+        failures.push(format!("{label}: expect.local_reply_from: expected {want:?}, {found}"));
+    }
+    if let Some(want) = e.worker
+        && stream.worker != Some(want)
+    {
+        let found = stream.worker.map_or("no stream".to_owned(), |w| format!("worker {w}"));
+        failures.push(format!("{label}: expect.worker: expected worker {want}, the stream ran on {found}"));
+    }
+    if let Some(accepted) = e.reload_accepted {
+        let got = own.reload.as_deref().unwrap_or("not done");
+        if accepted != (got == "accepted") {
+            let want = if accepted { "accepted" } else { "rejected" };
+            failures.push(format!("{label}: expect.reload: expected the reload {want}, it was {got}"));
+        }
+    }
     for (function, want) in &e.host_calls {
         let found = own.host_calls.get(function).copied().unwrap_or(0);
         if found != *want {

@@ -5,8 +5,9 @@
 //! timeout), and streams left open while the plugin holds them.
 
 use super::format::{Message, Part, Scenario, Step, TcpEvent};
-use super::run::{CalloutReport, GrpcReport, Headers, LogLine, RouteReport, StepReport, TcpReport};
+use super::run::{CalloutReport, GrpcReport, Headers, LinkReport, LogLine, RouteReport, StepReport, TcpReport};
 use crate::api::{HttpStream, StreamId};
+use crate::chain::{ChainStreamId, HttpChainStream};
 use crate::error::Error;
 use crate::failure::FAIL_STREAM_DETAILS;
 use crate::host::{CalloutId, Host};
@@ -67,6 +68,91 @@ fn pieces(request: &Message, response: Option<&Message>) -> Vec<Piece> {
     out
 }
 
+/// Which stream: one plugin's, or a chain's.
+#[derive(Debug, Clone, Copy)]
+enum StreamRef {
+    One(StreamId),
+    Chain(ChainStreamId),
+}
+
+/// A stream taken up from the host.
+enum Handle<'h> {
+    One(HttpStream<'h>),
+    Chain(HttpChainStream<'h>),
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            Handle::One($s) => $e,
+            Handle::Chain($s) => $e,
+        }
+    };
+}
+
+impl Handle<'_> {
+    fn take_up(host: &mut Host, stream: StreamRef) -> Result<Handle<'_>, Error> {
+        Ok(match stream {
+            StreamRef::One(id) => Handle::One(host.http(id)?),
+            StreamRef::Chain(id) => Handle::Chain(host.http_chain(id)?),
+        })
+    }
+
+    fn is_over(&self) -> bool {
+        each!(self, s => s.is_over())
+    }
+
+    fn upstream_request(&self) -> &Sent {
+        each!(self, s => s.upstream_request())
+    }
+
+    fn client_done(&self) -> bool {
+        match self {
+            Handle::One(s) => s.client_response().end_of_stream,
+            Handle::Chain(s) => s.client_response().end_of_stream,
+        }
+    }
+
+    fn local_response(&self) -> Option<&crate::LocalResponse> {
+        match self {
+            Handle::One(s) => s.local_response(),
+            Handle::Chain(s) => s.local_response().map(|(_, r)| r),
+        }
+    }
+
+    fn host(&mut self) -> &mut Host {
+        each!(self, s => s.host())
+    }
+
+    fn set_protocol(&mut self, protocol: &str) -> Result<(), Error> {
+        each!(self, s => s.set_protocol(protocol))
+    }
+
+    fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<(), Error> {
+        each!(self, s => s.request_headers(headers, end).map(drop))
+    }
+
+    fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<(), Error> {
+        each!(self, s => s.request_body(chunk, end).map(drop))
+    }
+
+    fn request_trailers(&mut self, trailers: HeaderMap) -> Result<(), Error> {
+        each!(self, s => s.request_trailers(trailers).map(drop))
+    }
+
+    fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<(), Error> {
+        each!(self, s => s.response_headers(headers, end).map(drop))
+    }
+
+    fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<(), Error> {
+        each!(self, s => s.response_body(chunk, end).map(drop))
+    }
+
+    fn response_trailers(&mut self, trailers: HeaderMap) -> Result<(), Error> {
+        each!(self, s => s.response_trailers(trailers).map(drop))
+    }
+}
+
 /// An HTTP stream the scenario has opened and not finished.
 #[derive(Debug)]
 struct Open {
@@ -74,7 +160,9 @@ struct Open {
     step: usize,
     /// Its `id`, for `resume`.
     name: Option<String>,
-    stream: StreamId,
+    stream: StreamRef,
+    /// With a chain: the scenario ids of its plugins, in chain order.
+    chain: Vec<String>,
     request: Message,
     response: Option<Message>,
     /// Pieces sent so far.
@@ -90,7 +178,7 @@ impl Open {
 
     /// Sends the next pieces, up to `until`; the response only once the
     /// upstream has the whole request. Stops once the stream is over.
-    fn send(&mut self, stream: &mut HttpStream<'_>, report: &mut StepReport) -> Result<(), Error> {
+    fn send(&mut self, stream: &mut Handle<'_>, report: &mut StepReport) -> Result<(), Error> {
         let pieces = self.pieces();
         while let Some(&piece) = pieces.get(self.sent) {
             if stream.is_over() || self.until.is_some_and(|u| !piece.within(u)) {
@@ -140,7 +228,7 @@ impl Open {
     /// Whether the stream has nothing more to do: it is over, or everything
     /// is sent and the client has the whole response (without a response:
     /// the upstream has the whole request).
-    fn done(&self, stream: &HttpStream<'_>) -> bool {
+    fn done(&self, stream: &Handle<'_>) -> bool {
         if stream.is_over() {
             return true;
         }
@@ -148,7 +236,7 @@ impl Open {
             return false;
         }
         match &self.response {
-            Some(_) => stream.client_response().end_of_stream,
+            Some(_) => stream.client_done(),
             None => stream.upstream_request().end_of_stream,
         }
     }
@@ -162,9 +250,10 @@ pub(super) struct LogCursor {
 }
 
 impl LogCursor {
-    /// The lines logged since the last call, VM by VM.
+    /// The lines logged since the last call, in the order they were logged
+    /// (across VMs: the plugins of a chain, the workers).
     pub fn take(&mut self, host: &Host) -> Vec<LogLine> {
-        let mut out = Vec::new();
+        let mut out: Vec<(u64, LogLine)> = Vec::new();
         self.seen.resize(host.vms.len(), 0);
         for (vm, seen) in host.vms.iter().zip(&mut self.seen) {
             let logs = &vm.state().logs;
@@ -173,14 +262,15 @@ impl LogCursor {
                 *seen = 0;
             }
             let skip = seen.saturating_sub(logs.dropped()) as usize;
-            out.extend(logs.iter().skip(skip).map(|r| LogLine {
-                level: super::run::level(r.level),
-                context_id: r.context_id,
-                message: r.message.clone(),
+            out.extend(logs.iter().skip(skip).map(|r| {
+                let line =
+                    LogLine { level: super::run::level(r.level), context_id: r.context_id, message: r.message.clone() };
+                (r.seq, line)
             }));
             *seen = total;
         }
-        out
+        out.sort_by_key(|(seq, _)| *seq);
+        out.into_iter().map(|(_, line)| line).collect()
     }
 }
 
@@ -189,6 +279,8 @@ impl LogCursor {
 pub(super) struct Driver {
     /// The loaded plugins (`None`: it did not start, as expected).
     plugins: Vec<Option<PluginId>>,
+    /// Their scenario ids.
+    ids: Vec<String>,
     open: Vec<Open>,
     /// TCP connections by name, until the scenario ends.
     connections: Vec<(String, StreamId)>,
@@ -201,7 +293,14 @@ pub(super) struct Driver {
 impl Driver {
     /// A driver for the scenario's loaded plugins.
     pub fn new(scenario: &Scenario, plugins: Vec<Option<PluginId>>, logs: LogCursor) -> Driver {
-        Driver { plugins, open: Vec::new(), connections: Vec::new(), routing: !scenario.routes.is_empty(), logs }
+        Driver {
+            plugins,
+            ids: scenario.plugins.iter().map(|p| p.id.clone()).collect(),
+            open: Vec::new(),
+            connections: Vec::new(),
+            routing: !scenario.routes.is_empty(),
+            logs,
+        }
     }
 
     /// The loaded plugin of scenario plugin `index` (`None`: it did not start).
@@ -242,7 +341,7 @@ impl Driver {
     pub fn release(&mut self, host: &mut Host, reports: &mut [StepReport], now: Option<usize>) {
         for mut open in std::mem::take(&mut self.open) {
             let at = open.step;
-            let result = host.http(open.stream).and_then(|mut stream| {
+            let result = Handle::take_up(host, open.stream).and_then(|mut stream| {
                 let sent = open.send(&mut stream, &mut reports[at]);
                 if sent.is_ok() && now.is_some() && !open.done(&stream) {
                     return Ok(Some(()));
@@ -315,11 +414,12 @@ impl Driver {
                 let report = &mut reports[index];
                 report.request_in = Some(text(&request.headers));
                 report.request_body_in = lossy(&request.chunks.concat());
-                let stream = host.http_stream(plugin).map_err(here)?;
+                let (stream, chain) = self.open_stream(host, plugin, step, report).map_err(here)?;
                 Open {
                     step: index,
                     name: step.id.clone(),
-                    stream: stream.id(),
+                    stream,
+                    chain,
                     request: request.clone(),
                     response: step.response.clone(),
                     sent: 0,
@@ -346,7 +446,7 @@ impl Driver {
             }
         };
         let owner = open.step;
-        let mut stream = match host.http(open.stream) {
+        let mut stream = match Handle::take_up(host, open.stream) {
             Ok(stream) => stream,
             Err(e) => return Err((owner, e)),
         };
@@ -368,6 +468,41 @@ impl Driver {
 }
 
 impl Driver {
+    /// Opens the step's HTTP stream: on its plugin, or through its chain;
+    /// on the step's worker, or the next one.
+    fn open_stream(
+        &self,
+        host: &mut Host,
+        plugin: PluginId,
+        step: &Step,
+        report: &mut StepReport,
+    ) -> Result<(StreamRef, Vec<String>), Error> {
+        if step.chain.is_empty() {
+            let stream = match step.worker {
+                Some(w) => host.http_stream_on(plugin, w)?,
+                None => host.http_stream(plugin)?,
+            };
+            let id = stream.id();
+            report.worker = host.vms.get(id.vm).map(|vm| vm.settings.worker);
+            return Ok((StreamRef::One(id), Vec::new()));
+        }
+        let mut members = Vec::with_capacity(step.chain.len());
+        for &i in &step.chain {
+            let id = self
+                .plugin(i)
+                .ok_or_else(|| Error::NotFound(format!("plugin {:?} of the chain did not start", self.ids[i])))?;
+            members.push(id);
+        }
+        let chain = host.chain(&members)?;
+        let stream = match step.worker {
+            Some(w) => host.http_chain_stream_on(&chain, w)?,
+            None => host.http_chain_stream(&chain)?,
+        };
+        report.worker = Some(stream.worker());
+        let ids = step.chain.iter().map(|&i| self.ids[i].clone()).collect();
+        Ok((StreamRef::Chain(stream.id()), ids))
+    }
+
     /// Opens the step's TCP connection (the first time it is named) or
     /// takes it up, sends its events, and records its state.
     fn connection(
@@ -391,13 +526,17 @@ impl Driver {
         let id = match self.connections.iter().find(|(n, _)| n == name) {
             Some((_, id)) => *id,
             None => {
-                let conn = host.tcp_stream(plugin)?;
+                let conn = match step.worker {
+                    Some(w) => host.tcp_stream_on(plugin, w)?,
+                    None => host.tcp_stream(plugin)?,
+                };
                 tcp.new_connection = conn.new_connection_action().map(action);
                 let id = conn.id();
                 self.connections.push((name.to_owned(), id));
                 id
             }
         };
+        report.worker = host.vms.get(id.vm).map(|vm| vm.settings.worker);
         let peer = |p: PeerType| if p == PeerType::Local { "local" } else { "remote" };
         let mut result = Ok(());
         for event in &step.tcp {
@@ -456,7 +595,7 @@ struct Earlier {
 }
 
 /// Why the upstream's response was not sent.
-fn skipped(stream: &HttpStream<'_>) -> String {
+fn skipped(stream: &Handle<'_>) -> String {
     if let Some(local) = stream.local_response() {
         if local.details == FAIL_STREAM_DETAILS {
             format!("the plugin's VM failed: fail closed answered locally ({})", local.status_code)
@@ -480,7 +619,7 @@ fn skipped(stream: &HttpStream<'_>) -> String {
 /// routed when the host has a route table (even after an error of
 /// `result`, which is returned).
 fn finish(
-    stream: HttpStream<'_>,
+    stream: Handle<'_>,
     open: &Open,
     report: &mut StepReport,
     result: Result<(), Error>,
@@ -492,30 +631,82 @@ fn finish(
         report.response_in = Some(text(&response.headers));
         report.response_skipped = Some(skipped(&stream));
     }
-    let outcome = stream.complete();
+    let outcome = match stream {
+        Handle::One(stream) => stream.complete(),
+        Handle::Chain(stream) => {
+            let outcome = stream.complete();
+            result?;
+            return record_chain(outcome?, open, report, routing);
+        }
+    };
     result?;
     let outcome = outcome?;
     if routing {
-        report.route = Some(RouteReport {
-            virtual_host: outcome.route.as_ref().map(|r| r.virtual_host.clone()),
-            name: outcome.route.as_ref().map(|r| r.route_name.clone()),
-            upstream_cluster: outcome.upstream_cluster.clone(),
-        });
+        report.route = Some(route_report(&outcome));
     }
+    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref());
+    report.fail_policy = outcome.fail_policy.map(|p| p.name().to_owned());
+    report.properties_set =
+        outcome.properties_set.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(v).into_owned())).collect();
+    Ok(())
+}
+
+fn route_report(outcome: &crate::HttpOutcome) -> RouteReport {
+    RouteReport {
+        virtual_host: outcome.route.as_ref().map(|r| r.virtual_host.clone()),
+        name: outcome.route.as_ref().map(|r| r.route_name.clone()),
+        upstream_cluster: outcome.upstream_cluster.clone(),
+    }
+}
+
+/// What the upstream and the client saw, and the local reply.
+fn record_sides(report: &mut StepReport, upstream: &Sent, client: &Sent, local: Option<&crate::LocalResponse>) {
     let record = |sent: &Sent| (sent.headers.as_ref().map(text), lossy(&sent.body));
-    (report.upstream_request, report.upstream_body) = record(&outcome.upstream_request);
-    report.upstream_whole = outcome.upstream_request.end_of_stream;
-    (report.client_response, report.client_body) = record(&outcome.client_response);
-    if let Some(local) = &outcome.local_response {
+    (report.upstream_request, report.upstream_body) = record(upstream);
+    report.upstream_whole = upstream.end_of_stream;
+    (report.client_response, report.client_body) = record(client);
+    if let Some(local) = local {
         report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
         if report.client_response.is_none() {
             report.client_response = Some(text(&local.client_headers()));
             report.client_body = lossy(local.client_body());
         }
     }
-    report.fail_policy = outcome.fail_policy.map(|p| p.name().to_owned());
-    report.properties_set =
-        outcome.properties_set.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(v).into_owned())).collect();
+}
+
+/// A chain stream's outcome in the report: both sides, and each plugin's
+/// view (what reached it, what it passed on).
+fn record_chain(
+    outcome: crate::ChainOutcome,
+    open: &Open,
+    report: &mut StepReport,
+    routing: bool,
+) -> Result<(), Error> {
+    if routing && let Some(last) = outcome.plugins.last() {
+        report.route = Some(route_report(&last.outcome));
+    }
+    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref());
+    report.local_reply_from = outcome.local_reply_from.and_then(|k| open.chain.get(k).cloned());
+    report.fail_policy = outcome.plugins.iter().find_map(|p| p.outcome.fail_policy).map(|p| p.name().to_owned());
+    report.properties_set = outcome
+        .plugins
+        .iter()
+        .flat_map(|p| &p.outcome.properties_set)
+        .map(|(p, v)| (p.join("."), String::from_utf8_lossy(v).into_owned()))
+        .collect();
+    report.chain = outcome
+        .plugins
+        .iter()
+        .zip(&open.chain)
+        .map(|(link, id)| LinkReport {
+            plugin: id.clone(),
+            request_in: link.request_in.headers.as_ref().map(text),
+            forwarded: link.outcome.upstream_request.headers.as_ref().map(text),
+            response_in: link.response_in.headers.as_ref().map(text),
+            passed_back: link.outcome.client_response.headers.as_ref().map(text),
+            local_response: link.outcome.local_response.as_ref().map(|l| l.status_code),
+        })
+        .collect();
     Ok(())
 }
 

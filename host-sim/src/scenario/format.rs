@@ -25,7 +25,7 @@ use crate::types::{PeerType, Status};
 
 pub use super::model::{
     CalloutAnswer, CalloutExpect, Enqueue, Expect, Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect,
-    LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Scenario, SharedData,
+    LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Reload, Scenario, SharedData,
     SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
 };
 
@@ -71,16 +71,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         .map(|(name, f)| foreign(&src, name, f).map(|f| (name.clone(), f)))
         .collect::<Result<_, _>>()?;
     let shared_data = raw.shared_data.iter().map(|d| shared(d.get_ref())).collect();
+    let host = host_options(&src, raw.host.as_ref())?;
     let mut steps = Vec::new();
     for (i, step) in raw.stream.iter().enumerate() {
-        steps.push(self::step(&src, &plugins, &steps, i, step)?);
+        steps.push(self::step(&src, (&dir, host.concurrency), &plugins, &steps, i, step)?);
     }
     let expect = expect(&src, &raw.expect)?;
     let profile =
         named(&src, raw.profile.as_deref(), "profile", HostProfile::from_name, &HostProfile::NAMES.map(|p| p.0))?;
     let routes = route_table(&src, &raw.virtual_hosts)?;
     let clock = super::clock::clock(&src, raw.clock.as_ref())?;
-    let options = clock.apply(host_options(&src, raw.host.as_ref())?);
+    let options = clock.apply(host);
     Ok(Scenario {
         file: file.to_path_buf(),
         plugins,
@@ -96,6 +97,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         expect,
     })
 }
+
+/// The most workers a scenario runs (`[host] concurrency`): each is a VM
+/// per plugin.
+pub const MAX_WORKERS: usize = 64;
 
 /// `[host]`: the host options a scenario sets, the others at their defaults.
 fn host_options(src: &Source<'_>, raw: Option<&super::raw::RawHost>) -> Result<crate::HostOptions, ScenarioError> {
@@ -115,6 +120,16 @@ fn host_options(src: &Source<'_>, raw: Option<&super::raw::RawHost>) -> Result<c
     if let Some(d) = &raw.stream_idle_timeout {
         let idle = duration(src, d, "host.stream_idle_timeout", "\"5m\" or \"0s\" (off)")?;
         options.stream_idle_timeout = (!idle.is_zero()).then_some(idle);
+    }
+    if let Some(n) = &raw.concurrency {
+        if !(1..=MAX_WORKERS).contains(n.get_ref()) {
+            return Err(src.at(
+                n,
+                "host.concurrency".to_owned(),
+                format!("from 1 to {MAX_WORKERS} workers, found {}", n.get_ref()),
+            ));
+        }
+        options.concurrency = *n.get_ref();
     }
     Ok(options)
 }
@@ -343,6 +358,7 @@ fn status(src: &Source<'_>, status: &Spanned<u16>, field: &str) -> Result<u16, S
 
 fn step(
     src: &Source<'_>,
+    (dir, workers): (&Path, usize),
     plugins: &[PluginSetup],
     earlier: &[Step],
     i: usize,
@@ -350,13 +366,105 @@ fn step(
 ) -> Result<Step, ScenarioError> {
     let step = raw.get_ref();
     let field = format!("stream[{}]", i + 1);
-    let plugin = match &step.plugin {
-        None => 0,
-        Some(id) => plugins.iter().position(|p| p.id == *id.get_ref()).ok_or_else(|| {
+    let find = |id: &RawSpanned<String>, at: String| {
+        plugins.iter().position(|p| p.id == *id.get_ref()).ok_or_else(|| {
             let ids = plugins.iter().map(|p| format!("{:?}", p.id)).collect::<Vec<_>>().join(", ");
-            src.at(id, format!("{field}.plugin"), format!("no plugin has id {:?} (ids: {ids})", id.get_ref()))
-        })?,
+            src.at(id, at, format!("no plugin has id {:?} (ids: {ids})", id.get_ref()))
+        })
     };
+    let mut chain = Vec::new();
+    if let Some(list) = &step.chain {
+        if step.request.is_none() {
+            return Err(src.at(
+                list,
+                format!("{field}.chain"),
+                "`chain` runs the step's HTTP stream through several plugins: it needs a `request`",
+            ));
+        }
+        if list.get_ref().is_empty() {
+            return Err(src.at(list, format!("{field}.chain"), "a chain names at least one plugin"));
+        }
+        for (j, id) in list.get_ref().iter().enumerate() {
+            let index = find(id, format!("{field}.chain[{}]", j + 1))?;
+            if chain.contains(&index) {
+                return Err(src.at(
+                    id,
+                    format!("{field}.chain[{}]", j + 1),
+                    format!("plugin {:?} is already in the chain", id.get_ref()),
+                ));
+            }
+            chain.push(index);
+        }
+    }
+    let plugin = match &step.plugin {
+        None => chain.first().copied().unwrap_or(0),
+        Some(id) => find(id, format!("{field}.plugin"))?,
+    };
+    let worker = match &step.worker {
+        Some(w) if *w.get_ref() >= workers => {
+            return Err(src.at(
+                w,
+                format!("{field}.worker"),
+                format!("worker {} of {workers} ([host] concurrency; workers count from 0)", w.get_ref()),
+            ));
+        }
+        Some(w) if step.request.is_none() && step.connection.is_none() => {
+            return Err(src.at(
+                w,
+                format!("{field}.worker"),
+                "`worker` places a new stream: it needs a `request` or a `connection`",
+            ));
+        }
+        w => w.as_ref().map(|w| *w.get_ref()),
+    };
+    let reload = match &step.reload {
+        Some(r) => {
+            let raw_reload = r.get_ref();
+            let at = format!("{field}.reload");
+            let target = match &raw_reload.plugin {
+                Some(id) => find(id, format!("{at}.plugin"))?,
+                None => plugin,
+            };
+            let module = match &raw_reload.module {
+                Some(m) if m.get_ref().trim().is_empty() => {
+                    return Err(src.at(m, format!("{at}.module"), "the module path is empty"));
+                }
+                Some(m) => Some(if Path::new(m.get_ref()).is_absolute() {
+                    PathBuf::from(m.get_ref())
+                } else {
+                    dir.join(m.get_ref())
+                }),
+                None => None,
+            };
+            let configuration = match &raw_reload.configuration {
+                Some(_) => {
+                    Some(config_bytes(src, raw_reload.configuration.as_deref(), &format!("{at}.configuration"))?)
+                }
+                None => None,
+            };
+            let vm_configuration = match &raw_reload.vm_configuration {
+                Some(_) => {
+                    Some(config_bytes(src, raw_reload.vm_configuration.as_deref(), &format!("{at}.vm_configuration"))?)
+                }
+                None => None,
+            };
+            if configuration.is_none() && vm_configuration.is_none() && module.is_none() {
+                return Err(src.at(r, at, "a reload changes `configuration`, `vm_configuration` or `module`"));
+            }
+            Some(Reload { plugin: target, configuration, vm_configuration, module })
+        }
+        None => None,
+    };
+    if let (None, Some(want)) = (&reload, &step.expect.reload) {
+        return Err(src.at(want, format!("{field}.expect.reload"), "`expect.reload` needs a `reload` in the step"));
+    }
+    if let (true, Some(want)) = (chain.is_empty(), &step.expect.local_reply_from) {
+        return Err(src.at(
+            want,
+            format!("{field}.expect.local_reply_from"),
+            "`local_reply_from` names a plugin of the step's `chain`",
+        ));
+    }
     let advance = step
         .advance
         .as_ref()
@@ -523,6 +631,9 @@ fn step(
         log_level: log_level(src, step.log_level.as_ref(), &format!("{field}.log_level"))?,
         wall_ns: step.wall.as_ref().map(|w| super::clock::wall_ns(src, w, &format!("{field}.wall"))).transpose()?,
         request,
+        chain,
+        worker,
+        reload,
         id,
         resume,
         until,
@@ -820,6 +931,22 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         },
         host_calls: e.host_calls.clone(),
         max_fuel: e.max_fuel,
+        local_reply_from: e.local_reply_from.as_ref().map(|p| p.get_ref().clone()),
+        worker: e.worker,
+        reload_accepted: match &e.reload {
+            None => None,
+            Some(r) => match r.get_ref().as_str() {
+                "accepted" => Some(true),
+                "rejected" => Some(false),
+                other => {
+                    return Err(src.at(
+                        r,
+                        format!("{field}.expect.reload"),
+                        format!("expected one of \"accepted\", \"rejected\", found {other:?}"),
+                    ));
+                }
+            },
+        },
         properties_set: match &e.properties_set {
             Some(table) => {
                 let mut set = Vec::new();

@@ -18,5 +18,7 @@ mod source;
 pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
-pub use run::{CalloutReport, GrpcReport, Headers, LogLine, Report, RouteReport, RunError, StepReport, TcpReport, run};
+pub use run::{
+    CalloutReport, GrpcReport, Headers, LinkReport, LogLine, Report, RouteReport, RunError, StepReport, TcpReport, run,
+};
 pub use schema::schema;

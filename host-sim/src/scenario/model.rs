@@ -234,6 +234,13 @@ pub struct Step {
     pub shutdown: bool,
     /// The client's request, if the step opens a stream.
     pub request: Option<Message>,
+    /// The filter chain (indices into [`Scenario::plugins`], in request
+    /// order) the step's stream runs through (empty: the step's plugin alone).
+    pub chain: Vec<usize>,
+    /// The worker the step's new stream goes to (`None`: round robin).
+    pub worker: Option<usize>,
+    /// A reload done first.
+    pub reload: Option<Reload>,
     /// The name of the stream it opens (`id`).
     pub id: Option<String>,
     /// The name of the open stream it takes up again (`resume`).
@@ -255,6 +262,20 @@ pub struct Step {
     pub response: Option<Message>,
     /// Expectations on this step.
     pub expect: StreamExpect,
+}
+
+/// A live reload of one plugin (see [`Host::reload`](crate::Host::reload)):
+/// what changes, the rest as the plugin was loaded.
+#[derive(Debug, Clone)]
+pub struct Reload {
+    /// The plugin (index into [`Scenario::plugins`]).
+    pub plugin: usize,
+    /// The new configuration.
+    pub configuration: Option<Vec<u8>>,
+    /// The new VM configuration.
+    pub vm_configuration: Option<Vec<u8>>,
+    /// A new module, resolved against the scenario file's directory.
+    pub module: Option<PathBuf>,
 }
 
 /// Headers, body chunks and trailers: the same message the library API sends.
@@ -434,6 +455,12 @@ pub struct StreamExpect {
     pub host_calls: std::collections::BTreeMap<String, u64>,
     /// At most this much fuel in the step.
     pub max_fuel: Option<u64>,
+    /// With a chain: the plugin (its id) whose local reply the client got.
+    pub local_reply_from: Option<String>,
+    /// The worker that served the step's stream.
+    pub worker: Option<usize>,
+    /// With a reload: whether it was accepted (`false`: rejected).
+    pub reload_accepted: Option<bool>,
 }
 
 /// Expectations on the whole run.

@@ -321,6 +321,12 @@ pub(super) struct RawHost {
     /// turns it off, as in Envoy).
     #[serde(default)]
     pub(super) stream_idle_timeout: Option<Spanned<String>>,
+    /// Envoy's --concurrency: worker threads, each with its own VM of every
+    /// plugin (1 to 64; default 1). Streams go to the workers round robin
+    /// (a step's `worker` names one); shared data, queues and metrics are
+    /// the process's.
+    #[serde(default)]
+    pub(super) concurrency: Option<Spanned<usize>>,
 }
 
 /// Where the clocks start.
@@ -475,6 +481,19 @@ pub(super) struct RawStep {
     /// The client's request: opens an HTTP stream.
     #[serde(default)]
     pub(super) request: Option<Spanned<RawMessage>>,
+    /// Runs the step's stream through these plugins (ids of [[plugins]]),
+    /// as one Envoy filter chain in this order: the request first to last,
+    /// the response last to first. Replaces `plugin` for the stream.
+    #[serde(default)]
+    pub(super) chain: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The worker (0-based, below [host] concurrency) the step's new stream
+    /// goes to, instead of the next one round robin.
+    #[serde(default)]
+    pub(super) worker: Option<Spanned<usize>>,
+    /// Replaces a plugin's configuration or module first, as an xDS update
+    /// does: new streams go to the new version, open ones finish on the old.
+    #[serde(default)]
+    pub(super) reload: Option<Spanned<RawReload>>,
     /// Names the stream this step opens, so that a later step can `resume` it.
     #[serde(default)]
     pub(super) id: Option<Spanned<String>>,
@@ -511,6 +530,26 @@ pub(super) struct RawStep {
     /// Expectations on this step and its stream.
     #[serde(default)]
     pub(super) expect: RawStreamExpect,
+}
+
+/// A live reload of one plugin: what changes (the rest stays as loaded).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReload {
+    /// The plugin (an `id` of [[plugins]]; default: the step's plugin).
+    #[serde(default)]
+    pub(super) plugin: Option<Spanned<String>>,
+    /// The new plugin configuration (a string, or a table sent as JSON).
+    #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
+    pub(super) configuration: Option<Spanned<toml::Value>>,
+    /// The new VM configuration (a new VM starts).
+    #[serde(default)]
+    #[schemars(with = "Option<AnyValue>")]
+    pub(super) vm_configuration: Option<Spanned<toml::Value>>,
+    /// A new module (a .wasm path, relative to the scenario file; a new VM starts).
+    #[serde(default)]
+    pub(super) module: Option<Spanned<String>>,
 }
 
 /// A request or a response: pseudo-header fields, headers, body, trailers.
@@ -820,6 +859,16 @@ pub(super) struct RawStreamExpect {
     #[serde(default)]
     #[schemars(with = "Option<PropertyTable>")]
     pub(super) properties_set: Option<Spanned<toml::Table>>,
+    /// With `chain`: the plugin (its id) whose local reply the client got.
+    #[serde(default)]
+    pub(super) local_reply_from: Option<Spanned<String>>,
+    /// The worker that served the step's stream.
+    #[serde(default)]
+    pub(super) worker: Option<usize>,
+    /// With `reload`: "accepted", or "rejected" (the new version did not
+    /// start: Envoy NACKs the update and the old version keeps serving).
+    #[serde(default)]
+    pub(super) reload: Option<Spanned<String>>,
 }
 
 /// A shared-data entry expected at the end.

@@ -109,6 +109,23 @@ pub struct RouteReport {
     pub upstream_cluster: Option<String>,
 }
 
+/// One plugin of a chain stream: what reached it and what it passed on.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkReport {
+    /// The plugin's id.
+    pub plugin: String,
+    /// The request headers as they reached it (`None`: they never did).
+    pub request_in: Option<Headers>,
+    /// The request headers it forwarded.
+    pub forwarded: Option<Headers>,
+    /// The response headers as they reached it.
+    pub response_in: Option<Headers>,
+    /// The response headers it passed back.
+    pub passed_back: Option<Headers>,
+    /// The status of the local reply it sent, if it sent one.
+    pub local_response: Option<u32>,
+}
+
 /// What happened in one `[[stream]]` step.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -177,6 +194,14 @@ pub struct StepReport {
     pub host_calls: std::collections::BTreeMap<String, u64>,
     /// The wasmtime fuel the step's plugin's VM used in the step.
     pub fuel: u64,
+    /// With `chain`: each plugin, in chain order.
+    pub chain: Vec<LinkReport>,
+    /// With `chain`: the plugin (its id) whose local reply the client got.
+    pub local_reply_from: Option<String>,
+    /// The worker that served the step's stream or connection.
+    pub worker: Option<usize>,
+    /// With `reload`: "accepted", or "rejected: <why>".
+    pub reload: Option<String>,
     /// After the step: the properties its expectations name, serialized as
     /// the plugin reads them (`None`: NotFound).
     #[serde(skip)]
@@ -225,6 +250,10 @@ impl StepReport {
             properties_read: Vec::new(),
             host_calls: Default::default(),
             fuel: 0,
+            chain: Vec::new(),
+            local_reply_from: None,
+            worker: None,
+            reload: None,
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -363,6 +392,34 @@ fn host_calls_since(host: &Host, before: &[u64]) -> std::collections::BTreeMap<S
     counts
 }
 
+/// A step's reload: the plugin's spec as loaded, with what the reload
+/// changes. "accepted", or "rejected: <why>".
+fn reload(
+    scenario: &Scenario,
+    host: &mut Host,
+    driver: &Driver,
+    reload: &super::format::Reload,
+) -> Result<String, RunError> {
+    let mut setup = scenario.plugins[reload.plugin].clone();
+    if let Some(module) = &reload.module {
+        setup.plugin = module.clone();
+    }
+    if let Some(configuration) = &reload.configuration {
+        setup.configuration = configuration.clone();
+    }
+    if let Some(vm_configuration) = &reload.vm_configuration {
+        setup.vm_configuration = vm_configuration.clone();
+    }
+    let spec = spec(scenario, &setup)?;
+    let Some(plugin) = driver.plugin(reload.plugin) else {
+        return Ok(format!("rejected: plugin {:?} did not start, there is nothing to reload", setup.id));
+    };
+    Ok(match host.reload(plugin, spec) {
+        Ok(_) => "accepted".to_owned(),
+        Err(e) => format!("rejected: {e}"),
+    })
+}
+
 /// Loads the scenario's plugins on a new host, runs every step, and checks
 /// the expectations.
 pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
@@ -426,7 +483,12 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
         let calls_before = trace_totals(&host);
         let fuel_before = host.fuel(plugin).map_or(0, |f| f.total);
+        let reloaded = match &step.reload {
+            Some(reload) => Some(self::reload(scenario, &mut host, &driver, reload)?),
+            None => None,
+        };
         driver.step(&mut host, i, step, &mut steps);
+        steps[i].reload = reloaded;
         let host_calls = host_calls_since(&host, &calls_before);
         driver.release(&mut host, &mut steps, Some(i));
         let logs = driver.logs.take(&host);

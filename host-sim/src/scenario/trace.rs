@@ -101,6 +101,51 @@ fn changes(out: &mut String, what: &str, before: &Headers, after: &Headers) {
     }
 }
 
+/// Which plugin of a chain changed what, in the order they ran: the
+/// request side first to last, the response side last to first.
+fn chain_changes(out: &mut String, s: &StepReport, request: bool) {
+    if s.chain.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = s.chain.iter().map(|l| l.plugin.as_str()).collect();
+    let order: Vec<&super::run::LinkReport> =
+        if request { s.chain.iter().collect() } else { s.chain.iter().rev().collect() };
+    if request {
+        let _ = writeln!(out, "  ⛓ chain {}: request first to last", names.join(" → "));
+    } else {
+        let _ = writeln!(out, "  ⛓ chain {}: response last to first", names.join(" → "));
+    }
+    for link in order {
+        let (seen, left) =
+            if request { (&link.request_in, &link.forwarded) } else { (&link.response_in, &link.passed_back) };
+        let side = if request { "request" } else { "response" };
+        match (seen, left) {
+            (None, _) => {
+                let _ = writeln!(out, "    {}: no {side} headers reached it", link.plugin);
+            }
+            (Some(_), None) => match link.local_response.filter(|_| request) {
+                Some(status) => {
+                    let _ = writeln!(out, "    {} answered locally ({status}): nothing passed on", link.plugin);
+                }
+                None => {
+                    let _ = writeln!(out, "    {}: held the {side} headers (nothing passed on)", link.plugin);
+                }
+            },
+            (Some(before), Some(after)) => {
+                let d = diff(before, after);
+                if d.is_empty() {
+                    let _ = writeln!(out, "    {} changed {side} headers: nothing", link.plugin);
+                } else {
+                    let _ = writeln!(out, "    {} changed {side} headers:", link.plugin);
+                    for line in d {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn logs(out: &mut String, lines: &[LogLine]) {
     if lines.is_empty() {
         return;
@@ -126,12 +171,21 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     if s.vm_rebuilt {
         let _ = writeln!(out, "  ↻ the plugin's failed VM was rebuilt");
     }
+    if let Some(reload) = &s.reload {
+        let _ = writeln!(out, "  ⟳ reload: {}", cut(reload, 240));
+    }
+    if let Some(worker) = s.worker.filter(|w| *w > 0 || !s.chain.is_empty()) {
+        let _ = writeln!(out, "  on worker {worker}");
+    }
     if let Some(request) = &s.request_in {
         let _ = writeln!(out, "  → client request: {}{}", first_line(request), body_note(&s.request_body_in));
         headers_block(out, request);
+        chain_changes(out, s, true);
         match &s.upstream_request {
             Some(up) => {
-                changes(out, "request headers", request, up);
+                if s.chain.is_empty() {
+                    changes(out, "request headers", request, up);
+                }
                 let _ = writeln!(out, "  → upstream received: {}{}", first_line(up), body_note(&s.upstream_body));
                 if let Some(route) = &s.route {
                     let _ = writeln!(out, "    {}", routed(route));
@@ -185,11 +239,16 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
             None => {
                 let _ = writeln!(out, "  ← upstream response: {}", first_line(response));
                 headers_block(out, response);
-                if let Some(client) = &s.client_response {
+                if let Some(client) = &s.client_response
+                    && s.chain.is_empty()
+                {
                     changes(out, "response headers", response, client);
                 }
             }
         }
+    }
+    if s.response_in.is_some() || s.local_reply_from.is_some() {
+        chain_changes(out, s, false);
     }
     if let Some((status, details, body)) = &s.local_response {
         let _ = writeln!(out, "  ✋ local response {status} (details {details:?}){}", body_note(body));

@@ -52,6 +52,11 @@ impl Default for Contexts {
 }
 
 impl Contexts {
+    /// How many stream contexts (HTTP or TCP) of root `root` are alive.
+    pub fn streams_of(&self, root: u32) -> usize {
+        self.entries.values().filter(|e| e.kind != ContextKind::Root && e.root_id == root).count()
+    }
+
     /// Allocates the next id (never 0, never a live id).
     pub fn create(&mut self, kind: ContextKind, root_id: Option<u32>) -> u32 {
         loop {

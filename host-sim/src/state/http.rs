@@ -331,6 +331,20 @@ pub struct HttpStreamState {
     pub last_activity_ns: u64,
     /// The idle timeout fired (it fires once).
     pub idle_timed_out: bool,
+    /// The stream is one plugin's part of a filter chain (see
+    /// [`crate::chain`]): it finishes with the whole chain, and its local
+    /// replies are the chain's to route.
+    pub chained: bool,
+    /// A chained stream's plugin sent a local reply the chain has not
+    /// routed yet (`local_response` holds it).
+    pub reply_deferred: bool,
+    /// The chain passes this stream's own local reply through its response
+    /// callbacks (response events are taken although the stream ended).
+    pub reply_through_chain: bool,
+    /// A chained stream after the first: its route cache and start time
+    /// come from the previous plugin's stream (Envoy routes a stream once,
+    /// for the whole filter chain), not from its own request headers.
+    pub route_inherited: bool,
 }
 
 impl HttpStreamState {

@@ -14,6 +14,10 @@ pub struct LogRecord {
     pub context_id: u32,
     /// The message (lossily decoded as UTF-8).
     pub message: String,
+    /// The line's place among the lines of every VM of the host (they
+    /// count up together, so lines of several VMs sort into the order
+    /// they were logged in, as across the plugins of a filter chain).
+    pub seq: u64,
 }
 
 /// One host function call the guest made.

@@ -51,7 +51,7 @@ impl Vm {
     fn check_open(&mut self, id: u32, response: bool, what: &str) -> Result<(), Error> {
         self.check_serving(id)?;
         let stream = self.stream_mut(id)?;
-        if let Some(reason) = stream.ended {
+        if let Some(reason) = stream.ended.filter(|_| !(response && stream.reply_through_chain)) {
             return Err(Error::InvalidPhase(format!("{what}: the stream already ended ({reason:?})")));
         }
         if stream.finished {
@@ -83,10 +83,7 @@ impl Vm {
         let current = self.http_action(id, response);
         self.run_deferred()?;
         self.fix_upstream_route(id);
-        let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
-        if complete {
-            self.finish_stream(id)?;
-        }
+        self.complete_if_done(id)?;
         Ok(ran.or(current).unwrap_or(Action::Continue))
     }
 
@@ -281,6 +278,9 @@ impl Vm {
     /// The request starts: its start time, and the route Envoy selects
     /// before the filters run (when a route table is set).
     fn start_route(&mut self, id: u32, headers: &HeaderMap) -> Result<(), Error> {
+        if self.stream_mut(id)?.route_inherited {
+            return Ok(());
+        }
         let (now, table) = {
             let world = self.state().world();
             (world.clock.realtime_ns(), (!world.routes.is_empty()).then(|| world.routes.clone()))
@@ -311,8 +311,9 @@ impl Vm {
         }
     }
 
+    /// Finishes a complete stream (a chained one finishes with its chain).
     fn complete_if_done(&mut self, id: u32) -> Result<(), Error> {
-        let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished);
+        let complete = self.state().http.get(&id).is_some_and(|s| s.is_complete() && !s.finished && !s.chained);
         if complete { self.finish_stream(id) } else { Ok(()) }
     }
 
@@ -372,10 +373,19 @@ impl Vm {
     /// goes through the plugin's own response callbacks, as Envoy's local
     /// replies pass the encoder filters; sent from the response path before
     /// the response went out, it replaces the response directly.
+    ///
+    /// In a filter chain the chain routes the reply (through every
+    /// plugin's response callbacks, or straight to the client): the stream
+    /// only ends its request path here.
     pub(crate) fn local_response(&mut self, id: u32) -> Result<(), Error> {
         let stream = self.stream_mut(id)?;
         let Some(reply) = stream.local_response.clone() else { return Ok(()) };
         if stream.ended.is_some() {
+            return Ok(());
+        }
+        if stream.chained {
+            stream.end_locally();
+            stream.reply_deferred = true;
             return Ok(());
         }
         if stream.response.headers.is_some() {

@@ -42,6 +42,8 @@ pub(crate) struct VmSettings {
     pub native: Option<crate::native::NativeEntry>,
     /// What the guest may make the host spend.
     pub limits: crate::limits::Limits,
+    /// The Envoy worker (thread) the VM belongs to.
+    pub worker: usize,
 }
 
 /// A running VM.
@@ -69,7 +71,10 @@ impl Vm {
         lost_logs: &mut Vec<LogRecord>,
     ) -> Result<Vm, Error> {
         let kept = settings.clone();
-        let policy = world.lock().unwrap_or_else(|p| p.into_inner()).policy.for_vm(index);
+        let (policy, log_seq) = {
+            let world = world.lock().unwrap_or_else(|p| p.into_inner());
+            (world.policy.for_vm(index), world.log_seq.clone())
+        };
         let state = VmState {
             index,
             vm_id: settings.vm_id,
@@ -91,6 +96,7 @@ impl Vm {
             scope: Scope::default(),
             deferred: Vec::new(),
             logs: Ring::new(settings.log_capacity).with_budget(settings.limits.log_bytes, LogRecord::weight),
+            log_seq,
             trace: Ring::new(settings.trace_capacity),
             log_level: settings.log_level,
             rng: settings.seed,

@@ -34,6 +34,8 @@ pub(crate) struct World {
     pub callouts: Callouts,
     /// `on_queue_ready` notifications waiting for the current guest call to end.
     pub queue_ready: Vec<(QueueOwner, u32)>,
+    /// The next log line's sequence number, shared by every VM.
+    pub log_seq: Arc<std::sync::atomic::AtomicU64>,
     /// Host profile, strict mode, capabilities and redaction.
     pub policy: crate::profile::Policy,
     /// The route configuration (empty: routing is not simulated).
@@ -169,6 +171,8 @@ pub(crate) struct VmState {
     pub scope: Scope,
     pub deferred: Vec<Deferred>,
     pub logs: Ring<LogRecord>,
+    /// The host's log line counter (see [`LogRecord::seq`]).
+    pub log_seq: Arc<std::sync::atomic::AtomicU64>,
     pub trace: Ring<HostCall>,
     pub log_level: LogLevel,
     pub rng: u64,
@@ -214,6 +218,12 @@ impl VmState {
     /// while holding it is a host-sim bug that already failed the test).
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a line to the VM's log, numbered in the host's order.
+    pub fn log_line(&mut self, level: LogLevel, context_id: u32, message: String) {
+        let seq = self.log_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.logs.push(LogRecord { level, context_id, message, seq });
     }
 
     /// Records a host call in the trace.
@@ -272,6 +282,7 @@ impl VmState {
             scope: Scope::default(),
             deferred: Vec::new(),
             logs: Ring::new(0),
+            log_seq: Arc::default(),
             trace: Ring::new(0),
             log_level: LogLevel::Info,
             rng: 0,

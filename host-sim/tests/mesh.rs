@@ -1,0 +1,439 @@
+//! A mesh in a box: filter chains (order in both directions, a local reply
+//! from the middle, a pause held across the chain, TCP), Envoy workers
+//! (per-worker VMs next to process-wide shared data and stats) and live
+//! reloads (streams in flight finish on the old version; a rejected one
+//! keeps the old serving). The plugins are the `e2e-mesh` test guest,
+//! built from source, each configured differently.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use guest_build::{Guest, Target};
+use host_sim::{EndReason, Error, Host, HostOptions, PluginId, PluginSpec, Request, Response};
+
+fn mesh_wasm() -> &'static [u8] {
+    static WASM: OnceLock<Vec<u8>> = OnceLock::new();
+    WASM.get_or_init(|| Guest::package("sluice-guest-e2e-mesh").target(Target::Wasip1).bytes().expect("builds"))
+}
+
+fn spec(config: &str) -> PluginSpec {
+    let name = config.split(';').find_map(|p| p.strip_prefix("name=")).unwrap_or("mesh");
+    PluginSpec::from_bytes(mesh_wasm().to_vec()).configuration(config).name(name)
+}
+
+fn load(host: &mut Host, config: &str) -> PluginId {
+    host.load(spec(config)).expect("the plugin starts")
+}
+
+/// Messages logged, in order, that start with one of the plugins' names.
+fn calls(host: &Host, names: &[&str]) -> Vec<String> {
+    host.logs()
+        .into_iter()
+        .map(|r| r.message)
+        .filter(|m| names.iter().any(|n| m.starts_with(&format!("{n} "))))
+        .filter(|m| m.contains("request_headers") || m.contains("response_headers"))
+        .collect()
+}
+
+fn header(message: &host_sim::Message, key: &str) -> Option<String> {
+    message.headers.as_ref()?.get_str(key).map(str::to_owned)
+}
+
+#[test]
+fn a_chain_runs_requests_first_to_last_and_responses_last_to_first() {
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a");
+    let b = load(&mut host, "name=b;require=x-chain");
+    let c = load(&mut host, "name=c");
+    let chain = host.chain(&[a, b, c]).unwrap();
+    let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,b,c"));
+    assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,b,a"));
+    assert_eq!(header(&out.upstream_request, "x-b-saw").as_deref(), Some("yes"), "b saw what a added");
+    assert_eq!(
+        calls(&host, &["a", "b", "c"]),
+        [
+            "a request_headers end=true",
+            "b request_headers end=true",
+            "c request_headers end=true",
+            "c response_headers end=true",
+            "b response_headers end=true",
+            "a response_headers end=true"
+        ]
+    );
+    // Each plugin's own view: what reached it and what it passed on.
+    assert_eq!(out.plugins.len(), 3);
+    assert_eq!(header(&out.plugins[1].request_in, "x-chain").as_deref(), Some("a"));
+    assert_eq!(header(&out.plugins[1].outcome.upstream_request, "x-chain").as_deref(), Some("a,b"));
+    let edits = out.plugins[1].request_edits();
+    assert!(edits.contains(&host_sim::chain::HeaderEdit::Removed("x-chain".into(), "a".into())), "{edits:?}");
+    assert!(edits.contains(&host_sim::chain::HeaderEdit::Added("x-chain".into(), "a,b".into())), "{edits:?}");
+    assert!(out.plugins.iter().all(|p| p.host_calls.iter().any(|c| c.function == "proxy_replace_header_map_value")));
+    // Every plugin's stream context finished, first to last.
+    let done: Vec<String> =
+        host.logs().into_iter().map(|r| r.message).filter(|m| m.contains(" done ") && !m.contains("root")).collect();
+    assert_eq!(done.iter().map(|m| &m[..1]).collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(out.plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+}
+
+#[test]
+fn a_local_reply_from_the_middle_passes_every_plugins_response_callbacks() {
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a");
+    let b = load(&mut host, "name=b;deny=/admin");
+    let c = load(&mut host, "name=c");
+    let chain = host.chain(&[a, b, c]).unwrap();
+    let out = host.run_http_chain(&chain, Request::get("/admin"), Response::ok()).unwrap();
+
+    assert_eq!(out.local_reply_from, Some(1));
+    assert_eq!(out.ended, Some(EndReason::LocalResponse));
+    assert_eq!(out.local_response.as_ref().map(|r| r.status_code), Some(403));
+    assert!(out.upstream_request.headers.is_none(), "nothing reached the upstream");
+    assert!(out.plugins[2].request_in.headers.is_none(), "c never saw the request");
+    assert_eq!(header(&out.client_response, ":status").as_deref(), Some("403"));
+    assert_eq!(out.client_response.body, b"denied by b");
+    // Envoy's sendLocalReplyViaFilterChain encodes from the first encoder
+    // filter: c (which never saw the request), then b, then a.
+    assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,b,a"));
+    assert_eq!(
+        calls(&host, &["a", "b", "c"]),
+        [
+            "a request_headers end=true",
+            "b request_headers end=true",
+            "c response_headers end=false",
+            "b response_headers end=false",
+            "a response_headers end=false"
+        ]
+    );
+}
+
+#[test]
+fn a_local_reply_after_the_response_started_goes_straight_to_the_client() {
+    // A reply from a response callback: Envoy's sendDirectLocalReply, no
+    // plugin sees it. The WAT plugin answers 502 from on_response_headers.
+    let wat = r#"(module
+      (import "env" "proxy_send_local_response" (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 100) "replaced")
+      (func (export "proxy_abi_version_0_2_1"))
+      (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+        (drop (call $reply (i32.const 502) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const 8)
+          (i32.const 0) (i32.const 0) (i32.const -1)))
+        (i32.const 0)))"#;
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a");
+    let replacer = host.load(PluginSpec::from_bytes(wat::parse_str(wat).unwrap()).name("replacer")).unwrap();
+    let chain = host.chain(&[a, replacer]).unwrap();
+    let out = host.run_http_chain(&chain, Request::get("/"), Response::ok().body("upstream body")).unwrap();
+    assert_eq!(out.local_reply_from, Some(1));
+    assert_eq!(header(&out.client_response, ":status").as_deref(), Some("502"));
+    assert_eq!(out.client_response.body, b"replaced");
+    assert_eq!(header(&out.client_response, "x-chain-back"), None, "a never saw the direct reply");
+    assert!(out.plugins[0].response_in.headers.is_none());
+}
+
+#[test]
+fn a_pause_holds_the_rest_of_the_chain_until_the_plugin_resumes() {
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a");
+    let b = load(&mut host, "name=b;hold=/slow");
+    let c = load(&mut host, "name=c;require=x-held-by");
+    let chain = host.chain(&[a, b, c]).unwrap();
+    let mut stream = host.http_chain_stream(&chain).unwrap();
+    let action = stream.request_headers([(":path", "/slow"), (":method", "GET"), (":authority", "x")], true).unwrap();
+    assert!(!action.is_continue(), "b holds the request");
+    assert_eq!(stream.request_held_by().map(|(k, _)| k), Some(1));
+    assert!(stream.upstream_request().headers.is_none(), "c and the upstream have nothing yet");
+    let id = stream.id();
+    assert_eq!(calls(&host, &["c"]), Vec::<String>::new());
+
+    // b's tick resumes it; the chain carries on at c.
+    host.advance(Duration::from_secs(1)).unwrap();
+    let mut stream = host.http_chain(id).unwrap();
+    assert_eq!(stream.request_held_by(), None);
+    let upstream = stream.upstream_request().clone();
+    assert_eq!(header(&upstream, "x-chain").as_deref(), Some("a,b,c"));
+    assert_eq!(header(&upstream, "x-held-by").as_deref(), Some("b"));
+    assert_eq!(header(&upstream, "x-c-saw").as_deref(), Some("yes"), "c saw what b added while it held the request");
+    stream.response_headers([(":status", "200")], true).unwrap();
+    let out = stream.complete().unwrap();
+    assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,b,a"));
+}
+
+#[test]
+fn a_chain_shares_a_vm_by_vm_id_and_keeps_each_plugins_root_and_configuration() {
+    let mut host = Host::new();
+    let a = host.load(spec("name=a").vm_id("shared")).unwrap();
+    let b = host.load(spec("name=b").vm_id("shared")).unwrap();
+    assert_eq!(a.vm_index(), b.vm_index(), "one VM");
+    assert_ne!(a.root_context_id(), b.root_context_id(), "two root contexts");
+    let chain = host.chain(&[a, b]).unwrap();
+    let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,b"));
+    // One VM: its global cache counts both plugins' requests.
+    assert_eq!(header(&out.upstream_request, "x-a-local").as_deref(), Some("1"));
+    assert_eq!(header(&out.upstream_request, "x-b-local").as_deref(), Some("2"));
+    assert!(host.chain(&[a, a]).is_err(), "a plugin appears once");
+    assert!(host.chain(&[]).is_err());
+}
+
+/// Forwards what it gets and tags the connection in the log; TCP chains.
+const TCP_TAG: &str = r#"(module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_buffer_bytes" (func $get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_buffer_bytes" (func $set (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $tag (mut i32) (i32.const 0))
+  (data (i32.const 100) "TAG")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 2048))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    ;; the configuration (one letter) is the tag
+    (drop (call $get (i32.const 7) (i32.const 0) (i32.const 1) (i32.const 200) (i32.const 204)))
+    (global.set $tag (i32.load8_u (i32.load (i32.const 200))))
+    (i32.const 1))
+  (func $append (param $buffer i32) (param $size i32)
+    (i32.store8 (i32.const 300) (global.get $tag))
+    (drop (call $set (local.get $buffer) (local.get $size) (i32.const 0) (i32.const 300) (i32.const 1))))
+  (func (export "proxy_on_downstream_data") (param i32) (param $size i32) (param i32) (result i32)
+    (call $append (i32.const 2) (local.get $size)) (i32.const 0))
+  (func (export "proxy_on_upstream_data") (param i32) (param $size i32) (param i32) (result i32)
+    (call $append (i32.const 3) (local.get $size)) (i32.const 0)))"#;
+
+#[test]
+fn a_tcp_chain_passes_client_data_first_to_last_and_upstream_data_last_to_first() {
+    let mut host = Host::new();
+    let wasm = wat::parse_str(TCP_TAG).unwrap();
+    // Own vm_ids: on one VM the tag (a global) would be the last configured.
+    let x = host.load(PluginSpec::from_bytes(wasm.clone()).configuration("x").name("x").vm_id("x")).unwrap();
+    let y = host.load(PluginSpec::from_bytes(wasm).configuration("y").name("y").vm_id("y")).unwrap();
+    let chain = host.chain(&[x, y]).unwrap();
+    let mut conn = host.tcp_chain_stream(&chain).unwrap();
+    conn.downstream_data("hi", false).unwrap();
+    assert_eq!(conn.sent_upstream(), b"hixy");
+    conn.upstream_data("yo", false).unwrap();
+    assert_eq!(conn.sent_downstream(), b"yoyx");
+    let out = conn.complete().unwrap();
+    assert_eq!(out.sent_upstream, b"hixy");
+    assert_eq!(out.plugins.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["x", "y"]);
+    assert_eq!(out.plugins[0].1.sent_upstream, b"hix", "x's own forwarded bytes");
+}
+
+#[test]
+fn each_worker_has_its_own_vm_and_the_process_shares_data_and_stats() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a");
+    assert_eq!(host.worker_count(), 2);
+    let instances = host.instances(a);
+    assert_eq!(instances.len(), 2);
+    assert_ne!(instances[0].vm_index(), instances[1].vm_index(), "a VM per worker");
+    assert_eq!(host.worker_of(instances[1]), 1);
+    for instance in &instances {
+        let logs: Vec<String> = host.vm_logs(*instance).into_iter().map(|r| r.message).collect();
+        assert!(logs.contains(&"vm_start".to_owned()), "each worker's VM ran on_vm_start: {logs:?}");
+        assert!(logs.iter().any(|l| l.starts_with("a configure")), "and on_configure: {logs:?}");
+    }
+    // Four requests, round robin over the workers: the per-VM cache sees
+    // only its own worker's; shared data and the counter see all four.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
+        let local = header(&out.upstream_request, "x-a-local").unwrap();
+        let shared = header(&out.upstream_request, "x-a-shared").unwrap();
+        seen.push((local, shared));
+    }
+    let seen: Vec<(&str, &str)> = seen.iter().map(|(l, s)| (l.as_str(), s.as_str())).collect();
+    assert_eq!(
+        seen,
+        [("1", "1"), ("1", "2"), ("2", "3"), ("2", "4")],
+        "the cache assumed global is wrong under 2 workers"
+    );
+    assert_eq!(host.counter("a_requests"), Some(4), "one stat summed over the workers");
+    assert_eq!(host.shared_data("", "hits-a").map(|(v, _)| v), Some(b"4".to_vec()));
+    // Fuel and logs are per worker; a stream can be put on a worker.
+    let fuel: Vec<u64> = instances.iter().map(|i| host.fuel(*i).unwrap().total).collect();
+    assert!(fuel.iter().all(|f| *f > 0), "{fuel:?}");
+    let mut on_one = host.http_stream_on(a, 1).unwrap();
+    on_one.request_headers([(":path", "/"), (":method", "GET")], true).unwrap();
+    let out = on_one.complete().unwrap();
+    assert_eq!(header(&out.upstream_request, "x-a-local").as_deref(), Some("3"), "worker 1's third request");
+    assert_eq!(header(&out.upstream_request, "x-a-shared").as_deref(), Some("5"));
+    assert!(host.http_stream_on(a, 2).is_err(), "there is no worker 2");
+}
+
+#[test]
+fn a_chain_stream_runs_on_one_worker() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a");
+    let b = load(&mut host, "name=b");
+    let chain = host.chain(&[a, b]).unwrap();
+    let first = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+    let second = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!((first.worker, second.worker), (0, 1));
+    for out in [&first, &second] {
+        assert!(out.plugins.iter().all(|p| host.worker_of(p.plugin) == out.worker));
+    }
+    let third = host.http_chain_stream_on(&chain, 1).unwrap().complete().unwrap();
+    assert_eq!(third.worker, 1);
+}
+
+#[test]
+fn a_reload_sends_new_streams_to_the_new_root_and_lets_open_ones_finish_on_the_old() {
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a;hold=/slow");
+    let old_root = a.root_context_id();
+    let mut held = host.http_stream(a).unwrap();
+    held.request_headers([(":path", "/slow"), (":method", "GET")], true).unwrap();
+    let held = held.id();
+
+    let new = host.reconfigure(a, "name=a2").unwrap();
+    assert_ne!(new, a);
+    assert_eq!(new.vm_index(), a.vm_index(), "a configuration change keeps the VM");
+    assert_eq!(host.current(a), new);
+    assert!(host.is_draining(a), "the old root waits for its stream");
+    assert!(!host.is_deleted(a));
+
+    // A new stream (opened with the old id, as a listener keeps its name) goes to the new root.
+    let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a2"));
+
+    // The held stream finishes on the old root, which then goes.
+    host.advance(Duration::from_secs(1)).unwrap();
+    let mut stream = host.http(held).unwrap();
+    assert_eq!(header(stream.upstream_request(), "x-chain").as_deref(), Some("a"));
+    stream.response_headers([(":status", "200")], true).unwrap();
+    stream.complete().unwrap();
+    assert!(host.is_deleted(a), "old root: on_done, on_delete once drained");
+    assert!(!host.is_draining(a));
+    assert!(host.logs_at(host_sim::LogLevel::Info).contains(&format!("a root done root={old_root}")));
+    assert!(!host.is_deleted(new));
+
+    // A new module (here: another VM configuration) starts a new VM.
+    let newer = host.reload(a, spec("name=a3").vm_configuration("v2")).unwrap();
+    assert_ne!(newer.vm_index(), new.vm_index());
+    assert!(host.is_deleted(new), "nothing open on a2: it goes at once");
+    let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a3"));
+}
+
+#[test]
+fn a_rejected_reload_keeps_the_old_version_serving() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a");
+    let error = host.reconfigure(a, "name=a;refuse=1").unwrap_err();
+    assert!(
+        matches!(&error, Error::ReloadRejected { reason, .. } if matches!(**reason, Error::ConfigureRejected { .. }))
+    );
+    assert!(error.to_string().contains("Failed to configure base Wasm plugin"), "{error}");
+    assert_eq!(host.current(a), a);
+    assert!(!host.is_draining(a) && !host.is_deleted(a));
+    for _ in 0..2 {
+        let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
+        assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a"));
+    }
+}
+
+#[test]
+fn a_reload_in_a_chain_applies_to_new_chain_streams() {
+    let mut host = Host::new();
+    let a = load(&mut host, "name=a");
+    let b = load(&mut host, "name=b;hold=/slow");
+    let chain = host.chain(&[a, b]).unwrap();
+    let mut open = host.http_chain_stream(&chain).unwrap();
+    open.request_headers([(":path", "/slow"), (":method", "GET")], true).unwrap();
+    let open = open.id();
+    host.reconfigure(a, "name=a-new").unwrap();
+    let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a-new,b"));
+    host.advance(Duration::from_secs(1)).unwrap();
+    let mut stream = host.http_chain(open).unwrap();
+    stream.response_headers([(":status", "200")], true).unwrap();
+    let out = stream.complete().unwrap();
+    assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,b"), "in flight: the old a");
+    assert!(host.is_deleted(a));
+}
+
+/// The gateway's routing, through a chain: header-decode writes the
+/// tenant claim as `x-tenant`, the router (after it) picks the cluster from
+/// it and clears the route cache. The chain's plugins share one route cache
+/// (Envoy routes a stream once): the request goes to the router's cluster,
+/// and a spoofed `x-tenant` from the client is replaced by the claim.
+#[test]
+fn a_chain_routes_once_and_a_later_plugin_reroutes_on_what_an_earlier_one_wrote() {
+    use host_sim::{Route, RouteTable, VirtualHost};
+    let build = |package: &str| Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
+    let mut host = Host::new();
+    host.set_routes(RouteTable::new(vec![
+        VirtualHost::new("shop", &["*"])
+            .route(Route::to_cluster_header("by-cluster-header", "x-route-cluster").header_present("x-route-cluster"))
+            .route(Route::to_cluster("default", "orders")),
+    ]));
+    let decode = host
+        .load(
+            PluginSpec::from_bytes(build("sluice-example-header-decode"))
+                .name("jwt")
+                .vm_id("jwt")
+                .configuration(r#"{"source":{"header":"authorization","prefix":"Bearer "},"on_error":"reject","claims":[{"claim":"tenant","header":"x-tenant"}]}"#),
+        )
+        .unwrap();
+    let router = host
+        .load(
+            PluginSpec::from_bytes(build("sluice-example-router"))
+                .name("router")
+                .vm_id("router")
+                .configuration(r#"{"clear_route_cache":"auto","rules":[{"name":"acme","match":{"header":"x-tenant","exact":"acme"},"cluster":"acme-backend"}]}"#),
+        )
+        .unwrap();
+    let token = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsInN1YiI6ImFsaWNlIiwidGVuYW50IjoiYWNtZSIsInJlYWxtX2FjY2VzcyI6eyJyb2xlcyI6WyJkZXYiLCJvcHMiXX0sImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl";
+    let request =
+        Request::get("/orders").header("authorization", &format!("Bearer {token}")).header("x-tenant", "evil");
+    let chain = host.chain(&[decode, router]).unwrap();
+    let out = host.run_http_chain(&chain, request.clone(), Response::ok()).unwrap();
+    assert_eq!(header(&out.upstream_request, "x-tenant").as_deref(), Some("acme"), "the claim, not the spoofed value");
+    let last = &out.plugins[1].outcome;
+    assert_eq!(last.upstream_cluster.as_deref(), Some("acme-backend"), "routed on what header-decode wrote");
+    assert_eq!(out.plugins[0].outcome.route.as_ref().map(|r| r.route_name.as_str()), Some("default"));
+    // Without header-decode before it, the router routes on what the client sent.
+    let spoofed = host.run_http(router, Request::get("/orders").header("x-tenant", "acme"), Response::ok()).unwrap();
+    assert_eq!(spoofed.upstream_cluster.as_deref(), Some("acme-backend"));
+    let plain = host.run_http(router, Request::get("/orders"), Response::ok()).unwrap();
+    assert_eq!(plain.upstream_cluster.as_deref(), Some("orders"));
+}
+
+/// A plugin in the middle of a chain whose VM fails, under fail closed:
+/// the client gets Envoy's 503 `wasm_fail_stream` back through the plugins
+/// before it, nothing reaches the plugins after it or the upstream; fail
+/// open lets the request go on past it.
+#[test]
+fn a_failed_plugin_in_a_chain_is_served_by_its_fail_policy() {
+    let trap = wat::parse_str(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+          (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable))"#,
+    )
+    .unwrap();
+    for (policy, status) in [(host_sim::FailPolicy::Closed, Some("503")), (host_sim::FailPolicy::Open, None)] {
+        let mut host = Host::new();
+        let a = load(&mut host, "name=a");
+        let broken = host.load(PluginSpec::from_bytes(trap.clone()).name("broken").fail_policy(policy)).unwrap();
+        let c = load(&mut host, "name=c");
+        let chain = host.chain(&[a, broken, c]).unwrap();
+        let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
+        assert!(host.failure(broken).is_some());
+        match status {
+            Some(status) => {
+                assert_eq!(header(&out.client_response, ":status").as_deref(), Some(status), "{policy:?}");
+                assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("a"), "back through a");
+                assert!(out.upstream_request.headers.is_none() && out.plugins[2].request_in.headers.is_none());
+            }
+            None => {
+                assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,c"), "{policy:?}");
+                assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,a"));
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! End-to-end mesh guest: one plugin of a filter chain, configured by its
+//! plugin configuration, `key=value` pairs separated by `;`:
+//!
+//! * `name=<n>`: appends `<n>` to request header `x-chain` and response
+//!   header `x-chain-back` (comma-separated), so the order the plugins ran
+//!   in shows on each side; logs `<n> <callback>` for every callback.
+//! * `deny=<path>`: a local reply `403` (`denied by <n>`) to that path from
+//!   `on_request_headers`.
+//! * `hold=<path>`: pauses that path's request headers; the plugin's tick
+//!   (every second) adds `x-held-by: <n>` and resumes it.
+//! * `require=<header>`: `x-<n>-saw: yes` or `no`, whether the request
+//!   reached this plugin with that header (set by an earlier plugin).
+//! * `refuse=1`: `on_configure` returns false.
+//!
+//! Every request also counts hits twice: in a global variable of the VM
+//! (`x-<n>-local`: a per-process cache that assumes it is global) and in
+//! shared data key `hits-<n>` (compare-and-swap: `x-<n>-shared`); counter
+//! `<n>_requests` counts them too. On a proxy with several workers the
+//! local count only sees its own worker's requests.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
+
+use sluice::{Action, Configuration, ContextHandle, HttpContext, LogLevel, RootContext, headers, logging, metrics};
+use sluice::{shared_data, stream::LocalResponse, time};
+
+/// The per-VM cache: a wasm global, one per VM (so one per Envoy worker).
+static LOCAL_HITS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Default, Clone)]
+struct Settings {
+    name: String,
+    deny: Option<String>,
+    hold: Option<String>,
+    require: Option<String>,
+    refuse: bool,
+}
+
+fn parse(text: &str) -> Settings {
+    let mut s = Settings { name: String::from("mesh"), ..Settings::default() };
+    for pair in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key.trim() {
+            "name" => s.name = String::from(value.trim()),
+            "deny" => s.deny = Some(String::from(value.trim())),
+            "hold" => s.hold = Some(String::from(value.trim())),
+            "require" => s.require = Some(String::from(value.trim())),
+            "refuse" => s.refuse = value.trim() == "1",
+            _ => {}
+        }
+    }
+    s
+}
+
+fn note(text: &str) {
+    let _ = logging::log(LogLevel::Info, text);
+}
+
+fn append(map: headers::HeaderMap, key: &str, name: &str) {
+    let value = match map.get_str(key).ok().flatten() {
+        Some(old) if !old.is_empty() => format!("{old},{name}"),
+        _ => String::from(name),
+    };
+    let _ = map.replace(key, value);
+}
+
+/// Bumps shared-data key `hits-<name>` with compare-and-swap, retrying a lost race.
+fn bump_shared(name: &str) -> u32 {
+    let key = format!("hits-{name}");
+    for _ in 0..8 {
+        let (count, cas) = match shared_data::get(&key) {
+            Ok(Some((value, cas))) => {
+                (core::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()).unwrap_or(0), Some(cas))
+            }
+            _ => (0u32, None),
+        };
+        if shared_data::set(&key, format!("{}", count + 1), cas).is_ok() {
+            return count + 1;
+        }
+    }
+    0
+}
+
+struct Root {
+    id: u32,
+    settings: Settings,
+    held: Rc<RefCell<Vec<ContextHandle>>>,
+}
+
+impl RootContext for Root {
+    fn on_vm_start(&mut self, _vm_configuration: Configuration) -> bool {
+        note("vm_start");
+        true
+    }
+
+    fn on_configure(&mut self, plugin_configuration: Configuration) -> bool {
+        self.settings = parse(&plugin_configuration.text().unwrap_or_default());
+        note(&format!("{} configure root={}", self.settings.name, self.id));
+        if self.settings.refuse {
+            note(&format!("{} refuses its configuration", self.settings.name));
+            return false;
+        }
+        if self.settings.hold.is_some() {
+            let _ = time::set_tick_period(Duration::from_secs(1));
+        }
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let held = core::mem::take(&mut *self.held.borrow_mut());
+        for stream in held {
+            let name = self.settings.name.clone();
+            let _ = stream.run(|| headers::REQUEST.add("x-held-by", &name));
+            let resumed = stream.resume_http_request();
+            note(&format!("{} resumed {} {}", self.settings.name, stream.id(), resumed.is_ok()));
+        }
+    }
+
+    fn on_done(&mut self) -> bool {
+        note(&format!("{} root done root={}", self.settings.name, self.id));
+        true
+    }
+
+    fn new_http_context(&mut self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Filter { id: context_id, settings: self.settings.clone(), held: self.held.clone() }))
+    }
+}
+
+struct Filter {
+    id: u32,
+    settings: Settings,
+    /// The root's held streams (its tick resumes them).
+    held: Rc<RefCell<Vec<ContextHandle>>>,
+}
+
+impl HttpContext for Filter {
+    fn on_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let name = self.settings.name.clone();
+        note(&format!("{name} request_headers end={end_of_stream}"));
+        let path = headers::REQUEST.get_str(":path").ok().flatten().unwrap_or_default();
+        if let Some(header) = &self.settings.require {
+            let saw = headers::REQUEST.get(header).ok().flatten().is_some();
+            let _ = headers::REQUEST.replace(format!("x-{name}-saw"), if saw { "yes" } else { "no" });
+        }
+        append(headers::REQUEST, "x-chain", &name);
+        let local = LOCAL_HITS.fetch_add(1, Ordering::Relaxed) + 1;
+        let shared = bump_shared(&name);
+        let _ = headers::REQUEST.replace(format!("x-{name}-local"), format!("{local}"));
+        let _ = headers::REQUEST.replace(format!("x-{name}-shared"), format!("{shared}"));
+        if let Ok(counter) = metrics::Metric::counter(format!("{name}_requests")) {
+            let _ = counter.increment(1);
+        }
+        if self.settings.deny.as_deref() == Some(path.as_str()) {
+            let sent = LocalResponse::new(403).body(format!("denied by {name}")).details("mesh_denied").send();
+            note(&format!("{name} denied {path}: {}", sent.is_ok()));
+            return Action::Continue;
+        }
+        if self.settings.hold.as_deref() == Some(path.as_str()) {
+            note(&format!("{name} holds {path}"));
+            self.held.borrow_mut().push(ContextHandle::from_id(self.id));
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        note(&format!("{} request_body {body_size} end={end_of_stream}", self.settings.name));
+        Action::Continue
+    }
+
+    fn on_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        note(&format!("{} response_headers end={end_of_stream}", self.settings.name));
+        append(headers::RESPONSE, "x-chain-back", &self.settings.name);
+        Action::Continue
+    }
+
+    fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        note(&format!("{} response_body {body_size} end={end_of_stream}", self.settings.name));
+        Action::Continue
+    }
+
+    fn on_done(&mut self) -> bool {
+        note(&format!("{} done {}", self.settings.name, self.id));
+        true
+    }
+}
+
+sluice::main! {
+    sluice::set_root_context(|id| Box::new(Root { id, settings: Settings::default(), held: Rc::default() }));
+}
