@@ -63,40 +63,52 @@ impl WasmPlugin {
     ///   stream, at most one per second (Envoy's reload backoff starts at
     ///   1 s).
     pub fn plugin_spec(&self, wasm: Vec<u8>, workload: &Workload) -> Result<PluginSpec, ManifestError> {
-        if let Some(expected) = &self.spec.sha256 {
-            let actual = sha256_hex(&wasm);
-            if &actual != expected {
-                return Err(self
-                    .error(format!("`spec.sha256`: the module's SHA-256 is {actual}, the manifest says {expected}")));
-            }
-        }
-        let configuration = match &self.spec.plugin_config {
-            Some(map) if !map.is_empty() => {
-                serde_json::to_vec(map).map_err(|e| self.error(format!("`spec.pluginConfig`: {e}")))?
-            }
-            _ => Vec::new(),
-        };
         let mut spec = PluginSpec::from_bytes(wasm)
             .name(self.envoy_name())
             .root_id(self.spec.plugin_name.clone())
-            .configuration(configuration);
-        for var in &self.spec.env {
-            spec = match var {
-                EnvVar::Inline { name, value } => spec.env(name.clone(), value.clone()),
-                EnvVar::Host { name } => match workload.env.get(name) {
-                    Some(value) => spec.env(name.clone(), value.clone()),
-                    None => spec,
-                },
-            };
+            .configuration(self.configuration()?);
+        for (name, value) in self.environment(workload) {
+            spec = spec.env(name, value);
         }
-        spec = match self.spec.fail_strategy {
-            FailStrategy::FailClose => spec.fail_policy(FailPolicy::Closed),
-            FailStrategy::FailOpen => spec.fail_policy(FailPolicy::Open),
-            FailStrategy::FailReload => {
-                spec.fail_policy(FailPolicy::Closed).rebuild(Rebuild::new(1, std::time::Duration::from_secs(1)))
-            }
-        };
+        let (policy, rebuild) = self.failure();
+        spec = spec.fail_policy(policy);
+        if let Some(rebuild) = rebuild {
+            spec = spec.rebuild(rebuild);
+        }
         Ok(spec)
+    }
+
+    /// The plugin configuration Envoy gets: `pluginConfig` as JSON, none
+    /// when it is absent or empty.
+    pub fn configuration(&self) -> Result<Vec<u8>, ManifestError> {
+        match &self.spec.plugin_config {
+            Some(map) if !map.is_empty() => {
+                serde_json::to_vec(map).map_err(|e| self.error(format!("`spec.pluginConfig`: {e}")))
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The VM's environment: the `vmConfig.env` values, and the proxy's
+    /// variables named with `valueFrom: HOST` that `workload.env` has.
+    pub fn environment(&self, workload: &Workload) -> Vec<(String, String)> {
+        self.spec
+            .env
+            .iter()
+            .filter_map(|var| match var {
+                EnvVar::Inline { name, value } => Some((name.clone(), value.clone())),
+                EnvVar::Host { name } => workload.env.get(name).map(|value| (name.clone(), value.clone())),
+            })
+            .collect()
+    }
+
+    /// `failStrategy` as the fail policy, and the rebuild `FAIL_RELOAD` adds.
+    pub fn failure(&self) -> (FailPolicy, Option<Rebuild>) {
+        match self.spec.fail_strategy {
+            FailStrategy::FailClose => (FailPolicy::Closed, None),
+            FailStrategy::FailOpen => (FailPolicy::Open, None),
+            FailStrategy::FailReload => (FailPolicy::Closed, Some(Rebuild::new(1, std::time::Duration::from_secs(1)))),
+        }
     }
 
     /// `spec.sha256`, when set, against the checksum of what was fetched:

@@ -63,7 +63,27 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut raw: RawScenario = toml::from_str(text).map_err(|e| src.error(e.span(), None, e.message().trim()))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let single = raw.single();
-    let plugins = plugins(&src, &dir, single, &raw.plugins, &raw.expect)?;
+    let (plugins, filter_chain) = match &raw.mesh {
+        None => (plugins(&src, &dir, single, &raw.plugins, &raw.expect)?, Vec::new()),
+        Some(mesh) => {
+            let listed = raw.plugins.first().map(|p| ("plugins", p.span()));
+            if let Some((field, span)) = single.1.given(single.0).or(listed) {
+                return Err(src.error(
+                    Some(span),
+                    Some(field.to_owned()),
+                    format!(
+                        "with [mesh], the plugins come from its WasmPlugin manifests: `{field}` cannot be given too"
+                    ),
+                ));
+            }
+            let mesh = super::mesh::mesh(&src, &dir, mesh, &raw.expect)?;
+            let plugins = expected_plugins(&src, mesh.plugins, &raw.expect)?;
+            (plugins, mesh.chain)
+        }
+    };
+    // With [mesh], a step's HTTP stream runs through the whole chain unless
+    // it names its own.
+    let mesh_chain: Vec<usize> = if filter_chain.is_empty() { Vec::new() } else { (0..plugins.len()).collect() };
 
     let foreign_functions = raw
         .foreign_functions
@@ -74,7 +94,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let host = host_options(&src, raw.host.as_ref())?;
     let mut steps = Vec::new();
     for (i, step) in raw.stream.iter().enumerate() {
-        steps.push(self::step(&src, (&dir, host.concurrency), &plugins, &steps, i, step)?);
+        steps.push(self::step(&src, (&dir, host.concurrency, &mesh_chain), &plugins, &steps, i, step)?);
     }
     let expect = expect(&src, &raw.expect)?;
     let profile =
@@ -85,6 +105,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     Ok(Scenario {
         file: file.to_path_buf(),
         plugins,
+        filter_chain,
         foreign_functions,
         clusters: raw.clusters,
         routes,
@@ -263,6 +284,15 @@ fn plugins(
         }
         out.push(plugin_setup(src, dir, p, &field, expect)?);
     }
+    expected_plugins(src, out, expect)
+}
+
+/// `expect.plugins.<id>` applied to the plugins.
+fn expected_plugins(
+    src: &Source<'_>,
+    mut out: Vec<PluginSetup>,
+    expect: &RawExpect,
+) -> Result<Vec<PluginSetup>, ScenarioError> {
     for (id, spanned) in &expect.plugins {
         let e = spanned.get_ref();
         let Some(setup) = out.iter_mut().find(|p| p.id == *id) else {
@@ -326,6 +356,7 @@ fn plugin_setup(
         capabilities: raw.capabilities.clone(),
         redact_headers: raw.redact_headers.clone(),
         remove_properties: raw.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
+        sha256: None,
         expect: PluginExpect {
             start_fails: expect.start_fails,
             start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
@@ -358,7 +389,7 @@ fn status(src: &Source<'_>, status: &Spanned<u16>, field: &str) -> Result<u16, S
 
 fn step(
     src: &Source<'_>,
-    (dir, workers): (&Path, usize),
+    (dir, workers, mesh_chain): (&Path, usize, &[usize]),
     plugins: &[PluginSetup],
     earlier: &[Step],
     i: usize,
@@ -395,6 +426,9 @@ fn step(
             }
             chain.push(index);
         }
+    }
+    if step.chain.is_none() && step.plugin.is_none() && step.request.is_some() {
+        chain = mesh_chain.to_vec();
     }
     let plugin = match &step.plugin {
         None => chain.first().copied().unwrap_or(0),
@@ -1105,7 +1139,7 @@ fn property_value(value: &toml::Value) -> Option<Value> {
     })
 }
 
-fn flatten(
+pub(super) fn flatten(
     src: &Source<'_>,
     span: Range<usize>,
     table: &toml::Table,
@@ -1261,7 +1295,7 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
     Ok(Message { headers, chunks, trailers, protocol })
 }
 
-fn regex(src: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<Regex, ScenarioError> {
+pub(super) fn regex(src: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<Regex, ScenarioError> {
     Regex::new(text.get_ref()).map_err(|e| {
         let detail = e.to_string();
         let last = detail.lines().last().unwrap_or("").trim().to_owned();

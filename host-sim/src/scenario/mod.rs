@@ -9,6 +9,7 @@ mod check;
 pub mod clock;
 mod drive;
 pub mod format;
+mod mesh;
 mod model;
 mod raw;
 mod routes;

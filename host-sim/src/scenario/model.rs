@@ -20,6 +20,9 @@ pub struct Scenario {
     pub file: PathBuf,
     /// The plugins, in load order (one for the single-`plugin` form).
     pub plugins: Vec<PluginSetup>,
+    /// With `[mesh]`: the filter chain Istio builds, request order, Istio's
+    /// own filters (which host-sim does not run) as `[name]`.
+    pub filter_chain: Vec<String>,
     /// Foreign functions the host offers: name and how they answer.
     pub foreign_functions: Vec<(String, Foreign)>,
     /// Callout clusters the host knows (all when `None`).
@@ -75,6 +78,9 @@ pub struct PluginSetup {
     pub redact_headers: Vec<String>,
     /// Envoy's default properties removed before the plugin starts.
     pub remove_properties: Vec<Vec<String>>,
+    /// The module's SHA-256 (lowercase hex) it must have (a `WasmPlugin`'s
+    /// `sha256`), checked when it is read.
+    pub sha256: Option<String>,
     /// Expectations on its VM.
     pub expect: PluginExpect,
 }

@@ -103,6 +103,12 @@ pub(super) struct RawScenario {
     /// (the first when they name none). Not together with `plugin`.
     #[serde(default)]
     pub(super) plugins: Vec<Spanned<RawPlugin>>,
+    /// The plugins as an Istio mesh deploys them: `WasmPlugin` manifests,
+    /// selected and ordered for one workload's listener as Istio does, each
+    /// step's HTTP stream running through the whole chain. Not together with
+    /// `plugin` or `[[plugins]]`.
+    #[serde(default)]
+    pub(super) mesh: Option<Spanned<RawMesh>>,
     /// Foreign functions the host offers: name = the bytes they return, or
     /// `{ returns = "bytes" }`, `{ echo = true }` (their input back) or
     /// `{ status = "not_found" }` (a failure status); a name registered here
@@ -295,6 +301,41 @@ pub(super) struct RawPlugin {
     /// Envoy's default properties removed before the plugin starts (dotted paths).
     #[serde(default)]
     pub(super) remove_properties: Vec<Spanned<String>>,
+}
+
+/// `[mesh]`: the workload whose proxy runs the `WasmPlugin`s, and the files
+/// that hold them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMesh {
+    /// `WasmPlugin` manifests (YAML, several resources per file with `---`),
+    /// relative to the scenario file.
+    pub(super) wasm_plugins: Vec<Spanned<String>>,
+    /// The workload's namespace (default "default").
+    #[serde(default)]
+    pub(super) namespace: Option<Spanned<String>>,
+    /// The workload's labels, matched by `selector.matchLabels`.
+    #[serde(default)]
+    pub(super) labels: std::collections::BTreeMap<String, String>,
+    /// The proxy's environment, read by `vmConfig.env` with `valueFrom: HOST`.
+    #[serde(default)]
+    pub(super) env: std::collections::BTreeMap<String, String>,
+    /// Istio's root namespace, whose plugins apply to every namespace
+    /// (default "istio-system").
+    #[serde(default)]
+    pub(super) root_namespace: Option<Spanned<String>>,
+    /// The listener: "gateway" (default), "sidecar-inbound" or
+    /// "sidecar-outbound"; `match[].mode` compares its traffic direction.
+    #[serde(default)]
+    pub(super) listener: Option<Spanned<String>>,
+    /// The listener's port, compared with `match[].ports` (default 8080).
+    #[serde(default)]
+    pub(super) port: Option<u32>,
+    /// Properties every plugin of the mesh reads (the proxy's node metadata,
+    /// say), as nested tables.
+    #[serde(default)]
+    #[schemars(with = "Option<PropertyTable>")]
+    pub(super) properties: Option<Spanned<toml::Table>>,
 }
 
 /// Host-wide options (`HostOptions`).

@@ -267,6 +267,10 @@ pub struct Report {
     pub scenario: String,
     /// The plugin module (the modules, comma-separated, of several plugins).
     pub plugin: String,
+    /// With `[mesh]`: the filter chain Istio builds, request order, Istio's
+    /// own filters (not run) as `[name]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filter_chain: Vec<String>,
     /// The steps.
     pub steps: Vec<StepReport>,
     /// Log lines of plugin start (before the first step).
@@ -335,6 +339,17 @@ fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError
             scenario.file.display()
         ))
     })?;
+    if let Some(expected) = &setup.sha256 {
+        let actual = crate::istio::sha256_hex(&wasm);
+        if actual != *expected {
+            return Err(RunError::Plugin(format!(
+                "the module {} of plugin {:?} has the SHA-256 {actual}, but its WasmPlugin's `sha256` is {expected} \
+                 (Istio refuses it too: rebuild the manifest, or the module it names)",
+                shown(&setup.plugin),
+                setup.id
+            )));
+        }
+    }
     let mut spec = PluginSpec::from_bytes(wasm)
         .configuration(setup.configuration.clone())
         .vm_configuration(setup.vm_configuration.clone());
@@ -561,6 +576,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
     Ok(Report {
         scenario: scenario.file.display().to_string(),
         plugin: plugin_shown,
+        filter_chain: scenario.filter_chain.clone(),
         steps,
         startup_logs,
         start_failures,

@@ -285,6 +285,11 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "scenario {}", report.scenario);
     let _ = writeln!(out, "plugin   {}", report.plugin);
+    if !report.filter_chain.is_empty() {
+        // Istio's own filters are shown where Envoy runs them; host-sim
+        // passes the stream through them unchanged.
+        let _ = writeln!(out, "chain    {}  ([..]: Istio's filters, not run)", report.filter_chain.join(" → "));
+    }
     let _ = writeln!(out);
     if !report.startup_logs.is_empty() {
         let _ = writeln!(out, "── plugin start ──");

@@ -1,0 +1,238 @@
+//! `[mesh]`: a scenario's plugins from Istio `WasmPlugin` manifests, chosen
+//! and ordered for one workload's listener as Istio does
+//! ([`crate::istio::filter_chain`]).
+//!
+//! ```toml
+//! [mesh]
+//! wasm_plugins = ["authn.yaml", "router.yaml"]   # relative to the scenario
+//! namespace = "istio-ingress"                      # the workload's
+//! labels = { istio = "ingressgateway" }
+//! env = { POD_NAME = "gateway-1" }                 # the proxy's (valueFrom: HOST)
+//! listener = "gateway"                             # or sidecar-inbound, sidecar-outbound
+//! port = 8080
+//! ```
+
+use std::path::Path;
+
+use super::format::{flatten, regex};
+use super::model::{PluginExpect, PluginSetup};
+use super::raw::{RawExpect, RawMesh, Spanned};
+use super::source::{ScenarioError, Source};
+use crate::istio::{self, ChainSlot, Listener, ListenerClass, ModuleSource, PluginType, WasmPlugin, Workload};
+
+/// The mesh's plugins, in chain order, and the chain as the trace shows it.
+pub(super) struct Mesh {
+    /// The plugins that apply, in request order.
+    pub(super) plugins: Vec<PluginSetup>,
+    /// The whole filter chain, Istio's own filters as `[name]`.
+    pub(super) chain: Vec<String>,
+}
+
+pub(super) fn mesh(
+    src: &Source<'_>,
+    dir: &Path,
+    raw: &Spanned<RawMesh>,
+    expect: &RawExpect,
+) -> Result<Mesh, ScenarioError> {
+    let m = raw.get_ref();
+    if m.wasm_plugins.is_empty() {
+        return Err(src.at(raw, "mesh.wasm_plugins".into(), "name at least one WasmPlugin manifest"));
+    }
+    let mut all: Vec<WasmPlugin> = Vec::new();
+    for (i, file) in m.wasm_plugins.iter().enumerate() {
+        let field = format!("mesh.wasm_plugins[{}]", i + 1);
+        let path = dir.join(file.get_ref());
+        let found = WasmPlugin::from_file(&path).map_err(|e| src.at(file, field.clone(), e.to_string()))?;
+        for plugin in found {
+            if all.iter().any(|p| p.name == plugin.name && p.namespace == plugin.namespace) {
+                return Err(src.at(
+                    file,
+                    field,
+                    format!("WasmPlugin {}/{} is given twice", plugin.namespace, plugin.name),
+                ));
+            }
+            all.push(plugin);
+        }
+    }
+    let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+    let workload = Workload {
+        namespace: text(&m.namespace).unwrap_or_else(|| "default".into()),
+        labels: m.labels.clone(),
+        env: m.env.clone(),
+        root_namespace: text(&m.root_namespace).unwrap_or_else(|| istio::DEFAULT_ROOT_NAMESPACE.into()),
+    };
+    let class = match m.listener.as_ref() {
+        None => ListenerClass::Gateway,
+        Some(l) => match l.get_ref().as_str() {
+            "gateway" => ListenerClass::Gateway,
+            "sidecar-inbound" => ListenerClass::SidecarInbound,
+            "sidecar-outbound" => ListenerClass::SidecarOutbound,
+            other => {
+                return Err(src.at(
+                    l,
+                    "mesh.listener".into(),
+                    format!("expected \"gateway\", \"sidecar-inbound\" or \"sidecar-outbound\", found {other:?}"),
+                ));
+            }
+        },
+    };
+    let listener = Listener { class, port: m.port.unwrap_or(8080), kind: PluginType::Http };
+    let slots = istio::filter_chain(&all, &workload, &listener);
+    let mut properties = Vec::new();
+    if let Some(table) = &m.properties {
+        flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, "mesh.properties")?;
+    }
+    let plugin_expect = PluginExpect {
+        start_fails: expect.start_fails,
+        start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
+        rebuilds: expect.rebuilds,
+        vm_failed: expect.vm_failed,
+    };
+    let mut plugins = Vec::new();
+    let mut chain = Vec::new();
+    for slot in slots {
+        let index = match slot {
+            ChainSlot::Istio(filter) => {
+                chain.push(format!("[{}]", filter.name));
+                continue;
+            }
+            ChainSlot::Plugin(index) => index,
+        };
+        let wp = &all[index];
+        // Ids are the resources' names, namespaced where two namespaces
+        // both have one of that name.
+        let id = if all.iter().filter(|p| p.name == wp.name).count() > 1 {
+            format!("{}/{}", wp.namespace, wp.name)
+        } else {
+            wp.name.clone()
+        };
+        let at = |e: istio::ManifestError| src.at(raw, "mesh.wasm_plugins".into(), e.to_string());
+        let module = match wp.module_source().map_err(at)? {
+            ModuleSource::File(path) => path,
+            ModuleSource::Oci(reference) => {
+                return Err(at(istio::ManifestError {
+                    source: wp.source.clone(),
+                    document: None,
+                    message: format!(
+                        "WasmPlugin {}/{}: `spec.url`: oci://{reference} in a [mesh] is not pulled yet: use a file:// URL",
+                        wp.namespace, wp.name
+                    ),
+                }));
+            }
+        };
+        // The module is read when the plugin loads; its checksum is checked then.
+        let (fail_policy, rebuild) = wp.failure();
+        chain.push(id.clone());
+        plugins.push(PluginSetup {
+            id,
+            plugin: module,
+            name: Some(wp.envoy_name()),
+            root_id: Some(wp.spec.plugin_name.clone()),
+            vm_id: None,
+            configuration: wp.configuration().map_err(at)?,
+            vm_configuration: Vec::new(),
+            properties: properties.clone(),
+            environment: wp.environment(&workload),
+            fail_policy: Some(fail_policy),
+            rebuild,
+            limits: crate::Limits::default(),
+            capabilities: None,
+            redact_headers: Vec::new(),
+            remove_properties: Vec::new(),
+            sha256: wp.spec.sha256.clone(),
+            expect: plugin_expect.clone(),
+        });
+    }
+    if plugins.is_empty() {
+        return Err(src.at(
+            raw,
+            "mesh".into(),
+            format!(
+                "none of the {} WasmPlugin(s) applies to this workload's listener (namespace {:?}, labels {:?}, {:?} port {})",
+                all.len(),
+                workload.namespace,
+                workload.labels,
+                class,
+                listener.port
+            ),
+        ));
+    }
+    Ok(Mesh { plugins, chain })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("host-sim-mesh-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn manifest(name: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: {name}\n  namespace: gw\nspec:\n  url: file://{name}.wasm\n{extra}---\n"
+        )
+    }
+
+    fn parse(dir: &std::path::Path, scenario: &str) -> Result<super::super::model::Scenario, String> {
+        let file = dir.join("s.toml");
+        super::super::format::parse(&file, scenario).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_mesh_loads_its_manifests_in_istio_order_and_steps_run_the_chain() {
+        let d = dir("ok");
+        let text = [
+            manifest("stats", "  phase: STATS\n  pluginConfig: { prefix: s }\n"),
+            manifest("authn", "  phase: AUTHN\n  pluginName: root\n  failStrategy: FAIL_OPEN\n  vmConfig:\n    env:\n    - { name: POD, valueFrom: HOST }\n"),
+            manifest("other-ns", "").replace("namespace: gw", "namespace: elsewhere"),
+        ]
+        .concat();
+        std::fs::write(d.join("m.yaml"), text).unwrap();
+        let s = parse(
+            &d,
+            "[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\nenv = { POD = \"gw-1\" }\n[[stream]]\nrequest = {}\n[[stream]]\nchain = [\"stats\"]\nrequest = {}\n",
+        )
+        .unwrap();
+        let ids: Vec<&str> = s.plugins.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["authn", "stats"]);
+        assert_eq!(s.plugins[0].name.as_deref(), Some("gw.authn"));
+        assert_eq!(s.plugins[0].root_id.as_deref(), Some("root"));
+        assert_eq!(s.plugins[0].environment, [("POD".to_string(), "gw-1".to_string())]);
+        assert_eq!(s.plugins[0].fail_policy, Some(crate::FailPolicy::Open));
+        assert_eq!(s.plugins[1].configuration, br#"{"prefix":"s"}"#);
+        assert_eq!(s.plugins[1].plugin, d.join("stats.wasm"));
+        assert_eq!(s.steps[0].chain, [0, 1], "a step runs the whole chain");
+        assert_eq!(s.steps[1].chain, [1], "unless it names its own");
+        assert_eq!(s.filter_chain[1], "authn");
+        assert_eq!(s.filter_chain.len(), 7);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn bad_meshes_are_refused_with_the_field() {
+        let d = dir("bad");
+        std::fs::write(d.join("m.yaml"), manifest("a", "")).unwrap();
+        std::fs::write(d.join("bad.yaml"), manifest("b", "  madeUp: 1\n")).unwrap();
+        for (scenario, wanted) in [
+            (
+                "plugin = \"x.wasm\"\n[mesh]\nwasm_plugins = [\"m.yaml\"]\n",
+                "field `plugin`: with [mesh], the plugins come from",
+            ),
+            ("[mesh]\nwasm_plugins = []\n", "name at least one WasmPlugin manifest"),
+            ("[mesh]\nwasm_plugins = [\"m.yaml\"]\nlistener = \"sidecar\"\n", "field `mesh.listener`: expected"),
+            ("[mesh]\nwasm_plugins = [\"bad.yaml\"]\nnamespace = \"gw\"\n", "field `mesh.wasm_plugins[1]`"),
+            ("[mesh]\nwasm_plugins = [\"bad.yaml\"]\nnamespace = \"gw\"\n", "unknown field `madeUp`"),
+            ("[mesh]\nwasm_plugins = [\"missing.yaml\"]\n", "cannot read it"),
+            ("[mesh]\nwasm_plugins = [\"m.yaml\", \"m.yaml\"]\nnamespace = \"gw\"\n", "WasmPlugin gw/a is given twice"),
+            ("[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"other\"\n", "none of the 1 WasmPlugin(s) applies"),
+            ("[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\nunknown = 1\n", "unknown field `unknown`"),
+        ] {
+            let err = parse(&d, scenario).unwrap_err();
+            assert!(err.contains(wanted), "{scenario:?}: {err}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
