@@ -403,6 +403,11 @@ impl TcpStream<'_> {
         self.state().fail_policy
     }
 
+    /// The sides the plugin asked to close (`proxy_close_stream`).
+    pub fn closed_by_plugin(&self) -> Vec<crate::types::StreamType> {
+        self.state().close_requested.clone()
+    }
+
     /// Closes the client side if still open (`Remote`), finishing the
     /// connection, and returns its outcome.
     pub fn complete(mut self) -> Result<TcpOutcome, Error> {
