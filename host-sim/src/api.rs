@@ -85,13 +85,22 @@ impl Host {
         Ok(HttpStream { host: self, stream: StreamId { vm: plugin.vm, id } })
     }
 
-    /// Takes up an HTTP stream opened earlier (to interleave streams).
+    /// Takes up an HTTP stream opened earlier (to interleave streams). A
+    /// plugin's part of a chain stream is the chain's to drive
+    /// ([`Host::http_chain`]): taking it up alone is refused.
     pub fn http(&mut self, stream: StreamId) -> Result<HttpStream<'_>, Error> {
-        self.vm(stream.vm)?
+        let state = self
+            .vm(stream.vm)?
             .state()
             .http
             .get(&stream.id)
             .ok_or_else(|| Error::NotFound(format!("HTTP stream {}", stream.id)))?;
+        if state.chained {
+            return Err(Error::InvalidArgument(format!(
+                "HTTP stream {} is one plugin's part of a chain stream: drive the chain (Host::http_chain)",
+                stream.id
+            )));
+        }
         Ok(HttpStream { host: self, stream })
     }
 
@@ -401,6 +410,11 @@ impl TcpStream<'_> {
     /// Whether the plugin's fail policy handles the connection (its VM failed).
     pub fn fail_policy(&self) -> Option<FailPolicy> {
         self.state().fail_policy
+    }
+
+    /// The sides the plugin asked to close (`proxy_close_stream`).
+    pub fn closed_by_plugin(&self) -> Vec<crate::types::StreamType> {
+        self.state().close_requested.clone()
     }
 
     /// Closes the client side if still open (`Remote`), finishing the

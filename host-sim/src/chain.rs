@@ -1020,6 +1020,38 @@ impl TcpChainStream<'_> {
         &self.link_tcp(0).upstream.forwarded
     }
 
+    /// Client bytes plugin 0 holds back.
+    pub fn buffered_downstream(&self) -> &[u8] {
+        &self.link_tcp(0).downstream.buffer
+    }
+
+    /// What `on_new_connection` returned: the first plugin's that did not
+    /// continue, else `Continue`.
+    pub fn new_connection_action(&self) -> Option<Action> {
+        let n = self.chain().links.len();
+        let actions: Vec<Option<Action>> = (0..n).map(|k| self.link_tcp(k).new_connection_action).collect();
+        actions.iter().copied().find(|a| a.is_some_and(|a| !a.is_continue())).unwrap_or(actions[0])
+    }
+
+    /// The sides the plugins asked to close, each once.
+    pub fn closed_by_plugin(&self) -> Vec<crate::types::StreamType> {
+        let mut sides = Vec::new();
+        for k in 0..self.chain().links.len() {
+            for side in &self.link_tcp(k).close_requested {
+                if !sides.contains(side) {
+                    sides.push(*side);
+                }
+            }
+        }
+        sides
+    }
+
+    /// Whether the connection finished (every plugin's `on_done`, `on_log`,
+    /// `on_delete`, once the client closed).
+    pub fn is_finished(&self) -> bool {
+        self.chain().finished
+    }
+
     /// Closes the client side if still open and returns the outcome.
     pub fn complete(mut self) -> Result<TcpChainOutcome, Error> {
         self.close_downstream(PeerType::Remote)?;

@@ -300,8 +300,24 @@ impl Host {
     }
 
     /// Shuts a plugin down (`on_done`, then `on_delete` now or after the
-    /// plugin's `proxy_done`). Returns what `on_done` returned.
+    /// plugin's `proxy_done`). Returns what `on_done` returned. The id a
+    /// load returned shuts the plugin down on every worker (returning worker
+    /// 0's answer); another worker's instance ([`Host::instances`]) only
+    /// that one.
     pub fn shutdown(&mut self, plugin: PluginId) -> Result<bool, Error> {
+        let others: Vec<PluginId> = match self.entry_of(plugin) {
+            Some(entry) if self.plugins[entry].instances[0] == plugin => self.plugins[entry].instances[1..].to_vec(),
+            _ => Vec::new(),
+        };
+        let done = self.shutdown_instance(plugin)?;
+        for other in others {
+            self.shutdown_instance(other)?;
+        }
+        Ok(done)
+    }
+
+    /// Shuts one worker's instance of a plugin down.
+    pub(crate) fn shutdown_instance(&mut self, plugin: PluginId) -> Result<bool, Error> {
         self.on_vm(plugin.vm, |vm| vm.shutdown_plugin(plugin.root))
     }
 

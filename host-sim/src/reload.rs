@@ -111,7 +111,7 @@ impl Host {
                 if vm.failed.is_some() {
                     continue;
                 }
-                self.shutdown(instance)?;
+                self.shutdown_instance(instance)?;
             }
             if drained {
                 self.plugins[entry].draining = false;

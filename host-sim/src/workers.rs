@@ -62,7 +62,7 @@ impl Host {
                 Ok(id) => instances.push(id),
                 Err(error) => {
                     for id in instances {
-                        let _ = self.shutdown(id);
+                        let _ = self.shutdown_instance(id);
                     }
                     return Err(error);
                 }

@@ -147,7 +147,9 @@ fn a_pause_holds_the_rest_of_the_chain_until_the_plugin_resumes() {
     assert_eq!(stream.request_held_by().map(|(k, _)| k), Some(1));
     assert!(stream.upstream_request().headers.is_none(), "c and the upstream have nothing yet");
     let id = stream.id();
+    let links = stream.link_streams();
     assert_eq!(calls(&host, &["c"]), Vec::<String>::new());
+    assert!(host.http(links[1]).is_err(), "a plugin's part of a chain is the chain's to drive");
 
     // b's tick resumes it; the chain carries on at c.
     host.advance(Duration::from_secs(1)).unwrap();
@@ -261,6 +263,9 @@ fn each_worker_has_its_own_vm_and_the_process_shares_data_and_stats() {
     assert_eq!(header(&out.upstream_request, "x-a-local").as_deref(), Some("3"), "worker 1's third request");
     assert_eq!(header(&out.upstream_request, "x-a-shared").as_deref(), Some("5"));
     assert!(host.http_stream_on(a, 2).is_err(), "there is no worker 2");
+    // Shutting the plugin down (its load's id) shuts every worker's instance down.
+    assert!(host.shutdown(a).unwrap());
+    assert!(instances.iter().all(|i| host.is_deleted(*i)));
 }
 
 #[test]
@@ -435,5 +440,31 @@ fn a_failed_plugin_in_a_chain_is_served_by_its_fail_policy() {
                 assert_eq!(header(&out.client_response, "x-chain-back").as_deref(), Some("c,a"));
             }
         }
+    }
+}
+
+#[test]
+fn a_new_module_starts_new_vms_on_every_worker() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a");
+    let plain = wat::parse_str(
+        r#"(module
+          (memory (export "memory") 1)
+          (func (export "proxy_abi_version_0_2_1"))
+          (func (export "malloc") (param i32) (result i32) (i32.const 1024)))"#,
+    )
+    .unwrap();
+    let old = host.instances(a);
+    let new = host.reload(a, PluginSpec::from_bytes(plain).name("plain")).unwrap();
+    let fresh = host.instances(new);
+    assert_eq!(fresh.len(), 2);
+    for (o, f) in old.iter().zip(&fresh) {
+        assert_ne!(o.vm_index(), f.vm_index(), "a new module: a new VM");
+        assert_eq!(host.worker_of(*o), host.worker_of(*f));
+        assert!(host.is_deleted(*o), "no stream was open: the old roots went at once");
+    }
+    for _ in 0..2 {
+        let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
+        assert_eq!(header(&out.upstream_request, "x-chain"), None, "the new module does not tag");
     }
 }

@@ -75,6 +75,72 @@ enum StreamRef {
     Chain(ChainStreamId),
 }
 
+/// Which TCP connection: one plugin's, or a chain's.
+#[derive(Debug, Clone, Copy)]
+enum ConnRef {
+    One(StreamId),
+    Chain(ChainStreamId),
+}
+
+/// A TCP connection taken up from the host.
+enum Conn<'h> {
+    One(crate::TcpStream<'h>),
+    Chain(crate::TcpChainStream<'h>),
+}
+
+macro_rules! each_conn {
+    ($self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Conn::One($c) => $e,
+            Conn::Chain($c) => $e,
+        }
+    };
+}
+
+impl Conn<'_> {
+    fn take_up(host: &mut Host, conn: ConnRef) -> Result<Conn<'_>, Error> {
+        Ok(match conn {
+            ConnRef::One(id) => Conn::One(host.tcp(id)?),
+            ConnRef::Chain(id) => Conn::Chain(host.tcp_chain(id)?),
+        })
+    }
+
+    fn downstream_data(&mut self, data: &[u8], end: bool) -> Result<crate::Action, Error> {
+        each_conn!(self, c => c.downstream_data(data, end))
+    }
+
+    fn upstream_data(&mut self, data: &[u8], end: bool) -> Result<crate::Action, Error> {
+        each_conn!(self, c => c.upstream_data(data, end))
+    }
+
+    fn close_downstream(&mut self, peer: PeerType) -> Result<(), Error> {
+        each_conn!(self, c => c.close_downstream(peer))
+    }
+
+    fn close_upstream(&mut self, peer: PeerType) -> Result<(), Error> {
+        each_conn!(self, c => c.close_upstream(peer))
+    }
+
+    fn new_connection_action(&self) -> Option<crate::Action> {
+        each_conn!(self, c => c.new_connection_action())
+    }
+
+    /// The report's view of the connection now.
+    fn record(&self, tcp: &mut TcpReport) {
+        let closed = each_conn!(self, c => c.closed_by_plugin());
+        each_conn!(self, c => {
+            tcp.upstream_received = lossy(c.sent_upstream());
+            tcp.client_received = lossy(c.sent_downstream());
+            tcp.buffered = lossy(c.buffered_downstream());
+            tcp.finished = c.is_finished();
+        });
+        tcp.closed_by_plugin = closed
+            .iter()
+            .map(|side| if *side == StreamType::Downstream { "downstream" } else { "upstream" }.to_owned())
+            .collect();
+    }
+}
+
 /// A stream taken up from the host.
 enum Handle<'h> {
     One(HttpStream<'h>),
@@ -283,7 +349,7 @@ pub(super) struct Driver {
     ids: Vec<String>,
     open: Vec<Open>,
     /// TCP connections by name, until the scenario ends.
-    connections: Vec<(String, StreamId)>,
+    connections: Vec<(String, ConnRef)>,
     /// The host has a route table: streams report where they were routed.
     routing: bool,
     /// Log lines per report, gathered while streams finish.
@@ -364,7 +430,10 @@ impl Driver {
         if now.is_none() {
             for (_, id) in std::mem::take(&mut self.connections) {
                 // The client goes away from each connection still open.
-                let _ = host.tcp(id).and_then(|c| c.complete());
+                let _ = match id {
+                    ConnRef::One(id) => host.tcp(id).and_then(|c| c.complete()).map(drop),
+                    ConnRef::Chain(id) => host.tcp_chain(id).and_then(|c| c.complete()).map(drop),
+                };
             }
         }
     }
@@ -486,14 +555,7 @@ impl Driver {
             report.worker = host.vms.get(id.vm).map(|vm| vm.settings.worker);
             return Ok((StreamRef::One(id), Vec::new()));
         }
-        let mut members = Vec::with_capacity(step.chain.len());
-        for &i in &step.chain {
-            let id = self
-                .plugin(i)
-                .ok_or_else(|| Error::NotFound(format!("plugin {:?} of the chain did not start", self.ids[i])))?;
-            members.push(id);
-        }
-        let chain = host.chain(&members)?;
+        let chain = self.chain_of(host, step)?;
         let stream = match step.worker {
             Some(w) => host.http_chain_stream_on(&chain, w)?,
             None => host.http_chain_stream(&chain)?,
@@ -501,6 +563,18 @@ impl Driver {
         report.worker = Some(stream.worker());
         let ids = step.chain.iter().map(|&i| self.ids[i].clone()).collect();
         Ok((StreamRef::Chain(stream.id()), ids))
+    }
+
+    /// The step's chain of loaded plugins.
+    fn chain_of(&self, host: &Host, step: &Step) -> Result<crate::Chain, Error> {
+        let mut members = Vec::with_capacity(step.chain.len());
+        for &i in &step.chain {
+            let id = self
+                .plugin(i)
+                .ok_or_else(|| Error::NotFound(format!("plugin {:?} of the chain did not start", self.ids[i])))?;
+            members.push(id);
+        }
+        host.chain(&members)
     }
 
     /// Opens the step's TCP connection (the first time it is named) or
@@ -526,21 +600,33 @@ impl Driver {
         let id = match self.connections.iter().find(|(n, _)| n == name) {
             Some((_, id)) => *id,
             None => {
-                let conn = match step.worker {
-                    Some(w) => host.tcp_stream_on(plugin, w)?,
-                    None => host.tcp_stream(plugin)?,
+                let id = if step.chain.is_empty() {
+                    let conn = match step.worker {
+                        Some(w) => host.tcp_stream_on(plugin, w)?,
+                        None => host.tcp_stream(plugin)?,
+                    };
+                    ConnRef::One(conn.id())
+                } else {
+                    let chain = self.chain_of(host, step)?;
+                    let conn = match step.worker {
+                        Some(w) => host.tcp_chain_stream_on(&chain, w)?,
+                        None => host.tcp_chain_stream(&chain)?,
+                    };
+                    ConnRef::Chain(conn.id())
                 };
-                tcp.new_connection = conn.new_connection_action().map(action);
-                let id = conn.id();
+                tcp.new_connection = Conn::take_up(host, id)?.new_connection_action().map(action);
                 self.connections.push((name.to_owned(), id));
                 id
             }
         };
-        report.worker = host.vms.get(id.vm).map(|vm| vm.settings.worker);
+        report.worker = match id {
+            ConnRef::One(s) => host.vms.get(s.vm).map(|vm| vm.settings.worker),
+            ConnRef::Chain(c) => host.tcp_chain(c).ok().map(|c| c.worker()),
+        };
         let peer = |p: PeerType| if p == PeerType::Local { "local" } else { "remote" };
         let mut result = Ok(());
         for event in &step.tcp {
-            let mut conn = host.tcp(id)?;
+            let mut conn = Conn::take_up(host, id)?;
             let (text, sent) = match event {
                 TcpEvent::Downstream(data, end) => {
                     let action = conn.downstream_data(data, *end);
@@ -567,16 +653,8 @@ impl Driver {
                 }
             }
         }
-        if let Some(state) = host.vms.get(id.vm).and_then(|vm| vm.state().tcp.get(&id.id)) {
-            tcp.upstream_received = lossy(&state.downstream.forwarded);
-            tcp.client_received = lossy(&state.upstream.forwarded);
-            tcp.buffered = lossy(&state.downstream.buffer);
-            tcp.finished = state.finished;
-            tcp.closed_by_plugin = state
-                .close_requested
-                .iter()
-                .map(|side| if *side == StreamType::Downstream { "downstream" } else { "upstream" }.to_owned())
-                .collect();
+        if let Ok(conn) = Conn::take_up(host, id) {
+            conn.record(&mut tcp);
         }
         report.tcp = Some(tcp);
         result

@@ -405,11 +405,23 @@ fn step(
     };
     let mut chain = Vec::new();
     if let Some(list) = &step.chain {
-        if step.request.is_none() {
+        if step.request.is_none() && step.connection.is_none() {
             return Err(src.at(
                 list,
                 format!("{field}.chain"),
-                "`chain` runs the step's HTTP stream through several plugins: it needs a `request`",
+                "`chain` runs the stream a step opens through several plugins: it needs a `request` or a `connection`",
+            ));
+        }
+        if let Some(name) = &step.connection
+            && earlier.iter().any(|s| s.connection.as_deref() == Some(name.get_ref()))
+        {
+            return Err(src.at(
+                list,
+                format!("{field}.chain"),
+                format!(
+                    "connection {:?} is open already: its chain is the one of the step that opened it",
+                    name.get_ref()
+                ),
             ));
         }
         if list.get_ref().is_empty() {

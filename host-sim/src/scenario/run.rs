@@ -200,7 +200,7 @@ pub struct StepReport {
     pub local_reply_from: Option<String>,
     /// The worker that served the step's stream or connection.
     pub worker: Option<usize>,
-    /// With `reload`: "accepted", or "rejected: <why>".
+    /// With `reload`: "accepted", or "rejected: " and why.
     pub reload: Option<String>,
     /// After the step: the properties its expectations name, serialized as
     /// the plugin reads them (`None`: NotFound).
@@ -408,7 +408,7 @@ fn host_calls_since(host: &Host, before: &[u64]) -> std::collections::BTreeMap<S
 }
 
 /// A step's reload: the plugin's spec as loaded, with what the reload
-/// changes. "accepted", or "rejected: <why>".
+/// changes: "accepted", or "rejected: " and why.
 fn reload(
     scenario: &Scenario,
     host: &mut Host,
