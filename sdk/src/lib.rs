@@ -19,7 +19,9 @@
 //! * `std`: link the standard library; [`main!`] then installs a panic hook
 //!   that reports panics through `proxy_log`.
 //! * `global-allocator`, `panic-handler`: a `#[global_allocator]` and a
-//!   `#[panic_handler]` for `#![no_std]` plugins on wasm (see [`runtime`]).
+//!   `#[panic_handler]` for `#![no_std]` plugins on wasm (see [`runtime`]);
+//!   `panic-details` makes the handler format the whole message and where
+//!   the panic happened.
 //!
 //! # Native builds
 //!

@@ -45,10 +45,25 @@ impl Write for Message {
 
 /// Logs a panic (`info` is a `PanicInfo` or `PanicHookInfo`, whose `Display`
 /// gives the location and message) at critical level.
+#[cfg(any(feature = "std", feature = "panic-details", not(target_arch = "wasm32")))]
 pub(crate) fn report(info: &dyn fmt::Display) {
     let mut message = Message { bytes: [0; 512], len: 0 };
     let _ = write!(message, "{info}");
     let _ = ffi::log(LogLevel::Critical.into(), &message.bytes[..message.len]);
+}
+
+/// Logs a panic at critical level without `core::fmt`: its message when it
+/// has no arguments, else a line saying how to see it.
+#[cfg(all(feature = "panic-handler", not(feature = "panic-details"), not(feature = "std"), target_arch = "wasm32"))]
+pub(crate) fn report_message(message: Option<&str>) {
+    let mut line = Message { bytes: [0; 512], len: 0 };
+    let _ = match message {
+        Some(text) => line.write_str("panicked: ").and_then(|()| line.write_str(text)),
+        None => line.write_str(
+            "panicked (its message has arguments: enable sluice's `panic-details` feature to see it and where it happened)",
+        ),
+    };
+    let _ = ffi::log(LogLevel::Critical.into(), &line.bytes[..line.len]);
 }
 
 /// Installs the panic hook that reports panics through the host.

@@ -9,7 +9,13 @@
 //!   steady footprint. Usable with `std` too (it replaces the standard
 //!   library's allocator).
 //! * `panic-handler`: a `#[panic_handler]` that reports the panic message
-//!   through `proxy_log` at critical level and traps. Compiled only without
+//!   through `proxy_log` at critical level and traps. It reports a message
+//!   without arguments as it is (`called \`Option::unwrap()\` on a \`None\`
+//!   value`) and leaves out where the panic happened, so that a plugin
+//!   carries no `core::fmt` for it (rustc still emits each panic site's
+//!   location; only nightly's `-Zlocation-detail=none` drops them); with
+//!   `panic-details` it formats the whole message and its location
+//!   (`panicked at src/lib.rs:10:5: ...`), at about 2 KB more. Compiled only without
 //!   the `std` feature; a plugin that links `std` itself must not enable it
 //!   (std has its own handler; use the `std` feature's panic hook instead).
 //!   On wasm32-wasip1 it also brings `memcmp`/`bcmp`, which a plugin without
@@ -33,7 +39,10 @@ pub fn install_panic_hook() {
 #[cfg(all(feature = "panic-handler", not(feature = "std"), target_arch = "wasm32"))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    #[cfg(feature = "panic-details")]
     crate::panic::report(info);
+    #[cfg(not(feature = "panic-details"))]
+    crate::panic::report_message(info.message().as_str());
     core::arch::wasm32::unreachable()
 }
 

@@ -64,8 +64,17 @@ fn panic_traps(build: Build) {
     }
     let critical = host.logs_at(LogLevel::Critical);
     assert_eq!(critical.len(), 1, "{critical:?}");
-    assert!(critical[0].contains("panicked at"), "{critical:?}");
-    assert!(critical[0].contains("boom at /panic"), "the panic message is reported: {critical:?}");
+    if build == Build::NO_STD {
+        // The no_std handler without `panic-details` formats nothing: a
+        // message with arguments is not shown, and no location is.
+        assert_eq!(
+            critical[0],
+            "panicked (its message has arguments: enable sluice's `panic-details` feature to see it and where it happened)"
+        );
+    } else {
+        assert!(critical[0].contains("panicked at"), "{critical:?}");
+        assert!(critical[0].contains("boom at /panic"), "the panic message is reported: {critical:?}");
+    }
     let record = host.logs().into_iter().find(|r| r.level == LogLevel::Critical).unwrap();
     assert_ne!(record.context_id, 0, "reported on the stream's context");
 
@@ -92,6 +101,41 @@ fn panic_is_logged_at_critical_then_the_module_traps_native() {
 #[test]
 fn panic_is_logged_at_critical_then_the_module_traps_no_std() {
     panic_traps(Build::NO_STD);
+}
+
+/// The no_std handler reports a message without arguments as it is, and
+/// with `panic-details` the whole message with its location; without it the
+/// module carries no `core::fmt` formatting of the panic (rustc still emits
+/// each panic site's location; only nightly's `-Zlocation-detail=none`
+/// drops them).
+#[test]
+fn the_no_std_panic_handler_reports_static_messages_and_details_on_request() {
+    let build = |details: bool| {
+        let guest = guest_build::Guest::package("sluice-guest-e2e-faults")
+            .target(Target::Unknown)
+            .no_default_features()
+            .feature(if details { "panic-details" } else { "no-std-runtime" });
+        guest.bytes().expect("e2e-faults builds")
+    };
+    let critical = |wasm: Vec<u8>, path: &str| {
+        let mut host = Host::new();
+        let plugin = host.load(PluginSpec::from_bytes(wasm.clone()).configuration("panic-on-tick")).unwrap();
+        let _ = host.advance(std::time::Duration::from_secs(1));
+        assert!(host.failure(plugin).is_some());
+        let mut other = Host::new();
+        let plugin = other.load(PluginSpec::from_bytes(wasm)).unwrap();
+        let mut stream = other.http_stream(plugin).unwrap();
+        let _ = stream.request_headers([(":method", "GET"), (":path", path), (":authority", "x")], true);
+        (host.logs_at(LogLevel::Critical), other.logs_at(LogLevel::Critical))
+    };
+    let (plain, details) = (build(false), build(true));
+    assert!(plain.len() < details.len(), "{} < {}", plain.len(), details.len());
+    let (tick, request) = critical(plain, "/panic");
+    assert_eq!(tick, ["panicked: tick exploded"]);
+    assert!(request[0].starts_with("panicked (its message has arguments"), "{request:?}");
+    let (tick, request) = critical(details, "/panic");
+    assert!(tick[0].starts_with("panicked at ") && tick[0].ends_with("tick exploded"), "{tick:?}");
+    assert!(request[0].contains("src/lib.rs") && request[0].ends_with("boom at /panic"), "{request:?}");
 }
 
 #[test]
