@@ -63,8 +63,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let mut raw: RawScenario = toml::from_str(text).map_err(|e| src.error(e.span(), None, e.message().trim()))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let single = raw.single();
-    let (plugins, filter_chain) = match &raw.mesh {
-        None => (plugins(&src, &dir, single, &raw.plugins, &raw.expect)?, Vec::new()),
+    let (plugins, mesh) = match &raw.mesh {
+        None => (plugins(&src, &dir, single, &raw.plugins, &raw.expect)?, None),
         Some(mesh) => {
             let listed = raw.plugins.first().map(|p| ("plugins", p.span()));
             if let Some((field, span)) = single.1.given(single.0).or(listed) {
@@ -76,15 +76,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                     ),
                 ));
             }
-            let mesh = super::mesh::mesh(&src, &dir, mesh, &raw.expect)?;
-            let plugins = expected_plugins(&src, mesh.plugins, &raw.expect)?;
-            (plugins, mesh.chain)
+            let mut mesh = super::mesh::mesh(&src, &dir, mesh, &raw.expect)?;
+            let plugins = expected_plugins(&src, std::mem::take(&mut mesh.plugins), &raw.expect)?;
+            (plugins, Some(mesh))
         }
     };
-    // With [mesh], a step's HTTP stream runs through the whole chain unless
-    // it names its own.
-    let mesh_chain: Vec<usize> = if filter_chain.is_empty() { Vec::new() } else { (0..plugins.len()).collect() };
-
     let foreign_functions = raw
         .foreign_functions
         .iter()
@@ -94,7 +90,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     let host = host_options(&src, raw.host.as_ref())?;
     let mut steps = Vec::new();
     for (i, step) in raw.stream.iter().enumerate() {
-        steps.push(self::step(&src, (&dir, host.concurrency, &mesh_chain), &plugins, &steps, i, step)?);
+        steps.push(self::step(&src, (&dir, host.concurrency, mesh.as_ref()), &plugins, &steps, i, step)?);
     }
     let expect = expect(&src, &raw.expect)?;
     let profile =
@@ -105,7 +101,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ScenarioError> {
     Ok(Scenario {
         file: file.to_path_buf(),
         plugins,
-        filter_chain,
+        filter_chain: mesh.as_ref().map(|m| m.http_shown.clone()).unwrap_or_default(),
+        tcp_filter_chain: mesh.as_ref().map(|m| m.tcp_shown.clone()).unwrap_or_default(),
         foreign_functions,
         clusters: raw.clusters,
         routes,
@@ -389,7 +386,7 @@ fn status(src: &Source<'_>, status: &Spanned<u16>, field: &str) -> Result<u16, S
 
 fn step(
     src: &Source<'_>,
-    (dir, workers, mesh_chain): (&Path, usize, &[usize]),
+    (dir, workers, mesh): (&Path, usize, Option<&super::mesh::Mesh>),
     plugins: &[PluginSetup],
     earlier: &[Step],
     i: usize,
@@ -439,8 +436,28 @@ fn step(
             chain.push(index);
         }
     }
-    if step.chain.is_none() && step.plugin.is_none() && step.request.is_some() {
-        chain = mesh_chain.to_vec();
+    // With [mesh], a step's new HTTP stream runs through the HTTP chain and
+    // its new connection through the network chain, unless it names others.
+    let opens_connection = step
+        .connection
+        .as_ref()
+        .is_some_and(|name| !earlier.iter().any(|s| s.connection.as_deref() == Some(name.get_ref())));
+    if let Some(mesh) = mesh.filter(|_| step.chain.is_none() && step.plugin.is_none()) {
+        let (wanted, kind, at) = match (&step.request, &step.connection) {
+            (Some(_), _) => (Some(&mesh.http), "HTTP", "request"),
+            (None, Some(_)) if opens_connection => (Some(&mesh.tcp), "NETWORK", "connection"),
+            _ => (None, "", ""),
+        };
+        if let Some(wanted) = wanted {
+            if wanted.is_empty() {
+                return Err(src.error(
+                    Some(raw.span()),
+                    Some(format!("{field}.{at}")),
+                    format!("no WasmPlugin of type {kind} in [mesh] applies to this workload's listener"),
+                ));
+            }
+            chain = wanted.clone();
+        }
     }
     let plugin = match &step.plugin {
         None => chain.first().copied().unwrap_or(0),

@@ -20,12 +20,22 @@ use super::raw::{RawExpect, RawMesh, Spanned};
 use super::source::{ScenarioError, Source};
 use crate::istio::{self, ChainSlot, Listener, ListenerClass, ModuleSource, PluginType, WasmPlugin, Workload};
 
-/// The mesh's plugins, in chain order, and the chain as the trace shows it.
+/// The mesh's plugins, its two chains, and the chains as the trace shows
+/// them.
 pub(super) struct Mesh {
-    /// The plugins that apply, in request order.
+    /// The plugins that apply: the HTTP chain's in request order, then the
+    /// network chain's.
     pub(super) plugins: Vec<PluginSetup>,
-    /// The whole filter chain, Istio's own filters as `[name]`.
-    pub(super) chain: Vec<String>,
+    /// The HTTP filter chain (indices into `plugins`), which a step's HTTP
+    /// stream runs through.
+    pub(super) http: Vec<usize>,
+    /// The network filter chain, which a step's TCP connection runs through.
+    pub(super) tcp: Vec<usize>,
+    /// The HTTP filter chain, Istio's own filters as `[name]` (empty when
+    /// no HTTP plugin applies).
+    pub(super) http_shown: Vec<String>,
+    /// The network filter chain, the same way.
+    pub(super) tcp_shown: Vec<String>,
 }
 
 pub(super) fn mesh(
@@ -76,8 +86,7 @@ pub(super) fn mesh(
             }
         },
     };
-    let listener = Listener { class, port: m.port.unwrap_or(8080), kind: PluginType::Http };
-    let slots = istio::filter_chain(&all, &workload, &listener);
+    let port = m.port.unwrap_or(8080);
     let mut properties = Vec::new();
     if let Some(table) = &m.properties {
         flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, "mesh.properties")?;
@@ -88,60 +97,26 @@ pub(super) fn mesh(
         rebuilds: expect.rebuilds,
         vm_failed: expect.vm_failed,
     };
-    let mut plugins = Vec::new();
-    let mut chain = Vec::new();
-    for slot in slots {
-        let index = match slot {
-            ChainSlot::Istio(filter) => {
-                chain.push(format!("[{}]", filter.name));
-                continue;
-            }
-            ChainSlot::Plugin(index) => index,
-        };
-        let wp = &all[index];
-        // Ids are the resources' names, namespaced where two namespaces
-        // both have one of that name.
-        let id = if all.iter().filter(|p| p.name == wp.name).count() > 1 {
-            format!("{}/{}", wp.namespace, wp.name)
-        } else {
-            wp.name.clone()
-        };
-        let at = |e: istio::ManifestError| src.at(raw, "mesh.wasm_plugins".into(), e.to_string());
-        let module = match wp.module_source().map_err(at)? {
-            ModuleSource::File(path) => path,
-            ModuleSource::Oci(reference) => {
-                return Err(at(istio::ManifestError {
-                    source: wp.source.clone(),
-                    document: None,
-                    message: format!(
-                        "WasmPlugin {}/{}: `spec.url`: oci://{reference} in a [mesh] is not pulled yet: use a file:// URL",
-                        wp.namespace, wp.name
-                    ),
-                }));
-            }
-        };
-        // The module is read when the plugin loads; its checksum is checked then.
-        let (fail_policy, rebuild) = wp.failure();
-        chain.push(id.clone());
-        plugins.push(PluginSetup {
-            id,
-            plugin: module,
-            name: Some(wp.envoy_name()),
-            root_id: Some(wp.spec.plugin_name.clone()),
-            vm_id: None,
-            configuration: wp.configuration().map_err(at)?,
-            vm_configuration: Vec::new(),
-            properties: properties.clone(),
-            environment: wp.environment(&workload),
-            fail_policy: Some(fail_policy),
-            rebuild,
-            limits: crate::Limits::default(),
-            capabilities: None,
-            redact_headers: Vec::new(),
-            remove_properties: Vec::new(),
-            sha256: wp.spec.sha256.clone(),
-            expect: plugin_expect.clone(),
-        });
+    let mut plugins: Vec<PluginSetup> = Vec::new();
+    let mut chains = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
+    for (kind, (chain, shown)) in [PluginType::Http, PluginType::Network].into_iter().zip(chains.iter_mut()) {
+        let slots = istio::filter_chain(&all, &workload, &Listener { class, port, kind });
+        if !slots.iter().any(|s| matches!(s, ChainSlot::Plugin(_))) {
+            continue;
+        }
+        for slot in slots {
+            let index = match slot {
+                ChainSlot::Istio(filter) => {
+                    shown.push(format!("[{}]", filter.name));
+                    continue;
+                }
+                ChainSlot::Plugin(index) => index,
+            };
+            let setup = setup(src, raw, &all[index], &all, &workload, &properties, &plugin_expect)?;
+            shown.push(setup.id.clone());
+            chain.push(plugins.len());
+            plugins.push(setup);
+        }
     }
     if plugins.is_empty() {
         return Err(src.at(
@@ -153,11 +128,66 @@ pub(super) fn mesh(
                 workload.namespace,
                 workload.labels,
                 class,
-                listener.port
+                port
             ),
         ));
     }
-    Ok(Mesh { plugins, chain })
+    let [(http, http_shown), (tcp, tcp_shown)] = chains;
+    Ok(Mesh { plugins, http, tcp, http_shown, tcp_shown })
+}
+
+/// One `WasmPlugin` as the plugin Envoy gets from Istio.
+fn setup(
+    src: &Source<'_>,
+    raw: &Spanned<RawMesh>,
+    wp: &WasmPlugin,
+    all: &[WasmPlugin],
+    workload: &Workload,
+    properties: &[(Vec<String>, crate::state::properties::Value)],
+    expect: &PluginExpect,
+) -> Result<PluginSetup, ScenarioError> {
+    // Ids are the resources' names, namespaced where two namespaces both
+    // have one of that name.
+    let id = if all.iter().filter(|p| p.name == wp.name).count() > 1 {
+        format!("{}/{}", wp.namespace, wp.name)
+    } else {
+        wp.name.clone()
+    };
+    let at = |e: istio::ManifestError| src.at(raw, "mesh.wasm_plugins".into(), e.to_string());
+    let module = match wp.module_source().map_err(at)? {
+        ModuleSource::File(path) => path,
+        ModuleSource::Oci(reference) => {
+            return Err(at(istio::ManifestError {
+                source: wp.source.clone(),
+                document: None,
+                message: format!(
+                    "WasmPlugin {}/{}: `spec.url`: oci://{reference} in a [mesh] is not pulled yet: use a file:// URL",
+                    wp.namespace, wp.name
+                ),
+            }));
+        }
+    };
+    // The module is read when the plugin loads; its checksum is checked then.
+    let (fail_policy, rebuild) = wp.failure();
+    Ok(PluginSetup {
+        id,
+        plugin: module,
+        name: Some(wp.envoy_name()),
+        root_id: Some(wp.spec.plugin_name.clone()),
+        vm_id: None,
+        configuration: wp.configuration().map_err(at)?,
+        vm_configuration: Vec::new(),
+        properties: properties.to_vec(),
+        environment: wp.environment(workload),
+        fail_policy: Some(fail_policy),
+        rebuild,
+        limits: crate::Limits::default(),
+        capabilities: None,
+        redact_headers: Vec::new(),
+        remove_properties: Vec::new(),
+        sha256: wp.spec.sha256.clone(),
+        expect: expect.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -188,16 +218,17 @@ mod tests {
             manifest("stats", "  phase: STATS\n  pluginConfig: { prefix: s }\n"),
             manifest("authn", "  phase: AUTHN\n  pluginName: root\n  failStrategy: FAIL_OPEN\n  vmConfig:\n    env:\n    - { name: POD, valueFrom: HOST }\n"),
             manifest("other-ns", "").replace("namespace: gw", "namespace: elsewhere"),
+            manifest("l4", "  type: NETWORK\n"),
         ]
         .concat();
         std::fs::write(d.join("m.yaml"), text).unwrap();
         let s = parse(
             &d,
-            "[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\nenv = { POD = \"gw-1\" }\n[[stream]]\nrequest = {}\n[[stream]]\nchain = [\"stats\"]\nrequest = {}\n",
+            "[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\nenv = { POD = \"gw-1\" }\n[[stream]]\nrequest = {}\n[[stream]]\nchain = [\"stats\"]\nrequest = {}\n[[stream]]\nconnection = \"c\"\ntcp = [{ downstream = \"x\" }]\n[[stream]]\nconnection = \"c\"\ntcp = [{ close = \"downstream\" }]\n",
         )
         .unwrap();
         let ids: Vec<&str> = s.plugins.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["authn", "stats"]);
+        assert_eq!(ids, ["authn", "stats", "l4"], "the HTTP chain's, then the network chain's");
         assert_eq!(s.plugins[0].name.as_deref(), Some("gw.authn"));
         assert_eq!(s.plugins[0].root_id.as_deref(), Some("root"));
         assert_eq!(s.plugins[0].environment, [("POD".to_string(), "gw-1".to_string())]);
@@ -206,8 +237,19 @@ mod tests {
         assert_eq!(s.plugins[1].plugin, d.join("stats.wasm"));
         assert_eq!(s.steps[0].chain, [0, 1], "a step runs the whole chain");
         assert_eq!(s.steps[1].chain, [1], "unless it names its own");
+        assert_eq!(s.steps[2].chain, [2], "a new connection runs the network chain");
         assert_eq!(s.filter_chain[1], "authn");
         assert_eq!(s.filter_chain.len(), 7);
+        assert_eq!(
+            s.tcp_filter_chain,
+            [
+                "[istio.metadata_exchange]",
+                "[envoy.filters.network.rbac]",
+                "l4",
+                "[istio.stats]",
+                "[envoy.filters.network.tcp_proxy]"
+            ]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -229,6 +271,10 @@ mod tests {
             ("[mesh]\nwasm_plugins = [\"m.yaml\", \"m.yaml\"]\nnamespace = \"gw\"\n", "WasmPlugin gw/a is given twice"),
             ("[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"other\"\n", "none of the 1 WasmPlugin(s) applies"),
             ("[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\nunknown = 1\n", "unknown field `unknown`"),
+            (
+                "[mesh]\nwasm_plugins = [\"m.yaml\"]\nnamespace = \"gw\"\n[[stream]]\nconnection = \"c\"\ntcp = [{ downstream = \"x\" }]\n",
+                "field `stream[1].connection`: no WasmPlugin of type NETWORK in [mesh] applies",
+            ),
         ] {
             let err = parse(&d, scenario).unwrap_err();
             assert!(err.contains(wanted), "{scenario:?}: {err}");

@@ -23,6 +23,9 @@ pub struct Scenario {
     /// With `[mesh]`: the filter chain Istio builds, request order, Istio's
     /// own filters (which host-sim does not run) as `[name]`.
     pub filter_chain: Vec<String>,
+    /// With `[mesh]`: the network filter chain the same way (empty when no
+    /// `NETWORK` plugin applies).
+    pub tcp_filter_chain: Vec<String>,
     /// Foreign functions the host offers: name and how they answer.
     pub foreign_functions: Vec<(String, Foreign)>,
     /// Callout clusters the host knows (all when `None`).

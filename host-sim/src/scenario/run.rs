@@ -271,6 +271,9 @@ pub struct Report {
     /// own filters (not run) as `[name]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filter_chain: Vec<String>,
+    /// With `[mesh]`: the network filter chain, the same way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tcp_filter_chain: Vec<String>,
     /// The steps.
     pub steps: Vec<StepReport>,
     /// Log lines of plugin start (before the first step).
@@ -577,6 +580,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         scenario: scenario.file.display().to_string(),
         plugin: plugin_shown,
         filter_chain: scenario.filter_chain.clone(),
+        tcp_filter_chain: scenario.tcp_filter_chain.clone(),
         steps,
         startup_logs,
         start_failures,

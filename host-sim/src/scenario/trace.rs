@@ -290,6 +290,9 @@ pub fn render(report: &Report) -> String {
         // passes the stream through them unchanged.
         let _ = writeln!(out, "chain    {}  ([..]: Istio's filters, not run)", report.filter_chain.join(" → "));
     }
+    if !report.tcp_filter_chain.is_empty() {
+        let _ = writeln!(out, "tcp      {}  ([..]: Istio's filters, not run)", report.tcp_filter_chain.join(" → "));
+    }
     let _ = writeln!(out);
     if !report.startup_logs.is_empty() {
         let _ = writeln!(out, "── plugin start ──");
