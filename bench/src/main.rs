@@ -217,7 +217,7 @@ fn main() {
         ("chain: header-decode → router → telemetry", vec![decode, router, telemetry]),
     ];
     for (label, plugins) in runs {
-        let run = speed::chain_run(&plugins, &request, &exchange.response, chain_streams)
+        let (run, _) = speed::chain_run(&plugins, &request, &exchange.response, chain_streams)
             .unwrap_or_else(|e| panic!("{label}: {e}"));
         let _ = writeln!(out, "| {label} | {:.0} | {:.1} |", run.rate(), 1e6 / run.rate());
     }

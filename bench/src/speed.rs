@@ -177,13 +177,14 @@ pub struct Configured<'a> {
 /// each stream's request `request` and response `response`; every stream
 /// must reach the upstream (a chain that answers locally measures
 /// something else). A chain of one plugin is that plugin alone, driven the
-/// same way.
+/// same way. Returns the run and the last stream's outcome (what the
+/// harness test checks the chain did).
 pub fn chain_run(
     plugins: &[Configured<'_>],
     request: &[(String, String)],
     response: &[(String, String)],
     streams: u32,
-) -> Result<Run, host_sim::Error> {
+) -> Result<(Run, host_sim::ChainOutcome), host_sim::Error> {
     let mut host = Host::with_options(HostOptions { log_capacity: 0, trace_capacity: 0, ..HostOptions::default() });
     let mut ids = Vec::with_capacity(plugins.len());
     for (i, p) in plugins.iter().enumerate() {
@@ -194,14 +195,16 @@ pub fn chain_run(
     let chain = host.chain(&ids)?;
     let (request, response) = (pairs(request), pairs(response));
     let start = Instant::now();
-    for _ in 0..streams {
+    let mut last = None;
+    for _ in 0..streams.max(1) {
         let mut stream = host.http_chain_stream(&chain)?;
         stream.request_headers(request.iter().copied(), true)?;
         if !stream.upstream_request().end_of_stream {
             return Err(host_sim::Error::InvalidPhase("the chain did not forward the request".into()));
         }
         stream.response_headers(response.iter().copied(), true)?;
-        stream.complete()?;
+        last = Some(stream.complete()?);
     }
-    Ok(Run { streams, elapsed: start.elapsed(), early: 0, end: rss_kib() })
+    let run = Run { streams: streams.max(1), elapsed: start.elapsed(), early: 0, end: rss_kib() };
+    Ok((run, last.expect("at least one stream ran")))
 }

@@ -54,3 +54,32 @@ fn callout_plugins_do_identical_reproducible_work() {
     let out = check_pair(&ours, &official, &exchange);
     assert_eq!(out.local.as_ref().map(|l| l.status), Some(403));
 }
+
+/// The filter-chain table measures the gateway's work: header-decode
+/// writes the token's claims, the router (after it) rewrites on them, and
+/// every plugin ran on every stream.
+#[test]
+fn the_chain_benchmark_runs_the_three_examples_in_order() {
+    let build = |package: &str| Guest::package(package).bytes().unwrap();
+    let (decode, router, telemetry) =
+        (build("sluice-example-header-decode"), build("sluice-example-router"), build("sluice-example-telemetry"));
+    let configured = |wasm, configuration| speed::Configured { wasm, configuration };
+    let plugins = [
+        configured(&decode[..], sluice_bench::HEADER_DECODE_CONFIG),
+        configured(&router[..], sluice_bench::ROUTER_CONFIG),
+        configured(&telemetry[..], sluice_bench::TELEMETRY_CONFIG),
+    ];
+    let exchange = Exchange::standard();
+    let mut request = exchange.request.clone();
+    request.push(("authorization".into(), format!("Bearer {}", sluice_bench::BENCH_TOKEN)));
+    let (run, out) = speed::chain_run(&plugins, &request, &exchange.response, 3).unwrap();
+    assert_eq!(run.streams, 3);
+    let upstream = out.upstream_request.headers.expect("the request went upstream");
+    assert_eq!(upstream.get_str("x-user-id"), Some("alice"));
+    assert_eq!(upstream.get_str("x-tenant"), Some("acme"));
+    assert_eq!(upstream.get_str("x-route-cluster"), Some("acme-backend"), "the router routed on the claim");
+    assert_eq!(out.plugins.len(), 3);
+    assert!(out.plugins.iter().all(|p| p.request_in.headers.is_some()), "every plugin saw the request");
+    // Without a token header-decode rejects: the chain does not forward.
+    assert!(speed::chain_run(&plugins, &exchange.request, &exchange.response, 1).is_err());
+}
