@@ -69,6 +69,8 @@ pub enum Error {
     /// An argument of a host-sim call is out of range (e.g. advancing the
     /// clock past the end of time).
     InvalidArgument(String),
+    /// Pulling the plugin from an OCI registry failed (see [`crate::oci`]).
+    Oci(crate::oci::OciError),
 }
 
 impl fmt::Display for Error {
@@ -105,6 +107,7 @@ impl fmt::Display for Error {
             Error::NotFound(m) => write!(f, "not found: {m}"),
             Error::InvalidPhase(m) => write!(f, "invalid at this point of the stream: {m}"),
             Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::Oci(e) => write!(f, "cannot pull the plugin: {e}"),
         }
     }
 }
@@ -142,6 +145,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Oci(e) => Some(e),
             _ => None,
         }
     }

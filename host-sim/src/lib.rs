@@ -41,6 +41,7 @@
 
 mod abi;
 mod api;
+pub mod compat;
 pub mod dual;
 pub mod engine;
 mod error;
@@ -51,6 +52,7 @@ mod host;
 pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
+pub mod oci;
 mod profile;
 pub mod report;
 pub mod scenario;
@@ -68,6 +70,7 @@ pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
 pub use host::{CalloutId, Host, HostOptions};
 pub use limits::{Limit, LimitExceeded, Limits, Usage};
 pub use native::NativeEntry;
+pub use oci::wasm_plugin::WasmPlugin;
 pub use profile::HostProfile;
 pub use spec::{PluginId, PluginSpec};
 pub use state::callouts::{CalloutEnd, GrpcCallout, GrpcKind, HttpCallout};
