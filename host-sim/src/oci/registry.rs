@@ -196,6 +196,12 @@ impl Registry {
                 }
                 OciError::Unreachable { registry, message }
             }
+            OciDistributionError::RequestError(e) if e.status().is_some_and(|s| s == 401 || s == 403) => {
+                OciError::Unauthorized { registry, message: e.to_string() }
+            }
+            OciDistributionError::RequestError(e) if e.status().is_some_and(|s| s == 404) => {
+                OciError::NotFound { reference: reference.to_string(), message: e.to_string() }
+            }
             OciDistributionError::AuthenticationFailure(message) => OciError::Unauthorized { registry, message },
             OciDistributionError::UnauthorizedError { url } => {
                 OciError::Unauthorized { registry, message: format!("401 Unauthorized at {url}") }

@@ -183,16 +183,16 @@ impl PluginSpec {
             })
         };
         let wasm = if manifest.url.starts_with("oci://") {
-            let mut reference = Reference::parse(&manifest.url).map_err(oci_error)?;
-            if let Some(hex) = &manifest.sha256 {
-                let wanted = format!("sha256:{hex}");
-                match reference.digest() {
-                    Some(digest) if digest != wanted => return Err(mismatch(digest.to_owned())),
-                    _ => reference = reference.with_digest(&wanted),
-                }
-            }
+            // As istio-agent does: pull (by tag or digest), then compare
+            // the image's manifest digest with spec.sha256.
+            let reference = Reference::parse(&manifest.url).map_err(oci_error)?;
             let options = PullOptions::for_reference(&reference);
             let pulled = pull(&reference, &options).map_err(oci_error)?;
+            if let Some(hex) = &manifest.sha256
+                && pulled.manifest_digest != format!("sha256:{hex}")
+            {
+                return Err(mismatch(pulled.manifest_digest));
+            }
             pulled.module
         } else if manifest.url.starts_with("file://") {
             let wasm = file_module(&manifest.url, base)?;
