@@ -78,6 +78,8 @@ pub enum Error {
         /// Why the new version did not start.
         reason: Box<Error>,
     },
+    /// Pulling the plugin from an OCI registry failed (see [`crate::oci`]).
+    Oci(crate::oci::OciError),
 }
 
 impl fmt::Display for Error {
@@ -119,6 +121,7 @@ impl fmt::Display for Error {
                 "reload of plugin `{plugin}` rejected (Envoy: Failed to configure base Wasm plugin; the update \
                  is NACKed and the previous version keeps serving): {reason}"
             ),
+            Error::Oci(e) => write!(f, "cannot pull the plugin: {e}"),
         }
     }
 }
@@ -156,6 +159,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Oci(e) => Some(e),
             _ => None,
         }
     }

@@ -42,6 +42,7 @@
 mod abi;
 mod api;
 pub mod chain;
+pub mod compat;
 pub mod dual;
 pub mod engine;
 mod error;
@@ -53,6 +54,7 @@ pub mod istio;
 pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
+pub mod oci;
 mod profile;
 mod reload;
 pub mod report;

@@ -468,18 +468,21 @@ impl Policy {
     /// links there (and traps when it calls it).
     pub fn check_link(profile: HostProfile, module: &Module) -> Result<(), Error> {
         for import in module.imports() {
-            if import.module() != "env" {
-                continue;
-            }
-            let kongs_own =
-                |ty: &ExternType| ty.func().is_some_and(|f| f.params().len() == 2 && f.params().all(|p| p.is_i32()));
-            if let Some(why) = profile.link_error(import.name())
-                && !(import.name() == "proxy_get_log_level" && kongs_own(&import.ty()))
-            {
+            if let Some(why) = Policy::import_link_error(profile, import.module(), import.name(), &import.ty()) {
                 return Err(Error::Instantiate(format!("host profile {profile:?}: {why}")));
             }
         }
         Ok(())
+    }
+
+    /// Why the profile refuses to link one import (see [`Policy::check_link`]).
+    pub fn import_link_error(profile: HostProfile, module: &str, name: &str, ty: &ExternType) -> Option<String> {
+        if module != "env" {
+            return None;
+        }
+        let kongs_own =
+            |ty: &ExternType| ty.func().is_some_and(|f| f.params().len() == 2 && f.params().all(|p| p.is_i32()));
+        profile.link_error(name).filter(|_| !(name == "proxy_get_log_level" && kongs_own(ty)))
     }
 
     /// How the profile links modules.

@@ -322,7 +322,9 @@ fn plugin_setup(
     if path.trim().is_empty() {
         return Err(src.at(&raw.plugin, sub("plugin"), "the plugin path is empty"));
     }
-    let plugin = if Path::new(path).is_absolute() { PathBuf::from(path) } else { dir.join(path) };
+    // An `oci://` reference is kept as written (crate::oci::scenario_plugin).
+    let plugin =
+        if Path::new(path).is_absolute() || path.starts_with("oci://") { PathBuf::from(path) } else { dir.join(path) };
     let mut properties = Vec::new();
     if let Some(table) = &raw.properties {
         flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, &sub("properties"))?;

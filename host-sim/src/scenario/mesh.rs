@@ -157,17 +157,30 @@ fn setup(
     let module = match wp.module_source().map_err(at)? {
         ModuleSource::File(path) => path,
         ModuleSource::Oci(reference) => {
-            return Err(at(istio::ManifestError {
-                source: wp.source.clone(),
-                document: None,
-                message: format!(
-                    "WasmPlugin {}/{}: `spec.url`: oci://{reference} in a [mesh] is not pulled yet: use a file:// URL",
-                    wp.namespace, wp.name
-                ),
-            }));
+            // Pulled when the plugin loads (crate::oci). With `sha256`, by
+            // that digest, which the pull verifies against the image
+            // manifest, as Istio's agent compares it.
+            let pinned = match (&wp.spec.sha256, reference.split_once("@sha256:")) {
+                (Some(sum), Some((_, digest))) if digest != sum => {
+                    return Err(at(istio::ManifestError {
+                        source: wp.source.clone(),
+                        document: None,
+                        message: format!(
+                            "WasmPlugin {}/{}: `spec.sha256` {sum} is not the digest its url names ({digest})",
+                            wp.namespace, wp.name
+                        ),
+                    }));
+                }
+                (Some(sum), None) => format!("oci://{reference}@sha256:{sum}"),
+                _ => format!("oci://{reference}"),
+            };
+            std::path::PathBuf::from(pinned)
         }
     };
-    // The module is read when the plugin loads; its checksum is checked then.
+    // The module is read when the plugin loads; its checksum is checked then
+    // (a file's by run.rs, an image's by its pull).
+    let file_sha256 =
+        if module.to_str().is_some_and(|m| m.starts_with("oci://")) { None } else { wp.spec.sha256.clone() };
     let (fail_policy, rebuild) = wp.failure();
     Ok(PluginSetup {
         id,
@@ -185,7 +198,7 @@ fn setup(
         capabilities: None,
         redact_headers: Vec::new(),
         remove_properties: Vec::new(),
-        sha256: wp.spec.sha256.clone(),
+        sha256: file_sha256,
         expect: expect.clone(),
     })
 }

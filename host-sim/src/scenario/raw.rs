@@ -45,8 +45,10 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
 #[serde(deny_unknown_fields)]
 #[schemars(title = "host-sim scenario")]
 pub(super) struct RawScenario {
-    /// The plugin module (.wasm), relative to the scenario file. Required
-    /// unless `[[plugins]]` lists the plugins.
+    /// The plugin module (.wasm), relative to the scenario file; or an
+    /// `oci://HOST/NAME:TAG` (`@sha256:...`) reference, or an Istio
+    /// `WasmPlugin` manifest (.yaml/.yml). Required unless `[[plugins]]`
+    /// lists the plugins.
     #[serde(default)]
     pub(super) plugin: Option<Spanned<String>>,
     /// The plugin name (property `plugin_name`; default "plugin").
@@ -253,7 +255,8 @@ pub(super) struct RawLogTable {
 pub(super) struct RawPlugin {
     /// The name steps give in `plugin = "..."` to send their stream here.
     pub(super) id: Spanned<String>,
-    /// The plugin module (.wasm), relative to the scenario file.
+    /// The plugin module (.wasm), relative to the scenario file; or an
+    /// `oci://` reference, or an Istio `WasmPlugin` manifest (.yaml/.yml).
     pub(super) plugin: Spanned<String>,
     /// The plugin name (property `plugin_name`; default "plugin").
     #[serde(default)]

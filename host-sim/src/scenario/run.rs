@@ -330,32 +330,51 @@ fn shown(path: &Path) -> String {
 
 /// The spec a scenario plugin loads with.
 fn spec(scenario: &Scenario, setup: &PluginSetup) -> Result<PluginSpec, RunError> {
-    let wasm = crate::limits::read_regular_file(&setup.plugin, crate::limits::MAX_FILE_BYTES).map_err(|e| {
-        let field = if scenario.plugins.len() > 1 || setup.id != "plugin" {
+    let field = || {
+        if scenario.plugins.len() > 1 || setup.id != "plugin" {
             format!("`plugin` of plugin {:?}", setup.id)
         } else {
             "`plugin`".to_owned()
-        };
-        RunError::Plugin(format!(
-            "cannot read the plugin {} (from {field} in {}): {e}; build it first (see host-sim's README)",
-            shown(&setup.plugin),
-            scenario.file.display()
-        ))
-    })?;
-    if let Some(expected) = &setup.sha256 {
-        let actual = crate::istio::sha256_hex(&wasm);
-        if actual != *expected {
-            return Err(RunError::Plugin(format!(
-                "the module {} of plugin {:?} has the SHA-256 {actual}, but its WasmPlugin's `sha256` is {expected} \
-                 (Istio refuses it too: rebuild the manifest, or the module it names)",
-                shown(&setup.plugin),
-                setup.id
-            )));
         }
+    };
+    // An `oci://` reference or a WasmPlugin manifest (crate::oci).
+    let by_reference = crate::oci::scenario_plugin(&setup.plugin).map(|loaded| {
+        loaded.map_err(|e| {
+            let (plugin, file) = (setup.plugin.display(), scenario.file.display());
+            RunError::Plugin(format!("cannot load the plugin {plugin} (from {} in {file}): {e}", field()))
+        })
+    });
+    let mut spec = match by_reference {
+        Some(spec) => spec?,
+        None => {
+            let wasm = crate::limits::read_regular_file(&setup.plugin, crate::limits::MAX_FILE_BYTES).map_err(|e| {
+                RunError::Plugin(format!(
+                    "cannot read the plugin {} (from {} in {}): {e}; build it first (see host-sim's README)",
+                    shown(&setup.plugin),
+                    field(),
+                    scenario.file.display()
+                ))
+            })?;
+            if let Some(expected) = &setup.sha256 {
+                let actual = crate::istio::sha256_hex(&wasm);
+                if actual != *expected {
+                    return Err(RunError::Plugin(format!(
+                        "the module {} of plugin {:?} has the SHA-256 {actual}, but its WasmPlugin's `sha256` is \
+                         {expected} (Istio refuses it too: rebuild the manifest, or the module it names)",
+                        shown(&setup.plugin),
+                        setup.id
+                    )));
+                }
+            }
+            PluginSpec::from_bytes(wasm)
+        }
+    };
+    if !setup.configuration.is_empty() {
+        spec = spec.configuration(setup.configuration.clone());
     }
-    let mut spec = PluginSpec::from_bytes(wasm)
-        .configuration(setup.configuration.clone())
-        .vm_configuration(setup.vm_configuration.clone());
+    if !setup.vm_configuration.is_empty() {
+        spec = spec.vm_configuration(setup.vm_configuration.clone());
+    }
     if let Some(name) = &setup.name {
         spec = spec.name(name.clone());
     }
