@@ -338,7 +338,7 @@ mod raw {
                 return Err("`spec.url` is empty".into());
             }
             if let Some(sum) = &spec.sha256
-                && !(sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+                && !crate::oci::is_sha256_hex(sum)
             {
                 return Err(format!("`spec.sha256`: `{sum}` is not 64 lowercase hex digits"));
             }

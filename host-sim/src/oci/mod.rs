@@ -139,23 +139,18 @@ impl std::error::Error for OciError {
 
 /// Whether a digest string is `sha256:` and 64 lowercase hex digits.
 pub fn is_sha256_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(is_lower_hex))
+    digest.strip_prefix("sha256:").is_some_and(is_sha256_hex)
 }
 
-fn is_lower_hex(b: u8) -> bool {
-    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+/// Whether `hex` is 64 lowercase hex digits (a SHA-256 as `WasmPlugin.sha256`
+/// and digests spell it).
+pub fn is_sha256_hex(hex: &str) -> bool {
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `sha256:` and the hex SHA-256 of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{}", crate::istio::sha256_hex(bytes))
 }
 
 /// Checks `bytes` against `expected` (`sha256:HEX`).

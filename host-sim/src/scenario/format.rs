@@ -356,12 +356,17 @@ fn plugin_setup(
         redact_headers: raw.redact_headers.clone(),
         remove_properties: raw.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
         sha256: None,
-        expect: PluginExpect {
-            start_fails: expect.start_fails,
-            start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
-            rebuilds: expect.rebuilds,
-            vm_failed: expect.vm_failed,
-        },
+        expect: plugin_expect(src, expect)?,
+    })
+}
+
+/// What the top of `[expect]` says of every plugin's VM.
+pub(super) fn plugin_expect(src: &Source<'_>, expect: &RawExpect) -> Result<PluginExpect, ScenarioError> {
+    Ok(PluginExpect {
+        start_fails: expect.start_fails,
+        start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
+        rebuilds: expect.rebuilds,
+        vm_failed: expect.vm_failed,
     })
 }
 

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use super::format::{flatten, regex};
+use super::format::{flatten, plugin_expect};
 use super::model::{PluginExpect, PluginSetup};
 use super::raw::{RawExpect, RawMesh, Spanned};
 use super::source::{ScenarioError, Source};
@@ -91,12 +91,7 @@ pub(super) fn mesh(
     if let Some(table) = &m.properties {
         flatten(src, table.span(), table.get_ref(), &mut Vec::new(), &mut properties, "mesh.properties")?;
     }
-    let plugin_expect = PluginExpect {
-        start_fails: expect.start_fails,
-        start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
-        rebuilds: expect.rebuilds,
-        vm_failed: expect.vm_failed,
-    };
+    let plugin_expect = plugin_expect(src, expect)?;
     let mut plugins: Vec<PluginSetup> = Vec::new();
     let mut chains = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
     for (kind, (chain, shown)) in [PluginType::Http, PluginType::Network].into_iter().zip(chains.iter_mut()) {
