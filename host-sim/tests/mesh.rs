@@ -25,27 +25,49 @@ fn load(host: &mut Host, config: &str) -> PluginId {
     host.load(spec(config)).expect("the plugin starts")
 }
 
-/// Messages logged, in order, that start with one of the plugins' names.
-fn calls(host: &Host, names: &[&str]) -> Vec<String> {
+/// A chain of e2e-mesh plugins, one per configuration, in that order.
+fn chain_of(host: &mut Host, configs: &[&str]) -> host_sim::chain::Chain {
+    let plugins: Vec<PluginId> = configs.iter().map(|c| load(host, c)).collect();
+    host.chain(&plugins).unwrap()
+}
+
+/// Messages logged, in order, that start with one of the plugins' names
+/// and contain one of `kinds`.
+fn logged(host: &Host, names: &[&str], kinds: &[&str]) -> Vec<String> {
     host.logs()
         .into_iter()
         .map(|r| r.message)
         .filter(|m| names.iter().any(|n| m.starts_with(&format!("{n} "))))
-        .filter(|m| m.contains("request_headers") || m.contains("response_headers"))
+        .filter(|m| kinds.iter().any(|k| m.contains(k)))
         .collect()
 }
 
+/// The headers callbacks the plugins logged, in order.
+fn calls(host: &Host, names: &[&str]) -> Vec<String> {
+    logged(host, names, &["request_headers", "response_headers"])
+}
+
+/// The body and trailers callbacks the plugins logged, in order.
+fn body_calls(host: &Host, names: &[&str]) -> Vec<String> {
+    logged(host, names, &["_body ", "_trailers"])
+}
+
+fn value(map: Option<&host_sim::HeaderMap>, key: &str) -> Option<String> {
+    map?.get_str(key).map(str::to_owned)
+}
+
 fn header(message: &host_sim::Message, key: &str) -> Option<String> {
-    message.headers.as_ref()?.get_str(key).map(str::to_owned)
+    value(message.headers.as_ref(), key)
+}
+
+fn trailer(message: &host_sim::Message, key: &str) -> Option<String> {
+    value(message.trailers.as_ref(), key)
 }
 
 #[test]
 fn a_chain_runs_requests_first_to_last_and_responses_last_to_first() {
     let mut host = Host::new();
-    let a = load(&mut host, "name=a");
-    let b = load(&mut host, "name=b;require=x-chain");
-    let c = load(&mut host, "name=c");
-    let chain = host.chain(&[a, b, c]).unwrap();
+    let chain = chain_of(&mut host, &["name=a", "name=b;require=x-chain", "name=c"]);
     let out = host.run_http_chain(&chain, Request::get("/"), Response::ok()).unwrap();
 
     assert_eq!(header(&out.upstream_request, "x-chain").as_deref(), Some("a,b,c"));
@@ -80,10 +102,7 @@ fn a_chain_runs_requests_first_to_last_and_responses_last_to_first() {
 #[test]
 fn a_local_reply_from_the_middle_passes_every_plugins_response_callbacks() {
     let mut host = Host::new();
-    let a = load(&mut host, "name=a");
-    let b = load(&mut host, "name=b;deny=/admin");
-    let c = load(&mut host, "name=c");
-    let chain = host.chain(&[a, b, c]).unwrap();
+    let chain = chain_of(&mut host, &["name=a", "name=b;deny=/admin", "name=c"]);
     let out = host.run_http_chain(&chain, Request::get("/admin"), Response::ok()).unwrap();
 
     assert_eq!(out.local_reply_from, Some(1));
@@ -137,10 +156,7 @@ fn a_local_reply_after_the_response_started_goes_straight_to_the_client() {
 #[test]
 fn a_pause_holds_the_rest_of_the_chain_until_the_plugin_resumes() {
     let mut host = Host::new();
-    let a = load(&mut host, "name=a");
-    let b = load(&mut host, "name=b;hold=/slow");
-    let c = load(&mut host, "name=c;require=x-held-by");
-    let chain = host.chain(&[a, b, c]).unwrap();
+    let chain = chain_of(&mut host, &["name=a", "name=b;hold=/slow", "name=c;require=x-held-by"]);
     let mut stream = host.http_chain_stream(&chain).unwrap();
     let action = stream.request_headers([(":path", "/slow"), (":method", "GET"), (":authority", "x")], true).unwrap();
     assert!(!action.is_continue(), "b holds the request");
@@ -467,4 +483,89 @@ fn a_new_module_starts_new_vms_on_every_worker() {
         let out = host.run_http(a, Request::get("/"), Response::ok()).unwrap();
         assert_eq!(header(&out.upstream_request, "x-chain"), None, "the new module does not tag");
     }
+}
+
+/// Each plugin tags every body chunk it passes on (`[name]`) and appends
+/// its name to trailer `x-trail`: the upstream gets each chunk as a, b, c
+/// left it, in that order; the client gets the response's as c, b, a left
+/// it. Body chunks and trailers go plugin by plugin, as Envoy's
+/// `decodeData`/`encodeData` iterate the filters.
+#[test]
+fn bodies_and_trailers_pass_the_chain_as_each_plugin_left_them() {
+    let mut host = Host::new();
+    let chain = chain_of(&mut host, &["name=a;body=1", "name=b;body=1", "name=c;body=1"]);
+    let request = Request::post("/upload", "ab").body("cd").trailer("x-trail", "client");
+    let response = Response::ok().body("xy").trailer("x-trail", "upstream");
+    let out = host.run_http_chain(&chain, request, response).unwrap();
+
+    assert_eq!(out.upstream_request.body, b"ab[a][b][c]cd[a][b][c]");
+    assert_eq!(trailer(&out.upstream_request, "x-trail").as_deref(), Some("client,a,b,c"));
+    assert!(out.upstream_request.end_of_stream);
+    assert_eq!(out.client_response.body, b"xy[c][b][a]");
+    assert_eq!(trailer(&out.client_response, "x-trail").as_deref(), Some("upstream,c,b,a"));
+    // What reached b: the body and trailers as a left them; the response as c left it.
+    assert_eq!(out.plugins[1].request_in.body, b"ab[a]cd[a]");
+    assert_eq!(trailer(&out.plugins[1].request_in, "x-trail").as_deref(), Some("client,a"));
+    assert_eq!(out.plugins[1].response_in.body, b"xy[c]");
+    assert_eq!(trailer(&out.plugins[1].response_in, "x-trail").as_deref(), Some("upstream,c"));
+    assert_eq!(out.plugins[2].outcome.upstream_request.body, out.upstream_request.body);
+    assert_eq!(out.plugins[0].response_in.body, b"xy[c][b]");
+    // One chunk passes the whole chain before the next one enters it; each
+    // plugin's body_size counts what the previous one added.
+    assert_eq!(
+        body_calls(&host, &["a", "b", "c"]),
+        [
+            "a request_body 2 end=false",
+            "b request_body 5 end=false",
+            "c request_body 8 end=false",
+            "a request_body 2 end=false",
+            "b request_body 5 end=false",
+            "c request_body 8 end=false",
+            "a request_trailers",
+            "b request_trailers",
+            "c request_trailers",
+            "c response_body 2 end=false",
+            "b response_body 5 end=false",
+            "a response_body 8 end=false",
+            "c response_trailers",
+            "b response_trailers",
+            "a response_trailers",
+        ]
+    );
+}
+
+/// b pauses the request body at its last chunk (Envoy buffers it:
+/// `StopIterationAndBuffer`): c has the headers but none of the body, and
+/// the upstream has no end of stream. b's tick appends to the buffered
+/// body (Envoy's `Context::getBuffer` serves the decoding buffer while the
+/// filter buffers) and resumes: c then gets the body as b left it.
+#[test]
+fn a_pause_from_a_body_callback_holds_the_rest_of_the_chain_until_resumed() {
+    let mut host = Host::new();
+    let chain = chain_of(&mut host, &["name=a;body=1", "name=b;body=1;hold-body=/upload", "name=c;body=1"]);
+    let mut stream = host.http_chain_stream(&chain).unwrap();
+    let headers = [(":path", "/upload"), (":method", "POST"), (":authority", "x")];
+    assert!(stream.request_headers(headers, false).unwrap().is_continue());
+    stream.request_body("x", false).unwrap();
+    assert_eq!(stream.upstream_request().body, b"x[a][b][c]", "the first chunk passed every plugin");
+    let action = stream.request_body("y", true).unwrap();
+    assert!(!action.is_continue(), "b holds the body");
+    assert_eq!(stream.request_held_by().map(|(k, _)| k), Some(1));
+    let upstream = stream.upstream_request().clone();
+    assert!(upstream.headers.is_some(), "the headers went on before b paused");
+    assert_eq!(upstream.body, b"x[a][b][c]", "nothing of the held chunk reached c");
+    assert!(!upstream.end_of_stream);
+    let id = stream.id();
+    assert_eq!(body_calls(&host, &["c"]), ["c request_body 7 end=false"]);
+
+    host.advance(Duration::from_secs(1)).unwrap();
+    let mut stream = host.http_chain(id).unwrap();
+    assert_eq!(stream.request_held_by(), None);
+    assert_eq!(stream.upstream_request().body, b"x[a][b][c]y[a][b][held by b][c]");
+    assert!(stream.upstream_request().end_of_stream);
+    assert_eq!(body_calls(stream.host(), &["c"]), ["c request_body 7 end=false", "c request_body 18 end=true"]);
+    stream.response_headers([(":status", "200")], true).unwrap();
+    let out = stream.complete().unwrap();
+    assert_eq!(out.plugins[2].request_in.body, b"x[a][b]y[a][b][held by b]", "c saw the body as b left it");
+    assert_eq!(header(&out.client_response, ":status").as_deref(), Some("200"));
 }
