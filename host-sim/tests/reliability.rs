@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use host_sim::{EndReason, Error, FailPolicy, Host, HostOptions, Limits, PluginId, PluginSpec, Request, Response};
+use host_sim::{
+    EndReason, Error, FailPolicy, Host, HostOptions, Limits, PluginId, PluginSpec, Request, Response, Usage,
+};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reliability");
 
@@ -61,8 +63,7 @@ fn deep_property_fails_the_vm_on_the_path_depth_limit() {
         .limits(Limits { property_depth: 2_000_000, property_bytes: 1 << 30, ..Limits::default() })
         .fail_policy(FailPolicy::Closed);
     let plugin = host.load(spec).unwrap();
-    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
-    assert_eq!(outcome.local_response.unwrap().status_code, 503, "fail closed");
+    answered_503(&mut host, plugin);
     assert!(host.failure(plugin).unwrap().contains("`property_depth` of 256 segments"));
     still_serves(&mut host, other);
 }
@@ -410,4 +411,352 @@ fn a_step_with_more_ticks_than_one_step_may_deliver_is_invalid() {
     assert!(err.contains("at most 100000 ticks per step"), "{err}");
     let scenario = host_sim::scenario::parse(&file, &text(100_000)).unwrap();
     assert_eq!(scenario.steps[0].ticks, 100_000);
+}
+
+// ---- One test per limit (issue 15): each shows the VM failing with an
+// error that names the limit and its value (or, for `log_bytes`, the oldest
+// lines dropped), the neighbour still served, and `Host::usage` flat after.
+
+/// A root guest for the limit tests: the host functions they spend with,
+/// `pages` pages of memory, "q" at 32, "auth" at 64 and an HTTP call's
+/// serialized headers at 128 (61 bytes), `data` and `funcs`. `$count` bumps
+/// the tick number (1, 2, ...) and stores it at 400.
+fn spender(pages: u32, data: &str, funcs: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+             (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_register_shared_queue" (func $register (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_enqueue_shared_queue" (func $enqueue (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
+             (import "env" "proxy_set_property" (func $set_property (param i32 i32 i32 i32) (result i32)))
+             (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+             (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") {pages})
+             (global $n (mut i32) (i32.const 0))
+             (data (i32.const 32) "q")
+             (data (i32.const 64) "auth")
+             (data (i32.const 128)
+               "\03\00\00\00\07\00\00\00\03\00\00\00\05\00\00\00\01\00\00\00\0a\00\00\00\01\00\00\00"
+               ":method\00GET\00:path\00/\00:authority\00a\00")
+             {data}
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 2048))
+             (func $count
+               (global.set $n (i32.add (global.get $n) (i32.const 1)))
+               (i32.store (i32.const 400) (global.get $n)))
+             {funcs})"#
+    ))
+    .unwrap()
+}
+
+/// Loads `wasm` with `limits` under fail closed, next to the neighbour.
+fn load_limited(wasm: Vec<u8>, limits: Limits) -> (Host, PluginId, PluginId) {
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let spec = PluginSpec::from_bytes(wasm).vm_id("hoard").limits(limits).fail_policy(FailPolicy::Closed);
+    let plugin = host.load(spec).unwrap();
+    (host, plugin, other)
+}
+
+/// A one-page [`spender`] root: `configure` in `proxy_on_configure`, and
+/// `tick` in `proxy_on_tick` after `$count`.
+fn root(data: &str, configure: &str, tick: &str) -> Vec<u8> {
+    spender(
+        1,
+        data,
+        &format!(
+            r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) {configure} (i32.const 1))
+               (func (export "proxy_on_tick") (param i32) (call $count) {tick})"#
+        ),
+    )
+}
+
+/// Ticks `plugin` `fine` times, which the VM survives, then once more.
+fn tick_past(host: &mut Host, plugin: PluginId, fine: usize) {
+    for _ in 0..fine {
+        host.tick(plugin).unwrap();
+    }
+    assert!(host.failure(plugin).is_none(), "{fine} ticks fit the limit");
+    host.tick(plugin).unwrap();
+}
+
+/// A stream of `plugin`, whose VM failed, gets fail closed's 503.
+fn answered_503(host: &mut Host, plugin: PluginId) {
+    let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(outcome.local_response.unwrap().status_code, 503, "fail closed");
+}
+
+/// The failed plugin's VM stays failed, answers its streams 503 (fail
+/// closed) and holds nothing more, whatever the host does with it.
+fn stays_failed_and_flat(host: &mut Host, plugin: PluginId) {
+    let failure = host.failure(plugin).unwrap().to_owned();
+    let usage = host.usage(plugin).unwrap();
+    for _ in 0..10 {
+        host.tick(plugin).unwrap(); // the failed VM gets no callback
+        answered_503(host, plugin);
+    }
+    host.advance(Duration::from_secs(60)).unwrap();
+    assert_eq!(host.failure(plugin), Some(failure.as_str()));
+    // Each refused stream adds host-sim's note to the VM's log, which
+    // `log_bytes` bounds like any line (its own test); nothing else grows.
+    let after = host.usage(plugin).unwrap();
+    assert_eq!(after.log_lines, usage.log_lines + 10, "one note per stream");
+    let without_logs = |u: Usage| Usage { log_lines: 0, log_bytes: 0, ..u };
+    assert_eq!(without_logs(after), without_logs(usage), "nothing grew after the VM failed");
+}
+
+/// Asserts the VM failed in `callback` on `limit` with `value`, and says
+/// `what`.
+fn failed_on(host: &Host, plugin: PluginId, callback: &str, limit: &str, what: &str) {
+    let failure = host.failure(plugin).expect("the VM failed");
+    assert!(failure.starts_with(&format!("{callback}: exceeded the limit {limit} (")), "{failure}");
+    assert!(failure.contains(what), "{what:?} not in {failure}");
+}
+
+#[test]
+fn registering_more_queues_than_the_limit_fails_the_vm() {
+    // "q" again is no new queue; then one named by the tick number.
+    let wasm = root(
+        "",
+        "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))",
+        "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))
+         (drop (call $register (i32.const 400) (i32.const 4) (i32.const 304)))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { queues: 4, ..Limits::default() });
+    tick_past(&mut host, plugin, 3);
+    failed_on(&host, plugin, "proxy_on_tick", "`queues` of 4 queues", "proxy_register_shared_queue of a new queue");
+    assert!(host.failure(plugin).unwrap().contains("vm_id `hoard`"));
+    assert_eq!(host.usage(plugin).unwrap().queues, 4, "the fifth was not registered");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn enqueueing_past_the_queue_bytes_fails_the_vm() {
+    let wasm = root(
+        "",
+        "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))",
+        "(drop (call $enqueue (i32.load (i32.const 300)) (i32.const 1024) (i32.const 1000)))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { queue_bytes: 2500, ..Limits::default() });
+    tick_past(&mut host, plugin, 2);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`queue_bytes` of 2500 bytes",
+        "proxy_enqueue_shared_queue of 1000 bytes",
+    );
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.queue_items, usage.queue_bytes), (2, 2000), "the third item was not kept");
+    assert_eq!(host.queue("hoard", "q").map(|items| items.len()), Some(2));
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn defining_more_metrics_than_the_limit_fails_the_vm() {
+    // "fixed" again is no new metric; then a gauge named by the tick number.
+    let wasm = root(
+        r#"(data (i32.const 16) "fixed")"#,
+        "(drop (call $define (i32.const 0) (i32.const 16) (i32.const 5) (i32.const 300)))",
+        "(drop (call $define (i32.const 0) (i32.const 16) (i32.const 5) (i32.const 300)))
+         (drop (call $define (i32.const 1) (i32.const 400) (i32.const 4) (i32.const 304)))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { metrics: 3, ..Limits::default() });
+    tick_past(&mut host, plugin, 2);
+    failed_on(&host, plugin, "proxy_on_tick", "`metrics` of 3 metrics", "proxy_define_metric of a new metric");
+    assert_eq!(host.usage(plugin).unwrap().metrics, 3);
+    assert_eq!(host.metrics().len(), 3, "the fourth was not defined");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn a_metric_name_over_the_limit_fails_the_vm() {
+    // A 4096-byte name (the default limit) is defined, a 4097-byte one is not.
+    let wasm = root(
+        "",
+        "(drop (call $define (i32.const 0) (i32.const 4096) (i32.const 4096) (i32.const 300)))",
+        "(drop (call $define (i32.const 0) (i32.const 8192) (i32.const 4097) (i32.const 304)))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits::default());
+    assert_eq!(host.usage(plugin).unwrap().metrics, 1);
+    tick_past(&mut host, plugin, 0);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`metric_name_bytes` of 4096 bytes",
+        "proxy_define_metric of a 4097-byte name",
+    );
+    assert_eq!(host.metrics().len(), 1);
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn recording_more_histogram_samples_than_the_limit_fails_the_vm() {
+    let wasm = root(
+        r#"(data (i32.const 16) "h")"#,
+        "(drop (call $define (i32.const 2) (i32.const 16) (i32.const 1) (i32.const 300)))",
+        "(drop (call $record (i32.load (i32.const 300)) (i64.extend_i32_u (global.get $n))))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { histogram_samples: 3, ..Limits::default() });
+    tick_past(&mut host, plugin, 3);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`histogram_samples` of 3 samples",
+        "proxy_record_metric on a histogram of 3 samples",
+    );
+    assert_eq!(host.histogram("h"), Some(vec![1, 2, 3]), "the fourth sample was not kept");
+    stays_failed_and_flat(&mut host, plugin);
+    assert_eq!(host.histogram("h"), Some(vec![1, 2, 3]));
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn properties_past_the_property_bytes_fail_the_vm_and_are_released_with_the_stream() {
+    // Two 600 KiB values on one stream: the second passes 1 MiB.
+    let wasm = spender(
+        16,
+        r#"(data (i32.const 16) "a") (data (i32.const 20) "b")"#,
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (drop (call $set_property (i32.const 16) (i32.const 1) (i32.const 4096) (i32.const 614400)))
+             (drop (call $set_property (i32.const 20) (i32.const 1) (i32.const 4096) (i32.const 614400)))
+             (i32.const 0))"#,
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits::default());
+    answered_503(&mut host, plugin);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_request_headers",
+        "`property_bytes` of 1048576 bytes",
+        "proxy_set_property of 614400 bytes would make the stream's properties 1228802 bytes",
+    );
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.property_bytes, usage.http_streams), (0, 0), "the stream and its first value are gone");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+
+    // Within the limit (one value per stream) nothing fails, nothing stays.
+    let limits = Limits { property_bytes: 614401, ..Limits::default() };
+    let wasm = spender(
+        16,
+        r#"(data (i32.const 16) "a")"#,
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (drop (call $set_property (i32.const 16) (i32.const 1) (i32.const 4096) (i32.const 614400)))
+             (i32.const 0))"#,
+    );
+    let (mut host, plugin, _) = load_limited(wasm, limits);
+    for _ in 0..20 {
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert!(outcome.local_response.is_none());
+    }
+    assert!(host.failure(plugin).is_none());
+    assert_eq!(host.usage(plugin).unwrap().property_bytes, 0);
+}
+
+#[test]
+fn log_lines_past_the_log_bytes_drop_the_oldest_without_failing() {
+    // Each tick logs a 1000-byte line that starts with the tick number's
+    // last digit.
+    let wasm = root(
+        "",
+        "",
+        "(i32.store8 (i32.const 1024) (i32.add (i32.const 48) (i32.rem_u (global.get $n) (i32.const 10))))
+         (drop (call $log (i32.const 2) (i32.const 1024) (i32.const 1000)))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { log_bytes: 3500, ..Limits::default() });
+    for _ in 0..10 {
+        host.tick(plugin).unwrap();
+    }
+    assert!(host.failure(plugin).is_none(), "not a failure");
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.log_lines, usage.log_bytes), (3, 3000));
+    let kept: String = host.vm_logs(plugin).iter().map(|r| r.message.chars().next().unwrap()).collect();
+    assert_eq!(kept, "890", "the newest three lines are kept");
+    for _ in 0..100 {
+        host.tick(plugin).unwrap();
+    }
+    assert_eq!(host.usage(plugin), Some(usage), "100 more lines, the same bytes held");
+    let kept: String = host.vm_logs(plugin).iter().map(|r| r.message.chars().next().unwrap()).collect();
+    assert_eq!(kept, "890", "ticks 108 to 110");
+    still_serves(&mut host, other);
+}
+
+/// One call to `on_request_headers` asks to continue the stream 200 times.
+const CONTINUE_200_TIMES: &str = r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+   (local $i i32)
+   (loop $l
+     (drop (call $continue (i32.const 0)))
+     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+     (br_if $l (i32.lt_u (local.get $i) (i32.const 200))))
+   (i32.const 1))"#;
+
+#[test]
+fn deferred_actions_past_the_deliveries_limit_fail_the_vm() {
+    let wasm = spender(1, "", CONTINUE_200_TIMES);
+    let (mut host, plugin, other) = load_limited(wasm, Limits { deliveries_per_step: 100, ..Limits::default() });
+    answered_503(&mut host, plugin);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_continue_stream",
+        "`deliveries_per_step` of 100 deliveries",
+        "deferred actions after one guest call reached 101",
+    );
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.http_streams, usage.contexts), (0, 1), "only the root context is left");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+
+    // Without a fail policy the driving call returns the error.
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let spec = PluginSpec::from_bytes(spender(1, "", CONTINUE_200_TIMES))
+        .limits(Limits { deliveries_per_step: 100, ..Limits::default() });
+    let plugin = host.load(spec).unwrap();
+    let (callback, message) = trap(host.run_http(plugin, Request::get("/"), Response::ok()).unwrap_err());
+    assert_eq!(callback, "proxy_continue_stream");
+    assert!(message.starts_with("exceeded the limit `deliveries_per_step` of 100 deliveries"), "{message}");
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn callout_timeouts_past_the_deliveries_limit_fail_the_vm() {
+    // One tick makes 150 HTTP calls with a 1 ms timeout; each answer logs "r".
+    let wasm = spender(
+        1,
+        r#"(data (i32.const 16) "r")"#,
+        r#"(func (export "proxy_on_tick") (param i32)
+             (local $i i32)
+             (loop $l
+               (drop (call $http (i32.const 64) (i32.const 4) (i32.const 128) (i32.const 61)
+                 (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 304)))
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (br_if $l (i32.lt_u (local.get $i) (i32.const 150)))))
+           (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32)
+             (drop (call $log (i32.const 2) (i32.const 16) (i32.const 1))))"#,
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { deliveries_per_step: 100, ..Limits::default() });
+    host.tick(plugin).unwrap();
+    assert_eq!(host.usage(plugin).unwrap().pending_callouts, 150);
+    host.advance(Duration::from_millis(1)).unwrap();
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_http_call_response",
+        "`deliveries_per_step` of 100 deliveries",
+        "ticks and callout timeouts of one Host::advance reached 101",
+    );
+    assert_eq!(host.vm_logs(plugin).iter().filter(|r| r.message == "r").count(), 100, "100 timeouts delivered");
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.pending_callouts, usage.callout_bytes), (0, 0), "the other 50 calls were dropped");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
 }
