@@ -5,6 +5,8 @@
 //! keeps the old serving). The plugins are the `e2e-mesh` test guest,
 //! built from source, each configured differently.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -14,6 +16,38 @@ use host_sim::{EndReason, Error, Host, HostOptions, PluginId, PluginSpec, Reques
 fn mesh_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
     WASM.get_or_init(|| Guest::package("sluice-guest-e2e-mesh").target(Target::Wasip1).bytes().expect("builds"))
+}
+
+/// A work directory for the host-sim binary: this suite's scenarios (and
+/// their manifests) from `tests/scenarios`, next to the guests they load.
+fn workdir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-mesh");
+        std::fs::create_dir_all(&dir).unwrap();
+        let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+        for entry in std::fs::read_dir(scenarios).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if ["chain-", "workers-", "reload-", "mesh-"].iter().any(|p| name.starts_with(p)) {
+                std::fs::copy(&path, dir.join(name)).unwrap();
+            }
+        }
+        std::fs::write(dir.join("mesh.wasm"), mesh_wasm()).unwrap();
+        for (package, file) in [("sluice-guest-e2e-tcp", "tcp.wasm"), ("sluice-guest-e2e-http", "http.wasm")] {
+            let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
+            std::fs::write(dir.join(file), wasm).unwrap();
+        }
+        dir
+    })
+}
+
+/// Runs `host-sim run` on a file of the work directory: its exit code,
+/// stdout and stderr.
+fn run_scenario(file: &Path) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-sim")).arg("run").arg(file).output().expect("host-sim runs");
+    let code = output.status.code().expect("an exit code");
+    (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
 }
 
 fn spec(config: &str) -> PluginSpec {
@@ -568,4 +602,42 @@ fn a_pause_from_a_body_callback_holds_the_rest_of_the_chain_until_resumed() {
     let out = stream.complete().unwrap();
     assert_eq!(out.plugins[2].request_in.body, b"x[a][b]y[a][b][held by b]", "c saw the body as b left it");
     assert_eq!(header(&out.client_response, ":status").as_deref(), Some("200"));
+}
+
+/// The trace of a chain step names, plugin by plugin and in the order they
+/// ran, what each changed: the request first to last, the response last to
+/// first.
+#[test]
+fn the_trace_says_which_plugin_of_a_chain_changed_what() {
+    let (code, out, err) = run_scenario(&workdir().join("chain-bodies-pass.toml"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let step = out.split("── stream 2").next().unwrap();
+    let lines: Vec<&str> = step.lines().collect();
+    let at = |line: &str| lines.iter().position(|l| *l == line).unwrap_or_else(|| panic!("no {line:?} in\n{step}"));
+    let request = at("  ⛓ chain a → b → c: request first to last");
+    let (a, b, c) = (
+        at("    a changed request headers:"),
+        at("    b changed request headers:"),
+        at("    c changed request headers:"),
+    );
+    assert!(request < a && a < b && b < c, "request side first to last:\n{step}");
+    // Each plugin's own edits sit under its name.
+    let under =
+        |from: usize, line: &str| lines[from + 1..].iter().take_while(|l| l.starts_with("      ")).any(|l| *l == line);
+    assert!(under(a, "      + x-chain: a"), "{step}");
+    assert!(under(b, "      ~ x-chain: a -> a,b"), "{step}");
+    assert!(under(b, "      + x-b-saw: yes"), "{step}");
+    assert!(!under(a, "      + x-b-saw: yes") && !under(c, "      + x-b-saw: yes"), "only b added x-b-saw:\n{step}");
+    assert!(under(c, "      ~ x-chain: a,b -> a,b,c"), "{step}");
+    let response = at("  ⛓ chain a → b → c: response last to first");
+    let (rc, rb, ra) = (
+        at("    c changed response headers:"),
+        at("    b changed response headers:"),
+        at("    a changed response headers:"),
+    );
+    assert!(c < response && response < rc && rc < rb && rb < ra, "response side last to first:\n{step}");
+    assert!(under(rc, "      + x-chain-back: c"), "{step}");
+    assert!(under(rb, "      ~ x-chain-back: c -> c,b"), "{step}");
+    assert!(under(ra, "      ~ x-chain-back: c,b -> c,b,a"), "{step}");
+    assert!(out.contains("PASS: every expectation held (3 streams)"), "{out}");
 }
