@@ -61,12 +61,50 @@ const FILTER_STATE: &str = r#"(module
     (drop (call $foreign (i32.const 300) (i32.const 16) (i32.const 400) (i32.const 13) (i32.const 500) (i32.const 504)))
     (i32.const 0)))"#;
 
+/// A guest whose request headers callback does what the second byte of
+/// `:path` says: `/reset` closes the stream (proxy_close_stream), `/grpc`
+/// opens a unary gRPC call to `grpc-auth` and cancels it, `/http` makes an
+/// HTTP callout to `auth` (timeout 1 s) and pauses, `/trap` traps.
+const ENDINGS: &str = r#"(module
+  (import "env" "proxy_get_header_map_value" (func $get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_close_stream" (func $close (param i32) (result i32)))
+  (import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_grpc_call"
+    (func $grpc (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_grpc_cancel" (func $cancel (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) ":path")
+  (data (i32.const 200) "auth")
+  (data (i32.const 300) "\03\00\00\00\07\00\00\00\03\00\00\00\05\00\00\00\06\00\00\00\0a\00\00\00\0a\00\00\00:method\00GET\00:path\00/check\00:authority\00auth.local\00")
+  (data (i32.const 500) "grpc-auth")
+  (data (i32.const 520) "e2e.Auth")
+  (data (i32.const 540) "Check")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (local $c i32)
+    (drop (call $get (i32.const 0) (i32.const 100) (i32.const 5) (i32.const 600) (i32.const 604)))
+    (local.set $c (i32.load8_u offset=1 (i32.load (i32.const 600))))
+    (if (i32.eq (local.get $c) (i32.const 114)) (then (drop (call $close (i32.const 0)))))
+    (if (i32.eq (local.get $c) (i32.const 103)) (then
+      (drop (call $grpc (i32.const 500) (i32.const 9) (i32.const 520) (i32.const 8) (i32.const 540) (i32.const 5)
+        (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 608)))
+      (drop (call $cancel (i32.load (i32.const 608))))))
+    (if (i32.eq (local.get $c) (i32.const 104)) (then
+      (drop (call $http (i32.const 200) (i32.const 4) (i32.const 300) (i32.const 75) (i32.const 0) (i32.const 0)
+        (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 608)))
+      (return (i32.const 1))))
+    (if (i32.eq (local.get $c) (i32.const 116)) (then unreachable))
+    (i32.const 0)))"#;
+
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
 /// `e2e-root`, `e2e-props`), `mesh.wasm` (`e2e-mesh`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
-/// `tick-in-stream.wasm`, `pause-response.wasm` and `filter-state.wasm` (WAT), and
+/// `tick-in-stream.wasm`, `pause-response.wasm`, `filter-state.wasm` and `endings.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -112,6 +150,7 @@ fn workdir() -> &'static Path {
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
         std::fs::write(dir.join("pause-response.wasm"), wat::parse_str(PAUSE_RESPONSE).unwrap()).unwrap();
         std::fs::write(dir.join("filter-state.wasm"), wat::parse_str(FILTER_STATE).unwrap()).unwrap();
+        std::fs::write(dir.join("endings.wasm"), wat::parse_str(ENDINGS).unwrap()).unwrap();
         dir
     })
 }
@@ -220,6 +259,10 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
         ("malformed-unused-grpc.toml", ":6:1: field `stream[1].grpc[1]`: no gRPC call or stream is open"),
         ("malformed-resume.toml", ":7:10: field `stream[2].resume`: no earlier step opens a stream with id \"A\""),
         ("malformed-chain.toml", ":6:15: field `stream[1].chain[2]`: no plugin has id \"z\" (ids: \"a\")"),
+        (
+            "malformed-callout-end.toml",
+            r#":6:39: field `stream[1].expect.finished_callouts[1].ended`: expected one of "answered", "failed", "timed_out", "cancelled", "dropped", found "lost""#,
+        ),
         (
             "malformed-worker.toml",
             ":7:10: field `stream[1].worker`: worker 2 of 2 ([host] concurrency; workers count from 0)",
@@ -453,6 +496,55 @@ fn the_examples_kong_scenarios_pass_next_to_their_envoy_ones() {
     assert!(outputs[0].contains("Kong's nginx module"), "{}", outputs[0]);
     assert!(outputs[1].contains("# TYPE pw:jwt_claims:header_decode_decode_ok counter"), "{}", outputs[1]);
     assert!(outputs[2].contains("~ :path: /v1/items?page=2 -> /v2/items?page=2"), "{}", outputs[2]);
+    // Kong's status line carries the details (`local_response.reason`).
+    assert!(outputs[1].contains(r#"status line "HTTP/1.1 401 jwt_decode_failed{malformed_jwt}""#), "{}", outputs[1]);
+}
+
+#[test]
+fn trailers_stream_endings_status_lines_and_callout_endings_are_expected() {
+    let (code, out, err) = run(&["run"], "trailers-and-endings-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        "    with trailers:\n      x-req-trailer: t\n      x-trailer-added: req\n",
+        "  ✗ the stream was reset\n",
+        "    status line \"HTTP/1.1 403 Forbidden\"\n",
+        "  ⇥ callout to auth ended: timed out\n",
+        "  ⇥ gRPC call to grpc-auth ended: cancelled\n",
+        "  ⇥ callout to auth ended: dropped\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+    let (code, out, _) = run(&["run", "--json"], "trailers-and-endings-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let steps = &report["steps"];
+    assert_eq!(steps[0]["client_trailers"], serde_json::json!([["grpc-status", "0"], ["x-grpc-status-seen", "0"]]));
+    assert_eq!(steps[3]["status_line"], "HTTP/1.1 403 Forbidden");
+    assert_eq!(steps[4]["ended"], "reset");
+    let ends: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["finished_callouts"].as_array().unwrap())
+        .map(|f| f["ended"].as_str().unwrap())
+        .collect();
+    assert_eq!(ends, ["answered", "failed", "timed_out", "cancelled", "dropped"]);
+
+    let (code, out, err) = run(&["run"], "trailers-and-endings-fail.toml");
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in [
+        r#"stream 1 (trailers): expect.upstream_trailers.equals: `x-req-trailer` should be "other", found ["t"]"#,
+        "stream 1 (trailers): expect.client_trailers.has: header `x-missing` is missing",
+        r#"stream 2 (a local reply): expect.ended: expected "normally", it ended "local_response""#,
+        r#"stream 2 (a local reply): expect.local_response.reason: expected "denied_by_e2e", the client got "HTTP/1.1 403 Forbidden""#,
+        r#"stream 3 (a reset): expect.ended: expected "local_response", it ended "reset""#,
+        r#"stream 4 (a failed callout): expect.finished_callouts: http callout 1: expected answered (to "auth"), it ended failed (to "auth")"#,
+        "stream 4 (a failed callout): expect.finished_callouts: expected 1 grpc callout(s) to end in this step, 0 did: []",
+        r#"stream 5 (no stream): expect.ended: expected "normally", the step has no stream"#,
+    ] {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+    assert!(out.contains("FAIL: 8 expectation(s) failed"), "{out}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Expectations against what a run recorded; each failure is one line that
 //! names the step and the expectation.
 
-use super::format::{Expect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
-use super::run::{Headers, LogLine, StepReport};
+use super::format::{Expect, FinishedExpect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
+use super::run::{FinishedCalloutReport, Headers, LogLine, StepReport};
 use crate::host::Host;
 use crate::state::metrics::MetricValue;
 
@@ -190,6 +190,9 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             failures.push(format!("{label}: expect.callouts: the plugin made {made} callouts, expected {n}"));
         }
     }
+    if let Some(want) = &e.finished_callouts {
+        finished_callouts(label, want, &report.finished_callouts, failures);
+    }
     let report = stream;
     let route = report.route.as_ref();
     for (what, want, found) in [
@@ -230,6 +233,17 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
     }
     headers(label, "upstream_headers", &e.upstream_headers, report.upstream_request.as_ref(), failures);
     headers(label, "client_headers", &e.client_headers, report.client_response.as_ref(), failures);
+    headers(label, "upstream_trailers", &e.upstream_trailers, report.upstream_trailers.as_ref(), failures);
+    headers(label, "client_trailers", &e.client_trailers, report.client_trailers.as_ref(), failures);
+    if let Some(want) = e.ended
+        && report.ended.as_deref() != Some(want.name())
+    {
+        let found = match &report.ended {
+            Some(found) => format!("it ended {found:?}"),
+            None => "the step has no stream".to_owned(),
+        };
+        failures.push(format!("{label}: expect.ended: expected {:?}, {found}", want.name()));
+    }
     if let Some(body) = &e.upstream_body
         && *body != report.upstream_body
     {
@@ -259,6 +273,15 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
                     && !re.is_match(body)
                 {
                     failures.push(format!("{label}: expect.local_response.body: {body:?} does not match /{re}/"));
+                }
+                let line = report.status_line.as_deref().unwrap_or_default();
+                let reason = line.splitn(3, ' ').nth(2).unwrap_or_default();
+                if let Some(want) = &local.reason
+                    && want != reason
+                {
+                    failures.push(format!(
+                        "{label}: expect.local_response.reason: expected {want:?}, the client got {line:?}"
+                    ));
                 }
             }
         }
@@ -346,6 +369,38 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             "{label}: expect.on_done: expected the root's on_done to return {want}, found {:?}",
             own.on_done
         ));
+    }
+}
+
+/// Checks that exactly the callouts `want` ended in a step, in order per
+/// kind (HTTP entries against HTTP callouts, gRPC against gRPC).
+fn finished_callouts(
+    label: &str,
+    want: &[FinishedExpect],
+    found: &[FinishedCalloutReport],
+    failures: &mut Vec<String>,
+) {
+    let at = format!("{label}: expect.finished_callouts");
+    for (kind, grpc) in [("http", false), ("grpc", true)] {
+        let want: Vec<&FinishedExpect> = want.iter().filter(|w| w.grpc == grpc).collect();
+        let found: Vec<&FinishedCalloutReport> = found.iter().filter(|f| f.kind == kind).collect();
+        let shown = |f: &FinishedCalloutReport| format!("{} (to {:?})", f.ended, f.cluster);
+        let all: Vec<String> = found.iter().map(|f| shown(f)).collect();
+        if want.len() != found.len() {
+            failures.push(format!(
+                "{at}: expected {} {kind} callout(s) to end in this step, {} did: {all:?}",
+                want.len(),
+                found.len()
+            ));
+            continue;
+        }
+        for (i, (w, f)) in want.iter().zip(&found).enumerate() {
+            let end = super::model::callout_end_name(w.ended);
+            if f.ended != end || w.cluster.as_ref().is_some_and(|c| *c != f.cluster) {
+                let to = w.cluster.as_ref().map_or(String::new(), |c| format!(" (to {c:?})"));
+                failures.push(format!("{at}: {kind} callout {}: expected {end}{to}, it ended {}", i + 1, shown(f)));
+            }
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 //! callout answers (a response, a reset, or the clock moved to the call's
 //! timeout), and streams left open while the plugin holds them.
 
-use super::format::{Message, Part, Scenario, Step, TcpEvent};
-use super::run::{CalloutReport, GrpcReport, Headers, LinkReport, LogLine, RouteReport, StepReport, TcpReport};
+use super::format::{Ended, Message, Part, Scenario, Step, TcpEvent};
+use super::run::{
+    CalloutReport, FinishedCalloutReport, GrpcReport, Headers, LinkReport, LogLine, RouteReport, StepReport, TcpReport,
+};
 use crate::api::{HttpStream, StreamId};
 use crate::chain::{ChainStreamId, HttpChainStream};
 use crate::error::Error;
@@ -337,6 +339,46 @@ impl LogCursor {
         }
         out.sort_by_key(|(seq, _)| *seq);
         out.into_iter().map(|(_, line)| line).collect()
+    }
+}
+
+/// The newest finished callout of each kind at some point (VM and token),
+/// to tell which callouts ended after it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FinishedMark {
+    http: Option<(usize, u32)>,
+    grpc: Option<(usize, u32)>,
+}
+
+impl FinishedMark {
+    /// The newest finished callouts now.
+    pub fn now(host: &Host) -> FinishedMark {
+        FinishedMark {
+            http: host.finished_http_callouts().last().map(|(c, _)| (c.vm, c.token)),
+            grpc: host.finished_grpc_callouts().last().map(|(c, _)| (c.vm, c.token)),
+        }
+    }
+
+    /// The callouts that ended since the mark, oldest first: HTTP, then
+    /// gRPC. The host keeps the newest 1000 of each kind: once the marked
+    /// one is gone from its history, every one it still holds is newer.
+    pub fn since(&self, host: &Host) -> Vec<FinishedCalloutReport> {
+        fn after<T>(
+            list: Vec<(T, crate::CalloutEnd)>,
+            mark: Option<(usize, u32)>,
+            id: impl Fn(&T) -> (usize, u32),
+        ) -> Vec<(T, crate::CalloutEnd)> {
+            let start = mark.and_then(|m| list.iter().rposition(|(c, _)| id(c) == m)).map_or(0, |i| i + 1);
+            list.into_iter().skip(start).collect()
+        }
+        let end = super::model::callout_end_name;
+        let http = after(host.finished_http_callouts(), self.http, |c| (c.vm, c.token)).into_iter().map(|(c, e)| {
+            FinishedCalloutReport { kind: "http".to_owned(), cluster: c.upstream, ended: end(e).to_owned() }
+        });
+        let grpc = after(host.finished_grpc_callouts(), self.grpc, |c| (c.vm, c.token)).into_iter().map(|(c, e)| {
+            FinishedCalloutReport { kind: "grpc".to_owned(), cluster: lossy(&c.upstream), ended: end(e).to_owned() }
+        });
+        http.chain(grpc).collect()
     }
 }
 
@@ -697,7 +739,7 @@ fn skipped(stream: &Handle<'_>) -> String {
 /// routed when the host has a route table (even after an error of
 /// `result`, which is returned).
 fn finish(
-    stream: Handle<'_>,
+    mut stream: Handle<'_>,
     open: &Open,
     report: &mut StepReport,
     result: Result<(), Error>,
@@ -709,12 +751,13 @@ fn finish(
         report.response_in = Some(text(&response.headers));
         report.response_skipped = Some(skipped(&stream));
     }
+    let profile = stream.host().profile();
     let outcome = match stream {
         Handle::One(stream) => stream.complete(),
         Handle::Chain(stream) => {
             let outcome = stream.complete();
             result?;
-            return record_chain(outcome?, open, report, routing);
+            return record_chain(outcome?, open, report, routing, profile);
         }
     };
     result?;
@@ -722,7 +765,8 @@ fn finish(
     if routing {
         report.route = Some(route_report(&outcome));
     }
-    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref());
+    report.ended = Some(Ended::of(outcome.ended).name().to_owned());
+    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref(), profile);
     report.fail_policy = outcome.fail_policy.map(|p| p.name().to_owned());
     report.properties_set =
         outcome.properties_set.iter().map(|(p, v)| (p.join("."), String::from_utf8_lossy(v).into_owned())).collect();
@@ -737,14 +781,24 @@ fn route_report(outcome: &crate::HttpOutcome) -> RouteReport {
     }
 }
 
-/// What the upstream and the client saw, and the local reply.
-fn record_sides(report: &mut StepReport, upstream: &Sent, client: &Sent, local: Option<&crate::LocalResponse>) {
+/// What the upstream and the client saw, and the local reply (its status
+/// line as the host profile writes it).
+fn record_sides(
+    report: &mut StepReport,
+    upstream: &Sent,
+    client: &Sent,
+    local: Option<&crate::LocalResponse>,
+    profile: crate::HostProfile,
+) {
     let record = |sent: &Sent| (sent.headers.as_ref().map(text), lossy(&sent.body));
     (report.upstream_request, report.upstream_body) = record(upstream);
     report.upstream_whole = upstream.end_of_stream;
     (report.client_response, report.client_body) = record(client);
+    report.upstream_trailers = upstream.trailers.as_ref().map(text);
+    report.client_trailers = client.trailers.as_ref().map(text);
     if let Some(local) = local {
         report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
+        report.status_line = Some(profile.status_line(local.status_code, &local.details));
         if report.client_response.is_none() {
             report.client_response = Some(text(&local.client_headers()));
             report.client_body = lossy(local.client_body());
@@ -759,11 +813,13 @@ fn record_chain(
     open: &Open,
     report: &mut StepReport,
     routing: bool,
+    profile: crate::HostProfile,
 ) -> Result<(), Error> {
     if routing && let Some(last) = outcome.plugins.last() {
         report.route = Some(route_report(&last.outcome));
     }
-    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref());
+    report.ended = Some(Ended::of(outcome.ended).name().to_owned());
+    record_sides(report, &outcome.upstream_request, &outcome.client_response, outcome.local_response.as_ref(), profile);
     report.local_reply_from = outcome.local_reply_from.and_then(|k| open.chain.get(k).cloned());
     report.fail_policy = outcome.plugins.iter().find_map(|p| p.outcome.fail_policy).map(|p| p.name().to_owned());
     report.properties_set = outcome

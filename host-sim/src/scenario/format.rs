@@ -24,9 +24,9 @@ use crate::state::properties::Value;
 use crate::types::{PeerType, Status};
 
 pub use super::model::{
-    CalloutAnswer, CalloutExpect, Enqueue, Expect, Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect,
-    LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Reload, Scenario, SharedData,
-    SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
+    CALLOUT_ENDS, CalloutAnswer, CalloutExpect, Ended, Enqueue, Expect, FinishedExpect, Foreign, Forwarded, GrpcAnswer,
+    GrpcExpect, HeaderExpect, LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Reload,
+    Scenario, SharedData, SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
 };
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
@@ -944,8 +944,51 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
             status: l.status,
             details: l.details.clone(),
             body: l.body.as_ref().map(|b| regex(src, b, &format!("{field}.expect.local_response.body"))).transpose()?,
+            reason: l.reason.clone(),
         }),
         None => None,
+    };
+    let ended = named(
+        src,
+        e.ended.as_deref(),
+        &format!("{field}.expect.ended"),
+        |n| Ended::NAMES.iter().find(|(name, _)| *name == n).map(|(_, e)| *e),
+        &Ended::NAMES.map(|(n, _)| n),
+    )?;
+    let finished_callouts = match &e.finished_callouts {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let at = format!("{field}.expect.finished_callouts[{}]", i + 1);
+                    let f = f.get_ref();
+                    let ended = named(
+                        src,
+                        Some(&*f.ended),
+                        &format!("{at}.ended"),
+                        |n| CALLOUT_ENDS.iter().find(|(name, _)| *name == n).map(|(_, e)| *e),
+                        &CALLOUT_ENDS.map(|(n, _)| n),
+                    )?;
+                    let grpc = named(
+                        src,
+                        f.kind.as_deref(),
+                        &format!("{at}.kind"),
+                        |n| match n {
+                            "http" => Some(false),
+                            "grpc" => Some(true),
+                            _ => None,
+                        },
+                        &["http", "grpc"],
+                    )?;
+                    Ok(FinishedExpect {
+                        grpc: grpc.unwrap_or(false),
+                        ended: ended.unwrap_or(crate::CalloutEnd::Answered),
+                        cluster: f.cluster.clone(),
+                    })
+                })
+                .collect::<Result<_, ScenarioError>>()?,
+        ),
     };
     let forwarded = match &e.forwarded {
         None => None,
@@ -969,6 +1012,10 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         client_headers: header_expect(src, &e.client_headers, &format!("{field}.expect.client_headers"))?,
         upstream_body: e.upstream_body.clone(),
         client_body: e.client_body.clone(),
+        upstream_trailers: header_expect(src, &e.upstream_trailers, &format!("{field}.expect.upstream_trailers"))?,
+        client_trailers: header_expect(src, &e.client_trailers, &format!("{field}.expect.client_trailers"))?,
+        ended,
+        finished_callouts,
         local_response,
         logs: logs(src, &e.logs, &format!("{field}.expect.logs"))?,
         exact_logs: e.exact_logs.as_ref().map(|l| logs(src, l, &format!("{field}.expect.exact_logs"))).transpose()?,

@@ -20,6 +20,7 @@ pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
 pub use run::{
-    CalloutReport, GrpcReport, Headers, LinkReport, LogLine, Report, RouteReport, RunError, StepReport, TcpReport, run,
+    CalloutReport, FinishedCalloutReport, GrpcReport, Headers, LinkReport, LogLine, Report, RouteReport, RunError,
+    StepReport, TcpReport, run,
 };
 pub use schema::schema;

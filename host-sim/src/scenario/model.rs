@@ -417,6 +417,64 @@ pub struct LocalExpect {
     pub details: Option<String>,
     /// A regex its body matches.
     pub body: Option<Regex>,
+    /// The reason phrase of the status line the client got.
+    pub reason: Option<String>,
+}
+
+/// How a stream ended, as `ended` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Neither reset nor answered locally.
+    Normally,
+    /// Answered locally.
+    LocalResponse,
+    /// Reset.
+    Reset,
+}
+
+impl Ended {
+    /// The names `ended` takes.
+    pub const NAMES: [(&'static str, Ended); 3] =
+        [("normally", Ended::Normally), ("local_response", Ended::LocalResponse), ("reset", Ended::Reset)];
+
+    /// The scenario name of a stream's end.
+    pub fn of(reason: Option<crate::EndReason>) -> Ended {
+        match reason {
+            None => Ended::Normally,
+            Some(crate::EndReason::LocalResponse) => Ended::LocalResponse,
+            Some(crate::EndReason::Reset) => Ended::Reset,
+        }
+    }
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        Ended::NAMES.iter().find(|(_, e)| *e == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// The names `finished_callouts[].ended` takes, for [`crate::CalloutEnd`].
+pub const CALLOUT_ENDS: [(&str, crate::CalloutEnd); 5] = [
+    ("answered", crate::CalloutEnd::Answered),
+    ("failed", crate::CalloutEnd::Failed),
+    ("timed_out", crate::CalloutEnd::TimedOut),
+    ("cancelled", crate::CalloutEnd::Cancelled),
+    ("dropped", crate::CalloutEnd::Dropped),
+];
+
+/// The scenario name of how a callout ended.
+pub fn callout_end_name(end: crate::CalloutEnd) -> &'static str {
+    CALLOUT_ENDS.iter().find(|(_, e)| *e == end).map_or("", |(n, _)| n)
+}
+
+/// A callout expected to have ended during a step.
+#[derive(Debug, Clone)]
+pub struct FinishedExpect {
+    /// A gRPC call or stream (`false`: an HTTP callout).
+    pub grpc: bool,
+    /// How it ended.
+    pub ended: crate::CalloutEnd,
+    /// The cluster it went to.
+    pub cluster: Option<String>,
 }
 
 /// Expectations on one step.
@@ -432,6 +490,14 @@ pub struct StreamExpect {
     pub upstream_body: Option<String>,
     /// The client's response body.
     pub client_body: Option<String>,
+    /// The request trailers the upstream received.
+    pub upstream_trailers: HeaderExpect,
+    /// The response trailers the client received.
+    pub client_trailers: HeaderExpect,
+    /// How the stream ended.
+    pub ended: Option<Ended>,
+    /// Exactly the callouts that ended during the step, oldest first per kind.
+    pub finished_callouts: Option<Vec<FinishedExpect>>,
     /// A local response was sent, with these properties.
     pub local_response: Option<LocalExpect>,
     /// Log lines of this step.

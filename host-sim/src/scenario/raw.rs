@@ -824,6 +824,29 @@ pub(super) struct RawLocal {
     /// A regex its body matches.
     #[serde(default)]
     pub(super) body: Option<Spanned<String>>,
+    /// The reason phrase of the HTTP/1.1 status line the client got, as the
+    /// host profile writes it: Envoy the status code's standard phrase
+    /// ("Unauthorized"), Kong the details (`jwt_decode_failed`).
+    #[serde(default)]
+    pub(super) reason: Option<String>,
+}
+
+/// A callout that ended during a step, and how.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFinishedCallout {
+    /// How it ended: "answered" (a response, a gRPC reply or close),
+    /// "failed" (reset), "timed_out", "cancelled" (by the plugin:
+    /// proxy_grpc_cancel) or "dropped" (it went unanswered with its VM or
+    /// plugin: a failed VM, a rebuild, a plugin that did not start).
+    pub(super) ended: Spanned<String>,
+    /// "http" (default) or "grpc": entries of each kind are checked, in
+    /// order, against the callouts of that kind.
+    #[serde(default)]
+    pub(super) kind: Option<Spanned<String>>,
+    /// The cluster (upstream) it went to.
+    #[serde(default)]
+    pub(super) cluster: Option<String>,
 }
 
 /// Expectations on a step and its stream.
@@ -841,6 +864,22 @@ pub(super) struct RawStreamExpect {
     /// The response as the client received it.
     #[serde(default)]
     pub(super) client_headers: RawHeaderExpect,
+    /// The request trailers the upstream received (none sent: every `has`
+    /// is missing, `exactly = []` holds).
+    #[serde(default)]
+    pub(super) upstream_trailers: RawHeaderExpect,
+    /// The response trailers the client received.
+    #[serde(default)]
+    pub(super) client_trailers: RawHeaderExpect,
+    /// How the stream ended: "reset" (proxy_close_stream, a local reply
+    /// after the response started, an idle timeout then), "local_response"
+    /// (the plugin or the host answered locally) or "normally" (neither).
+    #[serde(default)]
+    pub(super) ended: Option<Spanned<String>>,
+    /// Exactly the callouts that ended during the step (those of earlier
+    /// steps included), oldest first per kind, and how each ended.
+    #[serde(default)]
+    pub(super) finished_callouts: Option<Vec<Spanned<RawFinishedCallout>>>,
     /// The request body the upstream received.
     #[serde(default)]
     pub(super) upstream_body: Option<String>,

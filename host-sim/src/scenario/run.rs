@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::check;
-use super::drive::{Driver, LogCursor};
+use super::drive::{Driver, FinishedMark, LogCursor};
 use super::format::{Foreign, PluginSetup, Scenario, ScenarioError, Step, tidy};
 use crate::host::Host;
 use crate::report::prometheus;
@@ -73,6 +73,17 @@ pub struct GrpcReport {
     /// Which answer of the step (0-based) it got.
     #[serde(skip)]
     pub(super) answer_index: Option<usize>,
+}
+
+/// A callout that ended during a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinishedCalloutReport {
+    /// "http" or "grpc".
+    pub kind: String,
+    /// The upstream (cluster) it went to.
+    pub cluster: String,
+    /// How it ended: "answered", "failed", "timed_out", "cancelled" or "dropped".
+    pub ended: String,
 }
 
 /// A TCP connection after a step.
@@ -153,14 +164,27 @@ pub struct StepReport {
     pub client_response: Option<Headers>,
     /// The response body the client received.
     pub client_body: String,
+    /// The request trailers the upstream received.
+    pub upstream_trailers: Option<Headers>,
+    /// The response trailers the client received.
+    pub client_trailers: Option<Headers>,
+    /// How the stream ended: "normally", "local_response" or "reset"
+    /// (`None`: the step opened no stream).
+    pub ended: Option<String>,
     /// The local response: status, details, body.
     pub local_response: Option<(u32, String, String)>,
+    /// The HTTP/1.1 status line the client got for the local response, as
+    /// the host profile writes it (Kong: the details as its reason phrase).
+    pub status_line: Option<String>,
     /// Where the stream was routed (with `[[virtual_hosts]]`).
     pub route: Option<RouteReport>,
     /// Callouts and their answers.
     pub callouts: Vec<CalloutReport>,
     /// gRPC calls and streams and their answers.
     pub grpc: Vec<GrpcReport>,
+    /// The callouts that ended during the step (answered, failed, timed out,
+    /// cancelled by the plugin, dropped with their VM), oldest first per kind.
+    pub finished_callouts: Vec<FinishedCalloutReport>,
     /// The step's TCP connection.
     pub tcp: Option<TcpReport>,
     /// Log lines written during the step.
@@ -230,10 +254,15 @@ impl StepReport {
             response_skipped: None,
             client_response: None,
             client_body: String::new(),
+            upstream_trailers: None,
+            client_trailers: None,
+            ended: None,
             local_response: None,
+            status_line: None,
             route: None,
             callouts: Vec::new(),
             grpc: Vec::new(),
+            finished_callouts: Vec::new(),
             tcp: None,
             logs: Vec::new(),
             error: None,
@@ -519,6 +548,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         };
         let (failed, rebuilt) = (host.failure(plugin).map(str::to_owned), host.rebuilds(plugin).count);
         let calls_before = trace_totals(&host);
+        let finished_before = FinishedMark::now(&host);
         let fuel_before = host.fuel(plugin).map_or(0, |f| f.total);
         let reloaded = match &step.reload {
             Some(reload) => Some(self::reload(scenario, &mut host, &driver, reload)?),
@@ -535,6 +565,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
         report.deleted = host.is_deleted(plugin);
         report.host_calls = host_calls;
+        report.finished_callouts = finished_before.since(&host);
         report.fuel = host.fuel(plugin).map_or(0, |f| f.total).saturating_sub(fuel_before);
         report.properties_read = step
             .expect

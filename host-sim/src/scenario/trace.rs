@@ -89,6 +89,13 @@ fn headers_block(out: &mut String, headers: &Headers) {
     }
 }
 
+fn trailers(out: &mut String, trailers: Option<&Headers>) {
+    if let Some(trailers) = trailers.filter(|t| !t.is_empty()) {
+        let _ = writeln!(out, "    with trailers:");
+        headers_block(out, trailers);
+    }
+}
+
 fn changes(out: &mut String, what: &str, before: &Headers, after: &Headers) {
     let d = diff(before, after);
     if d.is_empty() {
@@ -187,6 +194,7 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
                     changes(out, "request headers", request, up);
                 }
                 let _ = writeln!(out, "  → upstream received: {}{}", first_line(up), body_note(&s.upstream_body));
+                trailers(out, s.upstream_trailers.as_ref());
                 if let Some(route) = &s.route {
                     let _ = writeln!(out, "    {}", routed(route));
                 }
@@ -252,14 +260,25 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     }
     if let Some((status, details, body)) = &s.local_response {
         let _ = writeln!(out, "  ✋ local response {status} (details {details:?}){}", body_note(body));
+        if let Some(line) = &s.status_line {
+            let _ = writeln!(out, "    status line {line:?}");
+        }
     }
     if let Some(client) = &s.client_response {
         let _ = writeln!(out, "  ← client received: {}{}", first_line(client), body_note(&s.client_body));
         if s.response_in.is_none() || s.response_skipped.is_some() {
             headers_block(out, client);
         }
+        trailers(out, s.client_trailers.as_ref());
     } else if s.request_in.is_some() {
         let _ = writeln!(out, "  ← client received: nothing");
+    }
+    if s.ended.as_deref() == Some("reset") {
+        let _ = writeln!(out, "  ✗ the stream was reset");
+    }
+    for f in &s.finished_callouts {
+        let what = if f.kind == "grpc" { "gRPC call" } else { "callout" };
+        let _ = writeln!(out, "  ⇥ {what} to {} ended: {}", f.cluster, f.ended.replace('_', " "));
     }
     if let Some(policy) = &s.fail_policy {
         let _ = writeln!(out, "  ⚠ the plugin's VM had failed: the stream was handled fail {policy}");
