@@ -194,3 +194,103 @@ fn wasi_is_deterministic_and_per_plugin() {
     assert_eq!(host.shared_data("", "random"), again.shared_data("", "random"), "seeded random");
     assert_ne!(host.shared_data("", "random").unwrap().0, [0u8; 16]);
 }
+
+/// A guest whose `proxy_on_tick` (the plugin running, past the start's
+/// restrictions) asks the clocks, `poll_oneoff` and `sched_yield`, and
+/// publishes each errno and value as shared data `wasi`: errnos at 600..640,
+/// values at 700..772.
+fn running_wasi_guest() -> Vec<u8> {
+    let mut w = Wat::default();
+    let key = w.s("wasi");
+    let body = format!(
+        r#"
+  (func (export "proxy_on_tick") (param i32)
+    (i32.store (i32.const 600) (call $res (i32.const 0) (i32.const 700)))
+    (i32.store (i32.const 604) (call $res (i32.const 1) (i32.const 708)))
+    (i64.store (i32.const 716) (i64.const -1))
+    (i32.store (i32.const 608) (call $res (i32.const 2) (i32.const 716)))
+    (i32.store (i32.const 612) (call $time (i32.const 0) (i64.const 1000) (i32.const 724)))
+    (i32.store (i32.const 616) (call $time (i32.const 1) (i64.const 0) (i32.const 732)))
+    (i64.store (i32.const 740) (i64.const -1))
+    (i32.store (i32.const 620) (call $time (i32.const 2) (i64.const 1) (i32.const 740)))
+    (i32.store (i32.const 624) (call $time (i32.const 3) (i64.const 1) (i32.const 740)))
+    (i32.store (i32.const 756) (i32.const 99))
+    (i32.store (i32.const 628) (call $poll (i32.const 800) (i32.const 900) (i32.const 1) (i32.const 756)))
+    (i32.store (i32.const 632) (call $yield))
+    (i32.store (i32.const 636) (call $now (i32.const 764)))
+    (drop (call $set_shared {key} (i32.const 600) (i32.const 172) (i32.const 0))))"#
+    );
+    let imports = format!(
+        r#"{SET_SHARED}
+  (import "wasi_snapshot_preview1" "clock_res_get" (func $res (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+  (import "env" "proxy_get_current_time_nanoseconds" (func $now (param i32) (result i32)))"#
+    );
+    w.module("proxy_abi_version_0_2_1", &imports, &body)
+}
+
+/// What [`running_wasi_guest`] published on its last tick.
+struct RunningWasi {
+    errnos: Vec<u32>,
+    res: [u64; 3],
+    wall: u64,
+    monotonic: u64,
+    other_clock: u64,
+    nevents: u32,
+    proxy_now: u64,
+}
+
+fn running_wasi(host: &Host) -> RunningWasi {
+    let bytes = host.shared_data("", "wasi").expect("the tick published").0;
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at - 600..at - 596].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at - 600..at - 592].try_into().unwrap());
+    RunningWasi {
+        errnos: (0..10).map(|i| u32_at(600 + 4 * i)).collect(),
+        res: [u64_at(700), u64_at(708), u64_at(716)],
+        wall: u64_at(724),
+        monotonic: u64_at(732),
+        other_clock: u64_at(740),
+        nevents: u32_at(756),
+        proxy_now: u64_at(764),
+    }
+}
+
+/// The WASI answers of host-sim's README table for calls made while the
+/// plugin runs, as cpp-host's `exports.cc` gives them: `clock_res_get` 1 ns
+/// for the realtime and monotonic clocks, ENOTSUP (58) for any other id and
+/// nothing written; `clock_time_get` the two clocks (the precision
+/// ignored), ENOTSUP for other ids; `poll_oneoff` success with 0 events;
+/// `sched_yield` success. The wall clock set before the plugin loaded is
+/// what the guest reads (through WASI and `proxy_get_current_time_nanoseconds`
+/// alike); `Host::advance` moves both clocks, `Host::set_now_ns` only the wall.
+#[test]
+fn wasi_answers_while_the_plugin_runs_are_cpp_hosts_and_the_clocks_start_where_set() {
+    const WALL: u64 = 1_780_000_000_123_456_789;
+    const MONOTONIC: u64 = 3_600_000_000_000;
+    let options = host_sim::HostOptions { realtime_ns: WALL, monotonic_ns: MONOTONIC, ..Default::default() };
+    let mut host = Host::with_options(options);
+    let plugin = host.load(PluginSpec::from_bytes(running_wasi_guest())).unwrap();
+    host.tick(plugin).unwrap();
+    let first = running_wasi(&host);
+    assert_eq!(first.errnos, [0, 0, 58, 0, 0, 58, 58, 0, 0, 0], "res 0 1 2, time 0 1 2 3, poll, yield, proxy now");
+    assert_eq!(first.res[..2], [1, 1], "1 ns resolution");
+    assert_eq!(first.res[2], u64::MAX, "ENOTSUP writes nothing");
+    assert_eq!(first.other_clock, u64::MAX, "ENOTSUP writes nothing");
+    assert_eq!((first.wall, first.proxy_now, first.monotonic), (WALL, WALL, MONOTONIC), "as set before load");
+    assert_eq!(first.nevents, 0, "no events, and success: what the Go runtime needs");
+
+    host.advance(std::time::Duration::from_millis(1500)).unwrap();
+    host.tick(plugin).unwrap();
+    let later = running_wasi(&host);
+    assert_eq!((later.wall, later.proxy_now), (WALL + 1_500_000_000, WALL + 1_500_000_000));
+    assert_eq!(later.monotonic, MONOTONIC + 1_500_000_000);
+
+    host.set_now_ns(WALL - 7);
+    host.tick(plugin).unwrap();
+    let set = running_wasi(&host);
+    assert_eq!((set.wall, set.proxy_now), (WALL - 7, WALL - 7), "the wall clock set back");
+    assert_eq!(set.monotonic, MONOTONIC + 1_500_000_000, "the monotonic clock never goes back");
+    assert_eq!(set.errnos, first.errnos);
+}

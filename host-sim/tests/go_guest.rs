@@ -33,7 +33,9 @@ fn go_guest() -> Option<Vec<u8>> {
 #[test]
 fn the_go_runtime_starts_edits_headers_and_ticks() {
     let Some(wasm) = go_guest() else { return };
-    let mut host = Host::new();
+    // 2026-03-01T08:30:00.5Z, set before load: what Go's time.Now() reads.
+    let options = HostOptions { realtime_ns: 1_772_353_800_500_000_000, ..Default::default() };
+    let mut host = Host::with_options(options);
     let plugin = host.load(PluginSpec::from_bytes(wasm).configuration("100")).unwrap();
     let info = host.logs_at(LogLevel::Info);
     // Once from stdout (fd 1 is logged at info, as Envoy does), once from proxy_log.
@@ -46,13 +48,16 @@ fn the_go_runtime_starts_edits_headers_and_ticks() {
     let upstream = outcome.upstream_request.headers.unwrap();
     assert_eq!(upstream.get_str("x-go-path"), Some("/hello"));
     assert_eq!(upstream.get_all(b"x-go-ticks").collect::<Vec<_>>(), [b"0"], "replaced, not added");
+    assert_eq!(upstream.get_str("x-go-now"), Some("2026-03-01T08:30:00.5Z"), "the wall clock set at start");
 
     host.advance(Duration::from_millis(350)).unwrap();
     let ticks: Vec<String> =
         host.logs_at(LogLevel::Info).into_iter().filter(|l| l.starts_with("go guest: tick ")).collect();
     assert_eq!(ticks, ["go guest: tick 1", "go guest: tick 2", "go guest: tick 3"]);
     let outcome = host.run_http(plugin, Request::get("/again"), Response::ok()).unwrap();
-    assert_eq!(outcome.upstream_request.headers.unwrap().get_str("x-go-ticks"), Some("3"));
+    let upstream = outcome.upstream_request.headers.unwrap();
+    assert_eq!(upstream.get_str("x-go-ticks"), Some("3"));
+    assert_eq!(upstream.get_str("x-go-now"), Some("2026-03-01T08:30:00.85Z"), "moved by Host::advance");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 // It exercises what every Go-built plugin (the Proxy-Wasm Go SDK, Coraza)
 // needs from a host: the Go runtime starting in _initialize (clocks, random,
 // stdout/stderr), a host call that allocates in the guest (malloc), a header
-// edit and a tick.
+// edit (x-go-now: the wall clock as time.Now reads it) and a tick.
 //
 // Plugin configuration:
 //   - "panic-on-configure": the plugin panics in proxy_on_configure (the Go
@@ -18,6 +18,7 @@ package main
 import (
 	"os"
 	"strconv"
+	"time"
 	"unsafe"
 )
 
@@ -138,6 +139,10 @@ func onRequestHeaders(context int32, headers int32, endOfStream int32) int32 {
 	name, nameSize = ptr("x-go-ticks")
 	value, valueSize = ptr(strconv.Itoa(ticks))
 	proxyReplaceHeaderMapValue(requestHeaders, name, nameSize, value, valueSize)
+	// The wall clock as the Go runtime reads it (WASI clock_time_get, realtime).
+	name, nameSize = ptr("x-go-now")
+	value, valueSize = ptr(time.Now().UTC().Format(time.RFC3339Nano))
+	proxyAddHeaderMapValue(requestHeaders, name, nameSize, value, valueSize)
 	log("go guest: request to " + path)
 	return 0
 }
