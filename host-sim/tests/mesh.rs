@@ -641,3 +641,94 @@ fn the_trace_says_which_plugin_of_a_chain_changed_what() {
     assert!(under(ra, "      ~ x-chain-back: c,b -> c,b,a"), "{step}");
     assert!(out.contains("PASS: every expectation held (3 streams)"), "{out}");
 }
+
+/// One VM's log lines that start with `prefix`.
+fn vm_lines(host: &Host, instance: PluginId, prefix: &str) -> Vec<String> {
+    host.vm_logs(instance).into_iter().map(|r| r.message).filter(|m| m.starts_with(prefix)).collect()
+}
+
+/// Envoy runs each worker's VM on its own dispatcher, with its own tick
+/// timer: every worker's root ticks, counting in its own memory, while the
+/// tick counter is one stat. A stream held on worker 1 lives in worker
+/// 1's VM, so only worker 1's tick can resume it.
+#[test]
+fn each_workers_vm_ticks_on_its_own_and_only_its_tick_resumes_its_streams() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a;tick=1;hold=/slow");
+    let instances = host.instances(a);
+    for instance in &instances {
+        assert_eq!(host.tick_period(*instance), Some(Duration::from_secs(1)), "each worker's root set its period");
+    }
+    host.advance(Duration::from_secs(3)).unwrap();
+    for instance in &instances {
+        assert_eq!(vm_lines(&host, *instance, "a tick "), ["a tick 1", "a tick 2", "a tick 3"], "its own count");
+    }
+    assert_eq!(host.counter("a_ticks"), Some(6), "both workers' ticks, one stat");
+
+    let mut held = host.http_stream_on(a, 1).unwrap();
+    held.request_headers([(":path", "/slow"), (":method", "GET")], true).unwrap();
+    let held = held.id();
+    host.tick(instances[0]).unwrap();
+    assert!(host.http(held).unwrap().upstream_request().headers.is_none(), "worker 0's tick does not resume it");
+    assert!(vm_lines(&host, instances[0], "a resumed").is_empty());
+    host.tick(instances[1]).unwrap();
+    let stream = host.http(held).unwrap();
+    assert_eq!(header(stream.upstream_request(), "x-held-by").as_deref(), Some("a"), "worker 1's tick resumed it");
+    assert_eq!(vm_lines(&host, instances[1], "a resumed").len(), 1);
+}
+
+/// Shared queues are the process's, keyed by `vm_id` and name: both
+/// workers' roots register `events` and get one token. cpp-host's
+/// `SharedQueue::registerQueue` binds the queue to the root that
+/// registered it last (here worker 1's, the last started; in Envoy,
+/// whichever worker's VM configured last), so items enqueued on either
+/// worker wake that root alone, on its worker.
+#[test]
+fn a_shared_queue_is_one_queue_for_every_worker_and_wakes_the_root_that_registered_it_last() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a;queue=1");
+    let instances = host.instances(a);
+    let tokens: Vec<Vec<String>> = instances.iter().map(|i| vm_lines(&host, *i, "a registered events ")).collect();
+    assert_eq!(tokens[0].len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0], tokens[1], "one queue, one token");
+    assert_ne!(tokens[0][0], "a registered events 0", "registered");
+    for worker in [0, 1, 0] {
+        let mut stream = host.http_stream_on(a, worker).unwrap();
+        stream.request_headers([(":path", "/"), (":method", "GET")], true).unwrap();
+        stream.complete().unwrap();
+    }
+    // Items are `<name>-<worker's own count>-<shared count>`.
+    assert_eq!(
+        vm_lines(&host, instances[1], "a queue_ready "),
+        ["a queue_ready a-1-1", "a queue_ready a-1-2", "a queue_ready a-2-3"],
+        "worker 1's root got every worker's items"
+    );
+    assert!(vm_lines(&host, instances[0], "a queue_ready ").is_empty(), "worker 0's root is not the queue's");
+    assert_eq!(host.queue("", "events"), Some(Vec::new()), "all dequeued");
+}
+
+/// Envoy's stats are the process's: a gauge is one value that every
+/// worker's `add`/`sub` changes (so it sums the workers' open streams) and
+/// every worker's `set` replaces (the last write wins, it is not summed); a
+/// histogram merges every worker's samples (each worker records into its
+/// thread-local histogram, merged into the one parent histogram).
+#[test]
+fn gauges_and_histograms_are_one_stat_across_workers() {
+    let mut host = Host::with_options(HostOptions { concurrency: 2, ..HostOptions::default() });
+    let a = load(&mut host, "name=a");
+    let mut open = Vec::new();
+    for worker in [0, 0, 1] {
+        let mut stream = host.http_stream_on(a, worker).unwrap();
+        stream.request_headers([(":path", "/"), (":method", "GET")], true).unwrap();
+        open.push(stream.id());
+    }
+    assert_eq!(host.gauge("a_open"), Some(3), "two streams on worker 0 and one on worker 1");
+    assert_eq!(host.gauge("a_last_local"), Some(1), "worker 1 set it last, to its own count");
+    assert_eq!(host.histogram("a_local_hist"), Some(vec![1, 2, 1]), "both workers' samples");
+    for id in open {
+        let mut stream = host.http(id).unwrap();
+        stream.response_headers([(":status", "200")], true).unwrap();
+        stream.complete().unwrap();
+    }
+    assert_eq!(host.gauge("a_open"), Some(0), "each worker took its own streams off");
+}
