@@ -42,12 +42,17 @@ fn workdir() -> &'static Path {
     })
 }
 
-/// Runs `host-sim run` on a file of the work directory: its exit code,
-/// stdout and stderr.
-fn run_scenario(file: &Path) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_host-sim")).arg("run").arg(file).output().expect("host-sim runs");
+/// Runs the host-sim binary with `args` on a file: its exit code, stdout
+/// and stderr.
+fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-sim")).args(args).arg(file).output().expect("host-sim runs");
     let code = output.status.code().expect("an exit code");
     (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+}
+
+/// `host-sim run` on a scenario file.
+fn run_scenario(file: &Path) -> (i32, String, String) {
+    host_sim(&["run"], file)
 }
 
 fn spec(config: &str) -> PluginSpec {
@@ -731,4 +736,70 @@ fn gauges_and_histograms_are_one_stat_across_workers() {
         stream.complete().unwrap();
     }
     assert_eq!(host.gauge("a_open"), Some(0), "each worker took its own streams off");
+}
+
+/// A `[mesh]` plugin's module is checked against its WasmPlugin's
+/// `sha256` as it is read: Istio's agent refuses a module whose checksum
+/// differs, and host-sim exits 3 (the plugin could not run), naming both
+/// sums; the right sum runs.
+#[test]
+fn a_mesh_module_whose_sha256_differs_from_its_manifest_exits_3() {
+    let dir = workdir().join("sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mesh.wasm"), mesh_wasm()).unwrap();
+    let actual = host_sim::istio::sha256_hex(mesh_wasm());
+    let wrong = format!("{:0>64}", "1");
+    for (file, sum) in [("right", &actual), ("wrong", &wrong)] {
+        let manifest = format!(
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: tag\n  namespace: shop\n\
+             spec:\n  url: file://mesh.wasm\n  sha256: {sum}\n  pluginConfig: {{ mode: tag }}\n"
+        );
+        std::fs::write(dir.join(format!("{file}.yaml")), manifest).unwrap();
+        let scenario = format!(
+            "[mesh]\nwasm_plugins = [\"{file}.yaml\"]\nnamespace = \"shop\"\n[[stream]]\nrequest = {{ path = \"/\" }}\n\
+             [stream.expect]\nupstream_headers = {{ equals = {{ x-chain = \"mesh\" }} }}\n"
+        );
+        std::fs::write(dir.join(format!("{file}.toml")), scenario).unwrap();
+    }
+    let (code, out, err) = run_scenario(&dir.join("right.toml"));
+    assert_eq!(code, 0, "the right sum runs:\n{out}\n{err}");
+    let (code, out, err) = run_scenario(&dir.join("wrong.toml"));
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(
+        err.contains(&format!("has the SHA-256 {actual}, but its WasmPlugin's `sha256` is {wrong}")),
+        "the error names both sums: {err}"
+    );
+    assert!(!out.contains("── stream 1"), "nothing ran: {out}");
+}
+
+/// `mesh-network-pass.toml` runs a NETWORK WasmPlugin connection end to
+/// end; its report shows the network filter chain Istio's rules made from
+/// the manifest: the plugins whose selector, match and type fit, in phase
+/// order, between Istio's own filters.
+#[test]
+fn network_wasm_plugins_make_the_network_filter_chain_a_connection_runs_through() {
+    let (code, out, err) = host_sim(&["run", "--json"], &workdir().join("mesh-network-pass.toml"));
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        report["tcp_filter_chain"],
+        serde_json::json!([
+            "[istio.metadata_exchange]",
+            "l4-authz",
+            "[envoy.filters.network.rbac]",
+            "l4-stats",
+            "[istio.stats]",
+            "[envoy.filters.network.tcp_proxy]"
+        ]),
+        "l4-other-port (port 9000) and l4-other-workload (app=payments) stay out"
+    );
+    let http: Vec<&str> = report["filter_chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .filter(|f| !f.starts_with('['))
+        .collect();
+    assert_eq!(http, ["http-tag"], "the HTTP chain has the HTTP plugin only");
+    assert_eq!(report["failures"].as_array().map(Vec::len), Some(0));
 }
