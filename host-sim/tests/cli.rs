@@ -99,12 +99,104 @@ const ENDINGS: &str = r#"(module
     (if (i32.eq (local.get $c) (i32.const 116)) (then unreachable))
     (i32.const 0)))"#;
 
+/// A guest that writes a fatal message to stderr in `proxy_on_configure`,
+/// then calls `proc_exit(1)` and reaches the `unreachable` a toolchain puts
+/// after it (as a C++ or TinyGo plugin's `exit(1)` does).
+const PROC_EXIT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "fatal: no upstream configured\n")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (i32.store (i32.const 200) (i32.const 100)) (i32.store (i32.const 204) (i32.const 30))
+    (drop (call $write (i32.const 2) (i32.const 200) (i32.const 1) (i32.const 208)))
+    (call $exit (i32.const 1))
+    unreachable))"#;
+
+/// A guest that calls `proc_exit(2)` from `_initialize`, where Envoy allows
+/// only a few host calls.
+const PROC_EXIT_AT_INIT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "_initialize") (call $exit (i32.const 2)) unreachable))"#;
+
+/// A guest that, on each request's headers, calls the foreign functions
+/// `my_bytes`, `my_table`, `my_echo` (arguments "ping") and `my_failing`,
+/// and adds each answer as a request header (`x-bytes`, `x-table`, `x-echo`,
+/// `x-failing`): the bytes returned, or the failure status as a digit.
+const FOREIGN: &str = r#"(module
+  (import "env" "proxy_call_foreign_function" (func $foreign (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "my_bytes")
+  (data (i32.const 120) "my_table")
+  (data (i32.const 140) "my_echo")
+  (data (i32.const 160) "my_failing")
+  (data (i32.const 200) "x-bytes")
+  (data (i32.const 220) "x-table")
+  (data (i32.const 240) "x-echo")
+  (data (i32.const 260) "x-failing")
+  (data (i32.const 300) "ping")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func $answer (param $name i32) (param $len i32) (param $header i32) (param $header_len i32)
+    (local $status i32)
+    (i32.store (i32.const 500) (i32.const 0)) (i32.store (i32.const 504) (i32.const 0))
+    (local.set $status (call $foreign (local.get $name) (local.get $len) (i32.const 300) (i32.const 4)
+      (i32.const 500) (i32.const 504)))
+    (if (local.get $status)
+      (then
+        (i32.store8 (i32.const 510) (i32.add (i32.const 48) (local.get $status)))
+        (drop (call $add (i32.const 0) (local.get $header) (local.get $header_len) (i32.const 510) (i32.const 1))))
+      (else
+        (drop (call $add (i32.const 0) (local.get $header) (local.get $header_len)
+          (i32.load (i32.const 500)) (i32.load (i32.const 504)))))))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (call $answer (i32.const 100) (i32.const 8) (i32.const 200) (i32.const 7))
+    (call $answer (i32.const 120) (i32.const 8) (i32.const 220) (i32.const 7))
+    (call $answer (i32.const 140) (i32.const 7) (i32.const 240) (i32.const 6))
+    (call $answer (i32.const 160) (i32.const 10) (i32.const 260) (i32.const 9))
+    (i32.const 0)))"#;
+
+/// A guest that pauses a response in its last body callback (end of
+/// stream), resumes the newest paused one from its tick (every second), and
+/// logs `stream logged` from each stream's `proxy_on_log`.
+const PAUSE_RESPONSE_BODY: &str = r#"(module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick (param i32) (result i32)))
+  (import "env" "proxy_set_effective_context" (func $effective (param i32) (result i32)))
+  (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "stream logged")
+  (global $held (mut i32) (i32.const 0))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $tick (i32.const 1000))) (i32.const 1))
+  (func (export "proxy_on_response_body") (param $id i32) (param $size i32) (param $end i32) (result i32)
+    (if (local.get $end) (then (global.set $held (local.get $id)) (return (i32.const 1))))
+    (i32.const 0))
+  (func (export "proxy_on_tick") (param i32)
+    (if (global.get $held) (then
+      (drop (call $effective (global.get $held)))
+      (drop (call $continue (i32.const 1)))
+      (global.set $held (i32.const 0)))))
+  (func (export "proxy_on_log") (param i32)
+    (drop (call $log (i32.const 2) (i32.const 100) (i32.const 13)))))"#;
+
 /// A directory holding the scenario files and the plugins they
 /// name, built from source: `header-decode.wasm` (the example),
 /// `faults.wasm`, `callout.wasm`, `state.wasm` and `http.wasm` (test
 /// guests `e2e-faults`, `e2e-callout`, `e2e-state`, `e2e-http`, `e2e-tcp`,
 /// `e2e-root`, `e2e-props`), `mesh.wasm` (`e2e-mesh`), `kitchen-sink.wasm`, `http-headers.wasm` and `grpc-tcp.wasm` (the official SDK's guests),
-/// `tick-in-stream.wasm`, `pause-response.wasm`, `filter-state.wasm` and `endings.wasm` (WAT), and
+/// `tick-in-stream.wasm`, `pause-response.wasm`, `filter-state.wasm`, `endings.wasm`,
+/// `proc-exit.wasm`, `proc-exit-at-init.wasm`, `foreign.wasm` and
+/// `pause-response-body.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
 fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -150,7 +242,15 @@ fn workdir() -> &'static Path {
         std::fs::write(dir.join("tick-in-stream.wasm"), wat::parse_str(TICK_IN_STREAM).unwrap()).unwrap();
         std::fs::write(dir.join("pause-response.wasm"), wat::parse_str(PAUSE_RESPONSE).unwrap()).unwrap();
         std::fs::write(dir.join("filter-state.wasm"), wat::parse_str(FILTER_STATE).unwrap()).unwrap();
-        std::fs::write(dir.join("endings.wasm"), wat::parse_str(ENDINGS).unwrap()).unwrap();
+        for (file, wat) in [
+            ("endings.wasm", ENDINGS),
+            ("proc-exit.wasm", PROC_EXIT),
+            ("proc-exit-at-init.wasm", PROC_EXIT_AT_INIT),
+            ("foreign.wasm", FOREIGN),
+            ("pause-response-body.wasm", PAUSE_RESPONSE_BODY),
+        ] {
+            std::fs::write(dir.join(file), wat::parse_str(wat).unwrap()).unwrap();
+        }
         dir
     })
 }
@@ -603,6 +703,56 @@ fn a_stream_paused_in_its_response_is_resumed_by_a_later_step() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(report["steps"][0]["released_in"], 2);
     assert_eq!(report["steps"][2]["client_response"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_stream_paused_in_its_response_body_is_resumed_later_and_the_json_keeps_held_streams_logs() {
+    let (code, out, err) = run(&["run"], "paused-response-body-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("⏸ held open after this stream; it finished during stream 2"), "{out}");
+    assert!(out.contains("⏸ held open after this stream; it finished when the scenario ended"), "{out}");
+    let (code, out, _) = run(&["run", "--json"], "paused-response-body-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let steps = &report["steps"];
+    assert_eq!(
+        (&steps[0]["released_in"], &steps[0]["client_body"]),
+        (&serde_json::json!(2), &serde_json::json!("first last"))
+    );
+    let messages = |i: usize| -> Vec<String> {
+        steps[i]["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(messages(1), ["stream logged"], "the stream resumed in step 2 finished there");
+    assert_eq!(steps[2]["held"], true);
+    assert_eq!(steps[2]["released_in"], serde_json::Value::Null, "held until the end");
+    assert_eq!(steps[2]["client_body"], "first ", "the client went away before the paused last chunk");
+    assert_eq!(messages(2), ["stream logged"], "its on_log line, logged as the scenario ended, is in its own step");
+}
+
+#[test]
+fn proc_exit_at_start_is_an_expected_start_failure_and_foreign_functions_answer_as_registered() {
+    let (code, out, err) = run(&["run"], "start-proc-exit-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        r#"  ✗ plugin "exits-in-configure" did not start (as expected): Function: proxy_on_configure failed: the guest called proc_exit(1), then trapped"#,
+        r#"  ✗ plugin "exits-in-initialize" did not start (as expected): Function: _initialize/_start failed"#,
+        "    [trace] wasi_unstable proc_exit\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+    let (code, out, _) = run(&["run", "--json"], "start-proc-exit-pass.toml");
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let failed: Vec<&str> =
+        report["start_failures"].as_array().unwrap().iter().map(|f| f[0].as_str().unwrap()).collect();
+    assert_eq!(failed, ["exits-in-configure", "exits-in-initialize"]);
+    assert!(report["start_failures"][1][1].as_str().unwrap().contains("restricted_callback: proc_exit"), "{out}");
+
+    let (code, out, err) = run(&["run"], "foreign-functions-pass.toml");
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in ["+ x-bytes: fixed bytes", "+ x-table: from a table", "+ x-echo: ping", "+ x-failing: 1"] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
 }
 
 #[test]

@@ -313,8 +313,12 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "tcp      {}  ([..]: Istio's filters, not run)", report.tcp_filter_chain.join(" → "));
     }
     let _ = writeln!(out);
-    if !report.startup_logs.is_empty() {
+    if !report.startup_logs.is_empty() || !report.start_failures.is_empty() {
         let _ = writeln!(out, "── plugin start ──");
+        for (plugin, error) in &report.start_failures {
+            let error = cut(&crate::failure::summary(error), 240);
+            let _ = writeln!(out, "  ✗ plugin {plugin:?} did not start (as expected): {error}");
+        }
         logs(&mut out, &report.startup_logs);
         let _ = writeln!(out);
     }
