@@ -5,7 +5,16 @@
 //!
 //! Each bound is per plugin ([`PluginSpec::limits`](crate::PluginSpec::limits));
 //! limits belong to the VM, so plugins with different limits never share
-//! one. A host call that would exceed a bound fails the VM, as the memory cap
+//! one. Every bound on held memory is a total: per VM, or per `vm_id` for
+//! shared data and queues, which the VMs of one `vm_id` share (as in Envoy);
+//! none multiplies with a count another bound allows (queues, histograms),
+//! and none counts what the host holds for another VM (or, for shared data
+//! and queues, another `vm_id`), so one plugin cannot use up another's.
+//! With the defaults one VM makes the host hold at most about 64 MiB of log
+//! lines, 1 MiB of properties per open stream, 64 MiB of pending callouts,
+//! 40 MiB of metric names and 10 000 000 histogram samples (80 MB), and its
+//! `vm_id` 64 MiB of shared data and 64 MiB of queues.
+//! A host call that would exceed a bound fails the VM, as the memory cap
 //! does: the guest traps with a [`LimitExceeded`] that names the limit and
 //! its value, and the plugin's fail policy applies
 //! ([`crate::failure`]). The host and every other plugin go on.
@@ -62,26 +71,34 @@ pub struct Limits {
     /// headers, body and trailers of HTTP calls, the metadata and messages
     /// of gRPC calls and streams (default 64 MiB). Checked before copying.
     pub callout_bytes: usize,
-    /// Bytes of shared data (keys and values) in the plugin's `vm_id`
-    /// (default 64 MiB).
+    /// Bytes of shared data (keys and values) in the plugin's `vm_id`, in
+    /// total (default 64 MiB).
     pub shared_data_bytes: usize,
     /// Shared queues registered in the plugin's `vm_id` (default 1000).
     pub queues: usize,
-    /// Items waiting in one shared queue (default 10 000).
+    /// Items waiting in all the shared queues of the `vm_id` the queue
+    /// enqueued to belongs to (default 10 000).
     pub queue_items: usize,
-    /// Bytes waiting in one shared queue (default 64 MiB).
+    /// Bytes of all the shared queues of a `vm_id`: their names and the
+    /// items waiting (default 64 MiB). Checked when the plugin registers a
+    /// queue in its `vm_id` and when it enqueues to a queue of any `vm_id`.
     pub queue_bytes: usize,
-    /// Metrics defined in the host when the plugin defines a new one
-    /// (default 10 000).
+    /// Metrics the VM defined (default 10 000): a metric counts for the VM
+    /// that defined it first; defining one that exists (another VM's, or
+    /// another worker's of the same plugin) adds nothing, as it is one
+    /// stat in Envoy.
     pub metrics: usize,
     /// Bytes of a metric name (default 4 KiB).
     pub metric_name_bytes: usize,
-    /// Samples kept in one histogram (default 10 000 000).
+    /// Histogram samples the VM recorded, in all histograms together
+    /// (default 10 000 000, 80 MB of samples); histograms keep every sample.
     pub histogram_samples: usize,
     /// Host-to-guest deliveries one loop of the driver may make to the VM
-    /// (default 100 000): queue notifications after one guest call,
-    /// deferred actions after one guest call, ticks and callout timeouts of
-    /// one [`Host::advance`](crate::Host::advance).
+    /// (default 100 000): queue notifications after one guest call (and
+    /// those one guest call may leave waiting, so an enqueue–dequeue loop
+    /// inside one call is bounded too), deferred actions after one guest
+    /// call, ticks and callout timeouts of one
+    /// [`Host::advance`](crate::Host::advance).
     pub deliveries_per_step: usize,
 }
 
@@ -272,10 +289,12 @@ pub struct Usage {
     pub queues: usize,
     /// Items waiting in them.
     pub queue_items: usize,
-    /// Their bytes.
+    /// Their bytes: the queues' names and the items waiting.
     pub queue_bytes: usize,
-    /// Metrics defined in the host.
+    /// Metrics the VM defined first.
     pub metrics: usize,
+    /// Histogram samples the VM recorded.
+    pub histogram_samples: usize,
 }
 
 impl crate::Host {
@@ -284,7 +303,8 @@ impl crate::Host {
         let state = self.vms.get(plugin.vm)?.state();
         let world = self.world();
         let (pending_callouts, callout_bytes) = world.callouts.held(plugin.vm);
-        let (queue_items, queue_bytes) = world.queues.usage_of(&state.vm_id);
+        let queues = world.queues.held(&state.vm_id);
+        let metrics = world.metrics.held(plugin.vm);
         Some(Usage {
             log_lines: state.logs.len(),
             log_bytes: state.logs.bytes(),
@@ -295,10 +315,11 @@ impl crate::Host {
             pending_callouts,
             callout_bytes,
             shared_data_bytes: world.shared_data.bytes(&state.vm_id),
-            queues: world.queues.count(&state.vm_id),
-            queue_items,
-            queue_bytes,
-            metrics: world.metrics.len(),
+            queues: queues.queues,
+            queue_items: queues.items,
+            queue_bytes: queues.bytes,
+            metrics: metrics.metrics,
+            histogram_samples: metrics.samples,
         })
     }
 }

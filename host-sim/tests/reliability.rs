@@ -144,7 +144,7 @@ fn queue_pingpong_stops_at_the_deliveries_limit() {
     let plugin = host.load(spec).unwrap();
     assert!(host.failure(plugin).unwrap().contains("`deliveries_per_step` of 1000 deliveries"));
     let usage = host.usage(plugin).unwrap();
-    assert_eq!((usage.queues, usage.queue_items, usage.queue_bytes), (1, 1, 1));
+    assert_eq!((usage.queues, usage.queue_items, usage.queue_bytes), (1, 1, 2), "the name \"q\" and one item");
     let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
     assert_eq!(outcome.local_response.unwrap().status_code, 503);
     still_serves(&mut host, other);
@@ -394,7 +394,7 @@ fn pending_callouts_shared_data_and_queues_are_bounded() {
         assert_eq!(usage.callout_bytes, calls * ("auth".len() + header_bytes + (1 << 20)), "{named}");
         let values = if named.contains("queue") { 4 } else { 3 };
         assert_eq!(usage.shared_data_bytes, values * (4 + (1 << 20)), "{named}");
-        assert_eq!((usage.queue_items, usage.queue_bytes), (3, 3 << 20), "{named}");
+        assert_eq!((usage.queue_items, usage.queue_bytes), (3, "q".len() + (3 << 20)), "{named}");
         still_serves(&mut host, other);
     }
 }
@@ -427,6 +427,7 @@ fn spender(pages: u32, data: &str, funcs: &str) -> Vec<u8> {
              (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
              (import "env" "proxy_register_shared_queue" (func $register (param i32 i32 i32) (result i32)))
              (import "env" "proxy_enqueue_shared_queue" (func $enqueue (param i32 i32 i32) (result i32)))
+             (import "env" "proxy_dequeue_shared_queue" (func $dequeue (param i32 i32 i32) (result i32)))
              (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
              (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
              (import "env" "proxy_set_property" (func $set_property (param i32 i32 i32 i32) (result i32)))
@@ -460,16 +461,24 @@ fn load_limited(wasm: Vec<u8>, limits: Limits) -> (Host, PluginId, PluginId) {
 }
 
 /// A one-page [`spender`] root: `configure` in `proxy_on_configure`, and
-/// `tick` in `proxy_on_tick` after `$count`.
+/// `tick` in `proxy_on_tick` after `$count` (with a local `$i`).
 fn root(data: &str, configure: &str, tick: &str) -> Vec<u8> {
     spender(
         1,
         data,
         &format!(
             r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) {configure} (i32.const 1))
-               (func (export "proxy_on_tick") (param i32) (call $count) {tick})"#
+               (func (export "proxy_on_tick") (param i32) (local $i i32) (call $count) {tick})"#
         ),
     )
+}
+
+/// `proxy_on_configure`'s registration of queue "q" (its token at 300).
+const REGISTER_Q: &str = "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))";
+
+/// A [`root`] that registers "q" and enqueues 1000 bytes there on each tick.
+fn enqueuer() -> Vec<u8> {
+    root("", REGISTER_Q, "(drop (call $enqueue (i32.load (i32.const 300)) (i32.const 1024) (i32.const 1000)))")
 }
 
 /// Ticks `plugin` `fine` times, which the VM survives, then once more.
@@ -519,7 +528,7 @@ fn registering_more_queues_than_the_limit_fails_the_vm() {
     // "q" again is no new queue; then one named by the tick number.
     let wasm = root(
         "",
-        "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))",
+        REGISTER_Q,
         "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))
          (drop (call $register (i32.const 400) (i32.const 4) (i32.const 304)))",
     );
@@ -534,11 +543,7 @@ fn registering_more_queues_than_the_limit_fails_the_vm() {
 
 #[test]
 fn enqueueing_past_the_queue_bytes_fails_the_vm() {
-    let wasm = root(
-        "",
-        "(drop (call $register (i32.const 32) (i32.const 1) (i32.const 300)))",
-        "(drop (call $enqueue (i32.load (i32.const 300)) (i32.const 1024) (i32.const 1000)))",
-    );
+    let wasm = enqueuer();
     let (mut host, plugin, other) = load_limited(wasm, Limits { queue_bytes: 2500, ..Limits::default() });
     tick_past(&mut host, plugin, 2);
     failed_on(
@@ -546,10 +551,14 @@ fn enqueueing_past_the_queue_bytes_fails_the_vm() {
         plugin,
         "proxy_on_tick",
         "`queue_bytes` of 2500 bytes",
-        "proxy_enqueue_shared_queue of 1000 bytes",
+        "proxy_enqueue_shared_queue of 1000 bytes would make vm_id `hoard`'s queues 3001 bytes",
     );
     let usage = host.usage(plugin).unwrap();
-    assert_eq!((usage.queue_items, usage.queue_bytes), (2, 2000), "the third item was not kept");
+    assert_eq!(
+        (usage.queue_items, usage.queue_bytes),
+        (2, 2001),
+        "the name \"q\" and two items: the third was not kept"
+    );
     assert_eq!(host.queue("hoard", "q").map(|items| items.len()), Some(2));
     stays_failed_and_flat(&mut host, plugin);
     still_serves(&mut host, other);
@@ -566,7 +575,13 @@ fn defining_more_metrics_than_the_limit_fails_the_vm() {
     );
     let (mut host, plugin, other) = load_limited(wasm, Limits { metrics: 3, ..Limits::default() });
     tick_past(&mut host, plugin, 2);
-    failed_on(&host, plugin, "proxy_on_tick", "`metrics` of 3 metrics", "proxy_define_metric of a new metric");
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`metrics` of 3 metrics",
+        "proxy_define_metric of a new metric; the VM defined 3",
+    );
     assert_eq!(host.usage(plugin).unwrap().metrics, 3);
     assert_eq!(host.metrics().len(), 3, "the fourth was not defined");
     stays_failed_and_flat(&mut host, plugin);
@@ -610,7 +625,7 @@ fn recording_more_histogram_samples_than_the_limit_fails_the_vm() {
         plugin,
         "proxy_on_tick",
         "`histogram_samples` of 3 samples",
-        "proxy_record_metric on a histogram of 3 samples",
+        "proxy_record_metric on a histogram; the VM's histograms hold 3 samples it recorded",
     );
     assert_eq!(host.histogram("h"), Some(vec![1, 2, 3]), "the fourth sample was not kept");
     stays_failed_and_flat(&mut host, plugin);
@@ -758,5 +773,162 @@ fn callout_timeouts_past_the_deliveries_limit_fail_the_vm() {
     let usage = host.usage(plugin).unwrap();
     assert_eq!((usage.pending_callouts, usage.callout_bytes), (0, 0), "the other 50 calls were dropped");
     stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+// ---- The bounds on held memory are totals (issue 15): per VM, or per
+// `vm_id` for queues; no count multiplies them, and no other VM uses them up.
+
+#[test]
+fn queue_items_and_bytes_are_totals_over_the_vm_ids_queues() {
+    // Each tick registers a new queue (named by the tick number) and
+    // enqueues 1000 bytes there: every queue alone stays small.
+    let each_tick_a_new_queue = "(drop (call $register (i32.const 400) (i32.const 4) (i32.const 304)))
+         (drop (call $enqueue (i32.load (i32.const 304)) (i32.const 1024) (i32.const 1000)))";
+    let wasm = || root("", REGISTER_Q, each_tick_a_new_queue);
+
+    let (mut host, plugin, other) = load_limited(wasm(), Limits { queue_bytes: 2500, ..Limits::default() });
+    tick_past(&mut host, plugin, 2);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`queue_bytes` of 2500 bytes",
+        "proxy_enqueue_shared_queue of 1000 bytes would make vm_id `hoard`'s queues 3013 bytes",
+    );
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.queues, usage.queue_items, usage.queue_bytes), (4, 2, 1 + 3 * 4 + 2000));
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+
+    let (mut host, plugin, other) = load_limited(wasm(), Limits { queue_items: 2, ..Limits::default() });
+    tick_past(&mut host, plugin, 2);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`queue_items` of 2 items",
+        "proxy_enqueue_shared_queue would make vm_id `hoard`'s queues hold 3 items",
+    );
+    assert_eq!(host.usage(plugin).unwrap().queue_items, 2);
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+
+    // The names count: 1000 queues of 64 KiB names would be 64 MiB.
+    let wasm = root("", "", "(drop (call $register (i32.const 1024) (i32.const 3000) (i32.const 304)))");
+    let (mut host, plugin, other) = load_limited(wasm, Limits { queue_bytes: 2500, ..Limits::default() });
+    tick_past(&mut host, plugin, 0);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`queue_bytes` of 2500 bytes",
+        "proxy_register_shared_queue of a 3000-byte name would make vm_id `hoard`'s queues 3000 bytes",
+    );
+    assert_eq!(host.usage(plugin).unwrap().queues, 0);
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn another_vm_ids_queues_do_not_count() {
+    // Two plugins in their own vm_ids, each up to its limit: neither fails.
+    let wasm = enqueuer();
+    let limits = Limits { queue_items: 3, queue_bytes: 3001, ..Limits::default() };
+    let mut host = Host::new();
+    let a = host.load(PluginSpec::from_bytes(wasm.clone()).vm_id("a").limits(limits)).unwrap();
+    let b = host.load(PluginSpec::from_bytes(wasm).vm_id("b").limits(limits)).unwrap();
+    for _ in 0..3 {
+        host.tick(a).unwrap();
+        host.tick(b).unwrap();
+    }
+    assert!(host.failure(a).is_none() && host.failure(b).is_none());
+    for plugin in [a, b] {
+        let usage = host.usage(plugin).unwrap();
+        assert_eq!((usage.queues, usage.queue_items, usage.queue_bytes), (1, 3, 3001));
+    }
+    let (callback, message) = trap(host.tick(a).unwrap_err());
+    assert_eq!(callback, "proxy_on_tick");
+    assert!(message.starts_with("exceeded the limit `queue_items` of 3 items"), "{message}");
+    assert_eq!(host.usage(b).unwrap().queue_items, 3, "b's queue is untouched");
+}
+
+#[test]
+fn queue_notifications_one_guest_call_leaves_waiting_are_bounded() {
+    // Enqueue and dequeue 200 times in one call: the queue never holds more
+    // than one item, but every enqueue leaves a notification waiting.
+    let wasm = root(
+        "",
+        REGISTER_Q,
+        "(loop $l
+           (drop (call $enqueue (i32.load (i32.const 300)) (i32.const 1024) (i32.const 8)))
+           (drop (call $dequeue (i32.load (i32.const 300)) (i32.const 308) (i32.const 312)))
+           (local.set $i (i32.add (local.get $i) (i32.const 1)))
+           (br_if $l (i32.lt_u (local.get $i) (i32.const 200))))",
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { deliveries_per_step: 100, ..Limits::default() });
+    tick_past(&mut host, plugin, 0);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`deliveries_per_step` of 100 deliveries",
+        "proxy_enqueue_shared_queue with 100 queue notifications already waiting for the guest call to end",
+    );
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!((usage.queue_items, usage.queue_bytes), (0, 1), "the 101st item was not enqueued");
+    stays_failed_and_flat(&mut host, plugin);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn metrics_and_histogram_samples_count_per_vm() {
+    // Each tick defines a new histogram (named by the tick number) and
+    // records one sample in it, and records one in the shared "h".
+    let wasm = || {
+        root(
+            r#"(data (i32.const 16) "h")"#,
+            "(drop (call $define (i32.const 2) (i32.const 16) (i32.const 1) (i32.const 300)))",
+            "(drop (call $define (i32.const 2) (i32.const 400) (i32.const 4) (i32.const 304)))
+             (drop (call $record (i32.load (i32.const 304)) (i64.const 7)))
+             (drop (call $record (i32.load (i32.const 300)) (i64.const 8)))",
+        )
+    };
+    // Two plugins (two VMs): "h" is one stat, defined by the first.
+    let limits = Limits { metrics: 3, histogram_samples: 6, ..Limits::default() };
+    let mut host = Host::new();
+    let other = neighbour(&mut host);
+    let spec = |vm_id: &str| PluginSpec::from_bytes(wasm()).vm_id(vm_id).limits(limits).fail_policy(FailPolicy::Closed);
+    let a = host.load(spec("a")).unwrap();
+    let b = host.load(spec("b")).unwrap();
+    for _ in 0..2 {
+        host.tick(a).unwrap();
+        host.tick(b).unwrap();
+    }
+    assert!(host.failure(a).is_none() && host.failure(b).is_none(), "each VM's own metrics count, not the host's");
+    assert_eq!(host.metrics().len(), 3, "\"h\" and the two per tick, the same names in both VMs");
+    let (ua, ub) = (host.usage(a).unwrap(), host.usage(b).unwrap());
+    assert_eq!((ua.metrics, ua.histogram_samples), (3, 4), "a defined them all");
+    assert_eq!((ub.metrics, ub.histogram_samples), (0, 4), "b defined none, recorded as many");
+    assert_eq!(host.histogram("h").map(|h| h.len()), Some(4));
+
+    // A third tick: a defines a fourth metric; b (which defines nothing
+    // new, the names are a's) goes on, up to its samples.
+    host.tick(a).unwrap();
+    failed_on(&host, a, "proxy_on_tick", "`metrics` of 3 metrics", "the VM defined 3");
+    host.tick(b).unwrap();
+    assert!(host.failure(b).is_none());
+    assert_eq!(host.usage(b).unwrap().metrics, 1, "the fourth name was b's to define");
+    assert_eq!(host.usage(b).unwrap().histogram_samples, 6);
+    host.tick(b).unwrap();
+    failed_on(
+        &host,
+        b,
+        "proxy_on_tick",
+        "`histogram_samples` of 6 samples",
+        "the VM's histograms hold 6 samples it recorded",
+    );
+    stays_failed_and_flat(&mut host, a);
+    stays_failed_and_flat(&mut host, b);
     still_serves(&mut host, other);
 }

@@ -1,5 +1,8 @@
 //! Metrics: `proxy_define_metric`, `proxy_increment_metric`,
 //! `proxy_record_metric`, `proxy_get_metric` (64-bit values as `i64`).
+//! `metrics` bounds the metrics a VM defined first, `histogram_samples` the
+//! samples it recorded in all histograms: totals per VM, whatever other VMs
+//! defined or recorded.
 
 use wasmtime::{Caller, Linker};
 
@@ -30,17 +33,18 @@ fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32,
         }
         let name = String::from_utf8_lossy(raw);
         let plugin = state.effective_root().and_then(|r| state.plugins.get(&r)).map_or("", |p| p.name.as_str());
+        let vm = state.index;
         let mut world = state.world();
         let name = world.policy.profile.metric_name(plugin, &name);
         if !world.metrics.contains(kind, &name) {
-            let count = world.metrics.len() + 1;
-            if let Err(exceeded) =
-                caps.check(Limit::Metrics, count, || "proxy_define_metric of a new metric".to_owned())
-            {
+            let defined = world.metrics.held(vm).metrics;
+            if let Err(exceeded) = caps.check(Limit::Metrics, defined + 1, || {
+                format!("proxy_define_metric of a new metric; the VM defined {defined}")
+            }) {
                 return Ok(Err(exceeded));
             }
         }
-        Ok(Ok(world.metrics.define(kind, &name)))
+        Ok(Ok(world.metrics.define(kind, &name, vm)))
     })??;
     Ok(memory::write_u32(caller, id_ptr, id)?)
 }
@@ -52,12 +56,13 @@ fn increment(caller: &mut Caller<'_, VmState>, id: u32, delta: i64) -> HostResul
 fn record(caller: &mut Caller<'_, VmState>, id: u32, value: i64) -> HostResult {
     let state = caller.data();
     let mut world = state.world();
-    if let Some(samples) = world.metrics.samples(id) {
+    if world.metrics.is_histogram(id) {
+        let samples = world.metrics.held(state.index).samples;
         state.caps.check(Limit::HistogramSamples, samples + 1, || {
-            format!("proxy_record_metric on a histogram of {samples} samples")
+            format!("proxy_record_metric on a histogram; the VM's histograms hold {samples} samples it recorded")
         })?;
     }
-    Ok(world.metrics.record(id, value as u64)?)
+    Ok(world.metrics.record(id, value as u64, state.index)?)
 }
 
 fn get(caller: &mut Caller<'_, VmState>, id: u32, value_ptr: u32) -> HostResult {

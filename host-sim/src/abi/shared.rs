@@ -3,6 +3,13 @@
 //! `proxy_resolve_shared_queue`, `proxy_enqueue_shared_queue`,
 //! `proxy_dequeue_shared_queue`. Enqueueing only records the
 //! `on_queue_ready` notification; the host delivers it after the call.
+//!
+//! The bounds are totals per `vm_id`, as Envoy keys shared data and queues:
+//! `shared_data_bytes` (keys and values), `queues`, and `queue_items` and
+//! `queue_bytes` over all the `vm_id`'s queues (their names and the items
+//! waiting), checked with the limits of the VM that calls. The
+//! notifications one guest call leaves waiting are bounded by
+//! `deliveries_per_step`, which their delivery would exceed anyway.
 
 use wasmtime::{Caller, Linker};
 
@@ -77,10 +84,24 @@ fn register_queue(caller: &mut Caller<'_, VmState>, name: u32, name_len: u32, to
         let owner = QueueOwner { vm: state.index, root_id };
         let mut world = state.world();
         if world.queues.resolve(&state.vm_id, &name).is_err() {
-            let count = world.queues.count(&state.vm_id) + 1;
-            if let Err(exceeded) = state.caps.check(Limit::Queues, count, || {
-                format!("proxy_register_shared_queue of a new queue in vm_id `{}`", state.vm_id)
-            }) {
+            let held = world.queues.held(&state.vm_id);
+            let bytes = held.bytes + name.len();
+            let fits = state
+                .caps
+                .check(Limit::Queues, held.queues + 1, || {
+                    format!("proxy_register_shared_queue of a new queue in vm_id `{}`", state.vm_id)
+                })
+                .and_then(|()| {
+                    state.caps.check(Limit::QueueBytes, bytes, || {
+                        format!(
+                            "proxy_register_shared_queue of a {}-byte name would make \
+                             vm_id `{}`'s queues {bytes} bytes",
+                            name.len(),
+                            state.vm_id
+                        )
+                    })
+                });
+            if let Err(exceeded) = fits {
                 return Ok(Err(exceeded));
             }
         }
@@ -111,14 +132,29 @@ fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: 
     memory::with_memory(caller, |data, state| {
         let value = memory::slice(data, value, value_len)?;
         let mut world = state.world();
-        let (items, bytes) = world.queues.usage(token)?;
+        let vm_id = world.queues.name_of(token).ok_or(Status::NotFound)?.0.to_owned();
+        let held = world.queues.held(&vm_id);
+        let waiting = world.queue_ready.len();
+        let bytes = held.bytes + value.len();
         let fits = state
             .caps
-            .check(Limit::QueueItems, items + 1, || format!("proxy_enqueue_shared_queue on a queue of {items} items"))
+            .check(Limit::QueueItems, held.items + 1, || {
+                format!("proxy_enqueue_shared_queue would make vm_id `{vm_id}`'s queues hold {} items", held.items + 1)
+            })
             .and_then(|()| {
-                let total = bytes + value.len();
-                state.caps.check(Limit::QueueBytes, total, || {
-                    format!("proxy_enqueue_shared_queue of {} bytes on a queue of {bytes} bytes", value.len())
+                state.caps.check(Limit::QueueBytes, bytes, || {
+                    format!(
+                        "proxy_enqueue_shared_queue of {} bytes would make vm_id `{vm_id}`'s queues {bytes} bytes",
+                        value.len()
+                    )
+                })
+            })
+            .and_then(|()| {
+                state.caps.check(Limit::DeliveriesPerStep, waiting + 1, || {
+                    format!(
+                        "proxy_enqueue_shared_queue with {waiting} queue notifications already waiting \
+                         for the guest call to end"
+                    )
                 })
             });
         if let Err(exceeded) = fits {

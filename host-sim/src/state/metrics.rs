@@ -1,5 +1,9 @@
 //! Metrics with Envoy's semantics: ids carry the type in their low two bits,
 //! counters only grow, gauges go both ways, histograms record samples.
+//! Metrics are the host's (Envoy's stats are process-wide), but what they
+//! hold is charged to the VM that made the host hold it: a metric to the VM
+//! that defined it first, a histogram sample to the VM that recorded it
+//! ([`Held`]), so one plugin's limits cannot be used up by another's.
 
 use std::collections::HashMap;
 
@@ -22,11 +26,22 @@ struct Metric {
     value: MetricValue,
 }
 
+/// What the metrics hold on one VM's behalf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Metrics the VM defined first.
+    pub metrics: usize,
+    /// Histogram samples the VM recorded, in every histogram.
+    pub samples: usize,
+}
+
 /// All metrics of a host (Envoy's stats are process-wide).
 #[derive(Debug, Default)]
 pub struct Metrics {
     metrics: Vec<Metric>,
     by_name: HashMap<(MetricType, String), u32>,
+    /// What is held per VM index.
+    held: HashMap<usize, Held>,
 }
 
 fn metric_type(id: u32) -> Option<MetricType> {
@@ -43,8 +58,9 @@ fn counter_or_gauge(id: u32) -> Result<(), Status> {
 }
 
 impl Metrics {
-    /// Defines a metric, returning the existing id for a known name and type.
-    pub fn define(&mut self, kind: MetricType, name: &str) -> u32 {
+    /// Defines a metric for VM `vm`, returning the existing id for a known
+    /// name and type; a new one is charged to `vm`.
+    pub fn define(&mut self, kind: MetricType, name: &str, vm: usize) -> u32 {
         if let Some(&id) = self.by_name.get(&(kind, name.to_owned())) {
             return id;
         }
@@ -56,6 +72,7 @@ impl Metrics {
         };
         self.metrics.push(Metric { name: name.to_owned(), value });
         self.by_name.insert((kind, name.to_owned()), id);
+        self.held.entry(vm).or_default().metrics += 1;
         id
     }
 
@@ -74,12 +91,14 @@ impl Metrics {
         self.metrics.is_empty()
     }
 
-    /// The samples a histogram holds (`None`: `id` names no histogram).
-    pub fn samples(&mut self, id: u32) -> Option<usize> {
-        match self.find(id)? {
-            MetricValue::Histogram(samples) => Some(samples.len()),
-            _ => None,
-        }
+    /// Whether `id` names a histogram (a record into it keeps a sample).
+    pub fn is_histogram(&mut self, id: u32) -> bool {
+        matches!(self.find(id), Some(MetricValue::Histogram(_)))
+    }
+
+    /// What the metrics hold on VM `vm`'s behalf.
+    pub fn held(&self, vm: usize) -> Held {
+        self.held.get(&vm).copied().unwrap_or_default()
     }
 
     /// The metric `id` names, if it has the type its low two bits say. Envoy
@@ -108,12 +127,16 @@ impl Metrics {
         Ok(())
     }
 
-    /// `proxy_record_metric`: adds to a counter, sets a gauge, records into a histogram.
-    pub fn record(&mut self, id: u32, value: u64) -> Result<(), Status> {
+    /// `proxy_record_metric` from VM `vm`: adds to a counter, sets a gauge,
+    /// records into a histogram (a sample charged to `vm`).
+    pub fn record(&mut self, id: u32, value: u64, vm: usize) -> Result<(), Status> {
         match self.find(id).ok_or(Status::NotFound)? {
             MetricValue::Counter(v) => *v = v.wrapping_add(value),
             MetricValue::Gauge(v) => *v = value as i64,
-            MetricValue::Histogram(samples) => samples.push(value),
+            MetricValue::Histogram(samples) => {
+                samples.push(value);
+                self.held.entry(vm).or_default().samples += 1;
+            }
         }
         Ok(())
     }
@@ -146,40 +169,40 @@ mod tests {
     #[test]
     fn envoy_semantics() {
         let mut m = Metrics::default();
-        let c = m.define(MetricType::Counter, "requests");
-        let g = m.define(MetricType::Gauge, "active");
-        let h = m.define(MetricType::Histogram, "latency");
-        assert_eq!(m.define(MetricType::Counter, "requests"), c);
+        let c = m.define(MetricType::Counter, "requests", 0);
+        let g = m.define(MetricType::Gauge, "active", 0);
+        let h = m.define(MetricType::Histogram, "latency", 0);
+        assert_eq!(m.define(MetricType::Counter, "requests", 0), c);
         assert_eq!((c & 3, g & 3, h & 3), (0, 1, 2));
         m.increment(c, 2).unwrap();
         assert_eq!(m.increment(c, -1), Err(Status::BadArgument));
         assert_eq!(m.increment(c, 0), Err(Status::BadArgument));
-        m.record(c, 3).unwrap();
+        m.record(c, 3, 0).unwrap();
         assert_eq!(m.get(c), Ok(5));
         m.increment(g, 5).unwrap();
         m.increment(g, -7).unwrap();
         assert_eq!(m.by_name("active"), Some(&MetricValue::Gauge(-2)));
-        m.record(g, 9).unwrap();
+        m.record(g, 9, 0).unwrap();
         assert_eq!(m.get(g), Ok(9));
-        m.record(h, 10).unwrap();
-        m.record(h, 20).unwrap();
+        m.record(h, 10, 0).unwrap();
+        m.record(h, 20, 0).unwrap();
         assert_eq!(m.get(h), Err(Status::BadArgument));
         assert_eq!(m.by_name("latency"), Some(&MetricValue::Histogram(vec![10, 20])));
         assert_eq!(m.get(1000), Err(Status::NotFound));
-        assert_eq!(m.record(3, 1), Err(Status::NotFound));
+        assert_eq!(m.record(3, 1, 0), Err(Status::NotFound));
     }
 
     #[test]
     fn an_id_with_another_types_bits_finds_nothing() {
         let mut m = Metrics::default();
-        let c = m.define(MetricType::Counter, "requests");
+        let c = m.define(MetricType::Counter, "requests", 0);
         let as_gauge = (c & !3) | MetricType::Gauge as u32;
         let as_histogram = (c & !3) | MetricType::Histogram as u32;
         assert_eq!(m.get(as_gauge), Err(Status::NotFound));
         assert_eq!(m.increment(as_gauge, 1), Err(Status::NotFound));
-        assert_eq!(m.record(as_gauge, 1), Err(Status::NotFound));
-        assert_eq!(m.record(as_histogram, 1), Err(Status::NotFound));
-        assert_eq!(m.record(c | 3, 1), Err(Status::NotFound));
+        assert_eq!(m.record(as_gauge, 1, 0), Err(Status::NotFound));
+        assert_eq!(m.record(as_histogram, 1, 0), Err(Status::NotFound));
+        assert_eq!(m.record(c | 3, 1, 0), Err(Status::NotFound));
         assert_eq!(m.by_name("requests"), Some(&MetricValue::Counter(0)), "nothing reached the counter");
         // Envoy checks the type bits before looking: histograms (and the
         // unused type 3) cannot be incremented or read, whatever the id.
@@ -188,5 +211,22 @@ mod tests {
         assert_eq!(m.increment(c | 3, 1), Err(Status::BadArgument));
         assert_eq!(m.get(c | 3), Err(Status::BadArgument));
         assert_eq!(m.increment(0x1000, 1), Err(Status::NotFound));
+    }
+
+    #[test]
+    fn metrics_and_samples_are_charged_to_the_vm_that_made_them() {
+        let mut m = Metrics::default();
+        let c = m.define(MetricType::Counter, "c", 0);
+        let h = m.define(MetricType::Histogram, "h", 0);
+        assert_eq!(m.define(MetricType::Counter, "c", 1), c, "one stat, already defined by VM 0");
+        m.define(MetricType::Gauge, "g", 1);
+        m.record(h, 1, 0).unwrap();
+        m.record(h, 2, 1).unwrap();
+        m.record(h, 3, 1).unwrap();
+        m.record(c, 3, 1).unwrap();
+        assert_eq!(m.held(0), Held { metrics: 2, samples: 1 });
+        assert_eq!(m.held(1), Held { metrics: 1, samples: 2 });
+        assert_eq!(m.held(2), Held::default());
+        assert!(m.is_histogram(h) && !m.is_histogram(c) && !m.is_histogram(1000));
     }
 }

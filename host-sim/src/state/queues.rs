@@ -27,11 +27,26 @@ struct Queue {
     bytes: usize,
 }
 
+/// What the queues of one `vm_id` hold together: the bounds on queues are
+/// totals per `vm_id` (Envoy keys queues by `vm_id`), so a guest cannot
+/// multiply them by registering more queues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Queues registered.
+    pub queues: usize,
+    /// Items waiting in them.
+    pub items: usize,
+    /// Bytes of their names and of the items waiting.
+    pub bytes: usize,
+}
+
 /// All queues of a host.
 #[derive(Debug, Default)]
 pub struct Queues {
     queues: HashMap<u32, Queue>,
     by_name: HashMap<(String, String), u32>,
+    /// What each `vm_id`'s queues hold.
+    held: HashMap<String, Held>,
     next_token: u32,
 }
 
@@ -47,6 +62,9 @@ impl Queues {
         }
         self.next_token += 1;
         let token = self.next_token;
+        let held = self.held.entry(vm_id.to_owned()).or_default();
+        held.queues += 1;
+        held.bytes += name.len();
         self.by_name.insert((vm_id.to_owned(), name.to_owned()), token);
         self.queues.insert(
             token,
@@ -65,6 +83,9 @@ impl Queues {
         let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
         q.items.push_back(value.to_vec());
         q.bytes += value.len();
+        let held = self.held.entry(q.vm_id.clone()).or_default();
+        held.items += 1;
+        held.bytes += value.len();
         Ok(q.owner)
     }
 
@@ -73,6 +94,10 @@ impl Queues {
         let q = self.queues.get_mut(&token).ok_or(Status::NotFound)?;
         let item = q.items.pop_front().ok_or(Status::Empty)?;
         q.bytes -= item.len();
+        if let Some(held) = self.held.get_mut(&q.vm_id) {
+            held.items -= 1;
+            held.bytes -= item.len();
+        }
         Ok(item)
     }
 
@@ -81,14 +106,9 @@ impl Queues {
         self.queues.get(&token).map(|q| (q.items.len(), q.bytes)).ok_or(Status::NotFound)
     }
 
-    /// The queues registered in `vm_id`.
-    pub fn count(&self, vm_id: &str) -> usize {
-        self.queues.values().filter(|q| q.vm_id == vm_id).count()
-    }
-
-    /// The items waiting in `vm_id`'s queues and their bytes.
-    pub fn usage_of(&self, vm_id: &str) -> (usize, usize) {
-        self.queues.values().filter(|q| q.vm_id == vm_id).fold((0, 0), |(n, b), q| (n + q.items.len(), b + q.bytes))
+    /// What `vm_id`'s queues hold together.
+    pub fn held(&self, vm_id: &str) -> Held {
+        self.held.get(vm_id).copied().unwrap_or_default()
     }
 
     /// The items of a queue, oldest first.
@@ -123,7 +143,8 @@ mod tests {
         assert_eq!(q.items("vm", "jobs").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(q.usage(t), Ok((2, 2)));
         assert_eq!(q.dequeue(t), Ok(b"a".to_vec()));
-        assert_eq!((q.usage(t), q.count("vm"), q.usage_of("vm")), (Ok((1, 1)), 1, (1, 1)));
+        assert_eq!(q.usage(t), Ok((1, 1)));
+        assert_eq!(q.held("vm"), Held { queues: 1, items: 1, bytes: "jobs".len() + 1 });
         assert_eq!(q.enqueue(99, b"x"), Err(Status::NotFound));
         assert_eq!(q.dequeue(99), Err(Status::NotFound));
         assert_eq!(q.name_of(t), Some(("vm", "jobs")));
@@ -138,5 +159,22 @@ mod tests {
         assert_eq!(q.register("vm", "jobs", other), t);
         assert_eq!(q.items("vm", "jobs").unwrap(), vec![b"kept".to_vec()]);
         assert_eq!(q.enqueue(t, b"next"), Ok(other), "the latest registrant gets on_queue_ready");
+    }
+
+    #[test]
+    fn what_a_vm_ids_queues_hold_is_totalled_with_their_names() {
+        let mut q = Queues::default();
+        let a = q.register("vm", "a", OWNER);
+        let bc = q.register("vm", "bc", OWNER);
+        let other = q.register("other", "a", OWNER);
+        assert_eq!(q.register("vm", "a", OWNER), a, "re-registering adds nothing");
+        q.enqueue(a, b"123").unwrap();
+        q.enqueue(bc, b"45").unwrap();
+        q.enqueue(other, b"6").unwrap();
+        assert_eq!(q.held("vm"), Held { queues: 2, items: 2, bytes: 3 + 5 });
+        assert_eq!(q.held("other"), Held { queues: 1, items: 1, bytes: 2 });
+        q.dequeue(a).unwrap();
+        assert_eq!(q.held("vm"), Held { queues: 2, items: 1, bytes: 3 + 2 });
+        assert_eq!(q.held("none"), Held::default());
     }
 }
