@@ -279,6 +279,32 @@ fn plugin_files_must_be_regular_files() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `host-sim run <scenario>`: its exit code and what it printed (stdout,
+/// then stderr). A guard, not an assertion on time: a run still going after
+/// 60 s is killed and fails the test instead of stalling it.
+fn host_sim_run(scenario: &Path) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
+        .arg("run")
+        .arg(scenario)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    while child.try_wait().unwrap().is_none() {
+        if waited == 600 {
+            child.kill().unwrap();
+            panic!("{}: host-sim still running after 60 s", scenario.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
 /// Each reproducer's scenario through the `host-sim` binary: it ends, and
 /// says why the plugin failed.
 #[test]
@@ -313,23 +339,8 @@ fn the_reproducer_scenarios_end_with_a_clear_message() {
     for (name, said, code) in cases {
         let scenario = dir.join(format!("{name}.toml"));
         std::fs::copy(Path::new(DIR).join(format!("{name}.toml")), &scenario).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
-            .arg("run")
-            .arg(&scenario)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A guard, not an assertion on time: a hang fails the test instead of stalling it.
-        let mut waited = 0;
-        while child.try_wait().unwrap().is_none() {
-            assert!(waited < 600, "{name}: host-sim still running after 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-            waited += 1;
-        }
-        let output = child.wait_with_output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert_eq!(output.status.code(), Some(code), "{name}: exit code\n{text}");
+        let (exit, text) = host_sim_run(&scenario);
+        assert_eq!(exit, Some(code), "{name}: exit code\n{text}");
         assert!(text.contains(said), "{name}: {said:?} not in\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -931,4 +942,34 @@ fn metrics_and_histogram_samples_count_per_vm() {
     stays_failed_and_flat(&mut host, a);
     stays_failed_and_flat(&mut host, b);
     still_serves(&mut host, other);
+}
+
+/// A scenario file that is not a regular file (a FIFO nothing writes to,
+/// whose opening for reading would block forever; `/dev/zero`, which never
+/// ends), or one over 16 MiB: `host-sim run` refuses it before reading, as an
+/// invalid scenario (exit 2), naming the file and the cause.
+#[test]
+fn host_sim_run_refuses_a_scenario_that_is_not_a_regular_file_or_too_large() {
+    let dir = std::env::temp_dir().join(format!("host-sim-reliability-scenario-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut refused = Vec::new();
+    let fifo = dir.join("fifo.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        refused.push((fifo, "cannot read the scenario: not a regular file (a FIFO, device or socket)".to_owned()));
+    }
+    if Path::new("/dev/zero").exists() {
+        refused.push((Path::new("/dev/zero").to_owned(), "cannot read the scenario: not a regular file".to_owned()));
+    }
+    let big = dir.join("big.toml");
+    std::fs::File::create(&big).unwrap().set_len(host_sim::limits::MAX_SCENARIO_BYTES + 1).unwrap();
+    let said = format!("cannot read the scenario: 16777217 bytes is larger than the limit of {} bytes", 16 << 20);
+    refused.push((big, said));
+    for (scenario, said) in refused {
+        let (exit, text) = host_sim_run(&scenario);
+        assert_eq!(exit, Some(2), "{}: exit code\n{text}", scenario.display());
+        let named = format!("invalid scenario: {}: {said}", scenario.display());
+        assert!(text.contains(&named), "{named:?} not in\n{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
