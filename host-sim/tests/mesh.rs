@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use guest_build::{Guest, Target};
+use host_sim::chain::HttpChainStream;
 use host_sim::{EndReason, Error, Host, HostOptions, PluginId, PluginSpec, Request, Response};
 
 fn mesh_wasm() -> &'static [u8] {
@@ -62,6 +63,16 @@ fn spec(config: &str) -> PluginSpec {
 
 fn load(host: &mut Host, config: &str) -> PluginId {
     host.load(spec(config)).expect("the plugin starts")
+}
+
+/// A chain stream through e2e-mesh plugins (one per configuration, in
+/// that order) that has had the request headers of `method path`.
+fn chain_stream<'h>(host: &'h mut Host, configs: &[&str], method: &str, path: &str, end: bool) -> HttpChainStream<'h> {
+    let chain = chain_of(host, configs);
+    let mut stream = host.http_chain_stream(&chain).unwrap();
+    let action = stream.request_headers([(":path", path), (":method", method), (":authority", "x")], end).unwrap();
+    assert_eq!(action.is_continue(), stream.request_held_by().is_none());
+    stream
 }
 
 /// A chain of e2e-mesh plugins, one per configuration, in that order.
@@ -581,10 +592,13 @@ fn bodies_and_trailers_pass_the_chain_as_each_plugin_left_them() {
 #[test]
 fn a_pause_from_a_body_callback_holds_the_rest_of_the_chain_until_resumed() {
     let mut host = Host::new();
-    let chain = chain_of(&mut host, &["name=a;body=1", "name=b;body=1;hold-body=/upload", "name=c;body=1"]);
-    let mut stream = host.http_chain_stream(&chain).unwrap();
-    let headers = [(":path", "/upload"), (":method", "POST"), (":authority", "x")];
-    assert!(stream.request_headers(headers, false).unwrap().is_continue());
+    let mut stream = chain_stream(
+        &mut host,
+        &["name=a;body=1", "name=b;body=1;hold-body=/upload", "name=c;body=1"],
+        "POST",
+        "/upload",
+        false,
+    );
     stream.request_body("x", false).unwrap();
     assert_eq!(stream.upstream_request().body, b"x[a][b][c]", "the first chunk passed every plugin");
     let action = stream.request_body("y", true).unwrap();
@@ -802,4 +816,72 @@ fn network_wasm_plugins_make_the_network_filter_chain_a_connection_runs_through(
         .collect();
     assert_eq!(http, ["http-tag"], "the HTTP chain has the HTTP plugin only");
     assert_eq!(report["failures"].as_array().map(Vec::len), Some(0));
+}
+
+/// A body sent while b holds the request headers: cpp-host turns a
+/// headers `StopIteration` into `StopAllIterationAndWatermark`, so Envoy
+/// buffers the body without calling b, and neither c nor the upstream gets
+/// anything; once b resumes, Envoy's `commonContinue` iterates from b
+/// itself, so b's body callback gets the buffered body, then c gets it as
+/// b left it.
+#[test]
+fn a_body_sent_while_a_plugin_holds_the_headers_waits_for_it_then_passes_it() {
+    let mut host = Host::new();
+    let mut stream = chain_stream(
+        &mut host,
+        &["name=a;body=1", "name=b;body=1;hold=/slow", "name=c;body=1"],
+        "POST",
+        "/slow",
+        false,
+    );
+    stream.request_body("x", true).unwrap();
+    assert_eq!(stream.request_held_by().map(|(k, _)| k), Some(1));
+    assert!(stream.upstream_request().headers.is_none() && stream.upstream_request().body.is_empty());
+    let id = stream.id();
+    assert_eq!(body_calls(&host, &["a", "b", "c"]), ["a request_body 1 end=true"], "b is stopped: no callback");
+
+    host.advance(Duration::from_secs(1)).unwrap();
+    let stream = host.http_chain(id).unwrap();
+    assert_eq!(stream.upstream_request().body, b"x[a][b][c]");
+    assert!(stream.upstream_request().end_of_stream);
+    assert_eq!(header(stream.upstream_request(), "x-held-by").as_deref(), Some("b"));
+    assert_eq!(
+        body_calls(&host, &["a", "b", "c"]),
+        ["a request_body 1 end=true", "b request_body 4 end=true", "c request_body 7 end=true"]
+    );
+}
+
+/// The response side of a body pause: b (the second encoder filter, the
+/// response running last to first) holds the last response chunk, so a
+/// and the client get nothing of it until b's tick appends to the
+/// buffered body and resumes; c, before b on the response path, is done.
+#[test]
+fn a_pause_from_a_response_body_callback_holds_the_plugins_before_it() {
+    let mut host = Host::new();
+    let mut stream = chain_stream(
+        &mut host,
+        &["name=a;body=1", "name=b;body=1;hold-response-body=/", "name=c;body=1"],
+        "GET",
+        "/",
+        true,
+    );
+    stream.response_headers([(":status", "200")], false).unwrap();
+    stream.response_body("r", false).unwrap();
+    let action = stream.response_body("s", true).unwrap();
+    assert!(!action.is_continue());
+    assert_eq!(stream.response_held_by().map(|(k, _)| k), Some(1));
+    assert_eq!(stream.client_response().body, b"r[c][b][a]", "the first chunk passed every plugin");
+    assert!(!stream.client_response().end_of_stream);
+    let id = stream.id();
+    assert_eq!(
+        logged(&host, &["a"], &["response_body"]),
+        ["a response_body 7 end=false"],
+        "a has the first chunk only"
+    );
+
+    host.advance(Duration::from_secs(1)).unwrap();
+    let out = host.http_chain(id).unwrap().complete().unwrap();
+    assert_eq!(out.client_response.body, b"r[c][b][a]s[c][b][held by b][a]");
+    assert!(out.client_response.end_of_stream);
+    assert_eq!(out.plugins[0].response_in.body, b"r[c][b]s[c][b][held by b]", "a saw it as b left it");
 }

@@ -16,7 +16,8 @@
 //!   it in), and `<n>` to trailer `x-trail` (comma-separated) both ways.
 //! * `hold-body=<path>`: pauses that path's request body at its last chunk
 //!   (Envoy buffers it); the tick appends `[held by <n>]` to the buffered
-//!   body and resumes it.
+//!   body and resumes it. `hold-response-body=<path>`: the same with the
+//!   response body.
 //! * `tick=1`: a tick every second, which counts itself in counter
 //!   `<n>_ticks` and logs `<n> tick <k>` (`k`: this VM's own tick count).
 //! * `queue=1`: registers shared queue `events` in `on_configure` (logging
@@ -62,6 +63,7 @@ struct Settings {
     refuse: bool,
     body: bool,
     hold_body: Option<String>,
+    hold_response_body: Option<String>,
     tick: bool,
     queue: bool,
 }
@@ -78,6 +80,7 @@ fn parse(text: &str) -> Settings {
             "refuse" => s.refuse = value.trim() == "1",
             "body" => s.body = value.trim() == "1",
             "hold-body" => s.hold_body = Some(String::from(value.trim())),
+            "hold-response-body" => s.hold_response_body = Some(String::from(value.trim())),
             "tick" => s.tick = value.trim() == "1",
             "queue" => s.queue = value.trim() == "1",
             _ => {}
@@ -119,12 +122,19 @@ fn bump_shared(name: &str) -> u32 {
     0
 }
 
-/// A stream a plugin holds for its tick: at its request headers, or (`body`)
-/// at its request body.
+/// Where a plugin holds a stream for its tick.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    RequestHeaders,
+    RequestBody,
+    ResponseBody,
+}
+
+/// A stream a plugin holds for its tick.
 #[derive(Clone, Copy)]
 struct Held {
     stream: ContextHandle,
-    body: bool,
+    part: Part,
 }
 
 struct Root {
@@ -147,7 +157,8 @@ impl RootContext for Root {
             note(&format!("{} refuses its configuration", self.settings.name));
             return false;
         }
-        if self.settings.hold.is_some() || self.settings.hold_body.is_some() || self.settings.tick {
+        let s = &self.settings;
+        if s.hold.is_some() || s.hold_body.is_some() || s.hold_response_body.is_some() || s.tick {
             let _ = time::set_tick_period(Duration::from_secs(1));
         }
         if self.settings.queue {
@@ -168,16 +179,15 @@ impl RootContext for Root {
             note(&format!("{name} tick {k}"));
         }
         let held = core::mem::take(&mut *self.held.borrow_mut());
-        for Held { stream, body } in held {
-            let _ = stream.run(|| {
-                if body {
-                    // The body is buffered (the callback paused): readable and writable here.
-                    buffers::REQUEST_BODY.append(format!("[held by {name}]"))
-                } else {
-                    headers::REQUEST.add("x-held-by", &name)
-                }
+        for Held { stream, part } in held {
+            // A paused body is buffered: readable and writable here.
+            let _ = stream.run(|| match part {
+                Part::RequestHeaders => headers::REQUEST.add("x-held-by", &name),
+                Part::RequestBody => buffers::REQUEST_BODY.append(format!("[held by {name}]")),
+                Part::ResponseBody => buffers::RESPONSE_BODY.append(format!("[held by {name}]")),
             });
-            let resumed = stream.resume_http_request();
+            let resumed =
+                if part == Part::ResponseBody { stream.resume_http_response() } else { stream.resume_http_request() };
             note(&format!("{name} resumed {} {}", stream.id(), resumed.is_ok()));
         }
     }
@@ -271,7 +281,7 @@ impl HttpContext for Filter {
         }
         if self.settings.hold.as_deref() == Some(path.as_str()) {
             note(&format!("{name} holds {path}"));
-            self.held.borrow_mut().push(Held { stream: ContextHandle::from_id(self.id), body: false });
+            self.held.borrow_mut().push(Held { stream: ContextHandle::from_id(self.id), part: Part::RequestHeaders });
             return Action::Pause;
         }
         Action::Continue
@@ -283,7 +293,7 @@ impl HttpContext for Filter {
         self.tag_body(buffers::REQUEST_BODY, body_size);
         if end_of_stream && self.settings.hold_body.as_deref() == Some(self.path.as_str()) {
             note(&format!("{name} holds the body of {}", self.path));
-            self.held.borrow_mut().push(Held { stream: ContextHandle::from_id(self.id), body: true });
+            self.held.borrow_mut().push(Held { stream: ContextHandle::from_id(self.id), part: Part::RequestBody });
             return Action::Pause;
         }
         Action::Continue
@@ -302,8 +312,14 @@ impl HttpContext for Filter {
     }
 
     fn on_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        note(&format!("{} response_body {body_size} end={end_of_stream}", self.settings.name));
+        let name = &self.settings.name;
+        note(&format!("{name} response_body {body_size} end={end_of_stream}"));
         self.tag_body(buffers::RESPONSE_BODY, body_size);
+        if end_of_stream && self.settings.hold_response_body.as_deref() == Some(self.path.as_str()) {
+            note(&format!("{name} holds the response body of {}", self.path));
+            self.held.borrow_mut().push(Held { stream: ContextHandle::from_id(self.id), part: Part::ResponseBody });
+            return Action::Pause;
+        }
         Action::Continue
     }
 
