@@ -885,9 +885,13 @@ fn every_scenario_file_in_the_repository_validates_against_the_printed_schema() 
     }
     assert!(checked > 30, "{checked} files validated");
     // Fields the parser refuses by name, the schema refuses too.
-    for text in
-        ["plugin = \"x.wasm\"\nfrobnicate = 1\n", "plugin = \"x.wasm\"\n[[stream]]\nrequest = { pth = \"/\" }\n"]
-    {
+    for text in [
+        "plugin = \"x.wasm\"\nfrobnicate = 1\n",
+        "plugin = \"x.wasm\"\n[[stream]]\nrequest = { pth = \"/\" }\n",
+        // Names the parser takes from its own tables, the schema takes from them too.
+        "plugin = \"x.wasm\"\n[[stream]]\nexpect.ended = \"crashed\"\n",
+        "plugin = \"x.wasm\"\n[[stream]]\nexpect.finished_callouts = [{ ended = \"lost\" }]\n",
+    ] {
         let instance = serde_json::to_value(text.parse::<toml::Table>().unwrap()).unwrap();
         assert!(!validator.is_valid(&instance), "{text}");
     }

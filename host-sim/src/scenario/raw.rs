@@ -839,10 +839,12 @@ pub(super) struct RawFinishedCallout {
     /// "failed" (reset), "timed_out", "cancelled" (by the plugin:
     /// proxy_grpc_cancel) or "dropped" (it went unanswered with its VM or
     /// plugin: a failed VM, a rebuild, a plugin that did not start).
+    #[schemars(with = "super::schema::CalloutEndName")]
     pub(super) ended: Spanned<String>,
     /// "http" (default) or "grpc": entries of each kind are checked, in
     /// order, against the callouts of that kind.
     #[serde(default)]
+    #[schemars(with = "Option<super::schema::CalloutKind>")]
     pub(super) kind: Option<Spanned<String>>,
     /// The cluster (upstream) it went to.
     #[serde(default)]
@@ -875,6 +877,7 @@ pub(super) struct RawStreamExpect {
     /// after the response started, an idle timeout then), "local_response"
     /// (the plugin or the host answered locally) or "normally" (neither).
     #[serde(default)]
+    #[schemars(with = "Option<super::schema::EndedName>")]
     pub(super) ended: Option<Spanned<String>>,
     /// Exactly the callouts that ended during the step (those of earlier
     /// steps included), oldest first per kind, and how each ended.

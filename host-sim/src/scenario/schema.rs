@@ -81,6 +81,53 @@ pub(super) enum ForwardedHow {
     Whole,
 }
 
+/// A string schema allowing exactly `names`: the tables the parser itself
+/// reads the names from, so the schema cannot drift from it.
+fn names_schema(names: &[&str]) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
+/// How a stream ended (`expect.ended`): [`super::model::Ended::NAMES`].
+pub(super) struct EndedName;
+
+impl JsonSchema for EndedName {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EndedName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&super::model::Ended::NAMES.map(|(n, _)| n))
+    }
+}
+
+/// How a callout ended (`finished_callouts[].ended`): [`super::model::CALLOUT_ENDS`].
+pub(super) struct CalloutEndName;
+
+impl JsonSchema for CalloutEndName {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CalloutEndName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&super::model::CALLOUT_ENDS.map(|(n, _)| n))
+    }
+}
+
+/// The kind of a callout (`finished_callouts[].kind`).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(super) enum CalloutKind {
+    /// An HTTP callout (proxy_http_call).
+    Http,
+    /// A gRPC call or stream.
+    Grpc,
+}
+
 /// The scenario format's JSON Schema (draft 2020-12).
 pub fn schema() -> serde_json::Value {
     let schema =
