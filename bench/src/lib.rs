@@ -35,6 +35,39 @@ pub fn plugins() -> Vec<Plugin> {
     ]
 }
 
+/// A plugin's size budget: bytes without custom sections, built for
+/// wasm32-wasip1 with the workspace's release profile (what
+/// [`size::measure`] calls `stripped`). Sizes are deterministic for a
+/// toolchain, so `bench/tests/sizes.rs` holds every plugin to its budget
+/// and fails with the plugin's name, its size and its budget when a change
+/// outgrows it.
+#[derive(Clone, Debug)]
+pub struct SizeBudget {
+    /// Name in the tables (as in [`plugins`] where the plugin is there).
+    pub name: &'static str,
+    /// How guest-build builds it.
+    pub guest: Guest,
+    /// The most bytes it may take: today's size and a small margin for
+    /// toolchain noise, so growth is a decision, not an accident.
+    pub budget: usize,
+    /// The size the project aims for, where it has one (issue 14's
+    /// targets); `budget` moves down towards it as the plugin shrinks.
+    pub target: Option<usize>,
+}
+
+/// Every sluice plugin's size budget, in one place.
+pub fn size_budgets() -> Vec<SizeBudget> {
+    let b = |name, guest, budget, target| SizeBudget { name, guest, budget, target };
+    vec![
+        b("headers (sluice)", Guest::package("sluice-bench-http-headers"), 24_500, Some(15_000)),
+        b("derive-add-header", Guest::package("derive-add-header"), 18_500, Some(10_000)),
+        b("callout (sluice)", Guest::package("sluice-bench-http-auth-random"), 23_500, None),
+        b("example telemetry", Guest::package("sluice-example-telemetry"), 97_500, Some(60_000)),
+        b("example header-decode", Guest::package("sluice-example-header-decode"), 83_000, Some(40_000)),
+        b("example router", Guest::package("sluice-example-router"), 86_500, Some(40_000)),
+    ]
+}
+
 /// header-decode's configuration in the chain benchmark: the claims of the
 /// example's scenario, bad tokens rejected.
 pub const HEADER_DECODE_CONFIG: &str = r#"{"source":{"header":"authorization","prefix":"Bearer "},"on_error":"reject","reject_status":401,"claims":[{"claim":"sub","header":"x-user-id"},{"claim":"tenant","header":"x-tenant"},{"claim":"realm_access.roles","header":"x-roles","join":","}]}"#;
