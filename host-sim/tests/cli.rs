@@ -390,6 +390,33 @@ fn a_missing_plugin_exits_3_and_usage_errors_exit_2() {
 }
 
 #[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // `host-sim schema | head -c 16`: the pipe closes after the first read;
+    // the output is bigger than a pipe buffer, so later writes fail (EPIPE).
+    use std::io::Read as _;
+    let scenario = workdir().join("header-decode-pass.toml");
+    let mut run = vec!["run"];
+    run.extend(std::iter::repeat_n(scenario.to_str().unwrap(), 40));
+    for args in [&["schema"][..], &run[..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_host-sim"))
+            .args(args)
+            .current_dir(workdir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("host-sim runs");
+        let mut first = [0u8; 16];
+        let read = child.stdout.take().expect("stdout").read(&mut first).expect("host-sim writes");
+        assert!(read > 0, "{args:?}: some output before the reader goes away");
+        let mut stderr = String::new();
+        child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+        let status = child.wait().expect("host-sim ends");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(status.code().is_some_and(|c| c <= 1), "{args:?}: ends normally: {status} {stderr}");
+    }
+}
+
+#[test]
 fn fail_policy_rebuild_callout_and_profile_scenarios_pass() {
     let expected: [(&str, &[&str]); 4] = [
         (

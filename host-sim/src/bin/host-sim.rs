@@ -27,11 +27,29 @@ exit codes:
   3  the plugin could not run (module missing, or it did not start)
 ";
 
+/// Writes `text` to standard output. A reader that went away (`host-sim
+/// schema | head`) is not an error: the rest of the output is dropped, as
+/// Unix tools do, instead of panicking as `print!` would. Any other write
+/// error is reported and makes the exit code 3.
+fn out(text: &str, code: &mut u8) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            *code = (*code).max(3);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") || args.first().is_some_and(|a| a == "help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
+        let mut code = 0;
+        out(USAGE, &mut code);
+        return ExitCode::from(code);
     }
     let Some((command, rest)) = args.split_first() else {
         eprint!("{USAGE}");
@@ -40,8 +58,9 @@ fn main() -> ExitCode {
     if command == "schema" && rest.is_empty() {
         match serde_json::to_string_pretty(&scenario::schema()) {
             Ok(text) => {
-                println!("{text}");
-                return ExitCode::SUCCESS;
+                let mut code = 0;
+                out(&format!("{text}\n"), &mut code);
+                return ExitCode::from(code);
             }
             Err(e) => {
                 eprintln!("error: cannot write the schema: {e}");
@@ -88,14 +107,14 @@ fn main() -> ExitCode {
         };
         if json {
             match serde_json::to_string_pretty(&report) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => out(&format!("{text}\n"), &mut code),
                 Err(e) => {
                     eprintln!("error: cannot write the JSON report: {e}");
                     code = code.max(3);
                 }
             }
         } else {
-            print!("{}", scenario::trace::render(&report));
+            out(&scenario::trace::render(&report), &mut code);
         }
         if !report.passed() {
             for f in &report.failures {
