@@ -1,6 +1,7 @@
 //! Bounds on what a guest can make the host spend on its behalf: host
-//! memory it makes the host hold (log lines, properties, pending callouts,
-//! shared data, queues, metrics), the work of one host call, and the
+//! memory it makes the host hold (log lines, properties, filter state
+//! records, pending callouts, shared data, queues, metrics, deferred
+//! actions), the work of one host call, and the
 //! host-to-guest deliveries one step of the driver may cause.
 //!
 //! Each bound is per plugin ([`PluginSpec::limits`](crate::PluginSpec::limits));
@@ -11,9 +12,11 @@
 //! and none counts what the host holds for another VM (or, for shared data
 //! and queues, another `vm_id`), so one plugin cannot use up another's.
 //! With the defaults one VM makes the host hold at most about 64 MiB of log
-//! lines, 1 MiB of properties per open stream, 64 MiB of pending callouts,
-//! 40 MiB of metric names and 10 000 000 histogram samples (80 MB), and its
-//! `vm_id` 64 MiB of shared data and 64 MiB of queues.
+//! lines, 1 MiB of properties per open stream and 1 MiB of filter state
+//! records, 64 MiB of pending callouts, 40 MiB of metric names, 10 000 000
+//! histogram samples (80 MB) and 100 000 deferred actions waiting for one
+//! guest call to end, and its `vm_id` 64 MiB of shared data and 64 MiB of
+//! queues.
 //! A host call that would exceed a bound fails the VM, as the memory cap
 //! does: the guest traps with a [`LimitExceeded`] that names the limit and
 //! its value, and the plugin's fail policy applies
@@ -62,7 +65,16 @@ pub struct Limits {
     /// could overflow the host's stack.
     pub property_depth: usize,
     /// Bytes of the properties a plugin sets on one stream (paths and
-    /// values; default 1 MiB).
+    /// values, `set_envoy_filter_state`'s `filter_state.<key>` included),
+    /// and of the filter state records the host keeps for the test after
+    /// the streams end ([`Host::filter_state`](crate::Host::filter_state),
+    /// [`Host::declared_properties`](crate::Host::declared_properties)) that
+    /// the VM made, in total: the key and last value of each key it was the
+    /// last to set (`set_envoy_filter_state`), the name and schema of each
+    /// property it declared first (`declare_property`). Setting a key again
+    /// replaces its record and declaring a name again keeps nothing, so only
+    /// distinct keys and names add up: what a VM leaves behind is at most
+    /// what one stream may hold (default 1 MiB).
     pub property_bytes: usize,
     /// Callouts (HTTP calls, gRPC calls and streams) pending per VM
     /// (default 1000).
@@ -97,7 +109,10 @@ pub struct Limits {
     /// (default 100 000): queue notifications after one guest call (and
     /// those one guest call may leave waiting, so an enqueue–dequeue loop
     /// inside one call is bounded too), deferred actions after one guest
-    /// call, ticks and callout timeouts of one
+    /// call (and those one guest call may leave waiting: a
+    /// `proxy_continue_stream`, `proxy_close_stream` or
+    /// `proxy_send_local_response` past it fails the VM in the call, as
+    /// Envoy would post every one), ticks and callout timeouts of one
     /// [`Host::advance`](crate::Host::advance).
     pub deliveries_per_step: usize,
 }
@@ -279,6 +294,9 @@ pub struct Usage {
     pub tcp_streams: usize,
     /// Bytes of the properties the plugin set on its streams.
     pub property_bytes: usize,
+    /// Bytes of the filter state records and property declarations kept
+    /// for the VM (counted against `property_bytes`).
+    pub filter_state_bytes: usize,
     /// Pending callouts.
     pub pending_callouts: usize,
     /// Bytes held for them.
@@ -312,6 +330,7 @@ impl crate::Host {
             http_streams: state.http.len(),
             tcp_streams: state.tcp.len(),
             property_bytes: state.stream_properties.values().map(PropertyTree::bytes).sum(),
+            filter_state_bytes: world.foreign.held(plugin.vm),
             pending_callouts,
             callout_bytes,
             shared_data_bytes: world.shared_data.bytes(&state.vm_id),

@@ -725,16 +725,18 @@ const CONTINUE_200_TIMES: &str = r#"(func (export "proxy_on_request_headers") (p
    (i32.const 1))"#;
 
 #[test]
-fn deferred_actions_past_the_deliveries_limit_fail_the_vm() {
+fn deferred_actions_one_guest_call_leaves_waiting_are_bounded() {
+    // The 101st continue fails the VM in the call that asks for it: the
+    // deferred actions waiting never pass the limit.
     let wasm = spender(1, "", CONTINUE_200_TIMES);
     let (mut host, plugin, other) = load_limited(wasm, Limits { deliveries_per_step: 100, ..Limits::default() });
     answered_503(&mut host, plugin);
     failed_on(
         &host,
         plugin,
-        "proxy_continue_stream",
+        "proxy_on_request_headers",
         "`deliveries_per_step` of 100 deliveries",
-        "deferred actions after one guest call reached 101",
+        "proxy_continue_stream with 100 deferred actions already waiting for the guest call to end",
     );
     let usage = host.usage(plugin).unwrap();
     assert_eq!((usage.http_streams, usage.contexts), (0, 1), "only the root context is left");
@@ -748,9 +750,75 @@ fn deferred_actions_past_the_deliveries_limit_fail_the_vm() {
         .limits(Limits { deliveries_per_step: 100, ..Limits::default() });
     let plugin = host.load(spec).unwrap();
     let (callback, message) = trap(host.run_http(plugin, Request::get("/"), Response::ok()).unwrap_err());
-    assert_eq!(callback, "proxy_continue_stream");
-    assert!(message.starts_with("exceeded the limit `deliveries_per_step` of 100 deliveries"), "{message}");
+    assert_eq!(callback, "proxy_on_request_headers");
+    assert!(
+        message.starts_with(
+            "exceeded the limit `deliveries_per_step` of 100 deliveries (proxy_continue_stream with 100 deferred"
+        ),
+        "{message}"
+    );
     still_serves(&mut host, other);
+
+    // Closing and replying in a loop are bounded the same way, at the
+    // default of 100 000.
+    for (call, function) in [
+        ("(call $close (i32.const 0))", "proxy_close_stream"),
+        ("(call $continue (i32.const 1))", "proxy_continue_stream"),
+        (
+            "(call $reply (i32.const 403) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) \
+             (i32.const 0) (i32.const -1))",
+            "proxy_send_local_response",
+        ),
+    ] {
+        let (mut host, plugin, other) = load_limited(looping(call, 1_000_000), Limits::default());
+        answered_503(&mut host, plugin);
+        failed_on(
+            &host,
+            plugin,
+            "proxy_on_request_headers",
+            "`deliveries_per_step` of 100000 deliveries",
+            &format!("{function} with 100000 deferred actions already waiting for the guest call to end"),
+        );
+        stays_failed_and_flat(&mut host, plugin);
+        still_serves(&mut host, other);
+    }
+
+    // Within the limit every one is kept and run, and nothing stays.
+    let (mut host, plugin, _) = load_limited(
+        looping("(call $continue (i32.const 0))", 100),
+        Limits { deliveries_per_step: 100, ..Limits::default() },
+    );
+    let before = host.usage(plugin).unwrap();
+    for _ in 0..20 {
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert!(outcome.upstream_request.end_of_stream, "the continues resumed the request");
+        assert!(outcome.local_response.is_none());
+    }
+    assert!(host.failure(plugin).is_none());
+    assert_eq!(host.usage(plugin), Some(before), "20 streams of 100 continues each, nothing held");
+}
+
+/// A stream guest whose `proxy_on_request_headers` makes `call` (which
+/// returns a status) `times` times in one call, then pauses the request.
+fn looping(call: &str, times: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+             (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+             (import "env" "proxy_close_stream" (func $close (param i32) (result i32)))
+             (import "env" "proxy_send_local_response"
+               (func $reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 2048))
+             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+               (local $i i32)
+               (loop $l
+                 (drop {call})
+                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                 (br_if $l (i32.lt_u (local.get $i) (i32.const {times}))))
+               (i32.const 1)))"#
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -972,4 +1040,143 @@ fn host_sim_run_refuses_a_scenario_that_is_not_a_regular_file_or_too_large() {
         assert!(text.contains(&named), "{named:?} not in\n{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A guest that calls Envoy's foreign functions, the arguments protobuf
+/// messages in memory: `$set d v` sets filter state key `key<d>` to 1000
+/// bytes, the first `v` (`set_envoy_filter_state`; 1004 bytes of key and
+/// value), `$declare d` declares property `prop<d>` with a 1000-byte schema
+/// (`declare_property`; 1005 bytes of name and schema). Each returns the
+/// status. `$n` counts the callbacks that bump it; `funcs` are the callbacks.
+fn foreign_spender(funcs: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+             (import "env" "proxy_call_foreign_function" (func $foreign (param i32 i32 i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (global $n (mut i32) (i32.const 0))
+             (data (i32.const 16) "set_envoy_filter_state")
+             (data (i32.const 48) "declare_property")
+             ;; path (1) = "key0", value (2) = 1000 bytes
+             (data (i32.const 1024) "\0a\04key0\12\e8\07")
+             ;; name (1) = "prop0", schema (4) = 1000 bytes
+             (data (i32.const 3072) "\0a\05prop0\22\e8\07")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 8192))
+             (func $set (param $d i32) (param $v i32) (result i32)
+               (i32.store8 (i32.const 1029) (i32.add (i32.const 48) (local.get $d)))
+               (i32.store8 (i32.const 1033) (local.get $v))
+               (call $foreign (i32.const 16) (i32.const 22) (i32.const 1024) (i32.const 1009) (i32.const 500) (i32.const 504)))
+             (func $declare (param $d i32) (result i32)
+               (i32.store8 (i32.const 3078) (i32.add (i32.const 48) (local.get $d)))
+               (call $foreign (i32.const 48) (i32.const 16) (i32.const 3072) (i32.const 1010) (i32.const 500) (i32.const 504)))
+             (func $count (global.set $n (i32.add (global.get $n) (i32.const 1))))
+             {funcs})"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn filter_state_records_keep_each_keys_last_value_and_each_names_first_declaration() {
+    // The root declares prop0 and cannot set filter state (no stream:
+    // NOT_FOUND, as in Envoy); each request sets key0 to a value starting
+    // with its number and declares prop0 again.
+    let wasm = foreign_spender(
+        r#"(func (export "proxy_on_configure") (param i32 i32) (result i32)
+             (if (call $declare (i32.const 0)) (then unreachable))
+             (if (i32.ne (call $set (i32.const 9) (i32.const 0)) (i32.const 1)) (then unreachable))
+             (i32.const 1))
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (call $count)
+             (if (call $set (i32.const 0) (global.get $n)) (then unreachable))
+             (if (call $declare (i32.const 0)) (then unreachable))
+             (i32.const 0))"#,
+    );
+    let (mut host, plugin, other) = load_limited(wasm.clone(), Limits::default());
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005, "the declaration only");
+    assert!(host.filter_state().is_empty(), "the root's set was refused");
+    host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+    let usage = host.usage(plugin).unwrap();
+    assert_eq!(usage.filter_state_bytes, 1005 + 1004);
+    for _ in 1..50 {
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert!(outcome.local_response.is_none());
+    }
+    assert!(host.failure(plugin).is_none());
+    assert_eq!(host.usage(plugin), Some(usage), "50 streams set the same key and declare the same name: flat");
+    assert_eq!(usage.property_bytes, 0, "each stream's filter state went with it");
+    let records = host.filter_state();
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].path.as_str(), records[0].value.len(), records[0].value[0]), ("key0", 1000, 50));
+    let declared = host.declared_properties();
+    assert_eq!(declared.len(), 1);
+    assert_eq!((declared[0].name.as_str(), declared[0].schema.len()), ("prop0", 1000));
+
+    // Another VM setting the key replaces the record and now holds it; its
+    // declaration of prop0 keeps nothing.
+    let second = host.load(PluginSpec::from_bytes(wasm).vm_id("second")).unwrap();
+    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 0);
+    host.run_http(second, Request::get("/"), Response::ok()).unwrap();
+    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 1004);
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005, "the first VM's value was replaced");
+    let records = host.filter_state();
+    assert_eq!((records.len(), records[0].value[0]), (1, 1), "the last value: the second VM's first request");
+    assert_eq!(host.declared_properties().len(), 1);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn distinct_filter_state_keys_past_the_limit_fail_the_vm() {
+    // Each request sets a new key (key1, key2, ...): 1004 bytes each.
+    let wasm = foreign_spender(
+        r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (call $count)
+             (drop (call $set (global.get $n) (i32.const 0)))
+             (i32.const 0))"#,
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { property_bytes: 2500, ..Limits::default() });
+    for _ in 0..2 {
+        let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
+        assert!(outcome.local_response.is_none());
+    }
+    assert!(host.failure(plugin).is_none(), "two keys fit");
+    answered_503(&mut host, plugin);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_request_headers",
+        "`property_bytes` of 2500 bytes",
+        "set_envoy_filter_state of 1004 bytes (key and value) would make the VM's filter state records 3012 bytes",
+    );
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 2008);
+    let keys: Vec<String> = host.filter_state().into_iter().map(|r| r.path).collect();
+    assert_eq!(keys, ["key1", "key2"], "the third was not kept");
+    stays_failed_and_flat(&mut host, plugin);
+    assert_eq!(host.filter_state().len(), 2);
+    still_serves(&mut host, other);
+}
+
+#[test]
+fn distinct_property_declarations_past_the_limit_fail_the_vm() {
+    // Each tick declares a new property (prop1, prop2, ...): 1005 bytes each.
+    let wasm = foreign_spender(
+        r#"(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+           (func (export "proxy_on_tick") (param i32)
+             (call $count)
+             (drop (call $declare (global.get $n))))"#,
+    );
+    let (mut host, plugin, other) = load_limited(wasm, Limits { property_bytes: 2500, ..Limits::default() });
+    tick_past(&mut host, plugin, 2);
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`property_bytes` of 2500 bytes",
+        "declare_property of 1005 bytes (name and schema) would make the VM's filter state records 3015 bytes",
+    );
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 2010);
+    let names: Vec<String> = host.declared_properties().into_iter().map(|d| d.name).collect();
+    assert_eq!(names, ["prop1", "prop2"], "the third was not kept");
+    stays_failed_and_flat(&mut host, plugin);
+    assert_eq!(host.declared_properties().len(), 2);
+    still_serves(&mut host, other);
 }

@@ -229,29 +229,35 @@ fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Result
         }
         b"set_envoy_filter_state" => {
             let (path, value, span) = decode_filter_state(args)?;
-            if state.http.contains_key(&id) || state.tcp.contains_key(&id) {
-                let key = ["filter_state", path.as_str()];
-                let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&key, value.len()));
-                let bytes = bytes.max(key.iter().map(|k| k.len()).sum::<usize>() + value.len());
-                if let Err(exceeded) = state.caps.check(Limit::PropertyBytes, bytes, || {
-                    format!(
-                        "set_envoy_filter_state of {} bytes would make the stream's properties {bytes} bytes",
-                        value.len()
-                    )
-                }) {
-                    return Ok(Err(exceeded));
-                }
-                let tree = state.stream_properties.entry(id).or_default();
-                let _ = tree.set(&key, Value::Bytes(value.clone()));
+            // Filter state belongs to a stream: a root context has none.
+            if !(state.http.contains_key(&id) || state.tcp.contains_key(&id)) {
+                return Err(Status::NotFound);
             }
-            let vm = state.index;
-            state.world().foreign.filter_state.push(FilterState { vm, context_id: id, path, value, span });
+            let key = ["filter_state", path.as_str()];
+            let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&key, value.len()));
+            let bytes = bytes.max(key.iter().map(|k| k.len()).sum::<usize>() + value.len());
+            if let Err(exceeded) = state.caps.check(Limit::PropertyBytes, bytes, || {
+                format!(
+                    "set_envoy_filter_state of {} bytes would make the stream's properties {bytes} bytes",
+                    value.len()
+                )
+            }) {
+                return Ok(Err(exceeded));
+            }
+            let record =
+                FilterState { vm: state.index, context_id: id, path: path.clone(), value: value.clone(), span };
+            let caps = state.caps;
+            if let Err(exceeded) = state.world().foreign.set_filter_state(record, &caps) {
+                return Ok(Err(exceeded));
+            }
+            let tree = state.stream_properties.entry(id).or_default();
+            let _ = tree.set(&key, Value::Bytes(value));
             Ok(Ok(Vec::new()))
         }
         b"declare_property" => {
             let declared = decode_declare_property(args)?;
-            state.world().foreign.declared.push(declared);
-            Ok(Ok(Vec::new()))
+            let (vm, caps) = (state.index, state.caps);
+            Ok(state.world().foreign.declare(vm, declared, &caps).map(|()| Vec::new()))
         }
         _ => Err(Status::NotFound),
     }

@@ -3,11 +3,20 @@
 //! `proxy_clear_route_cache`, `proxy_send_local_response` and
 //! `proxy_get_status`. Nothing here calls back into the guest: continuing,
 //! closing and local responses are deferred until the current call returns.
+//!
+//! Envoy posts every one (`addAfterVmCallAction`), duplicates included, and
+//! runs them in order; host-sim does too, since a continue that re-enters
+//! the guest (a buffered body delivered) may meet a stop the guest made
+//! since, which the next continue resumes. What one guest call may leave
+//! waiting is bounded by the VM's `deliveries_per_step` (as the deliveries
+//! that run them are): the call that would add one more fails the VM, naming
+//! the limit, before anything is kept.
 
 use wasmtime::{Caller, Linker};
 
 use super::hostcall;
 use super::memory::{self, HostResult};
+use crate::limits::{Limit, LimitExceeded};
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse};
 use crate::types::{AbiVersion, Status, StreamType};
@@ -32,6 +41,15 @@ fn stream_type(raw: u32) -> Result<StreamType, Status> {
     StreamType::from_u32(raw).ok_or(Status::BadArgument)
 }
 
+/// Whether `function` may leave one more deferred action waiting for the
+/// guest call to end: at most `deliveries_per_step` may wait.
+fn may_defer(state: &VmState, function: &str) -> Result<(), LimitExceeded> {
+    let waiting = state.deferred.len();
+    state.caps.check(Limit::DeliveriesPerStep, waiting + 1, || {
+        format!("{function} with {waiting} deferred actions already waiting for the guest call to end")
+    })
+}
+
 /// Envoy resumes HTTP directions only; TCP has no continue (`BAD_ARGUMENT`).
 fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     let kind = stream_type(kind)?;
@@ -40,6 +58,7 @@ fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     }
     let state = caller.data_mut();
     if state.http.contains_key(&state.effective) {
+        may_defer(state, "proxy_continue_stream")?;
         state.deferred.push(Deferred::Continue(state.effective, kind));
     }
     Ok(())
@@ -72,7 +91,11 @@ fn close_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     if !known {
         return Err(Status::BadArgument.into());
     }
-    if let Some(tcp) = state.tcp.get_mut(&id) {
+    may_defer(state, "proxy_close_stream")?;
+    // The sides asked for, each once however often it is asked.
+    if let Some(tcp) = state.tcp.get_mut(&id)
+        && !tcp.close_requested.contains(&kind)
+    {
         tcp.close_requested.push(kind);
     }
     state.deferred.push(Deferred::Close(id, kind));
@@ -109,10 +132,14 @@ fn send_local_response(
             crate::profile::kong::local_response_body(&mut response.body);
         }
         let id = state.effective;
-        let stream = state.http.get_mut(&id).ok_or(Status::BadArgument)?;
+        let stream = state.http.get(&id).ok_or(Status::BadArgument)?;
         if stream.ended.is_some() {
-            return Ok(());
+            return Ok(Ok(()));
         }
+        if let Err(exceeded) = may_defer(state, "proxy_send_local_response") {
+            return Ok(Err(exceeded));
+        }
+        let stream = state.http.get_mut(&id).ok_or(Status::BadArgument)?;
         // nginx (Kong) sends the reply as is; Envoy turns it into a gRPC one.
         response.grpc_request = state.policy.profile != crate::HostProfile::Kong
             && crate::state::http::is_grpc_request(stream.request.headers.as_ref());
@@ -120,13 +147,13 @@ fn send_local_response(
             // Too late for a reply: Envoy resets the stream.
             stream.ended = Some(EndReason::Reset);
             state.deferred.push(Deferred::Close(id, StreamType::HttpResponse));
-            return Ok(());
+            return Ok(Ok(()));
         }
         stream.local_response = Some(response);
         stream.stop_next_iteration = true;
         state.deferred.push(Deferred::LocalResponse(id));
-        Ok(())
-    })?;
+        Ok(Ok(()))
+    })??;
     Ok(())
 }
 

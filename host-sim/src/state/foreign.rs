@@ -8,17 +8,33 @@
 //! - `set_envoy_filter_state`: a serialized
 //!   `envoy.source.extensions.common.wasm.SetEnvoyFilterStateArguments`
 //!   (`string path = 1; string value = 2; LifeSpan span = 3`); any path is
-//!   accepted (host-sim has no object factories) and recorded with its value.
+//!   accepted (host-sim has no object factories). The value is the stream's
+//!   filter state (property `filter_state.<path>`, counted in
+//!   `property_bytes` and dropped with the stream); from a root context,
+//!   which has no stream, `NOT_FOUND` (Envoy's `Context::setEnvoyFilterState`
+//!   finds no stream info).
 //! - `declare_property`: a serialized `DeclarePropertyArguments`
 //!   (`string name = 1; WasmType type = 2; LifeSpan span = 3; bytes schema = 4;
-//!   bool readonly = 5`); recorded.
+//!   bool readonly = 5`).
 //!
 //! Arguments that are not a valid protobuf message, or lack the path/name,
 //! are `BAD_ARGUMENT`, as in Envoy.
+//!
+//! What the host keeps for the test to read ([`Host::filter_state`](crate::Host::filter_state),
+//! [`Host::declared_properties`](crate::Host::declared_properties), a
+//! scenario's `expect.filter_state` and `expect.declared_properties`) is
+//! what those read, not every call: the last value of each filter state key
+//! (with the VM and context that set it) and the first declaration of each
+//! property name (Envoy never replaces a declared prototype). Setting a key
+//! again, or declaring a name again (each stream of a plugin that declares
+//! per request), holds nothing more. The records count for the VM that made
+//! them, against its `property_bytes` ([`Limits`]) in total (what one stream
+//! may hold).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::types::Status;
 
 /// A host function a plugin can call by name: arguments in, results out.
@@ -28,10 +44,19 @@ pub type ForeignFunction = Box<dyn FnMut(&[u8]) -> Result<Vec<u8>, Status> + Sen
 #[derive(Default)]
 pub struct ForeignFunctions {
     functions: HashMap<String, ForeignFunction>,
-    /// Every `set_envoy_filter_state` call, in order.
+    /// The last value each filter state key was set to: one record per key,
+    /// in the order the keys were first set ([`ForeignFunctions::set_filter_state`]).
     pub filter_state: Vec<FilterState>,
-    /// Every `declare_property` call, in order.
+    /// The first declaration of each property name, in order
+    /// ([`ForeignFunctions::declare`]).
     pub declared: Vec<DeclaredProperty>,
+    /// Where each key's record is in `filter_state`.
+    filter_state_at: HashMap<String, usize>,
+    /// The names in `declared`.
+    declared_names: HashSet<String>,
+    /// Bytes of the records each VM made (keys and values, names and
+    /// schemas); a VM that holds none has no entry.
+    held: HashMap<usize, usize>,
 }
 
 /// A value a plugin stored with `set_envoy_filter_state`.
@@ -168,7 +193,83 @@ impl fmt::Debug for ForeignFunctions {
     }
 }
 
+/// Bytes a filter state record counts: its key and value.
+fn filter_state_bytes(record: &FilterState) -> usize {
+    record.path.len() + record.value.len()
+}
+
+/// Bytes a declaration counts: its name and schema.
+fn declared_bytes(property: &DeclaredProperty) -> usize {
+    property.name.len() + property.schema.len()
+}
+
 impl ForeignFunctions {
+    /// Records that VM `record.vm` set filter state key `record.path`: the
+    /// record replaces the key's previous one (whichever VM made it, whose
+    /// bytes it frees), so a key holds only its last value. Refused, with
+    /// nothing changed, if the VM's records would pass `limits`'
+    /// `property_bytes`.
+    pub fn set_filter_state(&mut self, record: FilterState, limits: &Limits) -> Result<(), LimitExceeded> {
+        let vm = record.vm;
+        let bytes = filter_state_bytes(&record);
+        let at = self.filter_state_at.get(&record.path).copied();
+        let replaced = at.map(|i| (self.filter_state[i].vm, filter_state_bytes(&self.filter_state[i])));
+        let freed = match replaced {
+            Some((owner, old)) if owner == vm => old,
+            _ => 0,
+        };
+        let held = self.held(vm) - freed + bytes;
+        limits.check(Limit::PropertyBytes, held, || {
+            format!("set_envoy_filter_state of {bytes} bytes (key and value) would make the VM's filter state records {held} bytes")
+        })?;
+        if let Some((owner, old)) = replaced {
+            self.release(owner, old);
+        }
+        *self.held.entry(vm).or_default() += bytes;
+        match at {
+            Some(i) => self.filter_state[i] = record,
+            None => {
+                self.filter_state_at.insert(record.path.clone(), self.filter_state.len());
+                self.filter_state.push(record);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that VM `vm` declared `property`, unless its name was
+    /// declared before (by any VM): then nothing is kept or counted. Refused,
+    /// with nothing kept, if the VM's records would pass `limits`'
+    /// `property_bytes`.
+    pub fn declare(&mut self, vm: usize, property: DeclaredProperty, limits: &Limits) -> Result<(), LimitExceeded> {
+        if self.declared_names.contains(&property.name) {
+            return Ok(());
+        }
+        let bytes = declared_bytes(&property);
+        let held = self.held(vm) + bytes;
+        limits.check(Limit::PropertyBytes, held, || {
+            format!("declare_property of {bytes} bytes (name and schema) would make the VM's filter state records {held} bytes")
+        })?;
+        *self.held.entry(vm).or_default() += bytes;
+        self.declared_names.insert(property.name.clone());
+        self.declared.push(property);
+        Ok(())
+    }
+
+    /// Bytes of the filter state records and declarations VM `vm` made that
+    /// the host keeps.
+    pub fn held(&self, vm: usize) -> usize {
+        self.held.get(&vm).copied().unwrap_or(0)
+    }
+
+    fn release(&mut self, vm: usize, bytes: usize) {
+        if let Some(held) = self.held.get_mut(&vm) {
+            *held -= bytes;
+            if *held == 0 {
+                self.held.remove(&vm);
+            }
+        }
+    }
+
     /// Registers (or replaces) a function.
     pub fn register(&mut self, name: &str, function: ForeignFunction) {
         self.functions.insert(name.to_owned(), function);
@@ -201,6 +302,39 @@ mod tests {
         assert_eq!(f.call(b"missing", b""), Err(Status::NotFound));
         assert!(format!("{f:?}").contains("reverse"));
         assert!(f.contains(b"reverse") && !f.contains(b"missing"));
+    }
+
+    #[test]
+    fn records_keep_each_keys_last_value_and_count_for_its_vm() {
+        let limits = Limits { property_bytes: 10, ..Limits::default() };
+        let record = |vm, path: &str, value: &[u8]| FilterState {
+            vm,
+            context_id: 2,
+            path: path.into(),
+            value: value.to_vec(),
+            span: 0,
+        };
+        let mut f = ForeignFunctions::default();
+        f.set_filter_state(record(0, "k", b"1234"), &limits).unwrap();
+        f.set_filter_state(record(0, "k", b"123456789"), &limits).unwrap();
+        assert_eq!(f.held(0), 10, "the new value replaces the old one's bytes");
+        let err = f.set_filter_state(record(0, "j", b""), &limits).unwrap_err();
+        assert_eq!(err.limit, Limit::PropertyBytes);
+        f.set_filter_state(record(1, "k", b"x"), &limits).unwrap();
+        assert_eq!((f.held(0), f.held(1)), (0, 2), "another VM's value frees the first VM's record");
+        assert_eq!(f.filter_state, [record(1, "k", b"x")]);
+        let property = |name: &str| DeclaredProperty {
+            name: name.into(),
+            kind: 1,
+            span: 0,
+            schema: b"s".to_vec(),
+            readonly: false,
+        };
+        f.declare(0, property("p"), &limits).unwrap();
+        f.declare(1, property("p"), &limits).unwrap();
+        assert_eq!((f.held(0), f.held(1), f.declared.len()), (2, 2, 1), "a name declared again keeps nothing");
+        assert!(f.declare(1, property("longer-name"), &limits).is_err());
+        assert_eq!(f.declared, [property("p")]);
     }
 
     #[test]
