@@ -129,6 +129,13 @@ codegen-units = 1
 panic = "abort"
 strip = "debuginfo"
 
+# Tests need line numbers, not full debug info (which triples the target
+# directory and slows every link).
+[profile.dev]
+debug = "line-tables-only"
+[profile.dev.package."*"]
+debug = false
+
 # host-sim's wasmtime compiles the wasm tests' module ~10x faster optimised.
 [profile.dev.package.wasmtime]
 opt-level = 3

@@ -1,16 +1,19 @@
 //! The whole ship path, as a plugin author walks it: `cargo sluice new` →
-//! `build` → `push` to a real registry → `manifest` → host-sim runs the new
+//! `cargo test` (the new crate's own tests) → `build` → `push` to a real registry → `manifest` → host-sim runs the new
 //! crate's own scenario with the plugin pulled from `oci://` through the
 //! written `WasmPlugin`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::{Registry, Scratch, sluice_ok};
 
-/// Where the new crates build: kept between runs (the SDK compiles once),
-/// unlike the scratch directory the crates are created in.
+/// Where the new crates build and test: kept between runs (the SDK and
+/// host-sim compile once; the first run compiles wasmtime for the new
+/// crates' tests, minutes on a small machine), unlike the scratch directory
+/// the crates are created in.
 fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("round-trip-target")
 }
@@ -46,6 +49,22 @@ fn round_trip(name: &str, tcp: bool) {
     sluice_ok(&new, &[]);
     let krate = dir.path(name);
     pin_versions(&krate);
+
+    // The new crate's own tests pass at once: host-sim, natively and as wasm.
+    let mut test = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    test.args(["test", "--manifest-path"]).arg(krate.join("Cargo.toml")).env("CARGO_TARGET_DIR", target_dir());
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
+        test.env_remove(var);
+    }
+    let tested = test.output().expect("cargo runs");
+    let report = String::from_utf8_lossy(&tested.stdout);
+    assert!(
+        tested.status.success(),
+        "cargo test of the new crate:\n{report}\n{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    let passed: Vec<&str> = report.lines().filter(|l| l.starts_with("test ") && l.ends_with(" ok")).collect();
+    assert_eq!(passed.len(), 4, "two tests, natively and as wasm: {passed:?}");
 
     // build: the stripped module, its ABI version and imports.
     let manifest_path = krate.join("Cargo.toml");

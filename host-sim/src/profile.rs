@@ -573,12 +573,15 @@ impl Host {
         self.world().routes = table;
     }
 
-    /// Every `set_envoy_filter_state` call plugins made.
+    /// What plugins set with `set_envoy_filter_state` from a stream: one
+    /// record per key, its last value and who set it (bounded by the
+    /// setting VM's `property_bytes`; see [`crate::Limits`]).
     pub fn filter_state(&self) -> Vec<FilterState> {
         self.world().foreign.filter_state.clone()
     }
 
-    /// Every property plugins declared with `declare_property`.
+    /// The properties plugins declared with `declare_property`: each name's
+    /// first declaration, as Envoy keeps it.
     pub fn declared_properties(&self) -> Vec<DeclaredProperty> {
         self.world().foreign.declared.clone()
     }
