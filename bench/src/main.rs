@@ -100,7 +100,7 @@ fn main() {
         out,
         "\nBudgets (bench/src/lib.rs, `size_budgets`) are held by `cargo test -p sluice-bench --test sizes` \
          in CI: a plugin over its budget fails with its name, size and budget. Targets are what the \
-         project aims for (the smallest derived plugin, `derive-add-header`, is budgeted there too).\n"
+         project aims for (the smallest derived plugin, `derive-add-header`, is budgeted there too)."
     );
 
     let _ = writeln!(
