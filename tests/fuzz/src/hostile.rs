@@ -87,7 +87,7 @@ fn options(rng: &mut Rng) -> HostOptions {
         realtime_ns: *rng.pick(&[0, 1_735_689_600_000_000_000, u64::MAX - 1_000_000, u64::MAX]),
         monotonic_ns: *rng.pick(&[0, 1, 86_400_000_000_000, u64::MAX - 1_000_000, u64::MAX]),
         stream_idle_timeout: *rng.pick(&[None, Some(Duration::from_millis(1)), Some(Duration::from_secs(300))]),
-        // One worker: the hostile guests target one VM (workers are tested in host-sim/tests/mesh.rs).
+        // One worker: the hostile guests target one VM (workers are tested in host-sim/tests/integration/mesh.rs).
         concurrency: 1,
     }
 }

@@ -1,7 +1,7 @@
 //! A bad configuration makes the plugin fail to start (Envoy would reject
 //! the listener update), with an error log that names the field.
 
-mod common;
+use crate::common;
 
 use host_sim::{Error, Host, LogLevel, Mode};
 

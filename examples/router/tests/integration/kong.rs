@@ -3,9 +3,9 @@
 //! without Envoy's foreign function, and with Envoy's configuration the
 //! first re-routing request fails the VM the way the real module does.
 
-mod common;
+use crate::common;
 
-use common::{get, host_calls, values};
+use crate::common::{get, host_calls, values};
 use guest_build::Target;
 use host_sim::{Host, HostProfile, PluginId, PluginSpec, Response};
 

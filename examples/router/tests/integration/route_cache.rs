@@ -2,9 +2,9 @@
 //! routes on the cluster header, where the request finally goes depends on
 //! the `clear_route_cache` mode and on the Envoy version.
 
-mod common;
+use crate::common;
 
-use common::{host, run};
+use crate::common::{host, run};
 use host_sim::{Host, HostProfile, LogLevel, Mode, PluginId, Route, RouteTable, VirtualHost};
 
 fn config(mode: &str) -> String {

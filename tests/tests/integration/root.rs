@@ -3,11 +3,9 @@
 //! the tick on behalf of a paused stream (`dispatch_to`), `on_done` returning
 //! false followed by `proxy_done` for a stream and for the root itself.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, load_spec, noted, notes, spec};
 use host_sim::{Action, HeaderMap, Host, HttpCallResponse, PluginId, StreamId};
 
 fn load(build: Build) -> (Host, PluginId) {

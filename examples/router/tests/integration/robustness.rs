@@ -2,9 +2,9 @@
 //! route-cache modes and hosts without `clear_route_cache`, bad
 //! configuration, and request bytes that are not UTF-8.
 
-mod common;
+use crate::common;
 
-use common::{calls, count_clear_route_cache, decisions, get, host, host_calls, run, values};
+use crate::common::{calls, count_clear_route_cache, decisions, get, host, host_calls, run, values};
 use host_sim::{Error, Host, LogLevel, Mode, Status};
 
 const FOREIGN_CALL: &str = "proxy_call_foreign_function";

@@ -3,11 +3,9 @@
 //! teardown order, `proxy_done` with a deferred `on_delete`, effective
 //! context, deferred continue and close, and TCP connections.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LOG, Wat, load, messages};
+use crate::common::{LOG, Wat, load, messages};
 use host_sim::{Action, EndReason, Error, PeerType, Request, Response};
 
 fn lifecycle_guest() -> Vec<u8> {

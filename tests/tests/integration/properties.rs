@@ -2,11 +2,9 @@
 //! typed getters decode what host-sim serializes the way Envoy does, and
 //! foreign functions work in both directions.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Build, load_spec, noted, spec, wasm};
+use crate::common::{Build, load_spec, noted, spec, wasm};
 use guest_build::Target;
 use host_sim::{PluginSpec, Request, Response, Status, Value};
 

@@ -1,9 +1,7 @@
 //! The `kong` profile: each behaviour of Kong's ngx_wasm_module that differs
 //! from Envoy, next to Envoy's (the profile module's docs cite the source).
 
-mod common;
-
-use common::{LOG, SET_SHARED, Wat};
+use crate::common::{LOG, SET_SHARED, Wat};
 use host_sim::state::pairs;
 use host_sim::{Error, Host, HostProfile, LogLevel, PluginId, PluginSpec, Status};
 

@@ -5,9 +5,7 @@
 //! there. Either way the driving calls succeed, the guest is not called
 //! again, and the failure stays readable.
 
-mod common;
-
-use common::{HTTP_CALL, LOG, Wat};
+use crate::common::{HTTP_CALL, LOG, Wat};
 use std::time::Duration;
 
 use host_sim::{

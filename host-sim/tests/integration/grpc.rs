@@ -3,11 +3,9 @@
 //! closes; Envoy's token rules for `proxy_grpc_send`, `proxy_grpc_cancel`
 //! and `proxy_grpc_close`, driven through the ABI by a WAT guest.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LOG, Wat};
+use crate::common::{LOG, Wat};
 use host_sim::{Error, GrpcCallout, GrpcEvent, GrpcKind, HeaderMap, Host, PluginId, PluginSpec, Status};
 
 /// Host calls the test asks the guest for (`proxy_on_foreign_function`'s id).

@@ -3,9 +3,9 @@
 //! `reject`, nested and array claims, non-UTF-8 bytes, base64url edge cases
 //! and limits.
 
-mod common;
+use crate::common;
 
-use common::{bearer, counter, host, host_for, jwt, local, upstream};
+use crate::common::{bearer, counter, host, host_for, jwt, local, upstream};
 use guest_build::Target;
 use host_sim::{Action, Request, Response};
 

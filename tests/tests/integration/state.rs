@@ -2,9 +2,7 @@
 //! shared data with compare-and-swap shared by the plugins of a VM, and a
 //! shared queue whose items reach the owning root through `on_queue_ready`.
 
-mod common;
-
-use common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, load_spec, noted, notes, spec};
 use host_sim::{Host, HttpOutcome, PluginId, PluginSpec, Request, Response};
 
 fn state_spec(build: Build) -> PluginSpec {

@@ -4,9 +4,7 @@
 //! SDK must route it to the stream's handler with the stream effective, so
 //! the handler can edit and resume the stream.
 
-mod common;
-
-use common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, load_spec, noted, notes, spec};
 use host_sim::{Action, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId};
 
 fn load(build: Build) -> (Host, PluginId) {

@@ -4,11 +4,9 @@
 //! only when its key matches: `vm_id`, module, VM configuration and
 //! environment, as in Envoy.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{HTTP_CALL, LOG, Wat};
+use crate::common::{HTTP_CALL, LOG, Wat};
 use host_sim::{Error, Host, PluginSpec, Rebuild};
 
 /// Sets a 100 ms tick period in both start callbacks and logs `tick` on each

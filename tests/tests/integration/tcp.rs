@@ -2,9 +2,7 @@
 //! paused data buffered until the plugin continues, data rewritten in both
 //! directions, and a plugin-initiated close.
 
-mod common;
-
-use common::{Build, load_spec, notes, spec, wasm};
+use crate::common::{Build, load_spec, notes, spec, wasm};
 use guest_build::Target;
 use host_sim::{Action, PeerType, PluginSpec, StreamType};
 

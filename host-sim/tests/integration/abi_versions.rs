@@ -2,9 +2,7 @@
 //! `proxy_get_configuration`, `proxy_continue_request`, OK-and-empty for a
 //! missing header), clear load errors, WASI, and guest traps.
 
-mod common;
-
-use common::{LOG, SET_SHARED, Wat, load_spec, messages};
+use crate::common::{LOG, SET_SHARED, Wat, load_spec, messages};
 use host_sim::{AbiVersion, Action, Error, Host, LogLevel, PluginSpec};
 
 fn v010_guest() -> Vec<u8> {

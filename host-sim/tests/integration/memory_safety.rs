@@ -3,9 +3,7 @@
 //! wrong-phase and unknown-id calls get Envoy's statuses. Allocators that
 //! return 0 or an out-of-bounds pointer are caught the same way.
 
-mod common;
-
-use common::{LOG, SET_SHARED, Wat, load};
+use crate::common::{LOG, SET_SHARED, Wat, load};
 use host_sim::{Host, Status};
 
 const BAD: &str = "(i32.const 0xfffffff0)";

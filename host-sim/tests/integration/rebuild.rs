@@ -3,11 +3,9 @@
 //! until the crash-loop limit (rebuilds per interval of virtual time) holds
 //! the VM failed.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LOG, Wat};
+use crate::common::{LOG, Wat};
 use guest_build::{Guest, Target};
 use host_sim::{Action, FailPolicy, Host, LogLevel, PluginSpec, Rebuild, Request, Response};
 

@@ -2,9 +2,7 @@
 //! traits) driven through host-sim, on wasm32-wasip1 and on
 //! wasm32-unknown-unknown (the no_std runtime).
 
-mod common;
-
-use common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, load_spec, noted, notes, spec};
 use host_sim::{Action, EndReason, Host, PluginId, Request, Response};
 
 fn load(build: Build) -> (Host, PluginId) {

@@ -1,11 +1,9 @@
 //! Host profiles (Kong), strict mode, capability restriction, header
 //! redaction and the property fixes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LOG, SET_SHARED, Wat};
+use crate::common::{LOG, SET_SHARED, Wat};
 use host_sim::state::pairs;
 use host_sim::{Error, Host, HostProfile, LogLevel, PluginSpec, Status};
 

@@ -6,11 +6,9 @@
 //! valid ones. Nothing traps and the host never panics. The table of
 //! argument roles below must cover exactly what the linker defines.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::Wat;
+use crate::common::Wat;
 use host_sim::state::pairs;
 use host_sim::{AbiVersion, Host, PluginSpec, Status, linked_functions};
 

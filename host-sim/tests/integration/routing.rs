@@ -1,9 +1,7 @@
 //! Routing fidelity: the route table, the route cache under the Envoy ≤ 1.32
 //! and ≥ 1.33 profiles, and Envoy's built-in foreign functions.
 
-mod common;
-
-use common::{LOG, Wat};
+use crate::common::{LOG, Wat};
 use host_sim::{Host, HostProfile, PluginId, PluginSpec, Route, RouteTable, Status, VirtualHost};
 
 const IMPORTS: &str = r#"

@@ -4,9 +4,7 @@
 //! its message before the module traps; host-sim reports the trap, refuses
 //! the failed VM, and keeps serving other plugins.
 
-mod common;
-
-use common::{Build, load_spec_with, spec, wasm};
+use crate::common::{Build, load_spec_with, spec, wasm};
 use guest_build::Target;
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! The router built from source and run in host-sim: matching, the edits it
 //! makes, the percentage split, its counters and logs, on both wasm targets.
 
-mod common;
-
-use common::{bucket, count_clear_route_cache, decisions, get, host, host_calls, host_for, host_with, run, values};
+use crate::common::{
+    bucket, count_clear_route_cache, decisions, get, host, host_calls, host_for, host_with, run, values,
+};
 use guest_build::Target;
 use host_sim::LogLevel;
 

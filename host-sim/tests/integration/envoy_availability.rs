@@ -3,9 +3,7 @@
 //! stream's other callbacks (here a callout response), and a property can
 //! only be set where there is a stream.
 
-mod common;
-
-use common::{SET_SHARED, Wat, load};
+use crate::common::{SET_SHARED, Wat, load};
 use host_sim::{HeaderMap, Host, HttpCallResponse, Status};
 
 fn shared(host: &Host, key: &str) -> Vec<u8> {

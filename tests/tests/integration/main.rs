@@ -1,0 +1,16 @@
+//! sluice-tests's integration tests, one test binary: each binary links
+//! wasmtime (through host-sim), so one binary instead of one per file saves
+//! a link and tens of megabytes per file, and the tests of every file run
+//! in parallel. Run one file's tests with
+//! `cargo test -p sluice-tests --test integration allocator::`.
+
+mod common;
+
+mod allocator;
+mod callouts;
+mod faults;
+mod http;
+mod properties;
+mod root;
+mod state;
+mod tcp;
