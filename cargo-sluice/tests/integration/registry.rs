@@ -2,11 +2,9 @@
 //! independent client, host-sim loading by reference, credentials, and bad
 //! input (each: a clear error, exit status 1, nothing written).
 
-mod common;
-
 use std::process::Command;
 
-use common::{Registry, Scratch, module, sluice_err, sluice_ok, status_of, write};
+use crate::common::{Registry, Scratch, module, sluice_err, sluice_ok, status_of, write};
 use host_sim::PluginSpec;
 use host_sim::oci::{PullOptions, PullPolicy, Reference};
 

@@ -3,12 +3,10 @@
 //! crate's own scenario with the plugin pulled from `oci://` through the
 //! written `WasmPlugin`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Registry, Scratch, sluice_ok};
+use crate::common::{Registry, Scratch, sluice_ok};
 
 /// Where the new crates build and test: kept between runs (the SDK and
 /// host-sim compile once; the first run compiles wasmtime for the new
