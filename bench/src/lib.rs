@@ -43,7 +43,8 @@ pub fn plugins() -> Vec<Plugin> {
 /// outgrows it.
 #[derive(Clone, Debug)]
 pub struct SizeBudget {
-    /// Name in the tables (as in [`plugins`] where the plugin is there).
+    /// Name in the test's report (the size table finds a plugin's budget
+    /// by its `guest`, so a renamed plugin keeps it).
     pub name: &'static str,
     /// How guest-build builds it.
     pub guest: Guest,

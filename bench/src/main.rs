@@ -76,7 +76,7 @@ fn main() {
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     let budgets = sluice_bench::size_budgets();
-    let budget_of = |name: &str| budgets.iter().find(|b| b.name == name);
+    let budget_of = |p: &sluice_bench::Plugin| budgets.iter().find(|b| b.guest == p.guest);
     let sizes: Vec<_> = built.iter().map(|(_, w)| size::measure(w)).collect();
     for (i, (p, _)) in built.iter().enumerate() {
         let s = sizes[i];
@@ -88,8 +88,8 @@ fn main() {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        let budget = budget_of(p.name).map_or(String::new(), |b| b.budget.to_string());
-        let target = budget_of(p.name).and_then(|b| b.target).map_or(String::new(), |t| t.to_string());
+        let budget = budget_of(p).map_or(String::new(), |b| b.budget.to_string());
+        let target = budget_of(p).and_then(|b| b.target).map_or(String::new(), |t| t.to_string());
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {budget} | {target} |",

@@ -27,21 +27,30 @@ exit codes:
   3  the plugin could not run (module missing, or it did not start)
 ";
 
-/// Writes `text` to standard output. A reader that went away (`host-sim
-/// schema | head`) is not an error: the rest of the output is dropped, as
-/// Unix tools do, instead of panicking as `print!` would. Any other write
-/// error is reported and makes the exit code 3.
-fn out(text: &str, code: &mut u8) {
+/// Writes `text` to standard output; `false` once the reader has gone
+/// (`host-sim schema | head`): the rest of the output is dropped, as Unix
+/// tools do, instead of panicking as `print!` would. Any other write error
+/// is reported and makes the exit code 3.
+fn out(text: &str, code: &mut u8) -> bool {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {
-            eprintln!("error: cannot write to standard output: {e}");
+            err(&format!("error: cannot write to standard output: {e}"));
             *code = (*code).max(3);
+            false
         }
     }
+}
+
+/// Writes a line to standard error, which may be closed too (`2>&1 |
+/// head`): then the line is dropped instead of panicking as `eprintln!`
+/// would; the exit code still says what happened.
+fn err(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn main() -> ExitCode {
@@ -52,7 +61,7 @@ fn main() -> ExitCode {
         return ExitCode::from(code);
     }
     let Some((command, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
+        err(USAGE.trim_end());
         return ExitCode::from(2);
     };
     if command == "schema" && rest.is_empty() {
@@ -63,23 +72,23 @@ fn main() -> ExitCode {
                 return ExitCode::from(code);
             }
             Err(e) => {
-                eprintln!("error: cannot write the schema: {e}");
+                err(&format!("error: cannot write the schema: {e}"));
                 return ExitCode::from(3);
             }
         }
     }
     if command != "run" {
-        eprintln!("host-sim: unknown command {command:?}\n\n{USAGE}");
+        err(&format!("host-sim: unknown command {command:?}\n\n{USAGE}"));
         return ExitCode::from(2);
     }
     let json = rest.iter().any(|a| a == "--json");
     let files: Vec<PathBuf> = rest.iter().filter(|a| *a != "--json").map(PathBuf::from).collect();
     if let Some(flag) = files.iter().find(|f| f.to_string_lossy().starts_with('-')) {
-        eprintln!("host-sim: unknown option {}\n\n{USAGE}", flag.display());
+        err(&format!("host-sim: unknown option {}\n\n{USAGE}", flag.display()));
         return ExitCode::from(2);
     }
     if files.is_empty() {
-        eprintln!("host-sim: no scenario file given\n\n{USAGE}");
+        err(&format!("host-sim: no scenario file given\n\n{USAGE}"));
         return ExitCode::from(2);
     }
     let mut code = 0u8;
@@ -87,7 +96,7 @@ fn main() -> ExitCode {
         let scenario = match scenario::load(file) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: invalid scenario: {e}");
+                err(&format!("error: invalid scenario: {e}"));
                 code = code.max(2);
                 continue;
             }
@@ -95,32 +104,37 @@ fn main() -> ExitCode {
         let report = match scenario::run(&scenario) {
             Ok(r) => r,
             Err(scenario::RunError::Invalid(e)) => {
-                eprintln!("error: invalid scenario: {e}");
+                err(&format!("error: invalid scenario: {e}"));
                 code = code.max(2);
                 continue;
             }
             Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
+                err(&format!("error: {}: {e}", file.display()));
                 code = code.max(3);
                 continue;
             }
         };
-        if json {
+        let written = if json {
             match serde_json::to_string_pretty(&report) {
                 Ok(text) => out(&format!("{text}\n"), &mut code),
                 Err(e) => {
-                    eprintln!("error: cannot write the JSON report: {e}");
+                    err(&format!("error: cannot write the JSON report: {e}"));
                     code = code.max(3);
+                    true
                 }
             }
         } else {
-            out(&scenario::trace::render(&report), &mut code);
-        }
+            out(&scenario::trace::render(&report), &mut code)
+        };
         if !report.passed() {
             for f in &report.failures {
-                eprintln!("failed: {}: {f}", file.display());
+                err(&format!("failed: {}: {f}", file.display()));
             }
             code = code.max(1);
+        }
+        if !written {
+            // Nobody reads the rest: the exit code still covers what ran.
+            break;
         }
     }
     ExitCode::from(code)

@@ -274,14 +274,17 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
                 {
                     failures.push(format!("{label}: expect.local_response.body: {body:?} does not match /{re}/"));
                 }
-                let line = report.status_line.as_deref().unwrap_or_default();
-                let reason = line.splitn(3, ' ').nth(2).unwrap_or_default();
-                if let Some(want) = &local.reason
-                    && want != reason
-                {
-                    failures.push(format!(
-                        "{label}: expect.local_response.reason: expected {want:?}, the client got {line:?}"
-                    ));
+                if let Some(want) = &local.reason {
+                    match report.status_line.as_deref() {
+                        Some(line) if line.splitn(3, ' ').nth(2).unwrap_or_default() == want => {}
+                        Some(line) => failures.push(format!(
+                            "{label}: expect.local_response.reason: expected {want:?}, the client got {line:?}"
+                        )),
+                        None => failures.push(format!(
+                            "{label}: expect.local_response.reason: expected {want:?}, but the reply went to a gRPC \
+                             client (HTTP/2, trailers-only): it has no status line"
+                        )),
+                    }
                 }
             }
         }

@@ -798,7 +798,9 @@ fn record_sides(
     report.client_trailers = client.trailers.as_ref().map(text);
     if let Some(local) = local {
         report.local_response = Some((local.status_code, local.details.clone(), lossy(&local.body)));
-        report.status_line = Some(profile.status_line(local.status_code, &local.details));
+        // A gRPC client gets Envoy's trailers-only reply over HTTP/2
+        // (`:status 200`, the status in `grpc-status`): no status line.
+        report.status_line = (!local.grpc_request).then(|| profile.status_line(local.status_code, &local.details));
         if report.client_response.is_none() {
             report.client_response = Some(text(&local.client_headers()));
             report.client_body = lossy(local.client_body());

@@ -174,7 +174,8 @@ pub struct StepReport {
     /// The local response: status, details, body.
     pub local_response: Option<(u32, String, String)>,
     /// The HTTP/1.1 status line the client got for the local response, as
-    /// the host profile writes it (Kong: the details as its reason phrase).
+    /// the host profile writes it (Kong: the details as its reason phrase);
+    /// `None` for Envoy's trailers-only reply to a gRPC client (HTTP/2).
     pub status_line: Option<String>,
     /// Where the stream was routed (with `[[virtual_hosts]]`).
     pub route: Option<RouteReport>,

@@ -198,7 +198,7 @@ const PAUSE_RESPONSE_BODY: &str = r#"(module
 /// `proc-exit.wasm`, `proc-exit-at-init.wasm`, `foreign.wasm` and
 /// `pause-response-body.wasm` (WAT), and
 /// `go-raw-abi.wasm` (built by the Go toolchain, where it runs).
-fn workdir() -> &'static Path {
+pub(crate) fn workdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         // Under cargo's per-target temporary directory, replaced on every run.
@@ -256,7 +256,7 @@ fn workdir() -> &'static Path {
 }
 
 /// Runs the binary with `args` then `file`: exit code, stdout, stderr.
-fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
+pub(crate) fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
     let output: Output =
         Command::new(env!("CARGO_BIN_EXE_host-sim")).args(args).arg(file).output().expect("host-sim runs");
     let code = output.status.code().expect("an exit code");
@@ -292,6 +292,8 @@ fn json_output_is_one_report() {
     assert_eq!(report["steps"][1]["local_response"][0], 401);
     assert!(report["prometheus"].as_str().unwrap().contains("header_decode_rejected 2"));
     assert_eq!(report["steps"][2]["client_body"], "", "a gRPC local reply has no body");
+    assert_eq!(report["steps"][1]["status_line"], "HTTP/1.1 401 Unauthorized");
+    assert!(report["steps"][2]["status_line"].is_null(), "a gRPC client gets no status line: {}", report["steps"][2]);
 }
 
 #[test]
@@ -414,6 +416,21 @@ fn a_reader_that_goes_away_is_not_a_panic() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(status.code().is_some_and(|c| c <= 1), "{args:?}: ends normally: {status} {stderr}");
     }
+    // The schema case only reaches EPIPE if the schema outgrows the pipe.
+    let schema = Command::new(env!("CARGO_BIN_EXE_host-sim")).arg("schema").output().unwrap();
+    assert!(schema.stdout.len() > 64 * 1024, "the schema is {} bytes", schema.stdout.len());
+
+    // `host-sim run failing.toml 2>&1 | head`: standard error closed too;
+    // the failures still make the exit code 1, and nothing panics (101).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-sim"))
+        .arg("run")
+        .arg(workdir().join("logs-fail.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("host-sim runs");
+    drop(child.stderr.take());
+    assert_eq!(child.wait().expect("host-sim ends").code(), Some(1), "a failing scenario with stderr closed");
 }
 
 #[test]

@@ -5,11 +5,11 @@
 //! keeps the old serving). The plugins are the `e2e-mesh` test guest,
 //! built from source, each configured differently.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::cli::{host_sim, workdir};
 use guest_build::{Guest, Target};
 use host_sim::chain::HttpChainStream;
 use host_sim::{EndReason, Error, Host, HostOptions, PluginId, PluginSpec, Request, Response};
@@ -17,38 +17,6 @@ use host_sim::{EndReason, Error, Host, HostOptions, PluginId, PluginSpec, Reques
 fn mesh_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
     WASM.get_or_init(|| Guest::package("sluice-guest-e2e-mesh").target(Target::Wasip1).bytes().expect("builds"))
-}
-
-/// A work directory for the host-sim binary: this suite's scenarios (and
-/// their manifests) from `tests/scenarios`, next to the guests they load.
-fn workdir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-sim-mesh");
-        std::fs::create_dir_all(&dir).unwrap();
-        let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-        for entry in std::fs::read_dir(scenarios).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-            if ["chain-", "workers-", "reload-", "mesh-"].iter().any(|p| name.starts_with(p)) {
-                std::fs::copy(&path, dir.join(name)).unwrap();
-            }
-        }
-        std::fs::write(dir.join("mesh.wasm"), mesh_wasm()).unwrap();
-        for (package, file) in [("sluice-guest-e2e-tcp", "tcp.wasm"), ("sluice-guest-e2e-http", "http.wasm")] {
-            let wasm = Guest::package(package).target(Target::Wasip1).bytes().expect("builds");
-            std::fs::write(dir.join(file), wasm).unwrap();
-        }
-        dir
-    })
-}
-
-/// Runs the host-sim binary with `args` on a file: its exit code, stdout
-/// and stderr.
-fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_host-sim")).args(args).arg(file).output().expect("host-sim runs");
-    let code = output.status.code().expect("an exit code");
-    (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
 }
 
 /// `host-sim run` on a scenario file.
