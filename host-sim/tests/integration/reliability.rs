@@ -283,6 +283,7 @@ fn plugin_files_must_be_regular_files() {
 /// then stderr). A guard, not an assertion on time: a run still going after
 /// 60 s is killed and fails the test instead of stalling it.
 fn host_sim_run(scenario: &Path) -> (Option<i32>, String) {
+    use std::io::Read as _;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
         .arg("run")
         .arg(scenario)
@@ -291,18 +292,31 @@ fn host_sim_run(scenario: &Path) -> (Option<i32>, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained while it runs: output past a pipe's buffer must not block the
+    // child into looking like a hang.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let mut waited = 0;
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if waited == 600 {
             child.kill().unwrap();
             panic!("{}: host-sim still running after 60 s", scenario.display());
         }
         std::thread::sleep(Duration::from_millis(100));
         waited += 1;
-    }
-    let output = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
+    };
+    let text = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    (status.code(), text)
 }
 
 /// Each reproducer's scenario through the `host-sim` binary: it ends, and
