@@ -269,8 +269,8 @@ pub fn case_text(seed: u64) -> Vec<u8> {
     mutate(&mut rng, corpus, &text)
 }
 
-/// Runs case `seed`: `Ok(0)` (scenario runs count no host calls here), or
-/// what host-sim got wrong.
+/// Runs case `seed`: the host calls its plugins made (as the report counts
+/// them per step), or what host-sim got wrong.
 pub fn run(seed: u64) -> Result<u64, String> {
     let corpus = corpus();
     let bytes = case_text(seed);
@@ -278,10 +278,10 @@ pub fn run(seed: u64) -> Result<u64, String> {
     std::fs::write(&file, &bytes).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     let result = check(&file, &bytes);
     let _ = std::fs::remove_file(&file);
-    result.map(|()| 0)
+    result
 }
 
-fn check(file: &Path, bytes: &[u8]) -> Result<(), String> {
+fn check(file: &Path, bytes: &[u8]) -> Result<u64, String> {
     // TOML as host-sim reads it: through serde (the `toml` crate then also
     // takes integers up to u64::MAX where a field is unsigned).
     let is_toml = std::str::from_utf8(bytes).is_ok_and(|text| toml::from_str::<serde::de::IgnoredAny>(text).is_ok());
@@ -292,7 +292,7 @@ fn check(file: &Path, bytes: &[u8]) -> Result<(), String> {
             if !shown.starts_with(&file.display().to_string()) {
                 return Err(format!("a refusal does not name the file: {shown}"));
             }
-            return Ok(());
+            return Ok(0);
         }
     };
     if !is_toml {
@@ -302,16 +302,17 @@ fn check(file: &Path, bytes: &[u8]) -> Result<(), String> {
         Ok(report) => {
             let _ = scenario::trace::render(&report);
             serde_json::to_string(&report).map_err(|e| format!("the report is not JSON: {e}"))?;
+            Ok(report.steps.iter().flat_map(|step| step.host_calls.values()).sum())
         }
         Err(scenario::RunError::Invalid(error)) => {
             let shown = error.to_string();
             if !shown.starts_with(&file.display().to_string()) {
                 return Err(format!("a refusal at run time does not name the file: {shown}"));
             }
+            Ok(0)
         }
-        Err(scenario::RunError::Plugin(_)) => {}
+        Err(scenario::RunError::Plugin(_)) => Ok(0),
     }
-    Ok(())
 }
 
 #[cfg(test)]

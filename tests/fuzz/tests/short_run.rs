@@ -32,6 +32,9 @@ fn malformed_scenario_files_are_refused_or_run_without_a_crash() {
     let summary = run_cases(Kind::Scenarios, 1, 2000);
     sluice_fuzz::scenarios::cleanup();
     assert_clean(Kind::Scenarios, &summary, 2000);
+    // Many mutated files still run: their plugins (cooperative and hostile)
+    // are in the corpus's directory.
+    assert!(summary.host_calls > 1_000, "the scenarios ran plugins: {} host calls", summary.host_calls);
 }
 
 /// The binary runs cases in a worker it watches and prints the figures.
