@@ -71,10 +71,13 @@ pub struct Limits {
     /// [`Host::declared_properties`](crate::Host::declared_properties)) that
     /// the VM made, in total: the key and last value of each key it was the
     /// last to set (`set_envoy_filter_state`), the name and schema of each
-    /// property it declared first (`declare_property`). Setting a key again
-    /// replaces its record and declaring a name again keeps nothing, so only
-    /// distinct keys and names add up: what a VM leaves behind is at most
-    /// what one stream may hold (default 1 MiB).
+    /// declaration kept (`declare_property`: each root context's, and the
+    /// first of each name among the VM's stream contexts). Setting a key
+    /// again replaces its record, a context declaring a name again is
+    /// refused and another stream declaring it keeps nothing, so only
+    /// distinct keys and names (per root context) add up: what a VM leaves
+    /// behind is at most what one stream may hold (default 1 MiB). Checked
+    /// on the lengths in guest memory, before anything is copied.
     pub property_bytes: usize,
     /// Callouts (HTTP calls, gRPC calls and streams) pending per VM
     /// (default 1000).
@@ -108,7 +111,9 @@ pub struct Limits {
     /// Host-to-guest deliveries one loop of the driver may make to the VM
     /// (default 100 000): queue notifications after one guest call (and
     /// those one guest call may leave waiting, so an enqueue–dequeue loop
-    /// inside one call is bounded too), deferred actions after one guest
+    /// inside one call is bounded too; those other calls left waiting, as
+    /// another VM's `on_queue_ready` in the same round, do not count for
+    /// it), deferred actions after one guest
     /// call (and those one guest call may leave waiting: a
     /// `proxy_continue_stream`, `proxy_close_stream` or
     /// `proxy_send_local_response` past it fails the VM in the call, as

@@ -580,8 +580,15 @@ impl Host {
         self.world().foreign.filter_state.clone()
     }
 
-    /// The properties plugins declared with `declare_property`: each name's
-    /// first declaration, as Envoy keeps it.
+    /// The properties plugins declared with `declare_property`, in the
+    /// order they were declared, each with its VM and context: every
+    /// declaration of every root context (a context declares a name once:
+    /// Envoy refuses a repeat with `BAD_ARGUMENT` and keeps the first), and
+    /// of the stream contexts' declarations the first of each name per VM
+    /// (Envoy drops a stream's declarations with the stream, so a plugin
+    /// that declares on every request keeps one record, not one per
+    /// request). Bounded by each VM's `property_bytes` (see
+    /// [`crate::Limits`]).
     pub fn declared_properties(&self) -> Vec<DeclaredProperty> {
         self.world().foreign.declared.clone()
     }

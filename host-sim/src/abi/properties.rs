@@ -11,7 +11,8 @@ use wasmtime::{Caller, Linker};
 use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
-use crate::state::foreign::{FilterState, decode_declare_property, decode_filter_state};
+use crate::state::contexts::ContextKind;
+use crate::state::foreign::{Declarer, decode_declare_property, decode_filter_state};
 use crate::state::http;
 use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
 use crate::state::routes::SelectedRoute;
@@ -228,36 +229,39 @@ fn envoy_foreign(state: &mut VmState, name: &[u8], args: &[u8]) -> Result<Result
             Ok(Ok(Vec::new()))
         }
         b"set_envoy_filter_state" => {
-            let (path, value, span) = decode_filter_state(args)?;
+            // Borrowed from guest memory: nothing is copied before the
+            // checks pass.
+            let args = decode_filter_state(args)?;
             // Filter state belongs to a stream: a root context has none.
             if !(state.http.contains_key(&id) || state.tcp.contains_key(&id)) {
                 return Err(Status::NotFound);
             }
-            let key = ["filter_state", path.as_str()];
-            let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&key, value.len()));
-            let bytes = bytes.max(key.iter().map(|k| k.len()).sum::<usize>() + value.len());
+            let key = ["filter_state", args.path];
+            let len = args.value.len();
+            let bytes = state.stream_properties.get(&id).map_or(0, |t| t.bytes_after_set(&key, len));
+            let bytes = bytes.max(key.iter().map(|k| k.len()).sum::<usize>() + len);
             if let Err(exceeded) = state.caps.check(Limit::PropertyBytes, bytes, || {
-                format!(
-                    "set_envoy_filter_state of {} bytes would make the stream's properties {bytes} bytes",
-                    value.len()
-                )
+                format!("set_envoy_filter_state of {len} bytes would make the stream's properties {bytes} bytes")
             }) {
                 return Ok(Err(exceeded));
             }
-            let record =
-                FilterState { vm: state.index, context_id: id, path: path.clone(), value: value.clone(), span };
-            let caps = state.caps;
-            if let Err(exceeded) = state.world().foreign.set_filter_state(record, &caps) {
+            let (vm, caps) = (state.index, state.caps);
+            if let Err(exceeded) = state.world().foreign.set_filter_state(vm, id, args, &caps) {
                 return Ok(Err(exceeded));
             }
             let tree = state.stream_properties.entry(id).or_default();
-            let _ = tree.set(&key, Value::Bytes(value));
+            let _ = tree.set(&key, Value::Bytes(args.value.to_vec()));
             Ok(Ok(Vec::new()))
         }
         b"declare_property" => {
-            let declared = decode_declare_property(args)?;
-            let (vm, caps) = (state.index, state.caps);
-            Ok(state.world().foreign.declare(vm, declared, &caps).map(|()| Vec::new()))
+            // Declarations are the calling context's (Envoy's
+            // `Context::declareProperty`); a stream's go with it.
+            let args = decode_declare_property(args)?;
+            let stream = matches!(state.contexts.get(id).map(|e| e.kind), Some(ContextKind::Http | ContextKind::Tcp));
+            let contexts = &state.contexts;
+            let by = Declarer { vm: state.index, context_id: id, stream, live: |c| contexts.get(c).is_some() };
+            let result = state.world().foreign.declare(by, args, &state.caps);
+            result.map(|fits| fits.map(|()| Vec::new()))
         }
         _ => Err(Status::NotFound),
     }

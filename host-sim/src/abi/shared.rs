@@ -9,7 +9,10 @@
 //! `queue_bytes` over all the `vm_id`'s queues (their names and the items
 //! waiting), checked with the limits of the VM that calls. The
 //! notifications one guest call leaves waiting are bounded by
-//! `deliveries_per_step`, which their delivery would exceed anyway.
+//! `deliveries_per_step`, which their delivery would exceed anyway; the
+//! count is what the call itself enqueued, not what other calls left
+//! waiting before it (the host's list holds every VM's: one round of
+//! deliveries runs several VMs' `on_queue_ready` before the next).
 
 use wasmtime::{Caller, Linker};
 
@@ -134,7 +137,12 @@ fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: 
         let mut world = state.world();
         let vm_id = world.queues.name_of(token).ok_or(Status::NotFound)?.0.to_owned();
         let held = world.queues.held(&vm_id);
-        let waiting = world.queue_ready.len();
+        // Only what this guest call enqueued counts: notifications other
+        // calls left (another VM's handler in the same delivery round, say)
+        // were waiting before it first enqueued.
+        let base = state.queue_ready_base.get().unwrap_or(world.queue_ready.len());
+        state.queue_ready_base.set(Some(base));
+        let waiting = world.queue_ready.len().saturating_sub(base);
         let bytes = held.bytes + value.len();
         let fits = state
             .caps

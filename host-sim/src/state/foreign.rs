@@ -15,21 +15,39 @@
 //!   finds no stream info).
 //! - `declare_property`: a serialized `DeclarePropertyArguments`
 //!   (`string name = 1; WasmType type = 2; LifeSpan span = 3; bytes schema = 4;
-//!   bool readonly = 5`).
+//!   bool readonly = 5`). Declarations belong to the context that calls, as
+//!   Envoy's `Context::declareProperty` keeps them: a name the context has
+//!   not declared yet is stored (OK), declaring it again in the same context
+//!   is `BAD_ARGUMENT` and keeps the first declaration (Envoy never replaces
+//!   a prototype); another context, another VM's included, declares its own.
+//!   Envoy's `setProperty` looks a path up in the root context's
+//!   declarations only; host-sim's `proxy_set_property` applies no declared
+//!   type (the value reads back as bytes, a declaration or not), so nothing
+//!   reads the stream contexts' declarations but the test.
 //!
 //! Arguments that are not a valid protobuf message, or lack the path/name,
-//! are `BAD_ARGUMENT`, as in Envoy.
+//! are `BAD_ARGUMENT`, as in Envoy. The decoders borrow the path, value,
+//! name and schema from the guest's memory: nothing is copied before the
+//! `property_bytes` checks pass.
 //!
 //! What the host keeps for the test to read ([`Host::filter_state`](crate::Host::filter_state),
 //! [`Host::declared_properties`](crate::Host::declared_properties), a
 //! scenario's `expect.filter_state` and `expect.declared_properties`) is
-//! what those read, not every call: the last value of each filter state key
-//! (with the VM and context that set it) and the first declaration of each
-//! property name (Envoy never replaces a declared prototype). Setting a key
-//! again, or declaring a name again (each stream of a plugin that declares
-//! per request), holds nothing more. The records count for the VM that made
-//! them, against its `property_bytes` ([`Limits`]) in total (what one stream
-//! may hold).
+//! what those read, not every call:
+//! - the last value of each filter state key (with the VM and context that
+//!   set it); setting a key again holds nothing more;
+//! - every declaration of each root context (each name once per context,
+//!   since a repeat is refused), kept after the context;
+//! - of the stream contexts' declarations, the first of each name per VM:
+//!   in Envoy a stream's declarations go with the stream, and a plugin that
+//!   declares on every request would otherwise add a record per request.
+//!   While a stream context lives the host also remembers which names it
+//!   declared, to refuse its repeats (names the VM's records hold already);
+//!   that is dropped once the stream has ended, at one of the VM's later
+//!   declarations.
+//!
+//! The records count for the VM that made them, against its
+//! `property_bytes` ([`Limits`]) in total (what one stream may hold).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -47,16 +65,33 @@ pub struct ForeignFunctions {
     /// The last value each filter state key was set to: one record per key,
     /// in the order the keys were first set ([`ForeignFunctions::set_filter_state`]).
     pub filter_state: Vec<FilterState>,
-    /// The first declaration of each property name, in order
-    /// ([`ForeignFunctions::declare`]).
+    /// The declarations kept, in order ([`ForeignFunctions::declare`]):
+    /// each root context's, and the first of each name the stream contexts
+    /// of a VM declared.
     pub declared: Vec<DeclaredProperty>,
     /// Where each key's record is in `filter_state`.
     filter_state_at: HashMap<String, usize>,
-    /// The names in `declared`.
-    declared_names: HashSet<String>,
+    /// The names each context declared, by VM and context id: a root's
+    /// (and the VM context's) for good, a stream's while it may still be
+    /// live.
+    scopes: HashMap<(usize, u32), Scope>,
+    /// The names each VM's stream contexts declared whose first
+    /// declaration is in `declared`.
+    stream_names: HashMap<usize, HashSet<String>>,
+    /// The size of `scopes` past which the calling VM's ended streams are
+    /// dropped from it.
+    prune_at: usize,
     /// Bytes of the records each VM made (keys and values, names and
     /// schemas); a VM that holds none has no entry.
     held: HashMap<usize, usize>,
+}
+
+/// The names one context declared.
+#[derive(Debug, Default)]
+struct Scope {
+    /// Whether the context is a stream (whose scope goes after it ends).
+    stream: bool,
+    names: HashSet<String>,
 }
 
 /// A value a plugin stored with `set_envoy_filter_state`.
@@ -77,6 +112,11 @@ pub struct FilterState {
 /// A property a plugin declared with `declare_property`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeclaredProperty {
+    /// The VM index.
+    pub vm: usize,
+    /// The context that declared it (for a stream context's, the first
+    /// stream of the VM that declared the name).
+    pub context_id: u32,
     /// The property name.
     pub name: String,
     /// `WasmType`: 0 bytes, 1 string, 2 flatbuffers, 3 protobuf.
@@ -159,24 +199,50 @@ fn varint_field(fields: &[(u64, Field<'_>)], number: u64) -> u64 {
         .unwrap_or(0)
 }
 
-/// Decodes `SetEnvoyFilterStateArguments` into `(path, value, span)`.
-pub fn decode_filter_state(args: &[u8]) -> Result<(String, Vec<u8>, u64), Status> {
-    let fields = decode_message(args)?;
-    let path = bytes_field(&fields, 1).filter(|p| !p.is_empty()).ok_or(Status::BadArgument)?;
-    let path = String::from_utf8(path.to_vec()).map_err(|_| Status::BadArgument)?;
-    let value = bytes_field(&fields, 2).unwrap_or_default().to_vec();
-    Ok((path, value, varint_field(&fields, 3)))
+/// `SetEnvoyFilterStateArguments`, borrowed from the arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterStateArgs<'a> {
+    /// The filter state key.
+    pub path: &'a str,
+    /// The value.
+    pub value: &'a [u8],
+    /// `LifeSpan`.
+    pub span: u64,
 }
 
-/// Decodes `DeclarePropertyArguments`.
-pub fn decode_declare_property(args: &[u8]) -> Result<DeclaredProperty, Status> {
+/// `DeclarePropertyArguments`, borrowed from the arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeclareArgs<'a> {
+    /// The property name.
+    pub name: &'a str,
+    /// `WasmType`.
+    pub kind: u64,
+    /// `LifeSpan`.
+    pub span: u64,
+    /// The schema bytes.
+    pub schema: &'a [u8],
+    /// Whether the property is read-only.
+    pub readonly: bool,
+}
+
+/// Decodes `SetEnvoyFilterStateArguments`, copying nothing.
+pub fn decode_filter_state(args: &[u8]) -> Result<FilterStateArgs<'_>, Status> {
+    let fields = decode_message(args)?;
+    let path = bytes_field(&fields, 1).filter(|p| !p.is_empty()).ok_or(Status::BadArgument)?;
+    let path = std::str::from_utf8(path).map_err(|_| Status::BadArgument)?;
+    let value = bytes_field(&fields, 2).unwrap_or_default();
+    Ok(FilterStateArgs { path, value, span: varint_field(&fields, 3) })
+}
+
+/// Decodes `DeclarePropertyArguments`, copying nothing.
+pub fn decode_declare_property(args: &[u8]) -> Result<DeclareArgs<'_>, Status> {
     let fields = decode_message(args)?;
     let name = bytes_field(&fields, 1).filter(|p| !p.is_empty()).ok_or(Status::BadArgument)?;
-    Ok(DeclaredProperty {
-        name: String::from_utf8(name.to_vec()).map_err(|_| Status::BadArgument)?,
+    Ok(DeclareArgs {
+        name: std::str::from_utf8(name).map_err(|_| Status::BadArgument)?,
         kind: varint_field(&fields, 2),
         span: varint_field(&fields, 3),
-        schema: bytes_field(&fields, 4).unwrap_or_default().to_vec(),
+        schema: bytes_field(&fields, 4).unwrap_or_default(),
         readonly: varint_field(&fields, 5) != 0,
     })
 }
@@ -198,21 +264,47 @@ fn filter_state_bytes(record: &FilterState) -> usize {
     record.path.len() + record.value.len()
 }
 
-/// Bytes a declaration counts: its name and schema.
-fn declared_bytes(property: &DeclaredProperty) -> usize {
-    property.name.len() + property.schema.len()
+/// Where a context declares: whether it is a stream context, and whether
+/// a context of its VM is still live (for dropping ended streams' names).
+pub struct Declarer<F: Fn(u32) -> bool> {
+    /// The VM index.
+    pub vm: usize,
+    /// The context that calls.
+    pub context_id: u32,
+    /// Whether it is a stream context (HTTP or TCP).
+    pub stream: bool,
+    /// Whether a context id of the VM is live.
+    pub live: F,
 }
 
+impl<F: Fn(u32) -> bool> fmt::Debug for Declarer<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Declarer")
+            .field("vm", &self.vm)
+            .field("context_id", &self.context_id)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The size of `scopes` below which ended streams are not looked for.
+const PRUNE_FLOOR: usize = 64;
+
 impl ForeignFunctions {
-    /// Records that VM `record.vm` set filter state key `record.path`: the
-    /// record replaces the key's previous one (whichever VM made it, whose
-    /// bytes it frees), so a key holds only its last value. Refused, with
-    /// nothing changed, if the VM's records would pass `limits`'
-    /// `property_bytes`.
-    pub fn set_filter_state(&mut self, record: FilterState, limits: &Limits) -> Result<(), LimitExceeded> {
-        let vm = record.vm;
-        let bytes = filter_state_bytes(&record);
-        let at = self.filter_state_at.get(&record.path).copied();
+    /// Records that context `context_id` of VM `vm` set filter state key
+    /// `args.path`: the record replaces the key's previous one (whichever
+    /// VM made it, whose bytes it frees), so a key holds only its last
+    /// value. Refused, with nothing changed or copied, if the VM's records
+    /// would pass `limits`' `property_bytes`.
+    pub fn set_filter_state(
+        &mut self,
+        vm: usize,
+        context_id: u32,
+        args: FilterStateArgs<'_>,
+        limits: &Limits,
+    ) -> Result<(), LimitExceeded> {
+        let bytes = args.path.len() + args.value.len();
+        let at = self.filter_state_at.get(args.path).copied();
         let replaced = at.map(|i| (self.filter_state[i].vm, filter_state_bytes(&self.filter_state[i])));
         let freed = match replaced {
             Some((owner, old)) if owner == vm => old,
@@ -226,6 +318,8 @@ impl ForeignFunctions {
             self.release(owner, old);
         }
         *self.held.entry(vm).or_default() += bytes;
+        let record =
+            FilterState { vm, context_id, path: args.path.to_owned(), value: args.value.to_vec(), span: args.span };
         match at {
             Some(i) => self.filter_state[i] = record,
             None => {
@@ -236,23 +330,58 @@ impl ForeignFunctions {
         Ok(())
     }
 
-    /// Records that VM `vm` declared `property`, unless its name was
-    /// declared before (by any VM): then nothing is kept or counted. Refused,
+    /// Context `by.context_id` of VM `by.vm` declares a property, as
+    /// Envoy's `Context::declareProperty`: `BadArgument` if that context
+    /// declared the name before (the first declaration stays), else stored.
+    /// A root context's declaration is kept as a record; a stream context's
+    /// only if no stream of the VM declared the name before (the stream
+    /// remembers the name, to refuse its repeats, until it ends). Refused,
     /// with nothing kept, if the VM's records would pass `limits`'
-    /// `property_bytes`.
-    pub fn declare(&mut self, vm: usize, property: DeclaredProperty, limits: &Limits) -> Result<(), LimitExceeded> {
-        if self.declared_names.contains(&property.name) {
-            return Ok(());
+    /// `property_bytes`; nothing is copied before that check.
+    pub fn declare<F: Fn(u32) -> bool>(
+        &mut self,
+        by: Declarer<F>,
+        args: DeclareArgs<'_>,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitExceeded>, Status> {
+        let Declarer { vm, context_id, stream, live } = by;
+        if self.scopes.get(&(vm, context_id)).is_some_and(|s| s.names.contains(args.name)) {
+            return Err(Status::BadArgument);
         }
-        let bytes = declared_bytes(&property);
-        let held = self.held(vm) + bytes;
-        limits.check(Limit::PropertyBytes, held, || {
-            format!("declare_property of {bytes} bytes (name and schema) would make the VM's filter state records {held} bytes")
-        })?;
-        *self.held.entry(vm).or_default() += bytes;
-        self.declared_names.insert(property.name.clone());
-        self.declared.push(property);
-        Ok(())
+        let recorded = !stream || !self.stream_names.get(&vm).is_some_and(|n| n.contains(args.name));
+        if recorded {
+            let bytes = args.name.len() + args.schema.len();
+            let held = self.held(vm) + bytes;
+            if let Err(exceeded) = limits.check(Limit::PropertyBytes, held, || {
+                format!("declare_property of {bytes} bytes (name and schema) would make the VM's filter state records {held} bytes")
+            }) {
+                return Ok(Err(exceeded));
+            }
+            *self.held.entry(vm).or_default() += bytes;
+            if stream {
+                self.stream_names.entry(vm).or_default().insert(args.name.to_owned());
+            }
+            self.declared.push(DeclaredProperty {
+                vm,
+                context_id,
+                name: args.name.to_owned(),
+                kind: args.kind,
+                span: args.span,
+                schema: args.schema.to_vec(),
+                readonly: args.readonly,
+            });
+        }
+        if stream && self.scopes.len() >= self.prune_at.max(PRUNE_FLOOR) {
+            // Drop the names of this VM's streams that have ended (other
+            // VMs' go at their own declarations); amortized over the
+            // declarations since the last time.
+            self.scopes.retain(|&(v, id), scope| !scope.stream || v != vm || live(id));
+            self.prune_at = 2 * self.scopes.len();
+        }
+        let scope = self.scopes.entry((vm, context_id)).or_default();
+        scope.stream = stream;
+        scope.names.insert(args.name.to_owned());
+        Ok(Ok(()))
     }
 
     /// Bytes of the filter state records and declarations VM `vm` made that
@@ -307,34 +436,85 @@ mod tests {
     #[test]
     fn records_keep_each_keys_last_value_and_count_for_its_vm() {
         let limits = Limits { property_bytes: 10, ..Limits::default() };
-        let record = |vm, path: &str, value: &[u8]| FilterState {
-            vm,
-            context_id: 2,
-            path: path.into(),
-            value: value.to_vec(),
-            span: 0,
-        };
+        let args = |path, value| FilterStateArgs { path, value, span: 0 };
         let mut f = ForeignFunctions::default();
-        f.set_filter_state(record(0, "k", b"1234"), &limits).unwrap();
-        f.set_filter_state(record(0, "k", b"123456789"), &limits).unwrap();
+        f.set_filter_state(0, 2, args("k", b"1234"), &limits).unwrap();
+        f.set_filter_state(0, 2, args("k", b"123456789"), &limits).unwrap();
         assert_eq!(f.held(0), 10, "the new value replaces the old one's bytes");
-        let err = f.set_filter_state(record(0, "j", b""), &limits).unwrap_err();
+        let err = f.set_filter_state(0, 2, args("j", b""), &limits).unwrap_err();
         assert_eq!(err.limit, Limit::PropertyBytes);
-        f.set_filter_state(record(1, "k", b"x"), &limits).unwrap();
+        f.set_filter_state(1, 3, args("k", b"x"), &limits).unwrap();
         assert_eq!((f.held(0), f.held(1)), (0, 2), "another VM's value frees the first VM's record");
-        assert_eq!(f.filter_state, [record(1, "k", b"x")]);
-        let property = |name: &str| DeclaredProperty {
-            name: name.into(),
-            kind: 1,
-            span: 0,
-            schema: b"s".to_vec(),
-            readonly: false,
-        };
-        f.declare(0, property("p"), &limits).unwrap();
-        f.declare(1, property("p"), &limits).unwrap();
-        assert_eq!((f.held(0), f.held(1), f.declared.len()), (2, 2, 1), "a name declared again keeps nothing");
-        assert!(f.declare(1, property("longer-name"), &limits).is_err());
-        assert_eq!(f.declared, [property("p")]);
+        let record = FilterState { vm: 1, context_id: 3, path: "k".into(), value: b"x".to_vec(), span: 0 };
+        assert_eq!(f.filter_state, [record]);
+    }
+
+    fn declare(
+        f: &mut ForeignFunctions,
+        (vm, context_id, stream): (usize, u32, bool),
+        name: &str,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitExceeded>, Status> {
+        let args = DeclareArgs { name, kind: 1, span: 0, schema: b"s", readonly: false };
+        f.declare(Declarer { vm, context_id, stream, live: |id| id == context_id }, args, limits)
+    }
+
+    fn names(f: &ForeignFunctions) -> Vec<(usize, u32, &str)> {
+        f.declared.iter().map(|d| (d.vm, d.context_id, d.name.as_str())).collect()
+    }
+
+    #[test]
+    fn declarations_are_per_context_and_a_repeat_in_one_is_a_bad_argument() {
+        let limits = Limits::default();
+        let mut f = ForeignFunctions::default();
+        assert_eq!(declare(&mut f, (0, 1, false), "p", &limits), Ok(Ok(())));
+        assert_eq!(declare(&mut f, (0, 1, false), "p", &limits), Err(Status::BadArgument), "same root");
+        assert_eq!(declare(&mut f, (0, 4, false), "p", &limits), Ok(Ok(())), "another root of the VM");
+        assert_eq!(declare(&mut f, (1, 1, false), "p", &limits), Ok(Ok(())), "the same id in another VM");
+        assert_eq!(declare(&mut f, (0, 2, true), "p", &limits), Ok(Ok(())), "a stream of the first root");
+        assert_eq!(declare(&mut f, (0, 2, true), "p", &limits), Err(Status::BadArgument), "same stream");
+        assert_eq!(declare(&mut f, (0, 3, true), "p", &limits), Ok(Ok(())), "another stream");
+        assert_eq!(declare(&mut f, (0, 3, true), "p", &limits), Err(Status::BadArgument));
+        assert_eq!(declare(&mut f, (0, 3, true), "q", &limits), Ok(Ok(())));
+        assert_eq!(
+            names(&f),
+            [(0, 1, "p"), (0, 4, "p"), (1, 1, "p"), (0, 2, "p"), (0, 3, "q")],
+            "each root's, and the first stream declaration of each name per VM"
+        );
+        assert_eq!((f.held(0), f.held(1)), (4 * 2, 2), "name and schema of each record");
+        let first = &f.declared[0];
+        assert_eq!((first.kind, first.span, first.schema.as_slice(), first.readonly), (1, 0, &b"s"[..], false));
+    }
+
+    #[test]
+    fn ended_streams_declarations_are_dropped_and_add_nothing() {
+        let limits = Limits::default();
+        let mut f = ForeignFunctions::default();
+        declare(&mut f, (0, 1, false), "p", &limits).unwrap().unwrap();
+        // 10000 streams, each live only while it declares: flat.
+        for id in 2..10_002 {
+            declare(&mut f, (0, id, true), "p", &limits).unwrap().unwrap();
+            assert!(f.scopes.len() <= 2 * PRUNE_FLOOR, "{} scopes after stream {id}", f.scopes.len());
+        }
+        assert_eq!(names(&f), [(0, 1, "p"), (0, 2, "p")]);
+        assert_eq!(f.held(0), 4);
+        assert!(f.scopes.contains_key(&(0, 1)), "a root's names stay");
+    }
+
+    #[test]
+    fn a_declaration_past_the_limit_keeps_nothing() {
+        let limits = Limits { property_bytes: 10, ..Limits::default() };
+        let mut f = ForeignFunctions::default();
+        declare(&mut f, (0, 1, false), "p", &limits).unwrap().unwrap();
+        for _ in 0..2 {
+            let err = declare(&mut f, (0, 1, false), "longer-name", &limits).unwrap().unwrap_err();
+            assert_eq!(err.limit, Limit::PropertyBytes, "not kept, so not a repeat either");
+            let err = declare(&mut f, (0, 2, true), "longer-name", &limits).unwrap().unwrap_err();
+            assert_eq!(err.limit, Limit::PropertyBytes);
+        }
+        assert_eq!(declare(&mut f, (0, 2, true), "p", &limits), Ok(Ok(())));
+        assert_eq!(declare(&mut f, (0, 3, true), "p", &limits), Ok(Ok(())), "no new record, nothing to count");
+        assert_eq!((names(&f), f.held(0)), (vec![(0, 1, "p"), (0, 2, "p")], 4));
     }
 
     #[test]
@@ -345,7 +525,9 @@ mod tests {
         msg.extend_from_slice(&[0x12, 4]);
         msg.extend_from_slice(b"blue");
         msg.extend_from_slice(&[0x18, 1]);
-        assert_eq!(decode_filter_state(&msg), Ok(("envoy.tcp_proxy.cluster".into(), b"blue".to_vec(), 1)));
+        let args = FilterStateArgs { path: "envoy.tcp_proxy.cluster", value: b"blue", span: 1 };
+        assert_eq!(decode_filter_state(&msg), Ok(args));
+        assert_eq!(decode_filter_state(&msg).unwrap().value.as_ptr(), msg[27..].as_ptr(), "borrowed, not copied");
         assert_eq!(decode_filter_state(&[0x12, 1, b'x']), Err(Status::BadArgument));
         assert_eq!(decode_filter_state(&[0x0a, 9, b'x']), Err(Status::BadArgument));
         assert_eq!(decode_filter_state(b"plain text"), Err(Status::BadArgument));
@@ -353,6 +535,7 @@ mod tests {
         decl.extend_from_slice(b"foo");
         decl.extend_from_slice(&[0x10, 1, 0x18, 2, 0x22, 2, b'{', b'}', 0x28, 1]);
         let d = decode_declare_property(&decl).unwrap();
-        assert_eq!((d.name.as_str(), d.kind, d.span, d.schema.as_slice(), d.readonly), ("foo", 1, 2, &b"{}"[..], true));
+        assert_eq!((d.name, d.kind, d.span, d.schema, d.readonly), ("foo", 1, 2, &b"{}"[..], true));
+        assert_eq!(d.schema.as_ptr(), decl[11..].as_ptr(), "borrowed from the arguments, not copied");
     }
 }

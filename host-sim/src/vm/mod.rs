@@ -103,6 +103,7 @@ impl Vm {
             exit_code: None,
             start_output: Some(Vec::new()),
             strict_violation: Default::default(),
+            queue_ready_base: Default::default(),
             limits: VmLimits::new(settings.memory_limit),
             caps: settings.limits,
             native: None,
@@ -181,6 +182,7 @@ impl Vm {
         state.limits.refused = None;
         state.exit_code = None;
         state.strict_violation.set(false);
+        state.queue_ready_base.set(None);
         let budget = self.settings.fuel.unwrap_or(u64::MAX);
         // Fuel is always metered (a deterministic count); the store is
         // created with it enabled, so setting it cannot fail.

@@ -184,6 +184,10 @@ pub(crate) struct VmState {
     /// Whether strict mode refused a host call in the running guest call
     /// (set through `&VmState` by the checks, read when the call fails).
     pub strict_violation: std::cell::Cell<bool>,
+    /// How many queue notifications were waiting (the host's, whichever VM
+    /// left them) when the running guest call first enqueued; `None` until
+    /// it does. What the call leaves waiting is the rest.
+    pub queue_ready_base: std::cell::Cell<Option<usize>>,
     /// The memory cap (the store's resource limiter).
     pub limits: crate::faults::VmLimits,
     /// What the guest may make the host spend (the plugin's [`Limits`](crate::Limits)).
@@ -289,6 +293,7 @@ impl VmState {
             exit_code: None,
             start_output: None,
             strict_violation: Default::default(),
+            queue_ready_base: Default::default(),
             limits: crate::faults::VmLimits::new(crate::faults::DEFAULT_MEMORY_LIMIT),
             caps: Default::default(),
             native: None,

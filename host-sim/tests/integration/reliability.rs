@@ -1090,27 +1090,31 @@ fn foreign_spender(funcs: &str) -> Vec<u8> {
 }
 
 #[test]
-fn filter_state_records_keep_each_keys_last_value_and_each_names_first_declaration() {
-    // The root declares prop0 and cannot set filter state (no stream:
-    // NOT_FOUND, as in Envoy); each request sets key0 to a value starting
-    // with its number and declares prop0 again.
+fn filter_state_records_keep_each_keys_last_value_and_declarations_are_per_context() {
+    // The root declares prop0, and again: BAD_ARGUMENT (Envoy's
+    // Context::declareProperty refuses a name the context declared and keeps
+    // the first); it cannot set filter state (no stream: NOT_FOUND, as in
+    // Envoy). Each request sets key0 to a value starting with its number,
+    // declares prop0 (its own context: OK) and again (BAD_ARGUMENT).
     let wasm = foreign_spender(
         r#"(func (export "proxy_on_configure") (param i32 i32) (result i32)
              (if (call $declare (i32.const 0)) (then unreachable))
+             (if (i32.ne (call $declare (i32.const 0)) (i32.const 2)) (then unreachable))
              (if (i32.ne (call $set (i32.const 9) (i32.const 0)) (i32.const 1)) (then unreachable))
              (i32.const 1))
            (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
              (call $count)
              (if (call $set (i32.const 0) (global.get $n)) (then unreachable))
              (if (call $declare (i32.const 0)) (then unreachable))
+             (if (i32.ne (call $declare (i32.const 0)) (i32.const 2)) (then unreachable))
              (i32.const 0))"#,
     );
     let (mut host, plugin, other) = load_limited(wasm.clone(), Limits::default());
-    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005, "the declaration only");
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005, "the root's declaration only");
     assert!(host.filter_state().is_empty(), "the root's set was refused");
     host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
     let usage = host.usage(plugin).unwrap();
-    assert_eq!(usage.filter_state_bytes, 1005 + 1004);
+    assert_eq!(usage.filter_state_bytes, 1005 + 1005 + 1004, "the stream's declaration is its own");
     for _ in 1..50 {
         let outcome = host.run_http(plugin, Request::get("/"), Response::ok()).unwrap();
         assert!(outcome.local_response.is_none());
@@ -1122,19 +1126,27 @@ fn filter_state_records_keep_each_keys_last_value_and_each_names_first_declarati
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].path.as_str(), records[0].value.len(), records[0].value[0]), ("key0", 1000, 50));
     let declared = host.declared_properties();
-    assert_eq!(declared.len(), 1);
-    assert_eq!((declared[0].name.as_str(), declared[0].schema.len()), ("prop0", 1000));
+    let contexts: Vec<u32> = declared.iter().map(|d| d.context_id).collect();
+    assert_eq!(contexts.len(), 2, "the root's and the first stream's: {declared:?}");
+    assert_eq!(contexts[0], plugin.root_context_id());
+    assert_ne!(contexts[1], plugin.root_context_id());
+    for d in &declared {
+        assert_eq!((d.vm, d.name.as_str(), d.schema.len()), (declared[0].vm, "prop0", 1000));
+    }
 
-    // Another VM setting the key replaces the record and now holds it; its
-    // declaration of prop0 keeps nothing.
+    // Another VM declares in its own contexts and keeps its own records;
+    // setting the key replaces the first VM's record, which it now holds.
     let second = host.load(PluginSpec::from_bytes(wasm).vm_id("second")).unwrap();
-    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 0);
+    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 1005);
     host.run_http(second, Request::get("/"), Response::ok()).unwrap();
-    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 1004);
-    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005, "the first VM's value was replaced");
+    assert_eq!(host.usage(second).unwrap().filter_state_bytes, 1005 + 1005 + 1004);
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 1005 + 1005, "the first VM's value was replaced");
     let records = host.filter_state();
     assert_eq!((records.len(), records[0].value[0]), (1, 1), "the last value: the second VM's first request");
-    assert_eq!(host.declared_properties().len(), 1);
+    let declared = host.declared_properties();
+    assert_eq!(declared.len(), 4);
+    assert_eq!(declared[2].context_id, second.root_context_id());
+    assert!(declared[2].vm == declared[3].vm && declared[2].vm != declared[0].vm, "{declared:?}");
     still_serves(&mut host, other);
 }
 
@@ -1192,5 +1204,192 @@ fn distinct_property_declarations_past_the_limit_fail_the_vm() {
     assert_eq!(names, ["prop1", "prop2"], "the third was not kept");
     stays_failed_and_flat(&mut host, plugin);
     assert_eq!(host.declared_properties().len(), 2);
+    still_serves(&mut host, other);
+}
+
+/// A relay: registers queue "in" in its `vm_id`, and on each notification
+/// enqueues 60 one-byte items to queue "sink" of `vm_id` "sink" (traps if
+/// it cannot resolve it or an enqueue is not OK).
+const RELAY: &str = r#"(module
+  (import "env" "proxy_register_shared_queue" (func $register (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_resolve_shared_queue" (func $resolve (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_enqueue_shared_queue" (func $enqueue (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "in")
+  (data (i32.const 32) "sink")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $register (i32.const 16) (i32.const 2) (i32.const 300)))
+    (i32.const 1))
+  (func (export "proxy_on_queue_ready") (param i32 i32) (local $i i32)
+    (if (call $resolve (i32.const 32) (i32.const 4) (i32.const 32) (i32.const 4) (i32.const 304)) (then unreachable))
+    (loop $l
+      (if (call $enqueue (i32.load (i32.const 304)) (i32.const 48) (i32.const 1)) (then unreachable))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 60))))))"#;
+
+/// The relays' driver (`vm_id` "sink"): registers queue "sink", and on
+/// each tick enqueues one item to queue "in" of `vm_id` "a", then of "b".
+const DRIVER: &str = r#"(module
+  (import "env" "proxy_register_shared_queue" (func $register (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_resolve_shared_queue" (func $resolve (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_enqueue_shared_queue" (func $enqueue (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "in")
+  (data (i32.const 32) "sink")
+  (data (i32.const 40) "ab")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $register (i32.const 32) (i32.const 4) (i32.const 300)))
+    (i32.const 1))
+  (func (export "proxy_on_tick") (param i32)
+    (if (call $resolve (i32.const 40) (i32.const 1) (i32.const 16) (i32.const 2) (i32.const 304)) (then unreachable))
+    (if (call $resolve (i32.const 41) (i32.const 1) (i32.const 16) (i32.const 2) (i32.const 308)) (then unreachable))
+    (if (call $enqueue (i32.load (i32.const 304)) (i32.const 48) (i32.const 1)) (then unreachable))
+    (if (call $enqueue (i32.load (i32.const 308)) (i32.const 48) (i32.const 1)) (then unreachable))))"#;
+
+#[test]
+fn queue_notifications_another_vm_left_waiting_do_not_count() {
+    // One round of deliveries runs a's on_queue_ready, then b's: each
+    // leaves 60 notifications waiting, under its limit of 100; b's count
+    // must not include the 60 a's left.
+    let mut host = Host::new();
+    let driver = host.load(PluginSpec::from_bytes(wat::parse_str(DRIVER).unwrap()).vm_id("sink")).unwrap();
+    let limits = Limits { deliveries_per_step: 100, ..Limits::default() };
+    let relay = |vm_id| PluginSpec::from_bytes(wat::parse_str(RELAY).unwrap()).vm_id(vm_id).limits(limits);
+    let a = host.load(relay("a")).unwrap();
+    let b = host.load(relay("b")).unwrap();
+    for round in 1..=3 {
+        let ticked = host.tick(driver);
+        assert!(ticked.is_ok(), "round {round}: {ticked:?}");
+        for plugin in [driver, a, b] {
+            assert_eq!(host.failure(plugin), None, "round {round}");
+        }
+        assert_eq!(host.queue("sink", "sink").map(|items| items.len()), Some(120 * round));
+    }
+    assert_eq!(host.usage(a).unwrap().queue_items, 3, "the driver's, which a never dequeues");
+    assert_eq!(host.usage(driver).unwrap().queue_items, 360);
+}
+
+/// The largest allocation the current thread makes while `f` runs (the
+/// test binary's allocator notes it; other threads are not watched).
+fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    LARGEST.with(|l| l.set(Some(0)));
+    let result = f();
+    (result, LARGEST.with(|l| l.take()).unwrap_or(0))
+}
+
+thread_local! {
+    /// The largest allocation since [`largest_allocation`] started watching
+    /// this thread (`None`: not watching).
+    static LARGEST: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The system allocator, noting each thread's largest allocation while
+/// [`largest_allocation`] watches it.
+struct Watching;
+
+fn note(size: usize) {
+    // No destructor, so never unavailable; `try_with` all the same, as the
+    // allocator may run while a thread exits.
+    let _ = LARGEST.try_with(|l| {
+        if let Some(largest) = l.get() {
+            l.set(Some(largest.max(size)));
+        }
+    });
+}
+
+// SAFETY: every call goes to `System` unchanged; noting a size allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for Watching {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: the caller's contract, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: as above.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Watching = Watching;
+
+/// A guest with 4 MiB arguments for Envoy's foreign functions at 65536:
+/// each request calls `set_envoy_filter_state` with key "key0" and a 4 MiB
+/// value, each tick `declare_property` of "prop0" with a 4 MiB schema.
+fn big_foreign_arguments() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+             (import "env" "proxy_call_foreign_function" (func $foreign (param i32 i32 i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 80)
+             (data (i32.const 16) "set_envoy_filter_state")
+             (data (i32.const 48) "declare_property")
+             ;; path (1) = "key0", value (2) = 4 MiB (varint 80 80 80 02)
+             (data (i32.const 65536) "\0a\04key0\12\80\80\80\02")
+             ;; name (1) = "prop0", schema (4) = 4 MiB
+             (data (i32.const 131072) "\0a\05prop0\22\80\80\80\02")
+             (func (export "proxy_abi_version_0_2_1"))
+             (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 8192))
+             (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+               (drop (call $foreign (i32.const 16) (i32.const 22) (i32.const 65536) (i32.const 4194315)
+                 (i32.const 500) (i32.const 504)))
+               (i32.const 0))
+             (func (export "proxy_on_tick") (param i32)
+               (drop (call $foreign (i32.const 48) (i32.const 16) (i32.const 131072) (i32.const 4194316)
+                 (i32.const 500) (i32.const 504)))))"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn foreign_function_arguments_past_property_bytes_are_refused_before_copying() {
+    // A 4 MiB value or schema against a property_bytes of 1000: the VM
+    // fails on the limit, and the host never allocates room for the
+    // 4 MiB (it checks the lengths in guest memory first).
+    let limits = Limits { property_bytes: 1000, ..Limits::default() };
+    let (mut host, plugin, other) = load_limited(big_foreign_arguments(), limits);
+    let (outcome, largest) = largest_allocation(|| host.run_http(plugin, Request::get("/"), Response::ok()));
+    assert_eq!(outcome.unwrap().local_response.unwrap().status_code, 503, "fail closed");
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_request_headers",
+        "`property_bytes` of 1000 bytes",
+        "set_envoy_filter_state of 4194304 bytes would make the stream's properties",
+    );
+    assert!(largest < 1 << 20, "the host allocated {largest} bytes for a value it refused");
+    assert!(host.filter_state().is_empty());
+    still_serves(&mut host, other);
+
+    let (mut host, plugin, other) = load_limited(big_foreign_arguments(), limits);
+    let (ticked, largest) = largest_allocation(|| host.tick(plugin));
+    ticked.unwrap();
+    failed_on(
+        &host,
+        plugin,
+        "proxy_on_tick",
+        "`property_bytes` of 1000 bytes",
+        "declare_property of 4194309 bytes (name and schema) would make the VM's filter state records 4194309 bytes",
+    );
+    assert!(largest < 1 << 20, "the host allocated {largest} bytes for a schema it refused");
+    assert!(host.declared_properties().is_empty());
+    assert_eq!(host.usage(plugin).unwrap().filter_state_bytes, 0);
     still_serves(&mut host, other);
 }
