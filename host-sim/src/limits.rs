@@ -284,8 +284,10 @@ impl From<LimitExceeded> for crate::abi::memory::HostError {
 
 /// What the host holds for one plugin's VM now, counted as the limits
 /// count it ([`Host::usage`](crate::Host::usage)): exact sizes, for tests
-/// that check nothing grows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// that check nothing grows. A scenario step's `expect.usage` names its
+/// fields (each left out is not checked), and `--json` reports it per step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Usage {
     /// Log lines kept.
     pub log_lines: usize,

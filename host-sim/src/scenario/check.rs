@@ -1,8 +1,8 @@
 //! Expectations against what a run recorded; each failure is one line that
 //! names the step and the expectation.
 
-use super::format::{Expect, FinishedExpect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
-use super::run::{FinishedCalloutReport, Headers, LogLine, StepReport};
+use super::format::{ActionsExpect, Expect, FinishedExpect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
+use super::run::{ActionReport, FinishedCalloutReport, Headers, LogLine, StepReport};
 use crate::host::Host;
 use crate::state::metrics::MetricValue;
 
@@ -359,6 +359,8 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
                 .push(format!("{label}: expect.properties_set: expected {want:?}, found {:?}", stream.properties_set));
         }
     }
+    actions(label, &e.actions, &stream.actions, failures);
+    usage(label, &e.usage, own.usage.as_ref(), failures);
     if let Some(want) = e.deleted
         && want != own.deleted
     {
@@ -372,6 +374,56 @@ pub fn step(label: &str, step: &Step, own: &StepReport, stream: &StepReport, fai
             "{label}: expect.on_done: expected the root's on_done to return {want}, found {:?}",
             own.on_done
         ));
+    }
+}
+
+/// Checks what each named callback returned: its last call, or every call
+/// in order.
+fn actions(label: &str, want: &[(&str, ActionsExpect)], found: &[ActionReport], failures: &mut Vec<String>) {
+    for (callback, want) in want {
+        let at = format!("{label}: expect.actions.{callback}");
+        let calls: Vec<&str> = found.iter().filter(|a| a.callback == *callback).map(|a| a.action.as_str()).collect();
+        match want {
+            ActionsExpect::Last(want) => match calls.last() {
+                None => failures.push(format!(
+                    "{at}: expected {:?}, but the stream's client and upstream made no {callback} call (the stream \
+                     ended or was held before it)",
+                    want.name()
+                )),
+                Some(last) if !want.matches(last) => {
+                    let of =
+                        if calls.len() > 1 { format!(" (the last of {} calls)", calls.len()) } else { String::new() };
+                    failures.push(format!("{at}: expected {:?}, it returned {last:?}{of}", want.name()));
+                }
+                Some(_) => {}
+            },
+            ActionsExpect::Each(want) => {
+                let same = want.len() == calls.len() && want.iter().zip(&calls).all(|(w, c)| w.matches(c));
+                if !same {
+                    let names: Vec<&str> = want.iter().map(|w| w.name()).collect();
+                    failures.push(format!("{at}: expected the calls to return {names:?}, they returned {calls:?}"));
+                }
+            }
+        }
+    }
+}
+
+/// Checks the fields of [`crate::Usage`] a step names against what the host
+/// held for its plugin after it.
+fn usage(label: &str, want: &[(String, u64)], found: Option<&crate::Usage>, failures: &mut Vec<String>) {
+    if want.is_empty() {
+        return;
+    }
+    let Some(found) = found else {
+        return failures.push(format!("{label}: expect.usage: the step's plugin has no VM to report on"));
+    };
+    let found = serde_json::to_value(found).unwrap_or_default();
+    for (field, want) in want {
+        let value = found.get(field).and_then(serde_json::Value::as_u64);
+        if value != Some(*want) {
+            let value = value.map_or("nothing".to_owned(), |v| v.to_string());
+            failures.push(format!("{label}: expect.usage.{field}: expected {want}, found {value}"));
+        }
     }
 }
 

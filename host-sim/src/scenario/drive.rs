@@ -196,28 +196,28 @@ impl Handle<'_> {
         each!(self, s => s.set_protocol(protocol))
     }
 
-    fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<(), Error> {
-        each!(self, s => s.request_headers(headers, end).map(drop))
+    fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
+        each!(self, s => s.request_headers(headers, end))
     }
 
-    fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<(), Error> {
-        each!(self, s => s.request_body(chunk, end).map(drop))
+    fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
+        each!(self, s => s.request_body(chunk, end))
     }
 
-    fn request_trailers(&mut self, trailers: HeaderMap) -> Result<(), Error> {
-        each!(self, s => s.request_trailers(trailers).map(drop))
+    fn request_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
+        each!(self, s => s.request_trailers(trailers))
     }
 
-    fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<(), Error> {
-        each!(self, s => s.response_headers(headers, end).map(drop))
+    fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
+        each!(self, s => s.response_headers(headers, end))
     }
 
-    fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<(), Error> {
-        each!(self, s => s.response_body(chunk, end).map(drop))
+    fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
+        each!(self, s => s.response_body(chunk, end))
     }
 
-    fn response_trailers(&mut self, trailers: HeaderMap) -> Result<(), Error> {
-        each!(self, s => s.response_trailers(trailers).map(drop))
+    fn response_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
+        each!(self, s => s.response_trailers(trailers))
     }
 }
 
@@ -254,20 +254,20 @@ impl Open {
             }
             let (request, response) = (&self.request, self.response.as_ref());
             let last = |chunks: usize, trailers: bool, i: usize| i + 1 == chunks && !trailers;
-            match piece {
+            let (callback, action) = match piece {
                 Piece::RequestHeaders => {
                     if let Some(protocol) = &request.protocol {
                         stream.set_protocol(protocol)?;
                     }
                     let end = request.chunks.is_empty() && request.trailers.is_none();
-                    stream.request_headers(request.headers.clone(), end)?;
+                    ("request_headers", stream.request_headers(request.headers.clone(), end)?)
                 }
                 Piece::RequestChunk(i) => {
                     let end = last(request.chunks.len(), request.trailers.is_some(), i);
-                    stream.request_body(&request.chunks[i], end)?;
+                    ("request_body", stream.request_body(&request.chunks[i], end)?)
                 }
                 Piece::RequestTrailers => {
-                    stream.request_trailers(request.trailers.clone().unwrap_or_default())?;
+                    ("request_trailers", stream.request_trailers(request.trailers.clone().unwrap_or_default())?)
                 }
                 Piece::ResponseHeaders => {
                     let Some(response) = response else { return Ok(()) };
@@ -276,18 +276,20 @@ impl Open {
                     }
                     report.response_in = Some(text(&response.headers));
                     let end = response.chunks.is_empty() && response.trailers.is_none();
-                    stream.response_headers(response.headers.clone(), end)?;
+                    ("response_headers", stream.response_headers(response.headers.clone(), end)?)
                 }
                 Piece::ResponseChunk(i) => {
                     let Some(response) = response else { return Ok(()) };
                     let end = last(response.chunks.len(), response.trailers.is_some(), i);
-                    stream.response_body(&response.chunks[i], end)?;
+                    ("response_body", stream.response_body(&response.chunks[i], end)?)
                 }
                 Piece::ResponseTrailers => {
                     let Some(response) = response else { return Ok(()) };
-                    stream.response_trailers(response.trailers.clone().unwrap_or_default())?;
+                    ("response_trailers", stream.response_trailers(response.trailers.clone().unwrap_or_default())?)
                 }
-            }
+            };
+            let action = super::model::action_name(action).to_owned();
+            report.actions.push(super::run::ActionReport { callback: callback.to_owned(), action });
             self.sent += 1;
         }
         Ok(())

@@ -24,9 +24,9 @@ use crate::state::properties::Value;
 use crate::types::{PeerType, Status};
 
 pub use super::model::{
-    CALLOUT_ENDS, CalloutAnswer, CalloutExpect, Ended, Enqueue, Expect, FinishedExpect, Foreign, Forwarded, GrpcAnswer,
-    GrpcExpect, HeaderExpect, LocalExpect, LogExpect, Message, Part, PluginExpect, PluginSetup, QueueExpect, Reload,
-    Scenario, SharedData, SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
+    ActionExpect, ActionsExpect, CALLOUT_ENDS, CalloutAnswer, CalloutExpect, Ended, Enqueue, Expect, FinishedExpect,
+    Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect, LocalExpect, LogExpect, Message, Part, PluginExpect,
+    PluginSetup, QueueExpect, Reload, Scenario, SharedData, SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
 };
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
@@ -1073,6 +1073,14 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
             }
             None => None,
         },
+        actions: match &e.actions {
+            Some(actions) => actions_expect(src, actions, &format!("{field}.expect.actions"))?,
+            None => Vec::new(),
+        },
+        usage: match &e.usage {
+            Some(table) => usage_expect(src, table, &format!("{field}.expect.usage"))?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -1176,6 +1184,68 @@ pub(super) fn tidy(path: &Path) -> PathBuf {
 }
 
 /// A value chosen by name, or an error listing the names.
+/// `expect.actions`: per callback, one action name (the last call) or a
+/// list of them (every call).
+fn actions_expect(
+    src: &Source<'_>,
+    raw: &super::raw::RawActions,
+    field: &str,
+) -> Result<Vec<(&'static str, ActionsExpect)>, ScenarioError> {
+    let names = ActionExpect::names();
+    let expected = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    for (callback, value) in raw.each() {
+        let Some(value) = value else { continue };
+        let at = format!("{field}.{callback}");
+        let one = |v: &toml::Value, at: &str| match v {
+            toml::Value::String(s) => ActionExpect::parse(s)
+                .ok_or_else(|| src.at(value, at.to_owned(), format!("expected one of {expected}, found {s:?}"))),
+            other => Err(src.at(value, at.to_owned(), format!("expected an action name ({expected}), found {other}"))),
+        };
+        let want = match value.get_ref() {
+            toml::Value::Array(list) => ActionsExpect::Each(
+                list.iter().enumerate().map(|(i, v)| one(v, &format!("{at}[{}]", i + 1))).collect::<Result<_, _>>()?,
+            ),
+            v => ActionsExpect::Last(one(v, &at)?),
+        };
+        out.push((callback, want));
+    }
+    Ok(out)
+}
+
+/// `expect.usage`: fields of [`crate::Usage`] (read from the struct itself,
+/// so the names cannot drift from it) and their values.
+fn usage_expect(
+    src: &Source<'_>,
+    table: &Spanned<toml::Table>,
+    field: &str,
+) -> Result<Vec<(String, u64)>, ScenarioError> {
+    let fields: Vec<String> = match serde_json::to_value(crate::Usage::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (key, value) in table.get_ref() {
+        let at = format!("{field}.{key}");
+        if !fields.contains(key) {
+            let known = fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+            return Err(src.at_key(table, key, at, format!("no such field of Usage (its fields: {known})")));
+        }
+        match value {
+            toml::Value::Integer(n) if *n >= 0 => out.push((key.clone(), *n as u64)),
+            other => {
+                return Err(src.at_key(
+                    table,
+                    key,
+                    at,
+                    format!("expected a count (an integer, 0 or more), found {other}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn named<T>(
     src: &Source<'_>,
     value: Option<&Spanned<String>>,

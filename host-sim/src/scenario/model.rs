@@ -466,6 +466,82 @@ pub fn callout_end_name(end: crate::CalloutEnd) -> &'static str {
     CALLOUT_ENDS.iter().find(|(_, e)| *e == end).map_or("", |(n, _)| n)
 }
 
+/// The exact names of a stream callback's action ([`crate::Action`]), as
+/// `--json` reports them and `expect.actions` may name them.
+pub const ACTION_NAMES: [(&str, crate::Action); 8] = [
+    ("continue", crate::Action::Continue),
+    ("continue_and_end_stream", crate::Action::ContinueAndEndStream),
+    ("stop_iteration", crate::Action::StopIteration),
+    ("stop_all_iteration_and_buffer", crate::Action::StopAllIterationAndBuffer),
+    ("stop_all_iteration_and_watermark", crate::Action::StopAllIterationAndWatermark),
+    ("stop_iteration_and_buffer", crate::Action::StopIterationAndBuffer),
+    ("stop_iteration_and_watermark", crate::Action::StopIterationAndWatermark),
+    ("stop_iteration_no_buffer", crate::Action::StopIterationNoBuffer),
+];
+
+/// The exact scenario name of an action.
+pub fn action_name(action: crate::Action) -> &'static str {
+    ACTION_NAMES.iter().find(|(_, a)| *a == action).map_or("", |(n, _)| n)
+}
+
+/// An expected action: "continue" (`Continue` or `ContinueAndEndStream`),
+/// "pause" (any stop, as the SDKs call it), or an exact name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionExpect {
+    /// Iteration continues.
+    Continue,
+    /// Any stop.
+    Pause,
+    /// Exactly this action.
+    Exactly(crate::Action),
+}
+
+impl ActionExpect {
+    /// Every name an expectation takes: "continue", "pause", then the exact
+    /// names of `ACTION_NAMES` ("continue" once).
+    pub fn names() -> Vec<&'static str> {
+        let exact = ACTION_NAMES.iter().map(|(n, _)| *n).filter(|n| *n != "continue");
+        ["continue", "pause"].into_iter().chain(exact).collect()
+    }
+
+    /// The expectation a name gives.
+    pub fn parse(name: &str) -> Option<ActionExpect> {
+        match name {
+            "continue" => Some(ActionExpect::Continue),
+            "pause" => Some(ActionExpect::Pause),
+            _ => ACTION_NAMES.iter().find(|(n, _)| *n == name).map(|(_, a)| ActionExpect::Exactly(*a)),
+        }
+    }
+
+    /// Whether `found` (an exact name of `ACTION_NAMES`) is what it expects.
+    pub fn matches(self, found: &str) -> bool {
+        let Some(action) = ACTION_NAMES.iter().find(|(n, _)| *n == found).map(|(_, a)| *a) else { return false };
+        match self {
+            ActionExpect::Continue => action.is_continue(),
+            ActionExpect::Pause => action.is_stop(),
+            ActionExpect::Exactly(want) => want == action,
+        }
+    }
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionExpect::Continue => "continue",
+            ActionExpect::Pause => "pause",
+            ActionExpect::Exactly(action) => action_name(action),
+        }
+    }
+}
+
+/// What one callback's calls must have returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionsExpect {
+    /// A string: the last call's action.
+    Last(ActionExpect),
+    /// A list: every call's, in order.
+    Each(Vec<ActionExpect>),
+}
+
 /// A callout expected to have ended during a step.
 #[derive(Debug, Clone)]
 pub struct FinishedExpect {
@@ -536,6 +612,11 @@ pub struct StreamExpect {
     pub worker: Option<usize>,
     /// With a reload: whether it was accepted (`false`: rejected).
     pub reload_accepted: Option<bool>,
+    /// What the stream's callbacks returned, by callback ("request_headers", ...).
+    pub actions: Vec<(&'static str, ActionsExpect)>,
+    /// After the step: fields of the plugin's [`crate::Usage`] and their
+    /// exact values, in file order.
+    pub usage: Vec<(String, u64)>,
 }
 
 /// Expectations on the whole run.

@@ -955,6 +955,61 @@ pub(super) struct RawStreamExpect {
     /// start: Envoy NACKs the update and the old version keeps serving).
     #[serde(default)]
     pub(super) reload: Option<Spanned<String>>,
+    /// What the stream's callbacks returned, by callback: "continue",
+    /// "pause" (any stop) or an exact action ("stop_iteration_and_buffer",
+    /// ...) for the last call, or a list for every call, in order.
+    #[serde(default)]
+    pub(super) actions: Option<RawActions>,
+    /// After the step: what the host holds for the step's plugin's VM
+    /// (host-sim's `Usage`), field = its exact value; fields left out are
+    /// not checked.
+    #[serde(default)]
+    #[schemars(with = "Option<crate::Usage>")]
+    pub(super) usage: Option<Spanned<toml::Table>>,
+}
+
+/// What each HTTP callback of a stream returned (`expect.actions`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawActions {
+    /// proxy_on_request_headers.
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) request_headers: Option<Spanned<toml::Value>>,
+    /// proxy_on_request_body (one call per chunk).
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) request_body: Option<Spanned<toml::Value>>,
+    /// proxy_on_request_trailers.
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) request_trailers: Option<Spanned<toml::Value>>,
+    /// proxy_on_response_headers.
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) response_headers: Option<Spanned<toml::Value>>,
+    /// proxy_on_response_body (one call per chunk).
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) response_body: Option<Spanned<toml::Value>>,
+    /// proxy_on_response_trailers.
+    #[serde(default)]
+    #[schemars(with = "Option<super::schema::ActionValue>")]
+    pub(super) response_trailers: Option<Spanned<toml::Value>>,
+}
+
+impl RawActions {
+    /// Each callback's expectation, by its name (of `model::CALLBACKS`).
+    pub(super) fn each(&self) -> [(&'static str, &Option<Spanned<toml::Value>>); 6] {
+        [
+            ("request_headers", &self.request_headers),
+            ("request_body", &self.request_body),
+            ("request_trailers", &self.request_trailers),
+            ("response_headers", &self.response_headers),
+            ("response_body", &self.response_body),
+            ("response_trailers", &self.response_trailers),
+        ]
+    }
 }
 
 /// A shared-data entry expected at the end.

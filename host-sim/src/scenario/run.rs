@@ -137,6 +137,20 @@ pub struct LinkReport {
     pub local_response: Option<u32>,
 }
 
+/// What one HTTP stream callback returned.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionReport {
+    /// The callback: "request_headers", "request_body", "request_trailers",
+    /// "response_headers", "response_body" or "response_trailers".
+    pub callback: String,
+    /// Its action, after Envoy's conversions: "continue",
+    /// "continue_and_end_stream", "stop_iteration",
+    /// "stop_all_iteration_and_buffer", "stop_all_iteration_and_watermark",
+    /// "stop_iteration_and_buffer", "stop_iteration_and_watermark" or
+    /// "stop_iteration_no_buffer".
+    pub action: String,
+}
+
 /// What happened in one `[[stream]]` step.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -227,6 +241,11 @@ pub struct StepReport {
     pub worker: Option<usize>,
     /// With `reload`: "accepted", or "rejected: " and why.
     pub reload: Option<String>,
+    /// The actions the stream's callbacks returned, in the order they were
+    /// called (of a stream a later step resumes too).
+    pub actions: Vec<ActionReport>,
+    /// After the step: what the host holds for the step's plugin's VM.
+    pub usage: Option<crate::Usage>,
     /// After the step: the properties its expectations name, serialized as
     /// the plugin reads them (`None`: NotFound).
     #[serde(skip)]
@@ -284,6 +303,8 @@ impl StepReport {
             local_reply_from: None,
             worker: None,
             reload: None,
+            actions: Vec::new(),
+            usage: None,
             unused_answers: Vec::new(),
             unused_grpc: Vec::new(),
         }
@@ -565,6 +586,7 @@ pub fn run(scenario: &Scenario) -> Result<Report, RunError> {
         report.logs = logs;
         report.tick_period_ms = host.tick_period(plugin).map(|d| d.as_millis());
         report.deleted = host.is_deleted(plugin);
+        report.usage = host.usage(plugin);
         report.host_calls = host_calls;
         report.finished_callouts = finished_before.since(&host);
         report.fuel = host.fuel(plugin).map_or(0, |f| f.total).saturating_sub(fuel_before);

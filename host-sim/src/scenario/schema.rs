@@ -117,6 +117,33 @@ impl JsonSchema for CalloutEndName {
     }
 }
 
+/// An action a stream callback returned (`expect.actions`):
+/// [`super::model::ActionExpect::names`].
+pub(super) struct ActionName;
+
+impl JsonSchema for ActionName {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ActionName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        names_schema(&super::model::ActionExpect::names())
+    }
+}
+
+/// What a callback returned: its last call's action, or every call's.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+pub(super) enum ActionValue {
+    /// The last call's action.
+    Last(ActionName),
+    /// Every call's, in order.
+    Each(Vec<ActionName>),
+}
+
 /// The kind of a callout (`finished_callouts[].kind`).
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -273,6 +273,20 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     } else if s.request_in.is_some() {
         let _ = writeln!(out, "  ← client received: nothing");
     }
+    if !s.actions.is_empty() {
+        let shown: Vec<String> = s
+            .actions
+            .iter()
+            .map(|a| match a.action.as_str() {
+                "continue" => format!("{} continue", a.callback),
+                exact => {
+                    let coarse = if exact.starts_with("continue") { "continue" } else { "pause" };
+                    format!("{} {coarse} ({exact})", a.callback)
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  actions: {}", cut(&shown.join(", "), 480));
+    }
     if s.ended.as_deref() == Some("reset") {
         let _ = writeln!(out, "  ✗ the stream was reset");
     }
@@ -295,8 +309,22 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
     if let Some(error) = &s.error {
         let _ = writeln!(out, "  ✗ error: {error}");
     }
+    if let Some(usage) = &s.usage {
+        usage_line(out, usage);
+    }
     logs(out, &s.logs);
     let _ = writeln!(out);
+}
+
+/// What the host holds for the step's plugin: the fields of
+/// [`crate::Usage`] that are not zero.
+fn usage_line(out: &mut String, usage: &crate::Usage) {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(usage) else { return };
+    let held: Vec<String> =
+        fields.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k} {v}")).collect();
+    if !held.is_empty() {
+        let _ = writeln!(out, "  host holds for the plugin: {}", held.join(", "));
+    }
 }
 
 /// Renders the whole report as text.

@@ -297,6 +297,23 @@ fn json_output_is_one_report() {
 }
 
 #[test]
+fn json_output_reports_each_callbacks_action_and_the_usage_after_each_step() {
+    let (code, out, err) = run(&["run", "--json"], "actions-pass.toml");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let actions = &report["steps"][1]["actions"];
+    assert_eq!(actions[1]["callback"], "response_headers", "{actions}");
+    assert_eq!(actions[1]["action"], "stop_all_iteration_and_watermark", "{actions}");
+    let (code, out, err) = run(&["run", "--json"], "usage-pass.toml");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["steps"][0]["usage"]["pending_callouts"], 1, "{}", report["steps"][0]);
+    assert_eq!(report["steps"][1]["usage"]["pending_callouts"], 0, "{}", report["steps"][1]);
+    let (_, out, _) = run(&["run"], "usage-pass.toml");
+    assert!(out.contains("host holds for the plugin: callout_bytes 65, contexts 2, http_streams 1"), "{out}");
+}
+
+#[test]
 fn a_failing_scenario_names_each_failed_expectation_and_exits_1() {
     let (code, out, err) = run(&["run"], "header-decode-fail.toml");
     assert_eq!(code, 1, "{out}\n{err}");
@@ -308,6 +325,34 @@ fn a_failing_scenario_names_each_failed_expectation_and_exits_1() {
         "{err}"
     );
     assert!(err.contains(r#"expect.metrics."header_decode.decode_ok": expected 5, found 1"#), "{err}");
+    for (file, count, each) in [
+        (
+            "actions-fail.toml",
+            4,
+            &[
+                r#"stream 1 (bodies buffered until the end of stream): expect.actions.request_headers: expected "pause", it returned "continue""#,
+                r#"expect.actions.request_body: expected the calls to return ["pause", "pause"], they returned ["stop_iteration_and_buffer", "continue"]"#,
+                r#"stream 2 (a local reply from the request headers): expect.actions.request_headers: expected "continue", it returned "stop_all_iteration_and_watermark""#,
+                r#"expect.actions.response_headers: expected "continue", but the stream's client and upstream made no response_headers call"#,
+            ][..],
+        ),
+        (
+            "usage-fail.toml",
+            3,
+            &[
+                "stream 1 (a stream waits for its callout): expect.usage.contexts: expected 1, found 2",
+                "stream 1 (a stream waits for its callout): expect.usage.pending_callouts: expected 0, found 1",
+                "stream 2 (the callout answered, the stream finished): expect.usage.callout_bytes: expected 65, found 0",
+            ][..],
+        ),
+    ] {
+        let (code, out, err) = run(&["run"], file);
+        assert_eq!(code, 1, "{file}: {out}\n{err}");
+        assert!(out.contains(&format!("FAIL: {count} expectation(s) failed")), "{file}: {out}");
+        for failure in each {
+            assert!(err.contains(failure), "{file}: {failure}\n{err}");
+        }
+    }
 }
 
 #[test]
@@ -364,6 +409,14 @@ fn malformed_scenarios_report_line_and_field_and_exit_2() {
         (
             "malformed-callout-end.toml",
             r#":6:39: field `stream[1].expect.finished_callouts[1].ended`: expected one of "answered", "failed", "timed_out", "cancelled", "dropped", found "lost""#,
+        ),
+        (
+            "malformed-action.toml",
+            r#":6:69: field `stream[1].expect.actions.response_headers`: expected one of "continue", "pause", "continue_and_end_stream", "stop_iteration", "stop_all_iteration_and_buffer", "stop_all_iteration_and_watermark", "stop_iteration_and_buffer", "stop_iteration_and_watermark", "stop_iteration_no_buffer", found "stop""#,
+        ),
+        (
+            "malformed-usage-field.toml",
+            ":6:32: field `stream[1].expect.usage.streams`: no such field of Usage (its fields: `callout_bytes`, `contexts`,",
         ),
         (
             "malformed-worker.toml",
