@@ -436,7 +436,7 @@ fn finished_callouts(
     failures: &mut Vec<String>,
 ) {
     let at = format!("{label}: expect.finished_callouts");
-    for (kind, grpc) in [("http", false), ("grpc", true)] {
+    for (kind, grpc) in super::model::CALLOUT_KINDS {
         let want: Vec<&FinishedExpect> = want.iter().filter(|w| w.grpc == grpc).collect();
         let found: Vec<&FinishedCalloutReport> = found.iter().filter(|f| f.kind == kind).collect();
         let shown = |f: &FinishedCalloutReport| format!("{} (to {:?})", f.ended, f.cluster);

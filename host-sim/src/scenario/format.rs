@@ -24,9 +24,10 @@ use crate::state::properties::Value;
 use crate::types::{PeerType, Status};
 
 pub use super::model::{
-    ActionExpect, ActionsExpect, CALLOUT_ENDS, CalloutAnswer, CalloutExpect, Ended, Enqueue, Expect, FinishedExpect,
-    Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect, LocalExpect, LogExpect, Message, Part, PluginExpect,
-    PluginSetup, QueueExpect, Reload, Scenario, SharedData, SharedDataExpect, Step, StreamExpect, TcpEvent, TcpExpect,
+    ActionExpect, ActionsExpect, CALLOUT_ENDS, CALLOUT_KINDS, CalloutAnswer, CalloutExpect, Ended, Enqueue, Expect,
+    FinishedExpect, Foreign, Forwarded, GrpcAnswer, GrpcExpect, HeaderExpect, LocalExpect, LogExpect, Message, Part,
+    PluginExpect, PluginSetup, QueueExpect, Reload, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
+    TcpEvent, TcpExpect,
 };
 
 /// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
@@ -592,13 +593,7 @@ fn step(
                     "`until` leaves the stream open for a later `resume`: name it with `id`",
                 ));
             }
-            named(
-                src,
-                Some(&**u),
-                &format!("{field}.until"),
-                |n| Part::NAMES.iter().find(|(k, _)| *k == n).map(|(_, p)| *p),
-                &Part::NAMES.map(|p| p.0),
-            )?
+            named_in(src, Some(&**u), &format!("{field}.until"), &Part::NAMES)?
         }
         None => None,
     };
@@ -948,13 +943,7 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
         }),
         None => None,
     };
-    let ended = named(
-        src,
-        e.ended.as_deref(),
-        &format!("{field}.expect.ended"),
-        |n| Ended::NAMES.iter().find(|(name, _)| *name == n).map(|(_, e)| *e),
-        &Ended::NAMES.map(|(n, _)| n),
-    )?;
+    let ended = named_in(src, e.ended.as_deref(), &format!("{field}.expect.ended"), &Ended::NAMES)?;
     let finished_callouts = match &e.finished_callouts {
         None => None,
         Some(list) => Some(
@@ -963,24 +952,8 @@ fn stream_expect(src: &Source<'_>, e: &RawStreamExpect, field: &str) -> Result<S
                 .map(|(i, f)| {
                     let at = format!("{field}.expect.finished_callouts[{}]", i + 1);
                     let f = f.get_ref();
-                    let ended = named(
-                        src,
-                        Some(&*f.ended),
-                        &format!("{at}.ended"),
-                        |n| CALLOUT_ENDS.iter().find(|(name, _)| *name == n).map(|(_, e)| *e),
-                        &CALLOUT_ENDS.map(|(n, _)| n),
-                    )?;
-                    let grpc = named(
-                        src,
-                        f.kind.as_deref(),
-                        &format!("{at}.kind"),
-                        |n| match n {
-                            "http" => Some(false),
-                            "grpc" => Some(true),
-                            _ => None,
-                        },
-                        &["http", "grpc"],
-                    )?;
+                    let ended = named_in(src, Some(&*f.ended), &format!("{at}.ended"), &CALLOUT_ENDS)?;
+                    let grpc = named_in(src, f.kind.as_deref(), &format!("{at}.kind"), &CALLOUT_KINDS)?;
                     Ok(FinishedExpect {
                         grpc: grpc.unwrap_or(false),
                         ended: ended.unwrap_or(crate::CalloutEnd::Answered),
@@ -1183,7 +1156,6 @@ pub(super) fn tidy(path: &Path) -> PathBuf {
     out
 }
 
-/// A value chosen by name, or an error listing the names.
 /// `expect.actions`: per callback, one action name (the last call) or a
 /// list of them (every call).
 fn actions_expect(
@@ -1246,6 +1218,7 @@ fn usage_expect(
     Ok(out)
 }
 
+/// A value chosen by name, or an error listing the names.
 fn named<T>(
     src: &Source<'_>,
     value: Option<&Spanned<String>>,
@@ -1262,6 +1235,17 @@ fn named<T>(
             format!("expected one of {expected}, found {:?}", value.get_ref()),
         )
     })
+}
+
+/// [`named`] over a name table (see [`super::model::by_name`]).
+fn named_in<T: Copy>(
+    src: &Source<'_>,
+    value: Option<&Spanned<String>>,
+    field: &str,
+    table: &[(&str, T)],
+) -> Result<Option<T>, ScenarioError> {
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    named(src, value, field, |n| super::model::by_name(table, n), &names)
 }
 
 fn config_bytes(src: &Source<'_>, value: Option<&Spanned<toml::Value>>, field: &str) -> Result<Vec<u8>, ScenarioError> {

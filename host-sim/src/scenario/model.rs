@@ -421,6 +421,17 @@ pub struct LocalExpect {
     pub reason: Option<String>,
 }
 
+/// The value `name` stands for in a name table (the `(name, value)`
+/// tables scenario fields are parsed from, and their schemas built from).
+pub fn by_name<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// The name `value` has in a name table (`""` if it has none).
+pub fn name_in<T: PartialEq>(table: &[(&'static str, T)], value: &T) -> &'static str {
+    table.iter().find(|(_, v)| v == value).map_or("", |(n, _)| n)
+}
+
 /// How a stream ended, as `ended` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -448,7 +459,7 @@ impl Ended {
 
     /// Its name in scenario files.
     pub fn name(self) -> &'static str {
-        Ended::NAMES.iter().find(|(_, e)| *e == self).map_or("", |(n, _)| n)
+        name_in(&Ended::NAMES, &self)
     }
 }
 
@@ -461,9 +472,13 @@ pub const CALLOUT_ENDS: [(&str, crate::CalloutEnd); 5] = [
     ("dropped", crate::CalloutEnd::Dropped),
 ];
 
+/// The names `finished_callouts[].kind` takes, with whether the kind is
+/// gRPC (a call or stream) rather than an HTTP callout.
+pub const CALLOUT_KINDS: [(&str, bool); 2] = [("http", false), ("grpc", true)];
+
 /// The scenario name of how a callout ended.
 pub fn callout_end_name(end: crate::CalloutEnd) -> &'static str {
-    CALLOUT_ENDS.iter().find(|(_, e)| *e == end).map_or("", |(n, _)| n)
+    name_in(&CALLOUT_ENDS, &end)
 }
 
 /// The exact names of a stream callback's action ([`crate::Action`]), as
@@ -481,7 +496,7 @@ pub const ACTION_NAMES: [(&str, crate::Action); 8] = [
 
 /// The exact scenario name of an action.
 pub fn action_name(action: crate::Action) -> &'static str {
-    ACTION_NAMES.iter().find(|(_, a)| *a == action).map_or("", |(n, _)| n)
+    name_in(&ACTION_NAMES, &action)
 }
 
 /// An expected action: "continue" (`Continue` or `ContinueAndEndStream`),
@@ -509,13 +524,13 @@ impl ActionExpect {
         match name {
             "continue" => Some(ActionExpect::Continue),
             "pause" => Some(ActionExpect::Pause),
-            _ => ACTION_NAMES.iter().find(|(n, _)| *n == name).map(|(_, a)| ActionExpect::Exactly(*a)),
+            _ => by_name(&ACTION_NAMES, name).map(ActionExpect::Exactly),
         }
     }
 
     /// Whether `found` (an exact name of `ACTION_NAMES`) is what it expects.
     pub fn matches(self, found: &str) -> bool {
-        let Some(action) = ACTION_NAMES.iter().find(|(n, _)| *n == found).map(|(_, a)| *a) else { return false };
+        let Some(action) = by_name(&ACTION_NAMES, found) else { return false };
         match self {
             ActionExpect::Continue => action.is_continue(),
             ActionExpect::Pause => action.is_stop(),

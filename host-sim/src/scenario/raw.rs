@@ -999,7 +999,8 @@ pub(super) struct RawActions {
 }
 
 impl RawActions {
-    /// Each callback's expectation, by its name (of `model::CALLBACKS`).
+    /// Each callback's expectation, by the callback's name as the driver
+    /// records it in the report's `actions`.
     pub(super) fn each(&self) -> [(&'static str, &Option<Spanned<toml::Value>>); 6] {
         [
             ("request_headers", &self.request_headers),

@@ -87,51 +87,45 @@ fn names_schema(names: &[&str]) -> schemars::Schema {
     schemars::json_schema!({ "type": "string", "enum": names })
 }
 
-/// How a stream ended (`expect.ended`): [`super::model::Ended::NAMES`].
-pub(super) struct EndedName;
+/// A type whose schema is a string allowing exactly the names an
+/// expression gives (a table the parser reads the names from).
+macro_rules! names_schema_type {
+    ($(#[$doc:meta])* $name:ident, $names:expr) => {
+        $(#[$doc])*
+        pub(super) struct $name;
 
-impl JsonSchema for EndedName {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "EndedName".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        names_schema(&super::model::Ended::NAMES.map(|(n, _)| n))
-    }
+        impl JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                names_schema(&$names)
+            }
+        }
+    };
 }
 
-/// How a callout ended (`finished_callouts[].ended`): [`super::model::CALLOUT_ENDS`].
-pub(super) struct CalloutEndName;
+names_schema_type!(
+    /// How a stream ended (`expect.ended`): [`super::model::Ended::NAMES`].
+    EndedName,
+    super::model::Ended::NAMES.map(|(n, _)| n)
+);
 
-impl JsonSchema for CalloutEndName {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "CalloutEndName".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        names_schema(&super::model::CALLOUT_ENDS.map(|(n, _)| n))
-    }
-}
+names_schema_type!(
+    /// How a callout ended (`finished_callouts[].ended`): [`super::model::CALLOUT_ENDS`].
+    CalloutEndName,
+    super::model::CALLOUT_ENDS.map(|(n, _)| n)
+);
 
-/// An action a stream callback returned (`expect.actions`):
-/// [`super::model::ActionExpect::names`].
-pub(super) struct ActionName;
-
-impl JsonSchema for ActionName {
-    fn inline_schema() -> bool {
-        true
-    }
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "ActionName".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        names_schema(&super::model::ActionExpect::names())
-    }
-}
+names_schema_type!(
+    /// An action a stream callback returned (`expect.actions`):
+    /// [`super::model::ActionExpect::names`].
+    ActionName,
+    super::model::ActionExpect::names()
+);
 
 /// What a callback returned: its last call's action, or every call's.
 #[derive(JsonSchema)]

@@ -280,7 +280,9 @@ fn step(out: &mut String, index: usize, s: &StepReport) {
             .map(|a| match a.action.as_str() {
                 "continue" => format!("{} continue", a.callback),
                 exact => {
-                    let coarse = if exact.starts_with("continue") { "continue" } else { "pause" };
+                    let continues = super::model::by_name(&super::model::ACTION_NAMES, exact)
+                        .is_some_and(crate::Action::is_continue);
+                    let coarse = if continues { "continue" } else { "pause" };
                     format!("{} {coarse} ({exact})", a.callback)
                 }
             })
