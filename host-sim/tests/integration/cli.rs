@@ -3,7 +3,7 @@
 //! and malformed files reported with their line and field.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use guest_build::{Guest, Target};
@@ -255,12 +255,11 @@ pub(crate) fn workdir() -> &'static Path {
     })
 }
 
-/// Runs the binary with `args` then `file`: exit code, stdout, stderr.
+/// Runs the binary with `args` then `file` ([`crate::common::host_sim`]):
+/// exit code, stdout, stderr.
 pub(crate) fn host_sim(args: &[&str], file: &Path) -> (i32, String, String) {
-    let output: Output =
-        Command::new(env!("CARGO_BIN_EXE_host-sim")).args(args).arg(file).output().expect("host-sim runs");
-    let code = output.status.code().expect("an exit code");
-    (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+    let (code, out, err) = crate::common::host_sim(args, file);
+    (code.expect("an exit code"), out, err)
 }
 
 /// Runs the binary on a scenario file of the work directory.

@@ -279,44 +279,11 @@ fn plugin_files_must_be_regular_files() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `host-sim run <scenario>`: its exit code and what it printed (stdout,
-/// then stderr). A guard, not an assertion on time: a run still going after
-/// 60 s is killed and fails the test instead of stalling it.
+/// `host-sim run <scenario>` ([`crate::common::host_sim`], with its 60 s
+/// guard): its exit code and what it printed (stdout, then stderr).
 fn host_sim_run(scenario: &Path) -> (Option<i32>, String) {
-    use std::io::Read as _;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-sim"))
-        .arg("run")
-        .arg(scenario)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drained while it runs: output past a pipe's buffer must not block the
-    // child into looking like a hang.
-    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = pipe.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let mut waited = 0;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if waited == 600 {
-            child.kill().unwrap();
-            panic!("{}: host-sim still running after 60 s", scenario.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        waited += 1;
-    };
-    let text = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    (status.code(), text)
+    let (code, out, err) = crate::common::host_sim(&["run"], scenario);
+    (code, out + &err)
 }
 
 /// Each reproducer's scenario through the `host-sim` binary: it ends, and

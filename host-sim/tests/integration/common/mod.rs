@@ -1,5 +1,6 @@
 //! Builds hand-written WAT guests: static strings become data segments, the
-//! module gets a memory, a bump allocator and the ABI marker.
+//! module gets a memory, a bump allocator and the ABI marker; and runs the
+//! `host-sim` binary.
 
 #![allow(dead_code)]
 
@@ -103,3 +104,43 @@ pub const SET_SHARED: &str =
     r#"(import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))"#;
 pub const HTTP_CALL: &str =
     r#"(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
+
+/// Runs the `host-sim` binary with `args` then `file`: its exit code (`None`
+/// if a signal ended it), standard output and standard error. Both pipes
+/// are drained while it runs, so output past a pipe's buffer cannot block
+/// it. A guard, not an assertion on time: a run still going after 60 s is
+/// killed and fails the test instead of stalling it.
+pub fn host_sim(args: &[&str], file: &std::path::Path) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-sim"))
+        .args(args)
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("host-sim runs");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8(text).expect("host-sim prints UTF-8")
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let mut waited = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("host-sim's status") {
+            break status;
+        }
+        if waited == 600 {
+            let _ = child.kill();
+            panic!("{}: host-sim still running after 60 s", file.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    };
+    (status.code(), stdout.join().expect("stdout read"), stderr.join().expect("stderr read"))
+}
