@@ -75,8 +75,6 @@ fn main() {
         "| plugin | bytes | stripped bytes | proxy_* imports | WASI imports | ours/official (stripped) | budget | target |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    let budgets = sluice_bench::size_budgets();
-    let budget_of = |p: &sluice_bench::Plugin| budgets.iter().find(|b| b.guest == p.guest);
     let sizes: Vec<_> = built.iter().map(|(_, w)| size::measure(w)).collect();
     for (i, (p, _)) in built.iter().enumerate() {
         let s = sizes[i];
@@ -88,8 +86,8 @@ fn main() {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        let budget = budget_of(p).map_or(String::new(), |b| b.budget.to_string());
-        let target = budget_of(p).and_then(|b| b.target).map_or(String::new(), |t| t.to_string());
+        let budget = p.budget.map_or(String::new(), |b| b.bytes.to_string());
+        let target = p.budget.and_then(|b| b.target).map_or(String::new(), |t| t.to_string());
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {budget} | {target} |",
