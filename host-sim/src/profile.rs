@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sluice::abi::{Access, HostFunction, KongSupport};
 use wasmtime::{Caller, ExternType, Module};
 
 use crate::abi::memory::{HostError, HostResult};
@@ -150,37 +151,35 @@ impl HostProfile {
     }
 
     /// Why the profile cannot link a module importing `env.<name>` (the
-    /// load error), `None` when it can.
+    /// load error), `None` when it can: the function's [`KongSupport`] in
+    /// the ABI's description, under the Kong profile.
     pub fn link_error(self, name: &str) -> Option<String> {
         if self != HostProfile::Kong {
             return None;
         }
-        match name {
-            "proxy_get_header_map_size" | "proxy_get_buffer_status" => {
+        let function = sluice::abi::host_function(name)?;
+        match function.kong {
+            KongSupport::Missing => {
                 Some(format!("missing host function: env.{name} (ngx_wasm_module does not register it)"))
             }
-            "proxy_get_log_level" => Some(
-                "incompatible import type for env.proxy_get_log_level: ngx_wasm_module registers it with \
-                 2 i32 parameters, the module imports the spec's (i32) -> i32"
-                    .to_owned(),
-            ),
-            _ => None,
+            KongSupport::OwnSignature => {
+                let spec: Vec<&str> = function.wasm_params().map(|_| "i32").collect();
+                Some(format!(
+                    "incompatible import type for env.{name}: ngx_wasm_module registers it with 2 i32 parameters, \
+                     the module imports the spec's ({}) -> i32",
+                    spec.join(", ")
+                ))
+            }
+            KongSupport::Same | KongSupport::NotImplemented => None,
         }
     }
 
-    /// Host functions the profile links but does not implement (they trap).
+    /// Host functions the profile links but does not implement (they trap):
+    /// Kong's `NGX_WAVM_NYI` ones in the ABI's description.
     pub fn not_implemented(self, name: &str) -> bool {
         self == HostProfile::Kong
-            && (matches!(
-                name,
-                "proxy_get_log_level"
-                    | "proxy_done"
-                    | "proxy_close_stream"
-                    | "proxy_continue_response"
-                    | "proxy_clear_route_cache"
-                    | "proxy_get_status"
-                    | "proxy_resolve_shared_queue"
-            ) || name.starts_with("proxy_grpc_"))
+            && sluice::abi::host_function(name)
+                .is_some_and(|f| matches!(f.kong, KongSupport::NotImplemented | KongSupport::OwnSignature))
     }
 }
 
@@ -328,7 +327,8 @@ pub(crate) fn start_refusal(state: &VmState, name: &str, wasi: bool) -> Option<w
 
 /// Runs before every `proxy_*` host function: capability restriction,
 /// profile differences, and (strict mode) the phase rules.
-pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &[u64]) -> Gate {
+pub(crate) fn gate(caller: &mut Caller<'_, VmState>, function: &'static HostFunction, args: &[u64]) -> Gate {
+    let name = function.name;
     if let Some(refused) = start_refusal(caller.data(), name, false) {
         return Gate::Return(Err(HostError::Trap(refused)));
     }
@@ -344,7 +344,7 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, name: &'static str, args: &
             callback_name(caller.data())
         )));
     }
-    if strict && let Some(why) = phase_violation(caller.data(), name, args) {
+    if strict && let Some(why) = phase_violation(caller.data(), function.access, args) {
         caller.data().strict_violation.set(true);
         return Gate::Return(trap(format!(
             "strict mode: {name} called in {} is not allowed: {why}",
@@ -371,8 +371,9 @@ pub(crate) fn wasi_restricted(state: &VmState, name: &str) -> bool {
 /// Strict mode: a `BAD_ARGUMENT` from a header-map or buffer function means
 /// the map or buffer does not exist in this phase (Envoy's availability
 /// rules); it becomes a trap naming the function and the phase.
-pub(crate) fn strict_status(state: &VmState, name: &'static str, status: Status) -> Option<String> {
-    if status != Status::BadArgument || !(name.contains("header_map") || name.contains("buffer")) {
+pub(crate) fn strict_status(state: &VmState, function: &'static HostFunction, status: Status) -> Option<String> {
+    let name = function.name;
+    if status != Status::BadArgument || !function.access.needs_map_or_buffer() {
         return None;
     }
     if !state.policy.strict {
@@ -405,18 +406,16 @@ fn kong_upstream_ok(upstream: &[u8]) -> bool {
 }
 
 /// ngx_wasm_module's hostcall × phase matrix (where Envoy would return a
-/// status or ignore the call), plus root-only and stream-only rules.
-fn phase_violation(state: &VmState, name: &str, args: &[u64]) -> Option<&'static str> {
+/// status or ignore the call), plus root-only and stream-only rules: the
+/// function's [`Access`] rule in the ABI's description.
+fn phase_violation(state: &VmState, access: Access, args: &[u64]) -> Option<&'static str> {
     use Callback::*;
     let cb = state.callback?;
     let stream = state.contexts.get(state.effective).is_some_and(|c| c.kind != ContextKind::Root);
     let grpc = matches!(cb, GrpcInitialMetadata | GrpcReceive | GrpcTrailingMetadata | GrpcClose);
-    match name {
-        "proxy_set_tick_period_milliseconds" if stream => Some("can only set tick_period in root context"),
-        "proxy_add_header_map_value"
-        | "proxy_replace_header_map_value"
-        | "proxy_remove_header_map_value"
-        | "proxy_set_header_map_pairs" => match args.first() {
+    match access {
+        Access::RootOnly if stream => Some("can only set tick_period in root context"),
+        Access::MapWrite => match args.first() {
             Some(0 | 1)
                 if !(matches!(cb, RequestHeaders | RequestBody | RequestTrailers | HttpCallResponse) || grpc) =>
             {
@@ -430,8 +429,8 @@ fn phase_violation(state: &VmState, name: &str, args: &[u64]) -> Option<&'static
             Some(3) if matches!(cb, Log | Done | Delete) => Some("can only set response trailers before on_log"),
             _ => None,
         },
-        "proxy_get_buffer_bytes" | "proxy_set_buffer_bytes" => {
-            let set = name == "proxy_set_buffer_bytes";
+        Access::BufferRead | Access::BufferWrite => {
+            let set = access == Access::BufferWrite;
             match args.first() {
                 Some(0) if set && !matches!(cb, RequestHeaders | RequestBody) => {
                     Some("can only set request body during on_request_headers, on_request_body")
@@ -443,7 +442,7 @@ fn phase_violation(state: &VmState, name: &str, args: &[u64]) -> Option<&'static
                 _ => None,
             }
         }
-        "proxy_http_call" | "proxy_dispatch_http_call"
+        Access::HttpCall
             if matches!(
                 cb,
                 VmStart | Configure | ResponseHeaders | ResponseBody | ResponseTrailers | Log | Done | Delete
@@ -454,7 +453,7 @@ fn phase_violation(state: &VmState, name: &str, args: &[u64]) -> Option<&'static
                  on_http_call_response, on_foreign_function",
             )
         }
-        "proxy_send_local_response" if !stream || matches!(cb, Log | Done | Delete) => {
+        Access::LocalResponse if !stream || matches!(cb, Log | Done | Delete) => {
             Some("can only send a local response from a stream's request or response callbacks")
         }
         _ => None,

@@ -51,7 +51,7 @@ impl Buffer {
 
     /// The buffer's size and its flags word (hosts write 0 there today).
     pub fn status(self) -> Result<(usize, u32)> {
-        ffi::get_buffer_status(self.id())
+        ffi::get_buffer_status(self.id()).map(|s| (s.size, s.flags))
     }
 
     /// Replaces `size` bytes at `start` with `value` (`start` at or past the

@@ -62,7 +62,7 @@ impl GrpcClose {
 
     /// The status message (`proxy_get_status`).
     pub fn message(&self) -> Result<Vec<u8>> {
-        ffi::get_status().map(|(_, message)| message)
+        ffi::get_status().map(|status| status.message)
     }
 }
 

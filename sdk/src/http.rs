@@ -200,6 +200,6 @@ impl HttpResponse {
     /// The host's status for the call (`proxy_get_status`): a code and a
     /// message. Envoy reports a reset call as 11 (`BrokenConnection`), "reset".
     pub fn status(&self) -> Result<(u32, Vec<u8>)> {
-        ffi::get_status()
+        ffi::get_status().map(|s| (s.code, s.message))
     }
 }

@@ -74,6 +74,7 @@ pub use config::Configuration;
 pub use context::ContextHandle;
 pub use contexts::{HttpContext, RootContext, TcpContext, set_root_context};
 pub use error::{Error, Result};
+pub use sluice_abi as abi;
 /// The derive macros (feature `macros`, on by default): see [`plugin`].
 #[cfg(feature = "macros")]
 pub use sluice_macros::{Config, HttpContext, RootContext, TcpContext};

@@ -9,7 +9,7 @@ use crate::ffi;
 /// Reads `key`: its value and CAS version, or `None` if absent.
 pub fn get(key: impl AsRef<[u8]>) -> Result<Option<(Vec<u8>, u32)>> {
     match ffi::get_shared_data(key.as_ref()) {
-        Ok(entry) => Ok(Some(entry)),
+        Ok(entry) => Ok(Some((entry.value, entry.cas))),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }

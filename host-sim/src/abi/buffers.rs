@@ -6,20 +6,12 @@
 //! callout payloads during their callbacks; configuration always; otherwise
 //! `NOT_FOUND`.
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::buffer;
 use crate::types::{BufferType, Status};
 use crate::vm::state::VmState;
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_get_buffer_bytes", get_buffer_bytes, (kind: u32, start: u32, max: u32, ptr_ptr: u32, size_ptr: u32));
-    hostcall!(linker, "proxy_set_buffer_bytes", set_buffer_bytes, (kind: u32, start: u32, size: u32, ptr: u32, len: u32));
-    hostcall!(linker, "proxy_get_buffer_status", get_buffer_status, (kind: u32, size_ptr: u32, flags_ptr: u32));
-    Ok(())
-}
 
 /// The buffer the guest addresses, if available now.
 pub(crate) fn buffer(state: &VmState, kind: BufferType) -> Result<&[u8], Status> {
@@ -41,7 +33,7 @@ pub(crate) fn buffer(state: &VmState, kind: BufferType) -> Result<&[u8], Status>
         BufferType::PluginConfiguration => {
             state.effective_root().and_then(|r| state.plugins.get(&r)).map(|p| &p.configuration[..])
         }
-        BufferType::CallData => state.scope.foreign_args.as_deref(),
+        BufferType::ForeignFunctionArguments => state.scope.foreign_args.as_deref(),
     };
     found.ok_or(Status::NotFound)
 }
@@ -67,7 +59,7 @@ fn buffer_mut(state: &mut VmState, kind: BufferType) -> Result<&mut Vec<u8>, Sta
     found.ok_or(Status::NotFound)
 }
 
-fn get_buffer_bytes(
+pub(super) fn get_buffer_bytes(
     caller: &mut Caller<'_, VmState>,
     kind: u32,
     start: u32,
@@ -80,7 +72,7 @@ fn get_buffer_bytes(
     memory::return_bytes(caller, &bytes, ptr_ptr, size_ptr)
 }
 
-fn set_buffer_bytes(
+pub(super) fn set_buffer_bytes(
     caller: &mut Caller<'_, VmState>,
     kind: u32,
     start: u32,
@@ -96,7 +88,12 @@ fn set_buffer_bytes(
     Ok(())
 }
 
-fn get_buffer_status(caller: &mut Caller<'_, VmState>, kind: u32, size_ptr: u32, flags_ptr: u32) -> HostResult {
+pub(super) fn get_buffer_status(
+    caller: &mut Caller<'_, VmState>,
+    kind: u32,
+    size_ptr: u32,
+    flags_ptr: u32,
+) -> HostResult {
     let kind = BufferType::from_u32(kind).ok_or(Status::BadArgument)?;
     let len = buffer(caller.data(), kind)?.len() as u32;
     memory::check(caller, flags_ptr, 4)?;

@@ -4,28 +4,14 @@
 
 use std::time::Duration;
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
 use crate::types::Status;
 use crate::vm::state::{VmState, World};
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_http_call", http_call, (up: u32, up_len: u32, h: u32, h_len: u32, b: u32, b_len: u32,
-        t: u32, t_len: u32, timeout: u32, token_ptr: u32));
-    hostcall!(linker, "proxy_grpc_call", grpc_call, (up: u32, up_len: u32, svc: u32, svc_len: u32, m: u32, m_len: u32,
-        md: u32, md_len: u32, msg: u32, msg_len: u32, timeout: u32, token_ptr: u32));
-    hostcall!(linker, "proxy_grpc_stream", grpc_stream, (up: u32, up_len: u32, svc: u32, svc_len: u32, m: u32,
-        m_len: u32, md: u32, md_len: u32, token_ptr: u32));
-    hostcall!(linker, "proxy_grpc_send", grpc_send, (token: u32, msg: u32, msg_len: u32, end: u32));
-    hostcall!(linker, "proxy_grpc_cancel", grpc_cancel, (token: u32));
-    hostcall!(linker, "proxy_grpc_close", grpc_close, (token: u32));
-    Ok(())
-}
 
 fn text(data: &[u8], ptr: u32, len: u32) -> Result<String, Status> {
     Ok(String::from_utf8_lossy(memory::slice(data, ptr, len)?).into_owned())
@@ -38,7 +24,7 @@ fn map(data: &[u8], ptr: u32, len: u32) -> Result<HeaderMap, Status> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn http_call(
+pub(super) fn http_call(
     caller: &mut Caller<'_, VmState>,
     up: u32,
     up_len: u32,
@@ -142,7 +128,7 @@ fn raw(lengths: &[u32]) -> usize {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn grpc_call(
+pub(super) fn grpc_call(
     caller: &mut Caller<'_, VmState>,
     up: u32,
     up_len: u32,
@@ -178,7 +164,7 @@ fn grpc_call(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn grpc_stream(
+pub(super) fn grpc_stream(
     caller: &mut Caller<'_, VmState>,
     up: u32,
     up_len: u32,
@@ -210,7 +196,7 @@ fn grpc_stream(
     })
 }
 
-fn grpc_send(caller: &mut Caller<'_, VmState>, token: u32, msg: u32, msg_len: u32, end: u32) -> HostResult {
+pub(super) fn grpc_send(caller: &mut Caller<'_, VmState>, token: u32, msg: u32, msg_len: u32, end: u32) -> HostResult {
     memory::with_memory(caller, |data, state| {
         let message = memory::slice(data, msg, msg_len)?;
         if let Err(exceeded) = room_for(state, "proxy_grpc_send", message.len(), false) {
@@ -221,12 +207,12 @@ fn grpc_send(caller: &mut Caller<'_, VmState>, token: u32, msg: u32, msg_len: u3
     Ok(())
 }
 
-fn grpc_cancel(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
+pub(super) fn grpc_cancel(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
     let state = caller.data();
     Ok(state.world().callouts.grpc_cancel(state.index, token)?)
 }
 
-fn grpc_close(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
+pub(super) fn grpc_close(caller: &mut Caller<'_, VmState>, token: u32) -> HostResult {
     let state = caller.data();
     Ok(state.world().callouts.grpc_close(state.index, token)?)
 }

@@ -5,42 +5,24 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::logs::text;
-use crate::types::{AbiVersion, LogLevel, Status};
+use crate::types::{LogLevel, Status};
 use crate::vm::state::{Deferred, VmState};
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_log", log, (level: u32, ptr: u32, len: u32));
-    hostcall!(linker, "proxy_get_current_time_nanoseconds", current_time, (ptr: u32));
-    hostcall!(linker, "proxy_set_tick_period_milliseconds", set_tick_period, (period: u32));
-    hostcall!(linker, "proxy_done", done, ());
-    hostcall!(linker, "proxy_set_effective_context", set_effective_context, (context_id: u32));
-    match abi {
-        AbiVersion::V0_1_0 => {
-            hostcall!(linker, "proxy_get_configuration", get_configuration, (ptr_ptr: u32, size_ptr: u32))
-        }
-        AbiVersion::V0_2_0 => {}
-        AbiVersion::V0_2_1 => hostcall!(linker, "proxy_get_log_level", get_log_level, (ptr: u32)),
-    }
-    Ok(())
-}
 
 /// Kong registers `proxy_get_log_level` as `(i32, i32) -> i32`, a stub
 /// (`ngx_proxy_wasm_hfuncs_nop` in src/common/proxy_wasm/ngx_proxy_wasm_host.c);
 /// the kong profile's gate traps before this runs. Were the profile changed
 /// afterwards, the level goes to the first pointer.
 pub(crate) fn add_kong_log_level(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_get_log_level", kong_get_log_level, (ptr: u32, _unused: u32));
+    let function = super::described("proxy_get_log_level")?;
+    linker.func_wrap("env", function.name, move |mut caller: Caller<'_, VmState>, ptr: u32, unused: u32| {
+        super::run(&mut caller, function, &[u64::from(ptr), u64::from(unused)], |caller| get_log_level(caller, ptr))
+    })?;
     Ok(())
 }
 
-fn kong_get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32, _unused: u32) -> HostResult {
-    get_log_level(caller, ptr)
-}
-
-fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> HostResult {
+pub(super) fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> HostResult {
     let level = LogLevel::from_u32(level).ok_or(Status::BadArgument)?;
     let logged = memory::with_memory(caller, |data, state| {
         let message = memory::slice(data, ptr, len)?;
@@ -55,17 +37,17 @@ fn log(caller: &mut Caller<'_, VmState>, level: u32, ptr: u32, len: u32) -> Host
     Ok(logged?)
 }
 
-fn get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
+pub(super) fn get_log_level(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
     let level = caller.data().log_level as u32;
     Ok(memory::write_u32(caller, ptr, level)?)
 }
 
-fn current_time(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
+pub(super) fn get_current_time_nanoseconds(caller: &mut Caller<'_, VmState>, ptr: u32) -> HostResult {
     let now = caller.data().world().clock.realtime_ns();
     Ok(memory::write_u64(caller, ptr, now)?)
 }
 
-fn set_tick_period(caller: &mut Caller<'_, VmState>, period: u32) -> HostResult {
+pub(super) fn set_tick_period_milliseconds(caller: &mut Caller<'_, VmState>, period: u32) -> HostResult {
     let state = caller.data();
     let root = state.effective_root().ok_or(Status::BadArgument)?;
     let mut world = state.world();
@@ -74,7 +56,7 @@ fn set_tick_period(caller: &mut Caller<'_, VmState>, period: u32) -> HostResult 
     Ok(())
 }
 
-fn done(caller: &mut Caller<'_, VmState>) -> HostResult {
+pub(super) fn done(caller: &mut Caller<'_, VmState>) -> HostResult {
     let state = caller.data_mut();
     let id = state.effective;
     state.contexts.done(id)?;
@@ -82,14 +64,14 @@ fn done(caller: &mut Caller<'_, VmState>) -> HostResult {
     Ok(())
 }
 
-fn set_effective_context(caller: &mut Caller<'_, VmState>, context_id: u32) -> HostResult {
+pub(super) fn set_effective_context(caller: &mut Caller<'_, VmState>, context_id: u32) -> HostResult {
     let state = caller.data_mut();
     state.contexts.get(context_id).ok_or(Status::BadArgument)?;
     state.effective = context_id;
     Ok(())
 }
 
-fn get_configuration(caller: &mut Caller<'_, VmState>, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+pub(super) fn get_configuration(caller: &mut Caller<'_, VmState>, ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let configuration = caller.data().legacy_configuration();
     memory::return_bytes(caller, &configuration, ptr_ptr, size_ptr)
 }

@@ -10,24 +10,12 @@
 
 use std::borrow::Cow;
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::headers::HeaderMap;
 use crate::types::{AbiVersion, MapType, Status};
 use crate::vm::state::{Callback, VmState};
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_get_header_map_size", get_size, (kind: u32, size_ptr: u32));
-    hostcall!(linker, "proxy_get_header_map_pairs", get_pairs, (kind: u32, ptr_ptr: u32, size_ptr: u32));
-    hostcall!(linker, "proxy_set_header_map_pairs", set_pairs, (kind: u32, ptr: u32, len: u32));
-    hostcall!(linker, "proxy_get_header_map_value", get_value, (kind: u32, key: u32, key_len: u32, ptr_ptr: u32, size_ptr: u32));
-    hostcall!(linker, "proxy_add_header_map_value", add_value, (kind: u32, key: u32, key_len: u32, value: u32, value_len: u32));
-    hostcall!(linker, "proxy_replace_header_map_value", replace_value, (kind: u32, key: u32, key_len: u32, value: u32, value_len: u32));
-    hostcall!(linker, "proxy_remove_header_map_value", remove_value, (kind: u32, key: u32, key_len: u32));
-    Ok(())
-}
 
 /// The map the guest addresses, `None` when it does not exist now.
 pub(crate) fn map(state: &VmState, kind: MapType) -> Option<&HeaderMap> {
@@ -104,7 +92,7 @@ fn in_log(state: &VmState) -> bool {
     state.callback == Some(Callback::Log)
 }
 
-fn get_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> HostResult {
+pub(super) fn get_header_map_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> HostResult {
     let state = caller.data();
     let size = match readable(state, kind(kind_raw)?) {
         Some(m) => m.byte_size() as u32,
@@ -114,7 +102,12 @@ fn get_size(caller: &mut Caller<'_, VmState>, kind_raw: u32, size_ptr: u32) -> H
     Ok(memory::write_u32(caller, size_ptr, size)?)
 }
 
-fn get_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+pub(super) fn get_header_map_pairs(
+    caller: &mut Caller<'_, VmState>,
+    kind_raw: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+) -> HostResult {
     let state = caller.data();
     let bytes = match readable(state, kind(kind_raw)?) {
         Some(m) => m.serialize(),
@@ -124,7 +117,7 @@ fn get_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr_ptr: u32, size
     memory::return_bytes(caller, &bytes, ptr_ptr, size_ptr)
 }
 
-fn set_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr: u32, len: u32) -> HostResult {
+pub(super) fn set_header_map_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr: u32, len: u32) -> HostResult {
     let kind = kind(kind_raw)?;
     memory::with_memory(caller, |data, state| {
         let bytes = memory::slice(data, ptr, len)?;
@@ -143,7 +136,7 @@ fn set_pairs(caller: &mut Caller<'_, VmState>, kind_raw: u32, ptr: u32, len: u32
     Ok(())
 }
 
-fn get_value(
+pub(super) fn get_header_map_value(
     caller: &mut Caller<'_, VmState>,
     kind_raw: u32,
     key: u32,
@@ -183,7 +176,7 @@ fn edit(
     Ok(())
 }
 
-fn add_value(
+pub(super) fn add_header_map_value(
     caller: &mut Caller<'_, VmState>,
     kind: u32,
     key: u32,
@@ -194,7 +187,7 @@ fn add_value(
     edit(caller, kind, (key, key_len), (value, value_len), HeaderMap::add)
 }
 
-fn replace_value(
+pub(super) fn replace_header_map_value(
     caller: &mut Caller<'_, VmState>,
     kind: u32,
     key: u32,
@@ -205,6 +198,11 @@ fn replace_value(
     edit(caller, kind, (key, key_len), (value, value_len), HeaderMap::replace)
 }
 
-fn remove_value(caller: &mut Caller<'_, VmState>, kind: u32, key: u32, key_len: u32) -> HostResult {
+pub(super) fn remove_header_map_value(
+    caller: &mut Caller<'_, VmState>,
+    kind: u32,
+    key: u32,
+    key_len: u32,
+) -> HostResult {
     edit(caller, kind, (key, key_len), (0, 0), |m, k, _| m.remove(k))
 }

@@ -1,26 +1,23 @@
 //! Metrics: `proxy_define_metric`, `proxy_increment_metric`,
-//! `proxy_record_metric`, `proxy_get_metric` (64-bit values as `i64`).
+//! `proxy_record_metric`, `proxy_get_metric` (64-bit values as wasm `i64`).
 //! `metrics` bounds the metrics a VM defined first, `histogram_samples` the
 //! samples it recorded in all histograms: totals per VM, whatever other VMs
 //! defined or recorded.
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
 use crate::types::{MetricType, Status};
 use crate::vm::state::VmState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_define_metric", define, (kind: u32, name: u32, name_len: u32, id_ptr: u32));
-    hostcall!(linker, "proxy_increment_metric", increment, (id: u32, delta: i64));
-    hostcall!(linker, "proxy_record_metric", record, (id: u32, value: i64));
-    hostcall!(linker, "proxy_get_metric", get, (id: u32, value_ptr: u32));
-    Ok(())
-}
-
-fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32, id_ptr: u32) -> HostResult {
+pub(super) fn define_metric(
+    caller: &mut Caller<'_, VmState>,
+    kind: u32,
+    name: u32,
+    name_len: u32,
+    id_ptr: u32,
+) -> HostResult {
     let kind = MetricType::from_u32(kind).ok_or(Status::BadArgument)?;
     memory::check(caller, id_ptr, 4)?;
     let id = memory::with_memory(caller, |data, state| {
@@ -49,11 +46,11 @@ fn define(caller: &mut Caller<'_, VmState>, kind: u32, name: u32, name_len: u32,
     Ok(memory::write_u32(caller, id_ptr, id)?)
 }
 
-fn increment(caller: &mut Caller<'_, VmState>, id: u32, delta: i64) -> HostResult {
+pub(super) fn increment_metric(caller: &mut Caller<'_, VmState>, id: u32, delta: i64) -> HostResult {
     Ok(caller.data().world().metrics.increment(id, delta)?)
 }
 
-fn record(caller: &mut Caller<'_, VmState>, id: u32, value: i64) -> HostResult {
+pub(super) fn record_metric(caller: &mut Caller<'_, VmState>, id: u32, value: u64) -> HostResult {
     let state = caller.data();
     let mut world = state.world();
     if world.metrics.is_histogram(id) {
@@ -62,10 +59,10 @@ fn record(caller: &mut Caller<'_, VmState>, id: u32, value: i64) -> HostResult {
             format!("proxy_record_metric on a histogram; the VM's histograms hold {samples} samples it recorded")
         })?;
     }
-    Ok(world.metrics.record(id, value as u64, state.index)?)
+    Ok(world.metrics.record(id, value, state.index)?)
 }
 
-fn get(caller: &mut Caller<'_, VmState>, id: u32, value_ptr: u32) -> HostResult {
+pub(super) fn get_metric(caller: &mut Caller<'_, VmState>, id: u32, value_ptr: u32) -> HostResult {
     memory::check(caller, value_ptr, 8)?;
     let value = caller.data().world().metrics.get(id)?;
     Ok(memory::write_u64(caller, value_ptr, value)?)

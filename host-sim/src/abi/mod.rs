@@ -1,6 +1,9 @@
-//! The guest-facing ABI: one module per area, each registering its imports
-//! with its own `add_to_linker` and doing nothing but marshalling between
-//! guest memory and host state.
+//! The guest-facing ABI: one module per area of the ABI's description
+//! (`sluice::abi::Area`), each doing nothing but marshalling between guest
+//! memory and host state. The linker registrations are generated from the
+//! description: every host function `proxy_x as x` of area `a` is
+//! implemented by `a::x(caller, raw parameters...)`, and passes its gate
+//! ([`crate::profile::gate`]) and [`finish`] around the call.
 
 pub(crate) mod buffers;
 pub(crate) mod callouts;
@@ -13,6 +16,7 @@ pub(crate) mod shared;
 pub(crate) mod stream;
 pub(crate) mod wasi;
 
+use sluice::abi::HostFunction;
 use wasmtime::{Caller, Engine, Linker};
 
 use crate::types::AbiVersion;
@@ -23,12 +27,13 @@ use memory::{HostError, HostResult};
 /// or a trap. Every call is recorded in the trace.
 pub(crate) fn finish(
     caller: &mut Caller<'_, VmState>,
-    name: &'static str,
+    function: &'static HostFunction,
     result: HostResult,
 ) -> wasmtime::Result<i32> {
+    let name = function.name;
     let code = match result {
         Ok(()) => 0,
-        Err(HostError::Status(status)) => match crate::profile::strict_status(caller.data(), name, status) {
+        Err(HostError::Status(status)) => match crate::profile::strict_status(caller.data(), function, status) {
             Some(message) => {
                 caller.data_mut().record(name, -1);
                 return Err(wasmtime::Error::msg(message));
@@ -44,37 +49,72 @@ pub(crate) fn finish(
     Ok(code)
 }
 
-/// Registers `env.<name>` as a host function returning a status.
-macro_rules! hostcall {
-    ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {{
-        $linker.func_wrap(
-            "env",
-            $name,
-            |mut caller: wasmtime::Caller<'_, $crate::vm::state::VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                let args: &[u64] = &[$($arg as u64),*];
-                let result = match $crate::profile::gate(&mut caller, $name, args) {
-                    $crate::profile::Gate::Run => $func(&mut caller, $($arg),*),
-                    $crate::profile::Gate::Return(result) => result,
-                };
-                $crate::abi::finish(&mut caller, $name, result)
-            },
-        )?;
-    }};
+/// Runs one host call: its gate, then (if the gate lets it) `call`, then [`finish`].
+pub(crate) fn run(
+    caller: &mut Caller<'_, VmState>,
+    function: &'static HostFunction,
+    args: &[u64],
+    call: impl FnOnce(&mut Caller<'_, VmState>) -> HostResult,
+) -> wasmtime::Result<i32> {
+    let result = match crate::profile::gate(caller, function, args) {
+        crate::profile::Gate::Run => call(caller),
+        crate::profile::Gate::Return(result) => result,
+    };
+    finish(caller, function, result)
 }
-pub(crate) use hostcall;
 
-/// A linker with every host function of `abi`: the 36 common `proxy_*`
-/// functions, the version's own ones, and the WASI surface.
+/// The description of `name` (every registered function has one).
+pub(crate) fn described(name: &str) -> wasmtime::Result<&'static HostFunction> {
+    sluice::abi::host_function(name)
+        .ok_or_else(|| wasmtime::Error::msg(format!("{name} is not in the ABI's description")))
+}
+
+/// Registers every described host function of `abi` as `env.<name>`.
+macro_rules! register {
+    ( $( [ ($(#[$meta:meta])*) $name:ident $method:ident $area:ident [$($ret:ident)?]
+        ( $( $in:ident $inkind:ident ( $( $raw:ident $rawkind:ident )+ ) )* )
+        ( $( $out:ident $outkind:ident ( $( $oraw:ident $orawkind:ident )+ ) )* ) $rules:tt ] )*
+    ) => {
+        pub(super) fn register(
+            linker: &mut wasmtime::Linker<crate::vm::state::VmState>,
+            abi: crate::types::AbiVersion,
+        ) -> wasmtime::Result<()> {
+            $(
+                let function = super::described(stringify!($name))?;
+                if function.in_version(abi) {
+                    linker.func_wrap(
+                        "env",
+                        function.name,
+                        move |mut caller: wasmtime::Caller<'_, crate::vm::state::VmState>,
+                              $( $( $raw: sluice::abi::host_raw_type!($rawkind), )+ )*
+                              $( $( $oraw: sluice::abi::host_raw_type!($orawkind), )+ )*| {
+                            let args: &[u64] = &[$( $( $raw as u64, )+ )* $( $( $oraw as u64, )+ )*];
+                            super::run(&mut caller, function, args, |caller| {
+                                super::$area::$method(caller, $( $( $raw, )+ )* $( $( $oraw, )+ )*)
+                            })
+                        },
+                    )?;
+                }
+            )*
+            Ok(())
+        }
+    };
+}
+
+mod current {
+    sluice::abi::for_each_host_function!(register);
+}
+
+mod legacy {
+    sluice::abi::for_each_legacy_host_function!(register);
+}
+
+/// A linker with every host function of `abi` (those of the ABI's
+/// description the version has) and the WASI surface.
 pub(crate) fn linker(engine: &Engine, abi: AbiVersion) -> wasmtime::Result<Linker<VmState>> {
     let mut linker = Linker::new(engine);
-    context::add_to_linker(&mut linker, abi)?;
-    buffers::add_to_linker(&mut linker)?;
-    headers::add_to_linker(&mut linker)?;
-    stream::add_to_linker(&mut linker, abi)?;
-    callouts::add_to_linker(&mut linker)?;
-    shared::add_to_linker(&mut linker)?;
-    metrics::add_to_linker(&mut linker)?;
-    properties::add_to_linker(&mut linker)?;
+    current::register(&mut linker, abi)?;
+    legacy::register(&mut linker, abi)?;
     wasi::add_to_linker(&mut linker)?;
     Ok(linker)
 }

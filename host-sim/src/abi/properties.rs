@@ -6,9 +6,8 @@
 //! `plugin_root_id`, `plugin_vm_id`, plus what the test set for the plugin),
 //! the stream's request/response attributes, then the VM's tree.
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::contexts::ContextKind;
@@ -18,14 +17,6 @@ use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
 use crate::state::routes::SelectedRoute;
 use crate::types::Status;
 use crate::vm::state::VmState;
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_get_property", get_property, (path: u32, path_len: u32, ptr_ptr: u32, size_ptr: u32));
-    hostcall!(linker, "proxy_set_property", set_property, (path: u32, path_len: u32, value: u32, value_len: u32));
-    hostcall!(linker, "proxy_call_foreign_function", call_foreign, (name: u32, name_len: u32, args: u32, args_len: u32,
-        ptr_ptr: u32, size_ptr: u32));
-    Ok(())
-}
 
 /// The route properties, answered from the stream's route cache when a
 /// route table is set.
@@ -132,7 +123,13 @@ fn finish(found: Vec<Value>) -> Result<Value, Status> {
     Ok(layers.fold(lowest, |lower, upper| merge_values(&lower, &upper)))
 }
 
-fn get_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+pub(super) fn get_property(
+    caller: &mut Caller<'_, VmState>,
+    path: u32,
+    path_len: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+) -> HostResult {
     let value = memory::with_memory(caller, |data, state| {
         let path = match guest_path(state, memory::slice(data, path, path_len)?, "proxy_get_property") {
             Ok(path) => path,
@@ -158,7 +155,13 @@ fn guest_path(state: &VmState, raw: &[u8], function: &str) -> Result<Vec<String>
 /// Envoy stores plugin-set properties as filter state of the stream; they
 /// read back as bytes. A root context has no stream info: `NOT_FOUND`
 /// (Envoy's `Context::setProperty`).
-fn set_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, value: u32, value_len: u32) -> HostResult {
+pub(super) fn set_property(
+    caller: &mut Caller<'_, VmState>,
+    path: u32,
+    path_len: u32,
+    value: u32,
+    value_len: u32,
+) -> HostResult {
     memory::with_memory(caller, |data, state| {
         let raw = memory::slice(data, path, path_len)?;
         let value = memory::slice(data, value, value_len)?;
@@ -186,7 +189,7 @@ fn set_property(caller: &mut Caller<'_, VmState>, path: u32, path_len: u32, valu
     Ok(())
 }
 
-fn call_foreign(
+pub(super) fn call_foreign_function(
     caller: &mut Caller<'_, VmState>,
     name: u32,
     name_len: u32,

@@ -14,26 +14,15 @@
 //! waiting before it (the host's list holds every VM's: one round of
 //! deliveries runs several VMs' `on_queue_ready` before the next).
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
 use crate::state::queues::QueueOwner;
 use crate::types::Status;
 use crate::vm::state::VmState;
 
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_set_shared_data", set_shared_data, (key: u32, key_len: u32, value: u32, value_len: u32, cas: u32));
-    hostcall!(linker, "proxy_get_shared_data", get_shared_data, (key: u32, key_len: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32));
-    hostcall!(linker, "proxy_register_shared_queue", register_queue, (name: u32, name_len: u32, token_ptr: u32));
-    hostcall!(linker, "proxy_resolve_shared_queue", resolve_queue, (vm: u32, vm_len: u32, name: u32, name_len: u32, token_ptr: u32));
-    hostcall!(linker, "proxy_enqueue_shared_queue", enqueue, (token: u32, value: u32, value_len: u32));
-    hostcall!(linker, "proxy_dequeue_shared_queue", dequeue, (token: u32, ptr_ptr: u32, size_ptr: u32));
-    Ok(())
-}
-
-fn set_shared_data(
+pub(super) fn set_shared_data(
     caller: &mut Caller<'_, VmState>,
     key: u32,
     key_len: u32,
@@ -60,7 +49,7 @@ fn set_shared_data(
     Ok(())
 }
 
-fn get_shared_data(
+pub(super) fn get_shared_data(
     caller: &mut Caller<'_, VmState>,
     key: u32,
     key_len: u32,
@@ -79,7 +68,12 @@ fn get_shared_data(
     Ok(memory::write_u32(caller, cas_ptr, cas)?)
 }
 
-fn register_queue(caller: &mut Caller<'_, VmState>, name: u32, name_len: u32, token_ptr: u32) -> HostResult {
+pub(super) fn register_shared_queue(
+    caller: &mut Caller<'_, VmState>,
+    name: u32,
+    name_len: u32,
+    token_ptr: u32,
+) -> HostResult {
     memory::check(caller, token_ptr, 4)?;
     let token = memory::with_memory(caller, |data, state| {
         let name = String::from_utf8_lossy(memory::slice(data, name, name_len)?).into_owned();
@@ -113,7 +107,7 @@ fn register_queue(caller: &mut Caller<'_, VmState>, name: u32, name_len: u32, to
     Ok(memory::write_u32(caller, token_ptr, token)?)
 }
 
-fn resolve_queue(
+pub(super) fn resolve_shared_queue(
     caller: &mut Caller<'_, VmState>,
     vm: u32,
     vm_len: u32,
@@ -131,7 +125,12 @@ fn resolve_queue(
     Ok(memory::write_u32(caller, token_ptr, token)?)
 }
 
-fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: u32) -> HostResult {
+pub(super) fn enqueue_shared_queue(
+    caller: &mut Caller<'_, VmState>,
+    token: u32,
+    value: u32,
+    value_len: u32,
+) -> HostResult {
     memory::with_memory(caller, |data, state| {
         let value = memory::slice(data, value, value_len)?;
         let mut world = state.world();
@@ -175,7 +174,12 @@ fn enqueue(caller: &mut Caller<'_, VmState>, token: u32, value: u32, value_len: 
     Ok(())
 }
 
-fn dequeue(caller: &mut Caller<'_, VmState>, token: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+pub(super) fn dequeue_shared_queue(
+    caller: &mut Caller<'_, VmState>,
+    token: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+) -> HostResult {
     memory::check(caller, ptr_ptr, 4)?;
     memory::check(caller, size_ptr, 4)?;
     let value = caller.data().world().queues.dequeue(token)?;

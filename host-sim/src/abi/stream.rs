@@ -12,30 +12,14 @@
 //! that run them are): the call that would add one more fails the VM, naming
 //! the limit, before anything is kept.
 
-use wasmtime::{Caller, Linker};
+use wasmtime::Caller;
 
-use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse};
-use crate::types::{AbiVersion, Status, StreamType};
+use crate::types::{Status, StreamType};
 use crate::vm::state::{Deferred, VmState};
-
-pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
-    hostcall!(linker, "proxy_send_local_response", send_local_response,
-        (status: u32, details: u32, details_len: u32, body: u32, body_len: u32, headers: u32, headers_len: u32, grpc: i32));
-    hostcall!(linker, "proxy_get_status", get_status, (code_ptr: u32, ptr_ptr: u32, size_ptr: u32));
-    if abi == AbiVersion::V0_1_0 {
-        hostcall!(linker, "proxy_continue_request", continue_request, ());
-        hostcall!(linker, "proxy_continue_response", continue_response, ());
-        hostcall!(linker, "proxy_clear_route_cache", clear_route_cache, ());
-    } else {
-        hostcall!(linker, "proxy_continue_stream", continue_stream, (kind: u32));
-        hostcall!(linker, "proxy_close_stream", close_stream, (kind: u32));
-    }
-    Ok(())
-}
 
 fn stream_type(raw: u32) -> Result<StreamType, Status> {
     StreamType::from_u32(raw).ok_or(Status::BadArgument)
@@ -51,7 +35,7 @@ fn may_defer(state: &VmState, function: &str) -> Result<(), LimitExceeded> {
 }
 
 /// Envoy resumes HTTP directions only; TCP has no continue (`BAD_ARGUMENT`).
-fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
+pub(super) fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     let kind = stream_type(kind)?;
     if matches!(kind, StreamType::Downstream | StreamType::Upstream) {
         return Err(Status::BadArgument.into());
@@ -64,15 +48,15 @@ fn continue_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     Ok(())
 }
 
-fn continue_request(caller: &mut Caller<'_, VmState>) -> HostResult {
+pub(super) fn continue_request(caller: &mut Caller<'_, VmState>) -> HostResult {
     continue_stream(caller, StreamType::HttpRequest as u32)
 }
 
-fn continue_response(caller: &mut Caller<'_, VmState>) -> HostResult {
+pub(super) fn continue_response(caller: &mut Caller<'_, VmState>) -> HostResult {
     continue_stream(caller, StreamType::HttpResponse as u32)
 }
 
-fn clear_route_cache(caller: &mut Caller<'_, VmState>) -> HostResult {
+pub(super) fn clear_route_cache(caller: &mut Caller<'_, VmState>) -> HostResult {
     let state = caller.data_mut();
     let stream = state.http.get_mut(&state.effective).ok_or(Status::BadArgument)?;
     stream.route_cache_clears += 1;
@@ -80,7 +64,7 @@ fn clear_route_cache(caller: &mut Caller<'_, VmState>) -> HostResult {
     Ok(())
 }
 
-fn close_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
+pub(super) fn close_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
     let kind = stream_type(kind)?;
     let state = caller.data_mut();
     let id = state.effective;
@@ -103,7 +87,7 @@ fn close_stream(caller: &mut Caller<'_, VmState>, kind: u32) -> HostResult {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn send_local_response(
+pub(super) fn send_local_response(
     caller: &mut Caller<'_, VmState>,
     status: u32,
     details: u32,
@@ -157,7 +141,7 @@ fn send_local_response(
     Ok(())
 }
 
-fn get_status(caller: &mut Caller<'_, VmState>, code_ptr: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+pub(super) fn get_status(caller: &mut Caller<'_, VmState>, code_ptr: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let (code, message) = caller.data().scope.status.clone().unwrap_or((0, Vec::new()));
     memory::check(caller, code_ptr, 4)?;
     memory::return_bytes(caller, &message, ptr_ptr, size_ptr)?;

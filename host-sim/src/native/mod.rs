@@ -40,8 +40,9 @@ use crate::engine::{self, Compiled, exports::Exports};
 use crate::error::Error;
 use crate::types::{AbiVersion, LogLevel};
 use crate::vm::state::VmState;
-use bridge::{Bridge, HEAP_BASE, HOSTCALLS, Shim};
+use bridge::{Bridge, HEAP_BASE, Shim};
 use panics::Caught;
+use sluice::abi::HOST_FUNCTIONS;
 pub(crate) use thread_bound::ThreadBound;
 
 /// A natively compiled plugin's entry point: the `sluice_main` function that
@@ -109,7 +110,7 @@ fn shim_wat(linker: &Linker<VmState>) -> Result<String, Error> {
     };
     let mut wat = String::from("(module\n");
     let mut exports = String::new();
-    for (i, name) in HOSTCALLS.iter().enumerate() {
+    for (i, name) in HOST_FUNCTIONS.iter().map(|f| f.name).enumerate() {
         let sig = signature("env", name)
             .ok_or_else(|| Error::Instantiate(format!("host-sim links no env.{name} for ABI v0.2.1")))?;
         let _ = writeln!(wat, "  (import \"env\" \"{name}\" (func $h{i} {sig}))");
@@ -177,8 +178,9 @@ pub(crate) fn plugin(
     let missing = |what: &str| Error::Instantiate(format!("the native shim lacks {what}"));
     let memory = exports.memory.ok_or_else(|| missing("its memory"))?;
     let bump = instance.get_global(&mut *store, "sluice:bump").ok_or_else(|| missing("its bump pointer"))?;
-    let funcs = HOSTCALLS
+    let funcs = HOST_FUNCTIONS
         .iter()
+        .map(|f| f.name)
         .map(|name| instance.get_func(&mut *store, &format!("host:{name}")).ok_or_else(|| missing(name)))
         .collect::<Result<Vec<_>, _>>()?;
     let bridge = Rc::new(Bridge::new(Shim { memory, bump, funcs }));
@@ -195,7 +197,7 @@ mod tests {
         let compiled = compiled().unwrap();
         assert_eq!(compiled.abi(), AbiVersion::V0_2_1);
         let imports = compiled.imports();
-        assert_eq!(imports.iter().filter(|(m, _)| m == "env").count(), HOSTCALLS.len());
+        assert_eq!(imports.iter().filter(|(m, _)| m == "env").count(), HOST_FUNCTIONS.len());
         for callback in ["_initialize", "proxy_on_request_headers", "proxy_on_grpc_close", "proxy_on_foreign_function"]
         {
             assert!(imports.iter().any(|(m, n)| m == callbacks::MODULE && n == callback), "{callback}");

@@ -208,7 +208,7 @@ impl Vm {
     }
 
     /// `proxy_on_foreign_function(root, function_id, args_size)` with the
-    /// arguments readable as the `CallData` buffer.
+    /// arguments readable as the `ForeignFunctionArguments` buffer.
     pub fn foreign_callback(&mut self, root: u32, function_id: u32, args: Vec<u8>) -> Result<(), Error> {
         let len = args.len() as u32;
         self.state_mut().scope = Scope { foreign_args: Some(args), ..Scope::default() };

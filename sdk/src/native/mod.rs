@@ -5,7 +5,7 @@
 //! global. Natively, a test or an in-process host ("null VM") serves plugins
 //! compiled into the same binary, so both are per instance and per thread:
 //!
-//! * [`Host`] is the table of the 39 host functions; every hostcall the SDK
+//! * [`Host`] is the table of the host functions; every hostcall the SDK
 //!   makes goes through the host of the current instance.
 //! * An [`Instance`] is one plugin instance: its host plus its own contexts,
 //!   callouts and root factory. [`Instance::enter`] makes it current on this

@@ -138,8 +138,9 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn get_status(&self) -> HostResult<(u32, Vec<u8>)> {
-        Ok(self.status.borrow().clone())
+    fn get_status(&self) -> HostResult<sluice::abi::CallStatus> {
+        let (code, message) = self.status.borrow().clone();
+        Ok(sluice::abi::CallStatus { code, message })
     }
 
     fn http_call(

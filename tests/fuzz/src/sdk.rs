@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use sluice::abi::{BufferStatus, CallStatus, SharedValue};
 use sluice::native::{Host, HostResult, Instance};
 
 use crate::guest::serialize;
@@ -172,8 +173,8 @@ impl Host for RandomHost {
             b
         })
     }
-    fn get_buffer_status(&self, _buffer_type: u32) -> HostResult<(usize, u32)> {
-        self.reply(|rng| (size(rng), rng.next_u32()))
+    fn get_buffer_status(&self, _buffer_type: u32) -> HostResult<BufferStatus> {
+        self.reply(|rng| BufferStatus { size: size(rng), flags: rng.next_u32() })
     }
     fn get_header_map_size(&self, _map_type: u32) -> HostResult<usize> {
         self.reply(size)
@@ -202,8 +203,11 @@ impl Host for RandomHost {
     fn close_stream(&self, _stream_type: u32) -> HostResult<()> {
         self.unit()
     }
-    fn get_status(&self) -> HostResult<(u32, Vec<u8>)> {
-        self.reply(|rng| (if rng.chance(70) { rng.below(17) as u32 } else { rng.next_u32() }, bytes(rng)))
+    fn get_status(&self) -> HostResult<CallStatus> {
+        self.reply(|rng| CallStatus {
+            code: if rng.chance(70) { rng.below(17) as u32 } else { rng.next_u32() },
+            message: bytes(rng),
+        })
     }
     fn send_local_response(&self, _: u32, _: &[u8], _: &[u8], _: &[u8], _: i32) -> HostResult<()> {
         self.unit()
@@ -229,8 +233,8 @@ impl Host for RandomHost {
     fn set_shared_data(&self, _key: &[u8], _value: &[u8], _cas: u32) -> HostResult<()> {
         self.unit()
     }
-    fn get_shared_data(&self, _key: &[u8]) -> HostResult<(Vec<u8>, u32)> {
-        self.reply(|rng| (bytes(rng), rng.next_u32()))
+    fn get_shared_data(&self, _key: &[u8]) -> HostResult<SharedValue> {
+        self.reply(|rng| SharedValue { value: bytes(rng), cas: rng.next_u32() })
     }
     fn register_shared_queue(&self, _name: &[u8]) -> HostResult<u32> {
         self.reply(Rng::next_u32)

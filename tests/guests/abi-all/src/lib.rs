@@ -1,4 +1,4 @@
-//! A plugin that calls every one of the 39 host functions of ABI v0.2.1 and
+//! A plugin that calls every host function of ABI v0.2.1 (`sluice::abi::HOST_FUNCTIONS`) and
 //! implements every callback, so that a test can check the module's imports
 //! and exports against the ABI tables. It is not meant to do anything useful.
 
