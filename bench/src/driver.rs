@@ -129,38 +129,16 @@ fn give(caller: &mut Caller<'_, State>, bytes: &[u8], ptr_ptr: i32, size_ptr: i3
     0
 }
 
-/// The Proxy-Wasm serialization of a header map.
+/// The Proxy-Wasm serialization of a header map (the ABI's one encoder).
 pub fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
-    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-    for (k, v) in pairs {
-        out.extend((k.len() as u32).to_le_bytes());
-        out.extend((v.len() as u32).to_le_bytes());
-    }
-    for (k, v) in pairs {
-        out.extend(k.as_bytes());
-        out.push(0);
-        out.extend(v.as_bytes());
-        out.push(0);
-    }
-    out
+    sluice::abi::map::encode(pairs)
 }
 
+/// The pairs of a serialized map (none if it is malformed).
 fn deserialize(bytes: &[u8]) -> Pairs {
-    let word = |at: usize| bytes.get(at..at + 4).map_or(0, |w| u32::from_le_bytes(w.try_into().unwrap()) as usize);
-    let count = word(0);
-    let mut at = 4 + 8 * count;
-    let mut pairs = Vec::with_capacity(count);
-    for i in 0..count {
-        let (kl, vl) = (word(4 + 8 * i), word(8 + 8 * i));
-        let text =
-            |from: usize, len: usize| String::from_utf8_lossy(bytes.get(from..from + len).unwrap_or(&[])).into_owned();
-        let key = text(at, kl);
-        at += kl + 1;
-        let value = text(at, vl);
-        at += vl + 1;
-        pairs.push((key, value));
-    }
-    pairs
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let count = sluice::abi::map::validate(bytes).unwrap_or(0);
+    sluice::abi::map::PairsIter::new(bytes, count).map(|(k, v)| (text(k), text(v))).collect()
 }
 
 fn map<'a>(caller: &'a mut Caller<'_, State>, map: i32) -> &'a mut Pairs {

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+pub use sluice_abi::map::MapError;
+
 use crate::types::{Status, UnknownValue};
 
 /// Everything a hostcall wrapper or decoder can fail with.
@@ -38,30 +40,6 @@ pub enum Error {
         /// The context the handler was meant for.
         context_id: u32,
     },
-}
-
-/// Why a serialized map was rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapError {
-    /// The input ends before the header (count and lengths) or the data it announces.
-    Truncated,
-    /// A length or the pair count cannot fit in the input.
-    OversizedLength,
-    /// A key or value is not followed by its `0x00` terminator.
-    MissingNul,
-    /// Bytes follow the last pair.
-    TrailingBytes,
-}
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MapError::Truncated => "truncated",
-            MapError::OversizedLength => "a length exceeds the input",
-            MapError::MissingNul => "a key or value lacks its NUL terminator",
-            MapError::TrailingBytes => "trailing bytes after the last pair",
-        })
-    }
 }
 
 impl Error {

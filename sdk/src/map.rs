@@ -10,7 +10,12 @@
 
 use alloc::vec::Vec;
 
-use crate::error::{Error, MapError, Result};
+pub use sluice_abi::map::PairsIter;
+use sluice_abi::map::validate;
+
+#[cfg(test)]
+use crate::error::MapError;
+use crate::error::{Error, Result};
 
 /// Names and values as bytes, in the host's order (names may repeat).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -26,85 +31,11 @@ where
     V: AsRef<[u8]>,
 {
     let pairs: Vec<(K, V)> = pairs.into_iter().collect();
-    let len32 = |n: usize| u32::try_from(n).map_err(|_| Error::TooLarge);
-    let data: usize = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2).sum();
-    let mut out = Vec::with_capacity(4 + pairs.len() * 8 + data);
-    out.extend_from_slice(&len32(pairs.len())?.to_le_bytes());
-    for (k, v) in &pairs {
-        out.extend_from_slice(&len32(k.as_ref().len())?.to_le_bytes());
-        out.extend_from_slice(&len32(v.as_ref().len())?.to_le_bytes());
+    let fits = |n: usize| u32::try_from(n).is_ok();
+    if !fits(pairs.len()) || !pairs.iter().all(|(k, v)| fits(k.as_ref().len()) && fits(v.as_ref().len())) {
+        return Err(Error::TooLarge);
     }
-    for (k, v) in &pairs {
-        out.extend_from_slice(k.as_ref());
-        out.push(0);
-        out.extend_from_slice(v.as_ref());
-        out.push(0);
-    }
-    Ok(out)
-}
-
-/// A bounds-checked reader over the input.
-#[derive(Clone, Debug)]
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, short: MapError) -> core::result::Result<&'a [u8], MapError> {
-        let end = self.pos.checked_add(n).ok_or(MapError::OversizedLength)?;
-        let slice = self.bytes.get(self.pos..end).ok_or(short)?;
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn u32(&mut self) -> core::result::Result<usize, MapError> {
-        let b = self.take(4, MapError::Truncated)?;
-        let value = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        usize::try_from(value).map_err(|_| MapError::OversizedLength)
-    }
-
-    fn terminated(&mut self, len: usize) -> core::result::Result<&'a [u8], MapError> {
-        let value = self.take(len, MapError::OversizedLength)?;
-        match self.take(1, MapError::MissingNul)? {
-            [0] => Ok(value),
-            _ => Err(MapError::MissingNul),
-        }
-    }
-}
-
-/// Checks a serialized map and returns its pair count, rejecting anything
-/// malformed: input that is truncated, announces more pairs or longer keys
-/// and values than it holds, lacks a NUL terminator, or has bytes after the
-/// last pair. Accepts the empty encodings of the spec (zero bytes, or a
-/// single `0x00`).
-fn validate(bytes: &[u8]) -> Result<usize> {
-    if bytes.is_empty() || bytes == [0] {
-        return Ok(0);
-    }
-    let mut lengths = Reader { bytes, pos: 0 };
-    let count = lengths.u32()?;
-    // Each pair needs at least 8 header bytes and 2 terminators: refuse a
-    // count the input cannot hold before walking it.
-    let room = (bytes.len() - 4) / 10;
-    if count > room {
-        return Err(if bytes.len() - 4 < count.saturating_mul(8) {
-            MapError::Truncated
-        } else {
-            MapError::OversizedLength
-        }
-        .into());
-    }
-    let mut data = Reader { bytes, pos: 4 + count * 8 };
-    for _ in 0..count {
-        let (klen, vlen) = (lengths.u32()?, lengths.u32()?);
-        data.terminated(klen)?;
-        data.terminated(vlen)?;
-    }
-    if data.pos != bytes.len() {
-        return Err(MapError::TrailingBytes.into());
-    }
-    Ok(count)
+    Ok(sluice_abi::map::encode(&pairs))
 }
 
 /// Parses a serialized map into owned pairs, rejecting anything malformed.
@@ -197,43 +128,6 @@ impl<'a> IntoIterator for &'a MapView {
 
     fn into_iter(self) -> PairsIter<'a> {
         self.iter()
-    }
-}
-
-/// The pairs of a validated serialized map, as borrowed bytes.
-#[derive(Clone, Debug)]
-pub struct PairsIter<'a> {
-    lengths: Reader<'a>,
-    data: Reader<'a>,
-    left: usize,
-}
-
-impl<'a> PairsIter<'a> {
-    /// Iterates `count` pairs of `bytes`, which [`validate`] accepted.
-    fn new(bytes: &'a [u8], count: usize) -> PairsIter<'a> {
-        let data = if count == 0 { 0 } else { 4 + count * 8 };
-        PairsIter { lengths: Reader { bytes, pos: 4 }, data: Reader { bytes, pos: data }, left: count }
-    }
-}
-
-impl<'a> Iterator for PairsIter<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        // The input was validated, so these reads succeed; should one not,
-        // the iteration ends instead of panicking.
-        let (klen, vlen) = (self.lengths.u32().ok()?, self.lengths.u32().ok()?);
-        let key = self.data.terminated(klen).ok()?;
-        let value = self.data.terminated(vlen).ok()?;
-        Some((key, value))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
     }
 }
 

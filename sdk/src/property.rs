@@ -36,14 +36,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<[u8]>,
 {
-    let mut out = Vec::new();
-    for (i, segment) in path.into_iter().enumerate() {
-        if i > 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(segment.as_ref());
-    }
-    out
+    sluice_abi::path::encode(path)
 }
 
 /// The raw value at `path`, or `None` if the host has no such property.

@@ -133,11 +133,7 @@ impl From<Duration> for Value {
 
 /// Splits a guest property path (segments joined by NUL, no trailing NUL).
 pub fn split_path(path: &[u8]) -> Vec<String> {
-    if path.is_empty() {
-        return Vec::new();
-    }
-    let path = path.strip_suffix(&[0]).unwrap_or(path);
-    path.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    sluice::abi::path::segments(path).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
 }
 
 /// The deepest path a [`PropertyTree`] takes: cloning, comparing,

@@ -7,6 +7,7 @@
 //!   host-sim its linker, gates and null-VM bridge.
 //! - [`callbacks`]: every `proxy_on_*` export a plugin may have.
 //! - [`enums`]: the enumerations (`Status`, `MapType`, …) and [`AbiVersion`].
+//! - [`map`]: the serialized map format; [`path`]: property paths.
 //!
 //! `no_std`, no dependencies. Nothing here runs a plugin or a host: it says
 //! what the ABI is, and the tests of both sides check their code against it
@@ -18,6 +19,8 @@ extern crate alloc;
 pub mod callbacks;
 pub mod enums;
 pub mod functions;
+pub mod map;
+pub mod path;
 
 pub use callbacks::{CALLBACKS, Callback, LEGACY_CALLBACKS, callback_in};
 pub use enums::{
