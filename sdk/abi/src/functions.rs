@@ -222,33 +222,49 @@ pub fn host_function(name: &str) -> Option<&'static HostFunction> {
     HOST_FUNCTIONS.iter().chain(LEGACY_HOST_FUNCTIONS).find(|f| f.name == name)
 }
 
-/// What `proxy_get_buffer_status` returns.
+/// What `proxy_get_buffer_status` returns: a buffer's size and flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BufferStatus {
     /// The buffer's size in bytes.
     pub size: usize,
-    /// The flags word (no flag is defined yet; hosts write 0).
+    /// The flags word: [`END_OF_STREAM`](Self::END_OF_STREAM) is the only
+    /// flag defined (proxy-wasm-cpp-sdk's `WasmBufferFlags`); proxy-wasm-cpp-host,
+    /// and so Envoy, writes 0.
     pub flags: u32,
 }
 
-/// What `proxy_get_status` returns: the status of the HTTP call or gRPC
-/// call being delivered.
+impl BufferStatus {
+    /// The flag bit saying the buffer holds the end of its stream.
+    pub const END_OF_STREAM: u32 = 1;
+
+    /// Whether the host set [`END_OF_STREAM`](Self::END_OF_STREAM). Hosts that
+    /// write 0 never do: the callback's `end_of_stream` argument is the
+    /// reliable signal.
+    pub fn end_of_stream(&self) -> bool {
+        self.flags & Self::END_OF_STREAM != 0
+    }
+}
+
+/// What `proxy_get_status` returns: the host's status for the call whose
+/// response is being delivered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallStatus {
-    /// The status code: for an HTTP call Envoy's `0` (success) or a
-    /// [`Status`](crate::Status) code, for a gRPC call the gRPC status.
+    /// The status code: for an HTTP call a host [`Status`](crate::Status)
+    /// (Envoy reports a reset call as 11, `BrokenConnection`; convert it with
+    /// `Status::try_from`), for a gRPC call the gRPC status.
     pub code: u32,
-    /// The status message.
+    /// The status message (Envoy: `"reset"` for a reset call).
     pub message: crate::__private::Vec<u8>,
 }
 
-/// What `proxy_get_shared_data` returns.
+/// What `proxy_get_shared_data` returns: a stored value and its
+/// compare-and-swap version.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SharedValue {
     /// The value.
     pub value: crate::__private::Vec<u8>,
-    /// Its compare-and-swap token: pass it to `proxy_set_shared_data` to
-    /// write only if nobody wrote since.
+    /// The version: pass it back as `cas` to `proxy_set_shared_data` to
+    /// write only if nobody wrote since this read.
     pub cas: u32,
 }
 
