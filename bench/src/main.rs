@@ -152,6 +152,39 @@ fn main() {
         }
     }
 
+    // Host calls.
+    eprintln!("counting host calls...");
+    let _ = writeln!(out, "\n## Host calls\n");
+    let _ = writeln!(
+        out,
+        "Host calls (`proxy_*` and WASI, as host-sim's trace records them) of one HTTP stream after 10 warm-up \
+         streams, each plugin alone in host-sim: the exchange of the guest-cost table for the pairs; for the \
+         examples their benchmark configuration and a request carrying a valid token (as in the filter chain \
+         below). On a real proxy most of a plugin's cost is the host's own work per call.\n"
+    );
+    let _ = writeln!(out, "| plugin | host calls per stream | official | ours/official |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let calls = |plugin: speed::Configured<'_>, request: &[(String, String)]| {
+        speed::host_calls_per_stream(plugin, request, &exchange.response, &exchange.callout_body, 10)
+            .unwrap_or_else(|e| panic!("counting host calls: {e}"))
+    };
+    let alone = |name: &str| speed::Configured { wasm: wasm_of(name), configuration: "" };
+    for pair in ["headers", "callout"] {
+        let ours = calls(alone(&format!("{pair} (sluice)")), &exchange.request);
+        let official = calls(alone(&format!("{pair} (official)")), &exchange.request);
+        let _ = writeln!(out, "| {pair} | {ours} | {official} | {} |", ratio(ours as f64, official as f64));
+    }
+    let mut token_request = exchange.request.clone();
+    token_request.push(("authorization".into(), format!("Bearer {}", sluice_bench::BENCH_TOKEN)));
+    for (name, configuration) in [
+        ("example header-decode", sluice_bench::HEADER_DECODE_CONFIG),
+        ("example router", sluice_bench::ROUTER_CONFIG),
+        ("example telemetry", sluice_bench::TELEMETRY_CONFIG),
+    ] {
+        let n = calls(speed::Configured { wasm: wasm_of(name), configuration }, &token_request);
+        let _ = writeln!(out, "| {name} | {n} |  |  |");
+    }
+
     // Host speed.
     eprintln!("measuring host speed ({streams} streams per run)...");
     let _ = writeln!(out, "\n## Host speed\n");

@@ -208,3 +208,43 @@ pub fn chain_run(
     let run = Run { streams: streams.max(1), elapsed: start.elapsed(), early: 0, end: rss_kib() };
     Ok((run, last.expect("at least one stream ran")))
 }
+
+/// Host calls (every `proxy_*` and WASI call the guest makes, as host-sim's
+/// trace records them) of one HTTP stream of `plugin` alone, after `warmup`
+/// streams: request headers, the answer to every HTTP call it makes (`200`
+/// with `callout_body`), response headers unless it answered locally, and
+/// the end of the stream.
+pub fn host_calls_per_stream(
+    plugin: Configured<'_>,
+    request: &[(String, String)],
+    response: &[(String, String)],
+    callout_body: &[u8],
+    warmup: u32,
+) -> Result<usize, host_sim::Error> {
+    let mut host =
+        Host::with_options(HostOptions { log_capacity: 0, trace_capacity: 1 << 20, ..HostOptions::default() });
+    let id = host.load(PluginSpec::from_bytes(plugin.wasm.to_vec()).configuration(plugin.configuration))?;
+    let (request, response) = (pairs(request), pairs(response));
+    let mut before = 0;
+    for i in 0..=warmup {
+        before = host.trace().len();
+        let mut stream = host.http_stream(id)?;
+        stream.request_headers(request.iter().copied(), true)?;
+        while let Some(call) = stream.host().http_callouts().first().map(host_sim::HttpCallout::id) {
+            let answer = host_sim::HttpCallResponse {
+                headers: host_sim::HeaderMap::from_pairs([(":status", "200")]),
+                body: callout_body.to_vec(),
+                trailers: host_sim::HeaderMap::new(),
+            };
+            stream.host().respond_http_call(call, answer)?;
+        }
+        if stream.local_response().is_none() {
+            stream.response_headers(response.iter().copied(), true)?;
+        }
+        stream.complete()?;
+        if i == warmup {
+            break;
+        }
+    }
+    Ok(host.trace().len() - before)
+}

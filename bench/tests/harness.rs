@@ -83,3 +83,27 @@ fn the_chain_benchmark_runs_the_three_examples_in_order() {
     // Without a token header-decode rejects: the chain does not forward.
     assert!(speed::chain_run(&plugins, &exchange.request, &exchange.response, 1).is_err());
 }
+
+#[test]
+fn host_calls_are_counted_exactly_and_sluice_makes_no_more_than_the_official_sdk() {
+    let exchange = Exchange::standard();
+    for (ours, official) in [
+        ("sluice-bench-http-headers", "tests/official-guests/http-headers"),
+        ("sluice-bench-http-auth-random", "bench/official/http-auth-random"),
+    ] {
+        let (a, b) = pair(ours, official);
+        let count = |wasm: &[u8]| {
+            let plugin = speed::Configured { wasm, configuration: "" };
+            speed::host_calls_per_stream(plugin, &exchange.request, &exchange.response, &exchange.callout_body, 3)
+                .unwrap()
+        };
+        let (ours_calls, official_calls) = (count(&a), count(&b));
+        eprintln!("{ours}: {ours_calls} host calls per stream, the official SDK's: {official_calls}");
+        assert!(ours_calls > 0);
+        assert_eq!(ours_calls, count(&a), "host-call counts are exact");
+        assert!(
+            ours_calls <= official_calls,
+            "{ours}: {ours_calls} host calls, the official SDK makes {official_calls}"
+        );
+    }
+}

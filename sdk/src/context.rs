@@ -100,13 +100,14 @@ pub fn done() -> Result<()> {
 
 /// Runs a callout handler meant for `target` from a callback the host made on
 /// context `via`: makes `target` effective first when they differ, so the
-/// handler's hostcalls apply to its own context, and restores `via` after.
+/// handler's hostcalls apply to its own context. `target` stays effective
+/// until the callback returns: the handler is the last thing the callback
+/// does, and the host makes each callback's own context effective when it
+/// calls it (cpp-host saves and restores the effective context around every
+/// callback), so restoring `via` would be a host call that changes nothing.
 /// The handler is skipped if the host does not know `target` any more.
 pub(crate) fn deliver(via: u32, target: u32, handler: impl FnOnce()) {
-    if via == target {
+    if via == target || set_effective(target).is_ok() {
         handler();
-    } else if set_effective(target).is_ok() {
-        handler();
-        let _ = set_effective(via);
     }
 }

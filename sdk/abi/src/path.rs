@@ -20,10 +20,11 @@ where
 }
 
 /// The segments of a path; an empty path has none, and a trailing `0x00`
-/// (which some SDKs send) ends the last segment instead of adding an empty one.
+/// (which some SDKs send) ends the last segment instead of adding an empty
+/// one (so `"\0"` is one empty segment).
 pub fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let path = path.strip_suffix(&[0]).unwrap_or(path);
-    path.split(|b| *b == 0).take(if path.is_empty() { 0 } else { usize::MAX })
+    let count = if path.is_empty() { 0 } else { usize::MAX };
+    path.strip_suffix(&[0]).unwrap_or(path).split(|b| *b == 0).take(count)
 }
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ mod tests {
         let back: Vec<&[u8]> = segments(b"request\0headers\0host\0").collect();
         assert_eq!(back, [&b"request"[..], b"headers", b"host"]);
         assert_eq!(segments(b"").count(), 0);
+        assert_eq!(segments(b"\0").collect::<Vec<_>>(), [&b""[..]]);
         assert_eq!(segments(b"a\0\0b").count(), 3);
     }
 }
