@@ -21,7 +21,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use sluice::grpc::{GrpcCall, GrpcEvent, GrpcReply, GrpcStream};
-use sluice::http::{HttpCall, HttpResponse};
+use sluice::http::{CallStatus, HttpCall, HttpResponse};
 use sluice::stream::{self, LocalResponse};
 use sluice::{Action, ContextHandle, HttpContext, LogLevel, RootContext, headers, logging};
 
@@ -62,8 +62,8 @@ impl Stream {
         self.handler_entered();
         if response.is_failure() {
             note(self.id, &format!("failure: status code {:?}", response.status_code()));
-            let (code, message) = response.status().unwrap_or((0, Vec::new()));
-            let body = format!("callout failed: {code} {}", lossy(&message));
+            let status = response.status().unwrap_or(CallStatus { code: 0, message: Vec::new() });
+            let body = format!("callout failed: {} {}", status.code, lossy(&status.message));
             let sent = LocalResponse::new(503).body(body).send();
             note(self.id, &format!("local response {}", sent.is_ok()));
             return;
