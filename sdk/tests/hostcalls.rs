@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use sluice::error::MapError;
 use sluice::native::{Host, HostResult, set_host};
-use sluice::{Error, LogLevel, Status, headers, property};
+use sluice::stream::LocalResponse;
+use sluice::{Error, GrpcStatus, LogLevel, Status, headers, property};
 use support::FakeHost;
 
 /// Runs `f` with `host` installed as this thread's host table.
@@ -98,6 +99,26 @@ fn properties_are_fetched_by_nul_joined_path_and_decoded() {
         assert_eq!(property::get_string(["absent"]), Ok(None));
         assert_eq!(property::get_i64(["bad", "int"]), Err(Error::MalformedProperty { expected: "i64", len: 3 }));
     });
+}
+
+#[test]
+fn a_local_response_sends_its_http_status_and_grpc_status() {
+    let host = Rc::new(FakeHost::default());
+    with_host(host.clone(), || {
+        LocalResponse::new(403).details("denied").body("no").send().unwrap();
+        LocalResponse::new(200).grpc_status(GrpcStatus::PermissionDenied).send().unwrap();
+        // A raw code goes through the enum's conversion.
+        let raw = GrpcStatus::try_from(16).unwrap();
+        LocalResponse::new(u16::MAX).grpc_status(raw).send().unwrap();
+    });
+    assert_eq!(
+        host.take_calls(),
+        [
+            "0: send_local_response(403, denied, no, -1)",
+            "0: send_local_response(200, , , 7)",
+            "0: send_local_response(65535, , , 16)"
+        ]
+    );
 }
 
 #[test]

@@ -142,6 +142,18 @@ impl Host for FakeHost {
         Ok(self.status.borrow().clone())
     }
 
+    fn send_local_response(
+        &self,
+        status_code: u32,
+        details: &[u8],
+        body: &[u8],
+        _serialized_headers: &[u8],
+        grpc_status: i32,
+    ) -> HostResult<()> {
+        self.record(format!("send_local_response({status_code}, {}, {}, {grpc_status})", text(details), text(body)));
+        Ok(())
+    }
+
     fn http_call(
         &self,
         upstream: &[u8],
