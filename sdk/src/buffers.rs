@@ -49,9 +49,9 @@ impl Buffer {
         self.get(0, usize::MAX)
     }
 
-    /// The buffer's size and its flags word (hosts write 0 there today).
-    pub fn status(self) -> Result<(usize, u32)> {
-        ffi::get_buffer_status(self.id())
+    /// The buffer's size and flags (`proxy_get_buffer_status`).
+    pub fn status(self) -> Result<BufferStatus> {
+        ffi::get_buffer_status(self.id()).map(|(size, flags)| BufferStatus { size, flags })
     }
 
     /// Replaces `size` bytes at `start` with `value` (`start` at or past the
@@ -73,5 +73,28 @@ impl Buffer {
     /// Prepends `value`.
     pub fn prepend(self, value: impl AsRef<[u8]>) -> Result<()> {
         self.set(0, 0, value)
+    }
+}
+
+/// What [`Buffer::status`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferStatus {
+    /// The buffer's size in bytes.
+    pub size: usize,
+    /// The flags word: [`END_OF_STREAM`](Self::END_OF_STREAM) is the only
+    /// flag defined (proxy-wasm-cpp-sdk's `WasmBufferFlags`); proxy-wasm-cpp-host,
+    /// and so Envoy, writes 0.
+    pub flags: u32,
+}
+
+impl BufferStatus {
+    /// The flag bit saying the buffer holds the end of its stream.
+    pub const END_OF_STREAM: u32 = 1;
+
+    /// Whether the host set [`END_OF_STREAM`](Self::END_OF_STREAM). Hosts that
+    /// write 0 never do: the callback's `end_of_stream` argument is the
+    /// reliable signal.
+    pub fn end_of_stream(&self) -> bool {
+        self.flags & Self::END_OF_STREAM != 0
     }
 }

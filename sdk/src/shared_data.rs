@@ -6,10 +6,20 @@ use alloc::vec::Vec;
 use crate::error::Result;
 use crate::ffi;
 
+/// A stored value and its compare-and-swap version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedValue {
+    /// The value.
+    pub value: Vec<u8>,
+    /// The version: pass it to [`set`] as `cas` to write only if nobody
+    /// wrote since this read.
+    pub cas: u32,
+}
+
 /// Reads `key`: its value and CAS version, or `None` if absent.
-pub fn get(key: impl AsRef<[u8]>) -> Result<Option<(Vec<u8>, u32)>> {
+pub fn get(key: impl AsRef<[u8]>) -> Result<Option<SharedValue>> {
     match ffi::get_shared_data(key.as_ref()) {
-        Ok(entry) => Ok(Some(entry)),
+        Ok((value, cas)) => Ok(Some(SharedValue { value, cas })),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
