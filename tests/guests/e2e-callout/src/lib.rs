@@ -6,6 +6,8 @@
 //!   `x-user` header, status and body are copied into the request; on failure
 //!   the stream is answered with a 503 naming the host's status.
 //! * `/grpc`: a unary gRPC call; the reply message goes into the request.
+//! * `/grpc-cancel`: a unary gRPC call cancelled at once through its
+//!   `GrpcCallId`; the request goes on without waiting.
 //! * `/grpc-stream`: a gRPC stream; every event is recorded, each message is
 //!   acknowledged on the stream, and the close resumes the request.
 //!
@@ -145,6 +147,16 @@ impl HttpContext for Stream {
                 .metadata("x-md", "1")
                 .dispatch(b"request", |this: &mut Stream, reply| this.on_grpc_reply(reply))
                 .map(|_| ()),
+            "/grpc-cancel" => {
+                let sent = GrpcCall::new("grpc-auth", "e2e.Auth", "Check")
+                    .dispatch(b"request", |this: &mut Stream, reply| this.on_grpc_reply(reply));
+                let cancelled = sent.and_then(|call| {
+                    note(self.id, &format!("cancelling call {}", call.id()));
+                    call.cancel()
+                });
+                note(self.id, &format!("cancelled {}", cancelled.is_ok()));
+                return Action::Continue;
+            }
             "/grpc-stream" => {
                 let opened = GrpcCall::new("grpc-auth", "e2e.Auth", "Watch")
                     .open_stream(|this: &mut Stream, event| this.on_grpc_event(event));
