@@ -3,6 +3,8 @@
 
 use alloc::vec::Vec;
 
+pub use sluice_abi::BufferStatus;
+
 use crate::error::Result;
 use crate::ffi;
 use crate::types::BufferType;
@@ -49,9 +51,9 @@ impl Buffer {
         self.get(0, usize::MAX)
     }
 
-    /// The buffer's size and its flags word (hosts write 0 there today).
-    pub fn status(self) -> Result<(usize, u32)> {
-        ffi::get_buffer_status(self.id()).map(|s| (s.size, s.flags))
+    /// The buffer's size and flags (`proxy_get_buffer_status`).
+    pub fn status(self) -> Result<BufferStatus> {
+        ffi::get_buffer_status(self.id())
     }
 
     /// Replaces `size` bytes at `start` with `value` (`start` at or past the

@@ -1,6 +1,9 @@
 //! gRPC callouts: unary calls and bidirectional streams whose events are
 //! delivered to a handler with `&mut` access to the context that should
 //! receive them (see [`http`](crate::http) for the model).
+//!
+//! A unary call gives back a [`GrpcCallId`], a stream a [`GrpcStream`]; both
+//! are the host's ids in one namespace (separate from HTTP calls).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -146,8 +149,8 @@ impl GrpcCall {
     }
 
     /// Sends a unary call with `message`; `handler` receives the reply with
-    /// the current context, which must be a `C`. Returns the call id.
-    pub fn dispatch<C, F>(self, message: &[u8], handler: F) -> Result<u32>
+    /// the current context, which must be a `C`.
+    pub fn dispatch<C, F>(self, message: &[u8], handler: F) -> Result<GrpcCallId>
     where
         C: Any,
         F: FnOnce(&mut C, GrpcReply) + 'static,
@@ -156,7 +159,7 @@ impl GrpcCall {
     }
 
     /// Sends a unary call whose reply goes to context `target` (a `C`).
-    pub fn dispatch_to<C, F>(self, target: ContextHandle, message: &[u8], handler: F) -> Result<u32>
+    pub fn dispatch_to<C, F>(self, target: ContextHandle, message: &[u8], handler: F) -> Result<GrpcCallId>
     where
         C: Any,
         F: FnOnce(&mut C, GrpcReply) + 'static,
@@ -172,7 +175,7 @@ impl GrpcCall {
             }
         });
         callouts::register(Token::Grpc(token), target, Callback::GrpcCall(callback));
-        Ok(token)
+        Ok(GrpcCallId(token))
     }
 
     /// Opens a stream; `handler` receives every event with the current
@@ -205,18 +208,43 @@ impl GrpcCall {
     }
 }
 
-/// An open gRPC stream (or, for [`cancel`](Self::cancel) and
-/// [`close`](Self::close), any call id).
+/// A sent unary gRPC call: the id the host gave it (`proxy_grpc_call`), under
+/// which it delivers the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct GrpcCallId(u32);
+
+impl GrpcCallId {
+    /// The call with this id.
+    pub const fn from_id(id: u32) -> GrpcCallId {
+        GrpcCallId(id)
+    }
+
+    /// The id (for logging, or to match the host's records).
+    pub const fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Cancels the call. The host delivers nothing more for it (Envoy
+    /// resets it without a callback), so its handler is dropped.
+    pub fn cancel(self) -> Result<()> {
+        cancel(self.0)
+    }
+}
+
+/// An open gRPC stream: the id the host gave it (`proxy_grpc_stream`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub struct GrpcStream(u32);
 
 impl GrpcStream {
-    /// The stream (or call) with this id.
+    /// The stream with this id (a handler that cancels its own stream
+    /// keeps the id [`open_stream`](GrpcCall::open_stream) returned).
     pub const fn from_id(id: u32) -> GrpcStream {
         GrpcStream(id)
     }
 
-    /// The id.
+    /// The id (for logging, or to match the host's records).
     pub const fn id(self) -> u32 {
         self.0
     }
@@ -226,21 +254,15 @@ impl GrpcStream {
         ffi::grpc_send(self.0, message, end_stream)
     }
 
-    /// Cancels the stream or call. The host delivers nothing more for it
-    /// (Envoy resets it without a callback), so its handler is dropped.
+    /// Cancels the stream. The host delivers nothing more for it (Envoy
+    /// resets it without a callback), so its handler is dropped.
     pub fn cancel(self) -> Result<()> {
-        let result = ffi::grpc_cancel(self.0);
-        if is_gone(&result) {
-            callouts::forget_grpc(self.0, false);
-        }
-        result
+        cancel(self.0)
     }
 
-    /// Closes the stream or call. A stream is half-closed: the upstream can
-    /// still answer, and its close reaches the handler (Envoy keeps a locally
-    /// closed stream until the remote side closes, then calls
-    /// `proxy_on_grpc_close`). A unary call is cancelled, without a callback,
-    /// so its handler is dropped.
+    /// Half-closes the stream: the upstream can still answer, and its close
+    /// reaches the handler (Envoy keeps a locally closed stream until the
+    /// remote side closes, then calls `proxy_on_grpc_close`).
     pub fn close(self) -> Result<()> {
         let result = ffi::grpc_close(self.0);
         if is_gone(&result) {
@@ -248,6 +270,16 @@ impl GrpcStream {
         }
         result
     }
+}
+
+/// Cancels gRPC call or stream `id` (`proxy_grpc_cancel` takes either) and
+/// drops its handler once the host will deliver nothing more for it.
+fn cancel(id: u32) -> Result<()> {
+    let result = ffi::grpc_cancel(id);
+    if is_gone(&result) {
+        callouts::forget_grpc(id, false);
+    }
+    result
 }
 
 /// Whether, after a cancel or close answered `result`, the host will deliver

@@ -28,6 +28,8 @@
 //! [`ContextHandle`] of with [`HttpCall::dispatch_to`]: the handler then runs on
 //! that stream's context, with that stream effective, so it can modify the
 //! stream's headers and resume it.
+//!
+//! Sending a call gives back its [`HttpCallId`], the host's id of the call.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -96,17 +98,17 @@ impl HttpCall {
         self
     }
 
-    /// Sends the call without a handler: its response is ignored. Returns the call id.
-    pub fn send(&self) -> Result<u32> {
+    /// Sends the call without a handler: its response is ignored.
+    pub fn send(&self) -> Result<HttpCallId> {
         let headers = map::serialize(self.headers.iter().map(|(k, v)| (k, v)))?;
         let trailers = map::serialize(self.trailers.iter().map(|(k, v)| (k, v)))?;
-        ffi::http_call(&self.upstream, &headers, &self.body, &trailers, millis(self.timeout))
+        ffi::http_call(&self.upstream, &headers, &self.body, &trailers, millis(self.timeout)).map(HttpCallId)
     }
 
     /// Sends the call; `handler` receives the response together with the
     /// current context, which must be a `C` (else [`Error::WrongContext`](crate::Error::WrongContext)
-    /// and nothing is sent). Returns the call id.
-    pub fn dispatch<C, F>(self, handler: F) -> Result<u32>
+    /// and nothing is sent).
+    pub fn dispatch<C, F>(self, handler: F) -> Result<HttpCallId>
     where
         C: Any,
         F: FnOnce(&mut C, HttpResponse) + 'static,
@@ -117,23 +119,46 @@ impl HttpCall {
     /// Sends the call; `handler` runs on context `target` (which must be a
     /// `C`) when the response arrives, with `target` effective. Use it from a
     /// root context to act for a stream it paused.
-    pub fn dispatch_to<C, F>(self, target: ContextHandle, handler: F) -> Result<u32>
+    pub fn dispatch_to<C, F>(self, target: ContextHandle, handler: F) -> Result<HttpCallId>
     where
         C: Any,
         F: FnOnce(&mut C, HttpResponse) + 'static,
     {
         let target = target.id();
         callouts::check_target::<C>(target)?;
-        let token = self.send()?;
+        let call = self.send()?;
         let callback: callouts::Handler<HttpResponse> = Box::new(move |ctx, via, response| {
             if let Some(ctx) = ctx.downcast_mut::<C>() {
                 context::deliver(via, target, || handler(ctx, response));
             }
         });
-        callouts::register(Token::Http(token), target, Callback::Http(callback));
-        Ok(token)
+        callouts::register(Token::Http(call.0), target, Callback::Http(callback));
+        Ok(call)
     }
 }
+
+/// A sent HTTP call: the id the host gave it (`proxy_http_call`), under which
+/// it delivers the response. HTTP call ids are a namespace of their own,
+/// separate from gRPC calls and streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct HttpCallId(u32);
+
+impl HttpCallId {
+    /// The call with this id.
+    pub const fn from_id(id: u32) -> HttpCallId {
+        HttpCallId(id)
+    }
+
+    /// The id (for logging, or to match the host's records).
+    pub const fn id(self) -> u32 {
+        self.0
+    }
+}
+
+/// The host's status for a call (`proxy_get_status`), read while its
+/// response is delivered.
+pub use sluice_abi::CallStatus;
 
 /// The response to an HTTP call, as announced by `proxy_on_http_call_response`.
 /// Its parts are read from the host on demand, during the handler only.
@@ -199,7 +224,7 @@ impl HttpResponse {
 
     /// The host's status for the call (`proxy_get_status`): a code and a
     /// message. Envoy reports a reset call as 11 (`BrokenConnection`), "reset".
-    pub fn status(&self) -> Result<(u32, Vec<u8>)> {
-        ffi::get_status().map(|s| (s.code, s.message))
+    pub fn status(&self) -> Result<CallStatus> {
+        ffi::get_status()
     }
 }

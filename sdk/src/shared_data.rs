@@ -1,15 +1,15 @@
 //! Key-value data shared by all plugin instances of a VM, with
 //! compare-and-swap versions.
 
-use alloc::vec::Vec;
+pub use sluice_abi::SharedValue;
 
 use crate::error::Result;
 use crate::ffi;
 
 /// Reads `key`: its value and CAS version, or `None` if absent.
-pub fn get(key: impl AsRef<[u8]>) -> Result<Option<(Vec<u8>, u32)>> {
+pub fn get(key: impl AsRef<[u8]>) -> Result<Option<SharedValue>> {
     match ffi::get_shared_data(key.as_ref()) {
-        Ok(entry) => Ok(Some((entry.value, entry.cas))),
+        Ok(value) => Ok(Some(value)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }

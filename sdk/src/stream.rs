@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::error::Result;
 use crate::ffi;
 use crate::map;
-use crate::types::StreamType;
+use crate::types::{GrpcStatus, StreamType};
 
 /// Resumes a paused direction of the current stream.
 pub fn resume(stream: StreamType) -> Result<()> {
@@ -30,21 +30,26 @@ pub fn resume_http_response() -> Result<()> {
 /// A local HTTP reply, sent instead of forwarding the request upstream.
 ///
 /// ```no_run
-/// sluice::stream::LocalResponse::new(403).header("content-type", "text/plain").body("denied").send()?;
+/// use sluice::GrpcStatus;
+/// use sluice::stream::LocalResponse;
+///
+/// LocalResponse::new(403).header("content-type", "text/plain").body("denied").send()?;
+/// // A reply to a gRPC request, which its client reads as PERMISSION_DENIED.
+/// LocalResponse::new(200).grpc_status(GrpcStatus::PermissionDenied).send()?;
 /// # Ok::<(), sluice::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LocalResponse {
-    status_code: u32,
+    status_code: u16,
     details: Vec<u8>,
     body: Vec<u8>,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
-    grpc_status: Option<u32>,
+    grpc_status: Option<GrpcStatus>,
 }
 
 impl LocalResponse {
     /// A reply with an HTTP status code.
-    pub fn new(status_code: u32) -> LocalResponse {
+    pub fn new(status_code: u16) -> LocalResponse {
         LocalResponse { status_code, ..LocalResponse::default() }
     }
 
@@ -66,8 +71,9 @@ impl LocalResponse {
         self
     }
 
-    /// Makes it a gRPC reply with this gRPC status.
-    pub fn grpc_status(mut self, status: u32) -> LocalResponse {
+    /// Makes it a gRPC reply with this gRPC status (a raw code converts with
+    /// [`GrpcStatus::try_from`]).
+    pub fn grpc_status(mut self, status: GrpcStatus) -> LocalResponse {
         self.grpc_status = Some(status);
         self
     }
@@ -75,8 +81,8 @@ impl LocalResponse {
     /// Sends it. The host stops the stream's iteration.
     pub fn send(&self) -> Result<()> {
         let headers = map::serialize(self.headers.iter().map(|(k, v)| (k, v)))?;
-        // -1 tells the host that this is not a gRPC reply.
-        let grpc = self.grpc_status.map_or(-1, |s| i32::try_from(s).unwrap_or(i32::MAX));
-        ffi::send_local_response(self.status_code, &self.details, &self.body, &headers, grpc)
+        // -1 tells the host that this is not a gRPC reply; gRPC codes are 0..=16.
+        let grpc = self.grpc_status.map_or(-1, |s| s as i32);
+        ffi::send_local_response(self.status_code.into(), &self.details, &self.body, &headers, grpc)
     }
 }

@@ -8,9 +8,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use sluice::grpc::{GrpcCall, GrpcEvent, GrpcReply};
-use sluice::http::HttpCall;
+use sluice::http::{HttpCall, HttpCallId};
 use sluice::native::Instance;
-use sluice::{Action, ContextHandle, Error, HttpContext, PeerType, RootContext, TcpContext, headers};
+use sluice::{Action, ContextHandle, Error, HttpContext, PeerType, RootContext, Status, TcpContext, headers};
 use support::FakeHost;
 
 const ROOT: u32 = 1;
@@ -134,6 +134,15 @@ fn plugin(host: &Rc<FakeHost>, record: &Rc<Record>) -> Instance {
     host.calling(ROOT);
     instance.on_context_create(ROOT, 0);
     instance
+}
+
+/// Runs `f` inside the plugin with the root context effective, as in one of
+/// the root's callbacks.
+fn as_root<R>(instance: &mut Instance, f: impl FnOnce() -> R) -> R {
+    instance.enter(|| {
+        sluice::context::set_effective(ROOT).unwrap();
+        f()
+    })
 }
 
 fn start_stream(host: &FakeHost, instance: &mut Instance, mode: &str) -> u32 {
@@ -271,15 +280,32 @@ fn a_handler_for_the_wrong_context_type_is_refused_before_anything_is_sent() {
     let record = Rc::new(Record::default());
     let mut instance = plugin(&host, &record);
     host.calling(ROOT);
-    let result = instance.enter(|| {
-        sluice::context::set_effective(ROOT).unwrap();
-        HttpCall::new("authz").dispatch(|_: &mut Filter, _| {})
-    });
+    let result = as_root(&mut instance, || HttpCall::new("authz").dispatch(|_: &mut Filter, _| {}));
     assert_eq!(result, Err(Error::WrongContext { context_id: ROOT }));
     let missing =
         instance.enter(|| HttpCall::new("authz").dispatch_to(ContextHandle::from_id(42), |_: &mut Root, _| {}));
     assert_eq!(missing, Err(Error::WrongContext { context_id: 42 }));
     assert!(!host.take_calls().iter().any(|c| c.contains("http_call")));
+}
+
+#[test]
+fn a_call_is_named_by_its_id_and_a_failed_call_reports_the_hosts_status() {
+    let host = Rc::new(FakeHost::new(&[ROOT]));
+    *host.status.borrow_mut() = (11, b"reset".to_vec());
+    let record = Rc::new(Record::default());
+    let mut instance = plugin(&host, &record);
+    let call = as_root(&mut instance, || {
+        HttpCall::new("authz").dispatch(|root: &mut Root, response| {
+            let status = response.status().unwrap();
+            let message = String::from_utf8_lossy(&status.message);
+            let code = Status::try_from(status.code);
+            root.record.push(format!("failed {} with {code:?} {message}", response.is_failure()));
+        })
+    });
+    assert_eq!(call, Ok(HttpCallId::from_id(1)), "the id the host handed out");
+    assert!(host.take_calls().contains(&"1: http_call(authz, 0 headers, 5000ms) -> 1".to_string()));
+    instance.on_http_call_response(ROOT, call.unwrap().id(), 0, 0, 0);
+    assert_eq!(record.events.borrow().last().unwrap(), "failed true with Ok(BrokenConnection) reset");
 }
 
 #[test]

@@ -1,15 +1,14 @@
 //! gRPC handlers leave the callout table when the host will deliver nothing
-//! more: after a cancel (Envoy resets the call without a callback), after a
-//! unary call is closed (Envoy cancels it), and after a stream's
-//! `on_grpc_close`; a locally closed stream keeps its handler for the
-//! upstream's close.
+//! more: after a stream or a unary call is cancelled (Envoy resets it without
+//! a callback), and after a stream's `on_grpc_close`; a locally closed stream
+//! keeps its handler for the upstream's close.
 
 mod support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use sluice::grpc::{GrpcCall, GrpcEvent, GrpcStream};
+use sluice::grpc::{GrpcCall, GrpcCallId, GrpcEvent, GrpcStream};
 use sluice::native::Instance;
 use sluice::{Error, RootContext, Status};
 use support::FakeHost;
@@ -72,7 +71,7 @@ impl Fixture {
         stream
     }
 
-    fn call(&mut self) -> u32 {
+    fn call(&mut self) -> GrpcCallId {
         let events = self.events.clone();
         self.instance
             .enter(|| {
@@ -131,14 +130,16 @@ fn a_closed_stream_keeps_its_handler_until_the_upstream_closes() {
 }
 
 #[test]
-fn a_closed_unary_call_drops_its_handler() {
+fn a_cancelled_unary_call_drops_its_handler() {
     let mut f = Fixture::new();
     let call = f.call();
+    assert_eq!(call, GrpcCallId::from_id(1), "the id the host handed out");
     assert_eq!(f.pending(), 1);
-    assert_eq!(f.instance.enter(|| GrpcStream::from_id(call).close()), Ok(()));
-    assert_eq!(f.pending(), 0, "Envoy cancels a closed call: no reply comes");
-    f.instance.on_grpc_receive(ROOT, call, 4);
+    assert_eq!(f.instance.enter(|| call.cancel()), Ok(()));
+    assert_eq!(f.pending(), 0, "Envoy sends nothing after a cancel: no reply comes");
+    f.instance.on_grpc_receive(ROOT, call.id(), 4);
     assert!(f.events().is_empty());
+    assert!(f.host.take_calls().iter().any(|c| c == "1: grpc_cancel(1)"));
 }
 
 #[test]

@@ -1,14 +1,18 @@
 //! Hostcall wrappers against the native host table: every status becomes a
 //! typed error, malformed or non-UTF-8 host data is an error and never a
-//! panic, and the logger and panic hook report through `proxy_log`.
+//! panic, what the host returns arrives in named structs, and the logger and
+//! panic hook report through `proxy_log`.
 
 mod support;
 
 use std::rc::Rc;
 
+use sluice::buffers::{self, BufferStatus};
 use sluice::error::MapError;
 use sluice::native::{Host, HostResult, set_host};
-use sluice::{Error, LogLevel, Status, headers, property};
+use sluice::shared_data::{self, SharedValue};
+use sluice::stream::LocalResponse;
+use sluice::{Error, GrpcStatus, LogLevel, Status, headers, property};
 use support::FakeHost;
 
 /// Runs `f` with `host` installed as this thread's host table.
@@ -98,6 +102,50 @@ fn properties_are_fetched_by_nul_joined_path_and_decoded() {
         assert_eq!(property::get_string(["absent"]), Ok(None));
         assert_eq!(property::get_i64(["bad", "int"]), Err(Error::MalformedProperty { expected: "i64", len: 3 }));
     });
+}
+
+#[test]
+fn a_buffer_status_names_the_size_and_the_end_of_stream_flag() {
+    let host = Rc::new(FakeHost::default());
+    host.buffers.borrow_mut().insert(0, b"hello".to_vec());
+    let status = with_host(host.clone(), || buffers::REQUEST_BODY.status()).unwrap();
+    assert_eq!(status, BufferStatus { size: 5, flags: 0 });
+    assert!(!status.end_of_stream(), "Envoy writes 0: no flag set");
+    host.buffer_flags.set(BufferStatus::END_OF_STREAM | 0x10);
+    let status = with_host(host.clone(), || buffers::REQUEST_BODY.status()).unwrap();
+    assert!(status.end_of_stream());
+    assert_eq!(status.flags, 0x11, "unknown bits are kept for the plugin to see");
+    assert!(with_host(host, || buffers::RESPONSE_BODY.status()).unwrap_err().is_not_found());
+}
+
+#[test]
+fn shared_data_reads_give_the_value_with_its_cas_version() {
+    let host = Rc::new(FakeHost::default());
+    host.shared.borrow_mut().insert(b"hits".to_vec(), (b"3".to_vec(), 7));
+    with_host(host, || {
+        assert_eq!(shared_data::get("hits"), Ok(Some(SharedValue { value: b"3".to_vec(), cas: 7 })));
+        assert_eq!(shared_data::get("absent"), Ok(None));
+    });
+}
+
+#[test]
+fn a_local_response_sends_its_http_status_and_grpc_status() {
+    let host = Rc::new(FakeHost::default());
+    with_host(host.clone(), || {
+        LocalResponse::new(403).details("denied").body("no").send().unwrap();
+        LocalResponse::new(200).grpc_status(GrpcStatus::PermissionDenied).send().unwrap();
+        // A raw code goes through the enum's conversion.
+        let raw = GrpcStatus::try_from(16).unwrap();
+        LocalResponse::new(u16::MAX).grpc_status(raw).send().unwrap();
+    });
+    assert_eq!(
+        host.take_calls(),
+        [
+            "0: send_local_response(403, denied, no, -1)",
+            "0: send_local_response(200, , , 7)",
+            "0: send_local_response(65535, , , 16)"
+        ]
+    );
 }
 
 #[test]

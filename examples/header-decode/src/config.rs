@@ -115,8 +115,8 @@ pub struct RejectStatus(u16);
 
 impl RejectStatus {
     /// The HTTP status code.
-    pub fn code(self) -> u32 {
-        u32::from(self.0)
+    pub fn code(self) -> u16 {
+        self.0
     }
 }
 

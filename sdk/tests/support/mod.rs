@@ -10,6 +10,8 @@ use sluice::native::{Host, HostResult};
 
 /// Header maps: (map type, name) -> value.
 pub type HeaderTable = BTreeMap<(u32, Vec<u8>), Vec<u8>>;
+/// Shared data: key -> (value, CAS version).
+pub type SharedTable = BTreeMap<Vec<u8>, (Vec<u8>, u32)>;
 
 pub const BAD_ARGUMENT: u32 = 2;
 pub const NOT_FOUND: u32 = 1;
@@ -28,6 +30,10 @@ pub struct FakeHost {
     pub pairs: RefCell<BTreeMap<u32, Vec<u8>>>,
     /// Buffers by type.
     pub buffers: RefCell<BTreeMap<u32, Vec<u8>>>,
+    /// The flags word get_buffer_status answers with.
+    pub buffer_flags: Cell<u32>,
+    /// Shared data, as get_shared_data answers.
+    pub shared: RefCell<SharedTable>,
     /// Properties by encoded path.
     pub properties: RefCell<BTreeMap<Vec<u8>, Vec<u8>>>,
     /// The last token handed out by http_call / grpc_call / grpc_stream.
@@ -116,6 +122,11 @@ impl Host for FakeHost {
         Ok(buffer[start..end].to_vec())
     }
 
+    fn get_buffer_status(&self, buffer_type: u32) -> HostResult<sluice::abi::BufferStatus> {
+        let size = self.buffers.borrow().get(&buffer_type).ok_or(NOT_FOUND)?.len();
+        Ok(sluice::abi::BufferStatus { size, flags: self.buffer_flags.get() })
+    }
+
     fn get_header_map_pairs(&self, map_type: u32) -> HostResult<Vec<u8>> {
         self.pairs.borrow().get(&map_type).cloned().ok_or(NOT_FOUND)
     }
@@ -141,6 +152,18 @@ impl Host for FakeHost {
     fn get_status(&self) -> HostResult<sluice::abi::CallStatus> {
         let (code, message) = self.status.borrow().clone();
         Ok(sluice::abi::CallStatus { code, message })
+    }
+
+    fn send_local_response(
+        &self,
+        status_code: u32,
+        details: &[u8],
+        body: &[u8],
+        _serialized_headers: &[u8],
+        grpc_status: i32,
+    ) -> HostResult<()> {
+        self.record(format!("send_local_response({status_code}, {}, {}, {grpc_status})", text(details), text(body)));
+        Ok(())
     }
 
     fn http_call(
@@ -191,6 +214,11 @@ impl Host for FakeHost {
     fn grpc_close(&self, call_or_stream_id: u32) -> HostResult<()> {
         self.record(format!("grpc_close({call_or_stream_id})"));
         status(self.grpc_status.get())
+    }
+
+    fn get_shared_data(&self, key: &[u8]) -> HostResult<sluice::abi::SharedValue> {
+        let (value, cas) = self.shared.borrow().get(key).cloned().ok_or(NOT_FOUND)?;
+        Ok(sluice::abi::SharedValue { value, cas })
     }
 
     fn get_property(&self, path: &[u8]) -> HostResult<Vec<u8>> {

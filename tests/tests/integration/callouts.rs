@@ -5,7 +5,7 @@
 //! the handler can edit and resume the stream.
 
 use crate::common::{Build, load_spec, noted, notes, spec};
-use host_sim::{Action, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId};
+use host_sim::{Action, CalloutEnd, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId};
 
 fn load(build: Build) -> (Host, PluginId) {
     load_spec(spec("callout", build))
@@ -18,6 +18,16 @@ fn paused_stream(host: &mut Host, plugin: PluginId, path: &str) -> host_sim::Str
     assert_eq!(stream.request_headers(request, true).unwrap(), Action::StopAllIterationAndWatermark);
     assert!(stream.upstream_request().headers.is_none(), "paused until the callout answers");
     stream.id()
+}
+
+/// Opens a stream whose request headers go to `path`, checks that the
+/// request went on without pausing, and returns its context id.
+fn continued_stream(host: &mut Host, plugin: PluginId, path: &str) -> u32 {
+    let mut stream = host.http_stream(plugin).unwrap();
+    let request = [(":method", "GET"), (":path", path), (":authority", "example.com")];
+    assert_eq!(stream.request_headers(request, true).unwrap(), Action::Continue);
+    assert!(stream.upstream_request().end_of_stream, "the request goes on");
+    stream.id().context_id()
 }
 
 fn http_callout_resumes_the_stream(build: Build) {
@@ -189,13 +199,22 @@ fn grpc_stream_events_reach_the_stream_in_order() {
 }
 
 #[test]
+fn a_grpc_call_cancelled_through_its_id_ends_without_a_reply() {
+    let (mut host, plugin) = load(Build::WASIP1);
+    let sid = continued_stream(&mut host, plugin, "/grpc-cancel");
+    assert!(host.grpc_callouts().is_empty(), "nothing left open");
+    let finished = host.finished_grpc_callouts();
+    let [(call, end)] = finished.as_slice() else { panic!("one finished call: {finished:?}") };
+    assert_eq!((call.kind, call.cancelled, *end), (GrpcKind::Call, true, CalloutEnd::Cancelled));
+    let cancelling = format!("cancelling call {}", call.token);
+    assert!(noted(&host, sid, &cancelling), "the guest's GrpcCallId is the host's id: {:?}", notes(&host, sid));
+    assert!(noted(&host, sid, "cancelled true"));
+}
+
+#[test]
 fn a_callout_the_host_refuses_is_an_error_and_the_stream_goes_on() {
     let (mut host, plugin) = load(Build::WASIP1);
-    let mut stream = host.http_stream(plugin).unwrap();
-    let sid = stream.id().context_id();
-    let request = [(":method", "GET"), (":path", "/refused"), (":authority", "example.com")];
-    assert_eq!(stream.request_headers(request, true).unwrap(), Action::Continue);
-    assert!(stream.upstream_request().end_of_stream);
+    let sid = continued_stream(&mut host, plugin, "/refused");
     assert!(noted(&host, sid, "dispatch failed: host returned BadArgument (2)"), "{:?}", notes(&host, sid));
     assert!(host.http_callouts().is_empty());
 }

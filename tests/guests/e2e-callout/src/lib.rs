@@ -6,6 +6,8 @@
 //!   `x-user` header, status and body are copied into the request; on failure
 //!   the stream is answered with a 503 naming the host's status.
 //! * `/grpc`: a unary gRPC call; the reply message goes into the request.
+//! * `/grpc-cancel`: a unary gRPC call cancelled at once through its
+//!   `GrpcCallId`; the request goes on without waiting.
 //! * `/grpc-stream`: a gRPC stream; every event is recorded, each message is
 //!   acknowledged on the stream, and the close resumes the request.
 //!
@@ -21,7 +23,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use sluice::grpc::{GrpcCall, GrpcEvent, GrpcReply, GrpcStream};
-use sluice::http::{HttpCall, HttpResponse};
+use sluice::http::{CallStatus, HttpCall, HttpResponse};
 use sluice::stream::{self, LocalResponse};
 use sluice::{Action, ContextHandle, HttpContext, LogLevel, RootContext, headers, logging};
 
@@ -62,8 +64,8 @@ impl Stream {
         self.handler_entered();
         if response.is_failure() {
             note(self.id, &format!("failure: status code {:?}", response.status_code()));
-            let (code, message) = response.status().unwrap_or((0, Vec::new()));
-            let body = format!("callout failed: {code} {}", lossy(&message));
+            let status = response.status().unwrap_or(CallStatus { code: 0, message: Vec::new() });
+            let body = format!("callout failed: {} {}", status.code, lossy(&status.message));
             let sent = LocalResponse::new(503).body(body).send();
             note(self.id, &format!("local response {}", sent.is_ok()));
             return;
@@ -145,6 +147,16 @@ impl HttpContext for Stream {
                 .metadata("x-md", "1")
                 .dispatch(b"request", |this: &mut Stream, reply| this.on_grpc_reply(reply))
                 .map(|_| ()),
+            "/grpc-cancel" => {
+                let sent = GrpcCall::new("grpc-auth", "e2e.Auth", "Check")
+                    .dispatch(b"request", |this: &mut Stream, reply| this.on_grpc_reply(reply));
+                let cancelled = sent.and_then(|call| {
+                    note(self.id, &format!("cancelling call {}", call.id()));
+                    call.cancel()
+                });
+                note(self.id, &format!("cancelled {}", cancelled.is_ok()));
+                return Action::Continue;
+            }
             "/grpc-stream" => {
                 let opened = GrpcCall::new("grpc-auth", "e2e.Auth", "Watch")
                     .open_stream(|this: &mut Stream, event| this.on_grpc_event(event));

@@ -120,7 +120,7 @@ impl Filter {
             _ => headers::RESPONSE_TRAILERS,
         };
         note(self.id, &format!("trailer added {}", outcome(&trailers.add("x-body-size", format!("{body_size}")))));
-        let (size, _flags) = buffer.status().unwrap_or((usize::MAX, 0));
+        let size = buffer.status().map_or(usize::MAX, |status| status.size);
         note(self.id, &format!("buffered {size} of {body_size}: {}", rewrite(buffer)));
         Action::Continue
     }

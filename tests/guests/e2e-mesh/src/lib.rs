@@ -46,8 +46,9 @@ use core::cell::RefCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
+use sluice::shared_data::{self, SharedValue};
 use sluice::{Action, Configuration, ContextHandle, HttpContext, LogLevel, RootContext, headers, logging, metrics};
-use sluice::{buffers, queue::SharedQueue, shared_data, stream::LocalResponse, time};
+use sluice::{buffers, queue::SharedQueue, stream::LocalResponse, time};
 
 /// The per-VM cache: a wasm global, one per VM (so one per Envoy worker).
 static LOCAL_HITS: AtomicU32 = AtomicU32::new(0);
@@ -110,7 +111,7 @@ fn bump_shared(name: &str) -> u32 {
     let key = format!("hits-{name}");
     for _ in 0..8 {
         let (count, cas) = match shared_data::get(&key) {
-            Ok(Some((value, cas))) => {
+            Ok(Some(SharedValue { value, cas })) => {
                 (core::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()).unwrap_or(0), Some(cas))
             }
             _ => (0u32, None),

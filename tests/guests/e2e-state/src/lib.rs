@@ -18,6 +18,7 @@ use alloc::string::String;
 
 use sluice::metrics::Metric;
 use sluice::queue::SharedQueue;
+use sluice::shared_data::SharedValue;
 use sluice::{Action, Configuration, Error, HttpContext, LogLevel, RootContext, Status, headers, logging, shared_data};
 
 fn note(id: u32, text: &str) {
@@ -57,7 +58,7 @@ fn decimal(bytes: &[u8]) -> u64 {
 fn increment(key: &str) -> Result<u64, Error> {
     loop {
         let (next, cas) = match shared_data::get(key)? {
-            Some((value, cas)) => (decimal(&value) + 1, Some(cas)),
+            Some(SharedValue { value, cas }) => (decimal(&value) + 1, Some(cas)),
             None => (1, None),
         };
         match shared_data::set(key, format!("{next}"), cas) {
@@ -109,7 +110,7 @@ impl Stream {
     }
 
     fn stale_cas(&self) {
-        let Ok(Some((value, cas))) = shared_data::get("hits") else { return };
+        let Ok(Some(SharedValue { value, cas })) = shared_data::get("hits") else { return };
         let first = shared_data::set("hits", &value, Some(cas));
         let second = shared_data::set("hits", &value, Some(cas));
         note(self.id, &format!("fresh cas: {}, stale cas: {}", outcome(&first), outcome(&second)));
@@ -141,8 +142,8 @@ impl HttpContext for Stream {
             Err(e) => format!("{e}"),
         };
         self.report("x-absent", absent);
-        if let Ok(Some((value, _))) = shared_data::get("external") {
-            self.report("x-external", value);
+        if let Ok(Some(external)) = shared_data::get("external") {
+            self.report("x-external", external.value);
         }
 
         let queue = SharedQueue::resolve("", "e2e_jobs");
