@@ -115,7 +115,7 @@ pub struct GrpcCall {
     upstream: Vec<u8>,
     service: Vec<u8>,
     method: Vec<u8>,
-    metadata: Pairs,
+    metadata: map::Builder,
     timeout: Duration,
 }
 
@@ -127,14 +127,14 @@ impl GrpcCall {
             upstream: upstream.as_ref().to_vec(),
             service: service.as_ref().to_vec(),
             method: method.as_ref().to_vec(),
-            metadata: Pairs::new(),
+            metadata: map::Builder::default(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
 
     /// Adds initial metadata.
     pub fn metadata(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> GrpcCall {
-        self.metadata.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.metadata.push(name.as_ref(), value.as_ref());
         self
     }
 
@@ -145,7 +145,7 @@ impl GrpcCall {
     }
 
     fn serialized_metadata(&self) -> Result<Vec<u8>> {
-        map::serialize(self.metadata.iter().map(|(k, v)| (k, v)))
+        self.metadata.finish()
     }
 
     /// Sends a unary call with `message`; `handler` receives the reply with

@@ -51,9 +51,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpCall {
     upstream: Vec<u8>,
-    headers: Pairs,
+    headers: map::Builder,
     body: Vec<u8>,
-    trailers: Pairs,
+    trailers: map::Builder,
     timeout: Duration,
 }
 
@@ -67,22 +67,22 @@ impl HttpCall {
     pub fn new(upstream: impl AsRef<[u8]>) -> HttpCall {
         HttpCall {
             upstream: upstream.as_ref().to_vec(),
-            headers: Pairs::new(),
+            headers: map::Builder::default(),
             body: Vec::new(),
-            trailers: Pairs::new(),
+            trailers: map::Builder::default(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
 
     /// Adds a header (pseudo-headers such as `:path` included).
     pub fn header(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HttpCall {
-        self.headers.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 
     /// Adds a trailer.
     pub fn trailer(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> HttpCall {
-        self.trailers.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.trailers.push(name.as_ref(), value.as_ref());
         self
     }
 
@@ -100,8 +100,7 @@ impl HttpCall {
 
     /// Sends the call without a handler: its response is ignored.
     pub fn send(&self) -> Result<HttpCallId> {
-        let headers = map::serialize(self.headers.iter().map(|(k, v)| (k, v)))?;
-        let trailers = map::serialize(self.trailers.iter().map(|(k, v)| (k, v)))?;
+        let (headers, trailers) = (self.headers.finish()?, self.trailers.finish()?);
         ffi::http_call(&self.upstream, &headers, &self.body, &trailers, millis(self.timeout)).map(HttpCallId)
     }
 

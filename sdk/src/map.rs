@@ -38,6 +38,52 @@ where
     Ok(sluice_abi::map::encode(&pairs))
 }
 
+/// A map serialized while it is built, pair by pair: each name's and
+/// value's length and bytes go straight into the two parts of the format,
+/// and [`finish`](Builder::finish) joins them. The builders of the crate
+/// (HTTP calls, gRPC metadata, local replies) keep one, so each name and
+/// value is copied once instead of into a pair of its own first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Builder {
+    count: usize,
+    lengths: Vec<u8>,
+    data: Vec<u8>,
+    /// A name or value longer than `u32::MAX` (only possible off wasm32).
+    too_large: bool,
+}
+
+impl Builder {
+    /// Appends a pair.
+    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        if self.count == 0 {
+            // Room for a few pairs up front: growing from empty one pair at
+            // a time would reallocate both parts several times.
+            self.lengths.reserve(8 * 4);
+            self.data.reserve(128 + name.len() + value.len());
+        }
+        for part in [name, value] {
+            match u32::try_from(part.len()) {
+                Ok(len) => self.lengths.extend_from_slice(&len.to_le_bytes()),
+                Err(_) => self.too_large = true,
+            }
+            self.data.extend_from_slice(part);
+            self.data.push(0);
+        }
+        self.count += 1;
+    }
+
+    /// The serialized map, as [`serialize`] writes it ([`Error::TooLarge`]
+    /// under the same conditions).
+    pub(crate) fn finish(&self) -> Result<Vec<u8>> {
+        let count = u32::try_from(self.count).ok().filter(|_| !self.too_large).ok_or(Error::TooLarge)?;
+        let mut out = Vec::with_capacity(4 + self.lengths.len() + self.data.len());
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(&self.lengths);
+        out.extend_from_slice(&self.data);
+        Ok(out)
+    }
+}
+
 /// Parses a serialized map into owned pairs, rejecting anything malformed.
 ///
 /// Accepts the empty encodings of the spec (zero bytes, or a single `0x00`).
@@ -158,6 +204,15 @@ mod tests {
             deserialize(&REFERENCE).unwrap(),
             vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"22".to_vec())]
         );
+    }
+
+    #[test]
+    fn a_builder_writes_what_serialize_writes() {
+        let mut builder = Builder::default();
+        assert_eq!(builder.finish().unwrap(), serialize::<_, &str, &str>([]).unwrap());
+        builder.push(b"a", b"1");
+        builder.push(b"b", b"22");
+        assert_eq!(builder.finish().unwrap(), REFERENCE);
     }
 
     #[test]

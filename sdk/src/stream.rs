@@ -43,7 +43,7 @@ pub struct LocalResponse {
     status_code: u16,
     details: Vec<u8>,
     body: Vec<u8>,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    headers: map::Builder,
     grpc_status: Option<GrpcStatus>,
 }
 
@@ -61,7 +61,7 @@ impl LocalResponse {
 
     /// Adds a header.
     pub fn header(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> LocalResponse {
-        self.headers.push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self.headers.push(name.as_ref(), value.as_ref());
         self
     }
 
@@ -80,7 +80,7 @@ impl LocalResponse {
 
     /// Sends it. The host stops the stream's iteration.
     pub fn send(&self) -> Result<()> {
-        let headers = map::serialize(self.headers.iter().map(|(k, v)| (k, v)))?;
+        let headers = self.headers.finish()?;
         // -1 tells the host that this is not a gRPC reply; gRPC codes are 0..=16.
         let grpc = self.grpc_status.map_or(-1, |s| s as i32);
         ffi::send_local_response(self.status_code.into(), &self.details, &self.body, &headers, grpc)

@@ -116,6 +116,12 @@ impl Dispatcher {
         }
     }
 
+    /// Takes context `id` out of its entry (`None` if it does not exist or
+    /// is already out, its callback running).
+    fn take(&mut self, id: u32) -> Option<Ctx> {
+        self.contexts.get_mut(&id).and_then(|e| e.ctx.take())
+    }
+
     /// Inserts context `id`, returning the entry it replaces (a host reusing
     /// a live id) for the caller to drop outside the state borrow.
     #[must_use]
@@ -138,7 +144,23 @@ fn enter(id: u32) {
 /// Runs `f` on context `id`, taken out of the table for the duration of the
 /// call. `None` if the context does not exist or its callback is running.
 pub(crate) fn with_context<R>(id: u32, f: impl FnOnce(&mut Ctx) -> R) -> Option<R> {
-    let mut ctx = state::with(|d| d.contexts.get_mut(&id).and_then(|e| e.ctx.take())).flatten()?;
+    let ctx = state::with(|d| d.take(id)).flatten()?;
+    Some(run_taken(id, ctx, f))
+}
+
+/// [`enter`] and [`with_context`] in one borrow of the state: how a callback
+/// reaches the context the host called.
+fn enter_context<R>(id: u32, f: impl FnOnce(&mut Ctx) -> R) -> Option<R> {
+    let ctx = state::with(|d| {
+        d.set_effective(id);
+        d.take(id)
+    })
+    .flatten()?;
+    Some(run_taken(id, ctx, f))
+}
+
+/// Runs `f` on a context taken out of the table, then puts it back.
+fn run_taken<R>(id: u32, mut ctx: Ctx, f: impl FnOnce(&mut Ctx) -> R) -> R {
     let result = f(&mut ctx);
     let leftover = state::with(|d| match d.contexts.get_mut(&id) {
         Some(entry) => entry.ctx.replace(ctx),
@@ -146,7 +168,7 @@ pub(crate) fn with_context<R>(id: u32, f: impl FnOnce(&mut Ctx) -> R) -> Option<
         None => Some(ctx),
     });
     drop(leftover);
-    Some(result)
+    result
 }
 
 /// A root context callback.
@@ -164,8 +186,7 @@ enum RootEvent {
 /// module small.
 #[inline(never)]
 fn root_event(id: u32, event: RootEvent) -> Option<bool> {
-    enter(id);
-    with_context(id, |ctx| {
+    enter_context(id, |ctx| {
         let Ctx::Root(c) = ctx else { return None };
         Some(match event {
             RootEvent::VmStart(size) => c.on_vm_start(Configuration::vm(size)),
@@ -209,8 +230,7 @@ enum StreamEvent {
 #[inline(never)]
 fn stream_event(id: u32, event: StreamEvent) -> u32 {
     use StreamEvent as E;
-    enter(id);
-    let action = with_context(id, |ctx| match (ctx, event) {
+    let action = enter_context(id, |ctx| match (ctx, event) {
         (Ctx::Http(c), E::RequestHeaders(n, end)) => Some(c.on_request_headers(n, end)),
         (Ctx::Http(c), E::RequestBody(n, end)) => Some(c.on_request_body(n, end)),
         (Ctx::Http(c), E::RequestTrailers(n)) => Some(c.on_request_trailers(n)),
@@ -264,8 +284,7 @@ pub(crate) fn on_context_create(id: u32, parent: u32) {
 }
 
 pub(crate) fn on_done(id: u32) -> bool {
-    enter(id);
-    let done = with_context(id, |ctx| match ctx {
+    let done = enter_context(id, |ctx| match ctx {
         Ctx::Root(c) => c.on_done(),
         Ctx::Http(c) => c.on_done(),
         Ctx::Tcp(c) => c.on_done(),
@@ -282,8 +301,7 @@ pub(crate) fn on_done(id: u32) -> bool {
 }
 
 pub(crate) fn on_log(id: u32) {
-    enter(id);
-    with_context(id, |ctx| match ctx {
+    enter_context(id, |ctx| match ctx {
         Ctx::Root(c) => c.on_log(),
         Ctx::Http(c) => c.on_log(),
         Ctx::Tcp(c) => c.on_log(),
@@ -291,10 +309,12 @@ pub(crate) fn on_log(id: u32) {
 }
 
 pub(crate) fn on_delete(id: u32) {
-    enter(id);
     // Drop the context and its pending callout handlers after the borrow ends:
     // their destructors are user code.
-    let removed = state::with(|d| (d.contexts.remove(&id), d.callouts.remove_target(id)));
+    let removed = state::with(|d| {
+        d.set_effective(id);
+        (d.contexts.remove(&id), d.callouts.remove_target(id))
+    });
     drop(removed);
 }
 
