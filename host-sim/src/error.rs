@@ -1,5 +1,9 @@
 //! The typed errors of host-sim's API.
 
+mod oci;
+
+pub use oci::OciError;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -79,7 +83,7 @@ pub enum Error {
         reason: Box<Error>,
     },
     /// Pulling the plugin from an OCI registry failed (see [`crate::oci`]).
-    Oci(crate::oci::OciError),
+    Oci(OciError),
 }
 
 impl fmt::Display for Error {

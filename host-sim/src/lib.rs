@@ -40,13 +40,10 @@
 #![deny(missing_docs)]
 
 mod abi;
-mod api;
-pub mod chain;
 pub mod compat;
 pub mod dual;
 pub mod engine;
 mod error;
-mod exchange;
 pub mod failure;
 mod faults;
 mod host;
@@ -55,27 +52,31 @@ pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
 pub mod oci;
+mod policy;
 mod profile;
-mod reload;
 pub mod report;
 pub mod scenario;
 mod spec;
 pub mod state;
+pub(crate) mod store;
 pub mod types;
 mod vm;
-mod workers;
 
-pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
-pub use chain::{Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream};
 pub use dual::Mode;
 pub use error::Error;
-pub use exchange::{Exchange, Request, Response};
 pub use failure::{FailPolicy, Rebuild, Rebuilds};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
+pub use host::chain;
+pub use host::chain::{
+    Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream,
+};
+pub use host::exchange::{Exchange, Request, Response};
+pub use host::streams::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
 pub use host::{CalloutId, Host, HostOptions};
 pub use limits::{Limit, LimitExceeded, Limits, Usage};
-pub use native::NativeEntry;
-pub use profile::HostProfile;
+pub use policy::GRPC_DEADLINE_EXCEEDED;
+pub use policy::HostProfile;
+pub use spec::NativeEntry;
 pub use spec::{PluginId, PluginSpec};
 pub use state::callouts::{CalloutEnd, GrpcCallout, GrpcKind, HttpCallout};
 pub use state::foreign::{DeclaredProperty, FilterState};
@@ -86,7 +87,7 @@ pub use state::metrics::MetricValue;
 pub use state::properties::Value;
 pub use state::routes::{HeaderMatch, Route, RouteAction, RouteCache, RouteTable, SelectedRoute, VirtualHost};
 pub use types::{AbiVersion, Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
-pub use vm::{GRPC_DEADLINE_EXCEEDED, GrpcEvent, HttpCallResponse};
+pub use vm::{GrpcEvent, HttpCallResponse};
 
 /// The linked host functions, for signature checks against the reference
 /// tables: `(module, name, params, results)` with wasm value type names.

@@ -11,8 +11,8 @@ use wasmtime::{Caller, Linker};
 use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::buffer;
+use crate::store::VmState;
 use crate::types::{BufferType, Status};
-use crate::vm::state::VmState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_get_buffer_bytes", get_buffer_bytes, (kind: u32, start: u32, max: u32, ptr_ptr: u32, size_ptr: u32));

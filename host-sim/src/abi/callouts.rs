@@ -11,8 +11,8 @@ use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
+use crate::store::{VmState, World};
 use crate::types::Status;
-use crate::vm::state::{VmState, World};
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_http_call", http_call, (up: u32, up_len: u32, h: u32, h_len: u32, b: u32, b_len: u32,

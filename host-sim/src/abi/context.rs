@@ -8,8 +8,8 @@ use wasmtime::{Caller, Linker};
 use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::logs::text;
+use crate::store::{Deferred, VmState};
 use crate::types::{AbiVersion, LogLevel, Status};
-use crate::vm::state::{Deferred, VmState};
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_log", log, (level: u32, ptr: u32, len: u32));

@@ -15,8 +15,8 @@ use wasmtime::{Caller, Linker};
 use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::state::headers::HeaderMap;
+use crate::store::{Callback, VmState};
 use crate::types::{AbiVersion, MapType, Status};
-use crate::vm::state::{Callback, VmState};
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_get_header_map_size", get_size, (kind: u32, size_ptr: u32));

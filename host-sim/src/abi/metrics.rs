@@ -9,8 +9,8 @@ use wasmtime::{Caller, Linker};
 use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
+use crate::store::VmState;
 use crate::types::{MetricType, Status};
-use crate::vm::state::VmState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_define_metric", define, (kind: u32, name: u32, name_len: u32, id_ptr: u32));

@@ -15,8 +15,8 @@ pub(crate) mod wasi;
 
 use wasmtime::{Caller, Engine, Linker};
 
+use crate::store::VmState;
 use crate::types::AbiVersion;
-use crate::vm::state::VmState;
 use memory::{HostError, HostResult};
 
 /// Turns a host function's result into what the guest gets: the status code,
@@ -50,7 +50,7 @@ macro_rules! hostcall {
         $linker.func_wrap(
             "env",
             $name,
-            |mut caller: wasmtime::Caller<'_, $crate::vm::state::VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+            |mut caller: wasmtime::Caller<'_, $crate::store::VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
                 let args: &[u64] = &[$($arg as u64),*];
                 let result = match $crate::profile::gate(&mut caller, $name, args) {
                     $crate::profile::Gate::Run => $func(&mut caller, $($arg),*),

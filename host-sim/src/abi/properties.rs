@@ -16,8 +16,8 @@ use crate::state::foreign::{Declarer, decode_declare_property, decode_filter_sta
 use crate::state::http;
 use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
 use crate::state::routes::SelectedRoute;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_get_property", get_property, (path: u32, path_len: u32, ptr_ptr: u32, size_ptr: u32));

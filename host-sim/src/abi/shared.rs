@@ -20,8 +20,8 @@ use super::hostcall;
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
 use crate::state::queues::QueueOwner;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_set_shared_data", set_shared_data, (key: u32, key_len: u32, value: u32, value_len: u32, cas: u32));

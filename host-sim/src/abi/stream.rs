@@ -19,8 +19,8 @@ use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse};
+use crate::store::{Deferred, VmState};
 use crate::types::{AbiVersion, Status, StreamType};
-use crate::vm::state::{Deferred, VmState};
 
 pub(crate) fn add_to_linker(linker: &mut Linker<VmState>, abi: AbiVersion) -> wasmtime::Result<()> {
     hostcall!(linker, "proxy_send_local_response", send_local_response,

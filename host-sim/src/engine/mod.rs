@@ -5,6 +5,7 @@
 
 pub mod abi;
 pub(crate) mod exports;
+mod link_policy;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,8 +17,8 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module};
 
 use crate::abi as hostcalls;
 use crate::error::Error;
+use crate::store::VmState;
 use crate::types::AbiVersion;
-use crate::vm::state::VmState;
 pub use abi::ModuleFacts;
 
 /// Where wasmtime's on-disk compilation cache lives: `$HOST_SIM_CACHE_DIR`, or

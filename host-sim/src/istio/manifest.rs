@@ -329,7 +329,7 @@ mod raw {
             let namespace = self.metadata.namespace.unwrap_or_else(|| "default".into());
             let creation_ns = match &self.metadata.creation_timestamp {
                 None => None,
-                Some(text) => Some(crate::scenario::clock::rfc3339_ns(text).map_err(|why| {
+                Some(text) => Some(crate::state::clock::rfc3339_ns(text).map_err(|why| {
                     format!("`metadata.creationTimestamp`: expected an RFC 3339 time ({why}), found {text:?}")
                 })?),
             };
@@ -338,7 +338,7 @@ mod raw {
                 return Err("`spec.url` is empty".into());
             }
             if let Some(sum) = &spec.sha256
-                && !crate::oci::is_sha256_hex(sum)
+                && !crate::istio::load::is_sha256_hex(sum)
             {
                 return Err(format!("`spec.sha256`: `{sum}` is not 64 lowercase hex digits"));
             }

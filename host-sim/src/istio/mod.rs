@@ -36,7 +36,7 @@
 //! `verificationKey`, `status`, and any unknown field.
 
 mod chain;
-mod load;
+pub(crate) mod load;
 mod manifest;
 
 use std::fmt;

@@ -15,8 +15,8 @@ use sluice::native::{Host, HostResult};
 use wasmtime::{Caller, Func, Global, Memory, Val};
 
 use super::panics::TrapUnwind;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 /// The `env` functions a plugin built with the SDK may call: the 39 of ABI
 /// v0.2.1. The shim imports each and re-exports it as `host:<name>`.

@@ -17,7 +17,7 @@ use super::routes::route_table;
 pub use super::source::ScenarioError;
 use super::source::Source;
 use crate::failure::{FailPolicy, Rebuild};
-use crate::profile::HostProfile;
+use crate::policy::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;

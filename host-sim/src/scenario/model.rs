@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::source::ScenarioError;
 use crate::failure::{FailPolicy, Rebuild};
-use crate::profile::HostProfile;
+use crate::policy::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
@@ -288,7 +288,7 @@ pub struct Reload {
 }
 
 /// Headers, body chunks and trailers: the same message the library API sends.
-pub type Message = crate::exchange::Exchange;
+pub type Message = crate::host::exchange::Exchange;
 
 /// How to answer a callout.
 #[derive(Debug, Clone)]

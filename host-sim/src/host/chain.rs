@@ -40,9 +40,9 @@
 //! (`on_upstream_data`, the last plugin first); close events reach every
 //! plugin, first to last.
 
-use crate::api::{HttpOutcome, StreamId, TcpOutcome};
 use crate::error::Error;
 use crate::host::Host;
+use crate::host::streams::{HttpOutcome, StreamId, TcpOutcome};
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse, Message};
@@ -920,7 +920,7 @@ impl HttpChainStream<'_> {
                 .map(|vm| vm.state().trace.iter().filter(|c| c.context_id == stream.id).cloned().collect())
                 .unwrap_or_default();
             // Taken even when finishing failed: the streams go with the chain.
-            let outcome = crate::api::take_http_outcome(self.host, stream);
+            let outcome = crate::host::streams::take_http_outcome(self.host, stream);
             if let Ok(outcome) = outcome {
                 plugins.push(LinkOutcome {
                     plugin: link.plugin,
@@ -1068,7 +1068,7 @@ impl TcpChainStream<'_> {
         };
         let mut plugins = Vec::with_capacity(chain.links.len());
         for link in chain.links {
-            plugins.push((link.name, crate::api::take_tcp_outcome(self.host, link.stream)?));
+            plugins.push((link.name, crate::host::streams::take_tcp_outcome(self.host, link.stream)?));
         }
         Ok(TcpChainOutcome { sent_upstream, sent_downstream, worker: chain.worker, plugins })
     }

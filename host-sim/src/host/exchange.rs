@@ -1,9 +1,9 @@
 //! The one-stream convenience: describe a request and the upstream's
 //! response, run them through a plugin, get the outcome.
 
-use crate::api::{HttpOutcome, HttpStream};
 use crate::error::Error;
 use crate::host::Host;
+use crate::host::streams::{HttpOutcome, HttpStream};
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
 
@@ -173,7 +173,7 @@ macro_rules! drive_impl {
     };
 }
 drive_impl!(HttpStream<'_>);
-drive_impl!(crate::chain::HttpChainStream<'_>);
+drive_impl!(crate::host::chain::HttpChainStream<'_>);
 
 impl Host {
     /// Runs one request and its response through a plugin, like a client and
