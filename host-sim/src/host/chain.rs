@@ -327,22 +327,6 @@ impl Host {
         }
     }
 
-    /// Runs one request and its response through a chain, as
-    /// [`Host::run_http`] does through one plugin.
-    pub fn run_http_chain(
-        &mut self,
-        chain: &Chain,
-        request: crate::Request,
-        response: crate::Response,
-    ) -> Result<ChainOutcome, Error> {
-        let mut stream = self.http_chain_stream(chain)?;
-        request.deliver(&mut stream, false)?;
-        if !stream.is_over() && stream.upstream_request().end_of_stream {
-            response.deliver(&mut stream, true)?;
-        }
-        stream.complete()
-    }
-
     fn open_chain(&mut self, chain: &Chain, worker: usize, tcp: bool) -> Result<ChainStreamId, Error> {
         let plugins = chain.plugins.iter().map(|&p| self.serving(p, worker)).collect::<Result<Vec<_>, Error>>()?;
         let mut links: Vec<Link> = Vec::with_capacity(plugins.len());

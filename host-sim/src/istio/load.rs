@@ -160,8 +160,3 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = sha2::Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
-/// Whether `hex` is 64 lowercase hex digits (a SHA-256 as `WasmPlugin.sha256`
-/// and digests spell it).
-pub fn is_sha256_hex(hex: &str) -> bool {
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}

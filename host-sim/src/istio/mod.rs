@@ -36,8 +36,8 @@
 //! `verificationKey`, `status`, and any unknown field.
 
 mod chain;
-pub(crate) mod load;
-mod manifest;
+mod load;
+pub(crate) mod manifest;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -56,7 +56,7 @@ pub const WASM_LAYER: &str = "application/vnd.module.wasm.content.layer.v1+wasm"
 pub const PLUGIN_FILE: &str = "plugin.wasm";
 
 pub use crate::error::OciError;
-pub use crate::istio::load::is_sha256_hex;
+pub use crate::istio::manifest::is_sha256_hex;
 
 /// Whether a digest string is `sha256:` and 64 lowercase hex digits.
 pub fn is_sha256_digest(digest: &str) -> bool {

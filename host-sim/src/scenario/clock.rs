@@ -8,29 +8,9 @@
 
 use super::raw::{RawClock, Spanned};
 use super::source::{ScenarioError, Source};
-use crate::HostOptions;
 use crate::state::clock::rfc3339_ns;
 
-/// Where the clocks start: `(wall, monotonic)` in nanoseconds, each `None`
-/// for the host's default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClockStart {
-    /// Wall time, nanoseconds since the Unix epoch.
-    pub realtime_ns: Option<u64>,
-    /// Monotonic time, nanoseconds since boot.
-    pub monotonic_ns: Option<u64>,
-}
-
-impl ClockStart {
-    /// The host options with these clocks.
-    pub fn apply(self, options: HostOptions) -> HostOptions {
-        HostOptions {
-            realtime_ns: self.realtime_ns.unwrap_or(options.realtime_ns),
-            monotonic_ns: self.monotonic_ns.unwrap_or(options.monotonic_ns),
-            ..options
-        }
-    }
-}
+pub use super::model::ClockStart;
 
 pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockStart, ScenarioError> {
     let Some(raw) = raw else { return Ok(ClockStart::default()) };
@@ -39,7 +19,7 @@ pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockSta
         .monotonic
         .as_ref()
         .map(|m| {
-            let d = super::format::duration(src, m, "clock.monotonic", "\"30s\", \"24h\"")?;
+            let d = super::fields::duration(src, m, "clock.monotonic", "\"30s\", \"24h\"")?;
             u64::try_from(d.as_nanos())
                 .map_err(|_| src.at(m, "clock.monotonic".to_owned(), "past the end of time (u64::MAX ns)".to_owned()))
         })

@@ -8,6 +8,7 @@
 mod check;
 pub mod clock;
 mod drive;
+mod fields;
 pub mod format;
 mod mesh;
 mod model;
@@ -16,6 +17,7 @@ mod report;
 mod routes;
 mod run;
 pub mod schema;
+mod shapes;
 mod source;
 pub mod trace;
 

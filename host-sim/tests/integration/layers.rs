@@ -24,6 +24,11 @@
 //! functions, re-exports) are not counted: a parent declares and owns its
 //! children, so a child may use its parent's items (`super::Host`)
 //! without that being a cycle. Every other edge counts, siblings included.
+//!
+//! Test code is not part of the layers: items under `#[cfg(test)]` (a
+//! `mod tests { … }`, or a `mod tests;` file) are skipped, since a unit test
+//! may drive its module through the layers above it (a scenario parser's
+//! tests parse whole scenario files).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -122,14 +127,21 @@ fn the_reader_sees_only_code() {
     let code = blank(
         "// use crate::a;\n/* crate::b:: /* nested */ */ let s = \"crate::c::x\"; let r = r#\"crate::d::\"#; let c = '\"'; fn f<'a>() {}\n/// [`crate::e`]\nuse crate::{f::X, g::{self, Y}};",
     );
-    let paths: Vec<String> = paths(&tokens(&code)).into_iter().map(|p| p.segments.join("::")).collect();
-    assert_eq!(paths, ["crate::f::X", "crate::g", "crate::g::Y"]);
+    let named: Vec<String> = paths(&tokens(&code)).0.into_iter().map(|p| p.segments.join("::")).collect();
+    assert_eq!(named, ["crate::f::X", "crate::g", "crate::g::Y"]);
+    let (found, children) = paths(&tokens(&blank(
+        "#[cfg(test)]\nmod tests;\n#[cfg(test)]\n#[allow(x)]\nmod t { use crate::a::B; }\nuse crate::c;",
+    )));
+    let named: Vec<String> = found.into_iter().map(|p| p.segments.join("::")).collect();
+    assert_eq!((named, children), (vec!["crate::c".to_string()], vec!["tests".to_string()]));
 }
 
 /// One file: its module path and the paths it names.
 struct File {
     module: Vec<String>,
     paths: Vec<PathUse>,
+    /// Child modules declared `#[cfg(test)] mod name;`.
+    test_children: Vec<String>,
 }
 
 /// A path named in a file, with the inline modules it sits in.
@@ -152,6 +164,11 @@ impl Graph {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut files = Vec::new();
         walk(&src, &src, &mut files);
+        let tests: Vec<Vec<String>> = files
+            .iter()
+            .flat_map(|f| f.test_children.iter().map(|c| f.module.iter().chain([c]).cloned().collect()))
+            .collect();
+        files.retain(|f| !tests.iter().any(|t| f.module.starts_with(t)));
         let modules: BTreeSet<Vec<String>> = files.iter().map(|f| f.module.clone()).collect();
         // Every name a module brings into scope with `use`, resolved to an
         // absolute path, for following re-exports.
@@ -231,8 +248,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) {
             module = vec!["bin".to_string()];
         }
         let text = std::fs::read_to_string(&path).expect("read a source file");
-        let paths = paths(&tokens(&blank(&text)));
-        out.push(File { module, paths });
+        let (paths, test_children) = paths(&tokens(&blank(&text)));
+        out.push(File { module, paths, test_children });
     }
 }
 
@@ -427,8 +444,9 @@ fn is_ident(token: &str) -> bool {
 
 /// Every path a file names: `use` trees expanded, and `a::b::c` paths in
 /// code, with the inline `mod x { … }` blocks around each.
-fn paths(tokens: &[String]) -> Vec<PathUse> {
+fn paths(tokens: &[String]) -> (Vec<PathUse>, Vec<String>) {
     let mut out = Vec::new();
+    let mut test_children = Vec::new();
     // Inline modules: (name, brace depth at which it closes).
     let mut inline: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
@@ -436,6 +454,12 @@ fn paths(tokens: &[String]) -> Vec<PathUse> {
     let mut i = 0;
     while i < tokens.len() {
         let token = tokens[i].as_str();
+        if tokens[i..].starts_with(&CFG_TEST.map(String::from)) {
+            let (end, child) = skip_item(tokens, i + CFG_TEST.len());
+            test_children.extend(child);
+            i = end;
+            continue;
+        }
         match token {
             "{" => {
                 depth += 1;
@@ -482,7 +506,54 @@ fn paths(tokens: &[String]) -> Vec<PathUse> {
         }
         i += 1;
     }
-    out
+    (out, test_children)
+}
+
+const CFG_TEST: [&str; 7] = ["#", "[", "cfg", "(", "test", ")", "]"];
+
+/// Skips the item that starts at `start` (after its `#[cfg(test)]`): its
+/// other attributes, then up to its `;` or its closing `}`. Returns where
+/// it ends and, for `mod name;`, the name.
+fn skip_item(tokens: &[String], start: usize) -> (usize, Option<String>) {
+    let mut k = start;
+    while tokens.get(k).is_some_and(|t| t == "#") && tokens.get(k + 1).is_some_and(|t| t == "[") {
+        let mut depth = 0;
+        k += 1;
+        while let Some(t) = tokens.get(k) {
+            k += 1;
+            match t.as_str() {
+                "[" => depth += 1,
+                "]" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let item: Vec<&str> = tokens[k..].iter().take(4).map(String::as_str).collect();
+    let child = match item.as_slice() {
+        ["mod", name, ";", ..] | ["pub", "mod", name, ";"] => Some(name.to_string()),
+        _ => None,
+    };
+    let mut depth = 0usize;
+    while let Some(t) = tokens.get(k) {
+        k += 1;
+        match t.as_str() {
+            "{" => depth += 1,
+            "}" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            ";" if depth == 0 => break,
+            _ => {}
+        }
+    }
+    (k, child)
 }
 
 /// Expands one use tree at `*j` into (path, name brought into scope).
