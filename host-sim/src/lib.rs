@@ -30,11 +30,24 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`engine`] compiles and pre-instantiates modules; the private
-//! `abi` modules marshal each ABI area between guest memory and host state;
-//! [`state`] holds the pure host state, one module per area; the private `vm`
-//! module drives a VM through Envoy's lifecycle; [`Host`] and the stream
-//! handles are the test-facing API.
+//! Layout, in layers that only import downwards (checked by
+//! `cargo test -p host-sim --test integration layers::`, which reads these
+//! files and fails on a cycle or an upward import):
+//!
+//! 1. plain data: [`types`], the private `error`, [`state`] (the pure host
+//!    state, one module per area), the private `store` (what a VM's
+//!    wasmtime store carries), [`limits`], [`failure`], the private `faults`,
+//!    `policy` (host profiles, capabilities) and `spec` (plugin specs);
+//! 2. the ABI layer: the private `abi` modules marshal each ABI area
+//!    between guest memory and the store, and the private `profile` holds
+//!    each host call's gate (phases, strict mode, capabilities, Kong);
+//! 3. [`engine`] compiles, links and pre-instantiates modules;
+//! 4. the private `vm` module drives a VM through Envoy's lifecycle, and
+//!    [`native`] is the null VM;
+//! 5. the private `host` folder holds [`Host`] with every one of its `impl`
+//!    blocks, and the stream, chain and exchange handles;
+//! 6. [`dual`] and [`compat`] build on it; then [`report`], [`istio`],
+//!    [`oci`], [`scenario`], and the `host-sim` binary on top.
 // Only the null VM's bridge and thread binding need `unsafe` (see `native`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

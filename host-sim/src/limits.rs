@@ -26,6 +26,9 @@
 //! a shared-data value or a queue); the defaults are far above what a plugin
 //! does in a test, and low enough that a runaway or hostile guest fails with
 //! a clear message instead of taking the test process down.
+//!
+//! Layer: plain data. Imports nothing else of host-sim; `Host::usage` is in
+//! `host::usage`.
 
 use std::fmt;
 use std::io::Read;

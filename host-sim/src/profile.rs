@@ -1,6 +1,11 @@
 //! Host profiles, strict mode and capability restriction: the checks every
 //! `proxy_*` host call passes before it runs (see [`HostProfile`] for what
 //! each profile changes).
+//!
+//! Layer: the ABI layer, with `abi/` (which calls these gates by the path
+//! `crate::profile::…`). Imports `abi::memory`, `store` and the data modules;
+//! the profiles themselves are data in `policy`, their link rules in
+//! `engine::link_policy`, and `Host`'s profile settings in `host::profile`.
 
 use wasmtime::Caller;
 

@@ -1,5 +1,7 @@
 //! What a plugin is made of: its module, configuration, names, properties and
 //! environment.
+//!
+//! Layer: plain data. Imports only `error`, `failure`, `limits` and `state`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

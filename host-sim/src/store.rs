@@ -2,6 +2,10 @@
 //! read or change while the guest runs. Host-wide state (clock, shared data,
 //! queues, metrics, callouts, foreign functions) lives in [`World`], shared by
 //! every VM of a host.
+//!
+//! Layer: plain data. Imports only the other data modules (`state`, `types`,
+//! `policy`, `failure`, `faults`, `limits`); the native plugin it holds is
+//! boxed as `Any` so that it needs nothing from the null VM.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -2,6 +2,9 @@
 //! bounded per-process cache (and wasmtime's on-disk cache), the linkers (one per ABI
 //! version, since each version has its own host-function set), and
 //! pre-instantiation so each new VM costs only an instantiation.
+//!
+//! Layer: the engine. Imports `abi` (the linker registrations), `store` and
+//! the data modules, never `vm`, `native` or `host`.
 
 pub mod abi;
 pub(crate) mod exports;

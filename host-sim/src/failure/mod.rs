@@ -25,6 +25,9 @@
 //! valid), at most [`Rebuild::max`] times within any [`Rebuild::interval`] of
 //! the virtual clock; past that the VM stays failed and streams get the fail
 //! policy. [`Host::rebuilds`](crate::Host::rebuilds) reports what happened.
+//!
+//! Layer: plain data (the policies, rebuild rules and their log). Serving a
+//! failed VM's streams is `vm::serve`, rebuilding it `host::rebuild`.
 
 use std::collections::HashMap;
 use std::time::Duration;

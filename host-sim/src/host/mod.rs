@@ -1,6 +1,12 @@
 //! The test-facing host: load plugins, drive streams, advance the clock,
 //! answer callouts, and inspect everything a plugin did. A `Host` owns all
 //! of its state (no globals), so tests run in parallel.
+//!
+//! Layer: the host. Every `impl Host` block lives in this folder (`profile`,
+//! `usage`, `rebuild`, `reload`, `workers`, `streams`, `chain`, `exchange`);
+//! it imports `vm`, `native`, `engine`, `store` and the data modules, and
+//! nothing above it (`dual`, `compat`, `report`, `istio`, `oci`, `scenario`)
+//! imports back.
 
 pub mod chain;
 pub(crate) mod exchange;

@@ -22,7 +22,7 @@ impl Host {
     /// exist in this phase in Envoy) fails the guest call with a message
     /// naming the function, the callback and why, instead of returning a
     /// status. The VM is then failed, and the driving call returns
-    /// [`Error::Trap`] whatever the plugin's fail policy: strict mode is a
+    /// [`Error::Trap`](crate::Error::Trap) whatever the plugin's fail policy: strict mode is a
     /// tool for failing tests, so a violation is never served as a guest
     /// failure would be (later events of the failed VM get the policy).
     pub fn set_strict(&mut self, strict: bool) {

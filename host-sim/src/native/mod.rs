@@ -24,6 +24,9 @@
 //! shim), the memory cap bounds only the shim's memory, and a plugin's
 //! `static` items are shared by all its native instances in the process
 //! (on wasm each instance has its own).
+//!
+//! Layer: VMs, with `vm`. Imports `engine`, `store` and the data modules,
+//! never `host`.
 
 mod bridge;
 mod callbacks;

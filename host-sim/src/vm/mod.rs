@@ -2,6 +2,9 @@
 //! lifecycle driver that calls the guest the way Envoy does. Each guest call
 //! resets the effective context to the context it is about; work a host
 //! function deferred runs after the call returns.
+//!
+//! Layer: VMs, with the null VM (`native`). Imports `engine`, `abi`, `store`
+//! and the data modules, never `host`.
 
 mod http;
 mod lifecycle;

@@ -175,10 +175,10 @@ impl Graph {
         let mut scope: BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>> = BTreeMap::new();
         for file in &files {
             for path in &file.paths {
-                if let (Some(alias), true) = (&path.imports, path.inline.is_empty()) {
-                    if let Some(absolute) = absolute(&file.module, &path.inline, &path.segments, &modules) {
-                        scope.entry(file.module.clone()).or_default().insert(alias.clone(), absolute);
-                    }
+                if let (Some(alias), true) = (&path.imports, path.inline.is_empty())
+                    && let Some(absolute) = absolute(&file.module, &path.inline, &path.segments, &modules)
+                {
+                    scope.entry(file.module.clone()).or_default().insert(alias.clone(), absolute);
                 }
             }
         }
@@ -302,15 +302,14 @@ fn resolve(
         prefix -= 1;
     }
     let module = path[..prefix].to_vec();
-    if depth < 8 {
-        if let Some(item) = path.get(prefix) {
-            if let Some(target) = scope.get(&module).and_then(|names| names.get(item)) {
-                let mut next = target.clone();
-                next.extend(path[prefix + 1..].iter().cloned());
-                if next != path {
-                    return resolve(&next, modules, scope, depth + 1);
-                }
-            }
+    if depth < 8
+        && let Some(item) = path.get(prefix)
+        && let Some(target) = scope.get(&module).and_then(|names| names.get(item))
+    {
+        let mut next = target.clone();
+        next.extend(path[prefix + 1..].iter().cloned());
+        if next != path {
+            return resolve(&next, modules, scope, depth + 1);
         }
     }
     module
