@@ -120,6 +120,21 @@ fn top_level_modules_import_only_downwards() {
     assert!(failures.is_empty(), "host-sim's layers are crossed upwards:\n{}", failures.join("\n"));
 }
 
+/// The checker finds cycles and reads the real graph (not an empty one).
+#[test]
+fn the_checker_sees_cycles_and_edges() {
+    let edge = |from: &str, to: &str| (from.to_string(), BTreeSet::from([to.to_string()]));
+    let edges = BTreeMap::from([edge("a", "b"), edge("b", "c"), edge("c", "a"), edge("d", "a")]);
+    let found = cycles(&edges);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, ["a", "b", "c", "a"]);
+    let graph = Graph::read();
+    for (from, to) in [("abi", "store"), ("engine", "abi"), ("vm", "engine"), ("host", "vm"), ("scenario", "host")] {
+        assert!(graph.tops[from].contains(to), "the reader missed {from} → {to}: {:?}", graph.tops[from]);
+    }
+    assert!(graph.files["host/reload"].contains("host"), "child → parent edges are read");
+}
+
 /// The checker itself: comments and strings are not imports, groups and
 /// re-exports are followed.
 #[test]
