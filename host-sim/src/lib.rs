@@ -75,21 +75,21 @@ pub(crate) mod store;
 pub mod types;
 mod vm;
 
+#[doc(no_inline)]
+pub use chain::{Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream};
 pub use dual::Mode;
 pub use error::Error;
 pub use failure::{FailPolicy, Rebuild, Rebuilds};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
 pub use host::chain;
-pub use host::chain::{
-    Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream,
-};
 pub use host::exchange::{Exchange, Request, Response};
 pub use host::streams::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
 pub use host::{CalloutId, Host, HostOptions};
 pub use limits::{Limit, LimitExceeded, Limits, Usage};
+#[doc(no_inline)]
+pub use native::NativeEntry;
 pub use policy::GRPC_DEADLINE_EXCEEDED;
 pub use policy::HostProfile;
-pub use spec::NativeEntry;
 pub use spec::{PluginId, PluginSpec};
 pub use state::callouts::{CalloutEnd, GrpcCallout, GrpcKind, HttpCallout};
 pub use state::foreign::{DeclaredProperty, FilterState};
