@@ -9,7 +9,7 @@ use wasmtime::{ExternType, Module};
 
 use crate::engine::{self, LinkedFunction};
 use crate::error::Error;
-use crate::profile::{HostProfile, Policy};
+use crate::policy::{HostProfile, Policy};
 use crate::types::AbiVersion;
 
 /// How bad a problem is.

@@ -1,5 +1,9 @@
 //! The typed errors of host-sim's API.
 
+mod oci;
+
+pub use oci::OciError;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -79,7 +83,7 @@ pub enum Error {
         reason: Box<Error>,
     },
     /// Pulling the plugin from an OCI registry failed (see [`crate::oci`]).
-    Oci(crate::oci::OciError),
+    Oci(OciError),
 }
 
 impl fmt::Display for Error {
@@ -160,7 +164,23 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Oci(e) => Some(e),
+            Error::ReloadRejected { reason, .. } => Some(reason.as_ref()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_rejected_reload_keeps_why_as_its_source() {
+        let why = Error::VmStartRejected { root_id: "r".into(), output: String::new() };
+        let rejected = Error::ReloadRejected { plugin: "p".into(), reason: Box::new(why) };
+        let source = rejected.source().map(ToString::to_string);
+        assert_eq!(source, Some(Error::VmStartRejected { root_id: "r".into(), output: String::new() }.to_string()));
     }
 }

@@ -9,6 +9,8 @@
 //! the failure message then names the cap. Envoy has no CPU limit of its own;
 //! host-sim stops a guest call after 1 s (wasmtime epochs), so a runaway loop
 //! fails the test instead of hanging it.
+//!
+//! Layer: plain data. Imports only `limits`.
 
 use std::time::Duration;
 

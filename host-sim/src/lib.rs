@@ -30,23 +30,33 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`engine`] compiles and pre-instantiates modules; the private
-//! `abi` modules marshal each ABI area between guest memory and host state;
-//! [`state`] holds the pure host state, one module per area; the private `vm`
-//! module drives a VM through Envoy's lifecycle; [`Host`] and the stream
-//! handles are the test-facing API.
+//! Layout, in layers that only import downwards (checked by
+//! `cargo test -p host-sim --test integration layers::`, which reads these
+//! files and fails on a cycle or an upward import):
+//!
+//! 1. plain data: [`types`], the private `error`, [`state`] (the pure host
+//!    state, one module per area), the private `store` (what a VM's
+//!    wasmtime store carries), [`limits`], [`failure`], the private `faults`,
+//!    `policy` (host profiles, capabilities) and `spec` (plugin specs);
+//! 2. the ABI layer: the private `abi` modules marshal each ABI area
+//!    between guest memory and the store, and the private `profile` holds
+//!    each host call's gate (phases, strict mode, capabilities, Kong);
+//! 3. [`engine`] compiles, links and pre-instantiates modules;
+//! 4. the private `vm` module drives a VM through Envoy's lifecycle, and
+//!    [`native`] is the null VM;
+//! 5. the private `host` folder holds [`Host`] with every one of its `impl`
+//!    blocks, and the stream, chain and exchange handles;
+//! 6. [`dual`] and [`compat`] build on it; then [`report`], [`istio`],
+//!    [`oci`], [`scenario`], and the `host-sim` binary on top.
 // Only the null VM's bridge and thread binding need `unsafe` (see `native`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 mod abi;
-mod api;
-pub mod chain;
 pub mod compat;
 pub mod dual;
 pub mod engine;
 mod error;
-mod exchange;
 pub mod failure;
 mod faults;
 mod host;
@@ -55,27 +65,31 @@ pub mod limits;
 #[allow(unsafe_code)]
 pub mod native;
 pub mod oci;
+mod policy;
 mod profile;
-mod reload;
 pub mod report;
 pub mod scenario;
 mod spec;
 pub mod state;
+pub(crate) mod store;
 pub mod types;
 mod vm;
-mod workers;
 
-pub use api::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
+#[doc(no_inline)]
 pub use chain::{Chain, ChainOutcome, ChainStreamId, HttpChainStream, LinkOutcome, TcpChainOutcome, TcpChainStream};
 pub use dual::Mode;
 pub use error::Error;
-pub use exchange::{Exchange, Request, Response};
 pub use failure::{FailPolicy, Rebuild, Rebuilds};
 pub use faults::{DEFAULT_CPU_DEADLINE, DEFAULT_MEMORY_LIMIT, FuelUsage};
+pub use host::chain;
+pub use host::exchange::{Exchange, Request, Response};
+pub use host::streams::{HttpOutcome, HttpStream, StreamId, TcpOutcome, TcpStream};
 pub use host::{CalloutId, Host, HostOptions};
 pub use limits::{Limit, LimitExceeded, Limits, Usage};
+#[doc(no_inline)]
 pub use native::NativeEntry;
-pub use profile::HostProfile;
+pub use policy::GRPC_DEADLINE_EXCEEDED;
+pub use policy::HostProfile;
 pub use spec::{PluginId, PluginSpec};
 pub use state::callouts::{CalloutEnd, GrpcCallout, GrpcKind, HttpCallout};
 pub use state::foreign::{DeclaredProperty, FilterState};
@@ -86,7 +100,7 @@ pub use state::metrics::MetricValue;
 pub use state::properties::Value;
 pub use state::routes::{HeaderMatch, Route, RouteAction, RouteCache, RouteTable, SelectedRoute, VirtualHost};
 pub use types::{AbiVersion, Action, BufferType, LogLevel, MapType, MetricType, PeerType, Status, StreamType};
-pub use vm::{GRPC_DEADLINE_EXCEEDED, GrpcEvent, HttpCallResponse};
+pub use vm::{GrpcEvent, HttpCallResponse};
 
 /// The linked host functions, for signature checks against the reference
 /// tables: `(module, name, params, results)` with wasm value type names.

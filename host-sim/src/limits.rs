@@ -26,12 +26,13 @@
 //! a shared-data value or a queue); the defaults are far above what a plugin
 //! does in a test, and low enough that a runaway or hostile guest fails with
 //! a clear message instead of taking the test process down.
+//!
+//! Layer: plain data. Imports nothing else of host-sim; `Host::usage` is in
+//! `host::usage`.
 
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-
-use crate::state::properties::PropertyTree;
 
 /// The bounds of one plugin's VM. Every field has a documented default
 /// ([`Limits::default`]); change some with struct update syntax:
@@ -123,6 +124,11 @@ pub struct Limits {
 }
 
 /// 1 MiB.
+/// The deepest property path the host keeps, whatever the limit says
+/// (`state::properties::MAX_DEPTH`, defined here so that the limits need
+/// nothing from the state modules).
+pub(crate) const MAX_PROPERTY_DEPTH: usize = 256;
+
 const MIB: usize = 1 << 20;
 
 impl Default for Limits {
@@ -221,7 +227,7 @@ impl Limit {
         match self {
             Limit::LogLineBytes => limits.log_line_bytes,
             Limit::HostCallBytes => limits.host_call_bytes,
-            Limit::PropertyDepth => limits.property_depth.min(crate::state::properties::MAX_DEPTH),
+            Limit::PropertyDepth => limits.property_depth.min(MAX_PROPERTY_DEPTH),
             Limit::PropertyBytes => limits.property_bytes,
             Limit::PendingCallouts => limits.pending_callouts,
             Limit::CalloutBytes => limits.callout_bytes,
@@ -276,12 +282,6 @@ impl fmt::Display for LimitExceeded {
 
 impl std::error::Error for LimitExceeded {}
 
-impl From<LimitExceeded> for crate::abi::memory::HostError {
-    fn from(exceeded: LimitExceeded) -> crate::abi::memory::HostError {
-        crate::abi::memory::HostError::Trap(wasmtime::Error::new(exceeded))
-    }
-}
-
 /// What the host holds for one plugin's VM now, counted as the limits
 /// count it ([`Host::usage`](crate::Host::usage)): exact sizes, for tests
 /// that check nothing grows. A scenario step's `expect.usage` names its
@@ -320,34 +320,6 @@ pub struct Usage {
     pub metrics: usize,
     /// Histogram samples the VM recorded.
     pub histogram_samples: usize,
-}
-
-impl crate::Host {
-    /// What the host holds for a plugin's VM now (see [`Usage`]).
-    pub fn usage(&self, plugin: crate::PluginId) -> Option<Usage> {
-        let state = self.vms.get(plugin.vm)?.state();
-        let world = self.world();
-        let (pending_callouts, callout_bytes) = world.callouts.held(plugin.vm);
-        let queues = world.queues.held(&state.vm_id);
-        let metrics = world.metrics.held(plugin.vm);
-        Some(Usage {
-            log_lines: state.logs.len(),
-            log_bytes: state.logs.bytes(),
-            contexts: state.contexts.len(),
-            http_streams: state.http.len(),
-            tcp_streams: state.tcp.len(),
-            property_bytes: state.stream_properties.values().map(PropertyTree::bytes).sum(),
-            filter_state_bytes: world.foreign.held(plugin.vm),
-            pending_callouts,
-            callout_bytes,
-            shared_data_bytes: world.shared_data.bytes(&state.vm_id),
-            queues: queues.queues,
-            queue_items: queues.items,
-            queue_bytes: queues.bytes,
-            metrics: metrics.metrics,
-            histogram_samples: metrics.samples,
-        })
-    }
 }
 
 /// The largest plugin module host-sim reads (256 MiB).

@@ -1,12 +1,13 @@
 //! What a plugin is made of: its module, configuration, names, properties and
 //! environment.
+//!
+//! Layer: plain data. Imports only `error`, `failure`, `limits` and `state`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
 use crate::failure::{FailPolicy, Rebuild};
-use crate::native::NativeEntry;
 use crate::state::properties::{PropertyTree, Value};
 
 /// A plugin to load: module bytes plus everything Envoy's `PluginConfig` and
@@ -235,5 +236,19 @@ impl PluginId {
     /// The index of its VM in the host.
     pub fn vm_index(self) -> usize {
         self.vm
+    }
+}
+
+/// A natively compiled plugin's entry point: the `sluice_main` function that
+/// `sluice::main!` (or `derive(RootContext)`) generates, which registers the
+/// plugin's root context.
+pub type NativeEntry = fn();
+
+/// Whether two entry points are the same function.
+pub(crate) fn same_entry(a: Option<NativeEntry>, b: Option<NativeEntry>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::fn_addr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }

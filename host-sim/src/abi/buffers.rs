@@ -10,8 +10,8 @@ use wasmtime::Caller;
 
 use super::memory::{self, HostResult};
 use crate::state::buffer;
+use crate::store::VmState;
 use crate::types::{BufferType, Status};
-use crate::vm::state::VmState;
 
 /// The buffer the guest addresses, if available now.
 pub(crate) fn buffer(state: &VmState, kind: BufferType) -> Result<&[u8], Status> {

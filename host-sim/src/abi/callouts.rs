@@ -10,8 +10,8 @@ use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::callouts::{Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::headers::HeaderMap;
+use crate::store::{VmState, World};
 use crate::types::Status;
-use crate::vm::state::{VmState, World};
 
 fn text(data: &[u8], ptr: u32, len: u32) -> Result<String, Status> {
     Ok(String::from_utf8_lossy(memory::slice(data, ptr, len)?).into_owned())

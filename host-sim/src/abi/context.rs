@@ -7,8 +7,8 @@ use wasmtime::{Caller, Linker};
 
 use super::memory::{self, HostResult};
 use crate::state::logs::text;
+use crate::store::{Deferred, VmState};
 use crate::types::{LogLevel, Status};
-use crate::vm::state::{Deferred, VmState};
 
 /// Kong registers `proxy_get_log_level` as `(i32, i32) -> i32`, a stub
 /// (`ngx_proxy_wasm_hfuncs_nop` in src/common/proxy_wasm/ngx_proxy_wasm_host.c);

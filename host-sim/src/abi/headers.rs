@@ -14,8 +14,8 @@ use wasmtime::Caller;
 
 use super::memory::{self, HostResult};
 use crate::state::headers::HeaderMap;
+use crate::store::{Callback, VmState};
 use crate::types::{AbiVersion, MapType, Status};
-use crate::vm::state::{Callback, VmState};
 
 /// The map the guest addresses, `None` when it does not exist now.
 pub(crate) fn map(state: &VmState, kind: MapType) -> Option<&HeaderMap> {

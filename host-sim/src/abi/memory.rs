@@ -5,8 +5,8 @@
 
 use wasmtime::{Caller, Memory};
 
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 /// A host function's failure: a status for the guest, or a trap (the guest's
 /// own allocator trapped, or the guest exited).

@@ -8,8 +8,8 @@ use wasmtime::Caller;
 
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
+use crate::store::VmState;
 use crate::types::{MetricType, Status};
-use crate::vm::state::VmState;
 
 pub(super) fn define_metric(
     caller: &mut Caller<'_, VmState>,

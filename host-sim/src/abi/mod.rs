@@ -19,8 +19,8 @@ pub(crate) mod wasi;
 use sluice::abi::HostFunction;
 use wasmtime::{Caller, Engine, Linker};
 
+use crate::store::VmState;
 use crate::types::AbiVersion;
-use crate::vm::state::VmState;
 use memory::{HostError, HostResult};
 
 /// Turns a host function's result into what the guest gets: the status code,
@@ -76,7 +76,7 @@ macro_rules! register {
         ( $( $out:ident $outkind:ident ( $( $oraw:ident $orawkind:ident )+ ) )* ) $rules:tt ] )*
     ) => {
         pub(super) fn register(
-            linker: &mut wasmtime::Linker<crate::vm::state::VmState>,
+            linker: &mut wasmtime::Linker<crate::store::VmState>,
             abi: crate::types::AbiVersion,
         ) -> wasmtime::Result<()> {
             $(
@@ -85,7 +85,7 @@ macro_rules! register {
                     linker.func_wrap(
                         "env",
                         function.name,
-                        move |mut caller: wasmtime::Caller<'_, crate::vm::state::VmState>,
+                        move |mut caller: wasmtime::Caller<'_, crate::store::VmState>,
                               $( $( $raw: sluice::abi::host_raw_type!($rawkind), )+ )*
                               $( $( $oraw: sluice::abi::host_raw_type!($orawkind), )+ )*| {
                             let args: &[u64] = &[$( $( $raw as u64, )+ )* $( $( $oraw as u64, )+ )*];

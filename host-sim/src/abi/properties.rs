@@ -15,8 +15,8 @@ use crate::state::foreign::{Declarer, decode_declare_property, decode_filter_sta
 use crate::state::http;
 use crate::state::properties::{PropertyTree, Value, merge_values, split_path};
 use crate::state::routes::SelectedRoute;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 /// The route properties, answered from the stream's route cache when a
 /// route table is set.

@@ -19,8 +19,8 @@ use wasmtime::Caller;
 use super::memory::{self, HostResult};
 use crate::limits::Limit;
 use crate::state::queues::QueueOwner;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 pub(super) fn set_shared_data(
     caller: &mut Caller<'_, VmState>,

@@ -18,8 +18,8 @@ use super::memory::{self, HostResult};
 use crate::limits::{Limit, LimitExceeded};
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse};
+use crate::store::{Deferred, VmState};
 use crate::types::{Status, StreamType};
-use crate::vm::state::{Deferred, VmState};
 
 fn stream_type(raw: u32) -> Result<StreamType, Status> {
     StreamType::from_u32(raw).ok_or(Status::BadArgument)

@@ -14,8 +14,8 @@ use wasmtime::{Caller, Linker};
 
 use super::memory;
 use crate::state::logs::trim_newline;
+use crate::store::VmState;
 use crate::types::{LogLevel, Status};
-use crate::vm::state::VmState;
 
 /// Both module names WASI preview 1 is imported under.
 pub const MODULES: [&str; 2] = ["wasi_snapshot_preview1", "wasi_unstable"];

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use wasmtime::{Instance, Memory, Store, TypedFunc, WasmParams, WasmResults};
 
 use crate::error::Error;
+use crate::store::VmState;
 use crate::types::AbiVersion;
-use crate::vm::state::VmState;
 
 /// A headers callback: two parameters in ABI 0.1.0, three (with
 /// `end_of_stream`) from 0.2.0.

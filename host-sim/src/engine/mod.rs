@@ -2,9 +2,13 @@
 //! bounded per-process cache (and wasmtime's on-disk cache), the linkers (one per ABI
 //! version, since each version has its own host-function set), and
 //! pre-instantiation so each new VM costs only an instantiation.
+//!
+//! Layer: the engine. Imports `abi` (the linker registrations), `store` and
+//! the data modules, never `vm`, `native` or `host`.
 
 pub mod abi;
 pub(crate) mod exports;
+mod link_policy;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,8 +20,8 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module};
 
 use crate::abi as hostcalls;
 use crate::error::Error;
+use crate::store::VmState;
 use crate::types::AbiVersion;
-use crate::vm::state::VmState;
 pub use abi::ModuleFacts;
 
 /// Where wasmtime's on-disk compilation cache lives: `$HOST_SIM_CACHE_DIR`, or

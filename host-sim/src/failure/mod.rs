@@ -25,15 +25,12 @@
 //! valid), at most [`Rebuild::max`] times within any [`Rebuild::interval`] of
 //! the virtual clock; past that the VM stays failed and streams get the fail
 //! policy. [`Host::rebuilds`](crate::Host::rebuilds) reports what happened.
-
-mod rebuild;
-mod serve;
+//!
+//! Layer: plain data (the policies, rebuild rules and their log). Serving a
+//! failed VM's streams is `vm::serve`, rebuilding it `host::rebuild`.
 
 use std::collections::HashMap;
 use std::time::Duration;
-
-use crate::state::headers::HeaderMap;
-use crate::state::http::LocalResponse;
 
 /// A plugin's failure policy: what Envoy does with a stream whose plugin VM
 /// has failed (`failure_policy`, formerly `fail_open`).
@@ -80,22 +77,6 @@ pub(crate) fn summary(reason: &str) -> String {
 
 /// The response code details of the local reply a fail-closed stream gets.
 pub const FAIL_STREAM_DETAILS: &str = "wasm_fail_stream";
-
-/// gRPC status UNAVAILABLE, which Envoy puts on a fail-closed gRPC request.
-const GRPC_UNAVAILABLE: u32 = 14;
-
-/// The local reply of a fail-closed HTTP stream (Envoy's
-/// `Context::failStream`): `503`, no body, details `wasm_fail_stream`.
-pub(crate) fn fail_stream_reply(grpc_request: bool) -> LocalResponse {
-    LocalResponse {
-        status_code: 503,
-        details: FAIL_STREAM_DETAILS.to_owned(),
-        body: Vec::new(),
-        headers: HeaderMap::new(),
-        grpc_status: grpc_request.then_some(GRPC_UNAVAILABLE),
-        grpc_request,
-    }
-}
 
 /// Rebuilding a failed VM, with the crash-loop limit: at most `max` rebuilds
 /// within any `interval` of virtual time.
@@ -234,13 +215,5 @@ mod tests {
         assert_eq!(summary("on_tick: trap"), "on_tick: trap");
         let reason = "proxy_on_tick: error while executing at wasm backtrace:\n  0: f\n\nCaused by:\n    unreachable\n";
         assert_eq!(summary(reason), "proxy_on_tick: error while executing at wasm backtrace: … unreachable");
-    }
-
-    #[test]
-    fn the_fail_stream_reply_is_envoys() {
-        let reply = fail_stream_reply(false);
-        assert_eq!((reply.status_code, reply.details.as_str(), reply.body.len()), (503, "wasm_fail_stream", 0));
-        assert_eq!(reply.client_headers().get_str("grpc-status"), None);
-        assert_eq!(fail_stream_reply(true).client_headers().get_str("grpc-status"), Some("14"));
     }
 }

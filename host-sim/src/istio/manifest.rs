@@ -211,6 +211,12 @@ impl WasmPlugin {
     }
 }
 
+/// Whether `hex` is 64 lowercase hex digits (a SHA-256 as `WasmPlugin.sha256`
+/// and digests spell it).
+pub fn is_sha256_hex(hex: &str) -> bool {
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The serde shape of the YAML, and its checks.
 mod raw {
     use super::*;
@@ -329,7 +335,7 @@ mod raw {
             let namespace = self.metadata.namespace.unwrap_or_else(|| "default".into());
             let creation_ns = match &self.metadata.creation_timestamp {
                 None => None,
-                Some(text) => Some(crate::scenario::clock::rfc3339_ns(text).map_err(|why| {
+                Some(text) => Some(crate::state::clock::rfc3339_ns(text).map_err(|why| {
                     format!("`metadata.creationTimestamp`: expected an RFC 3339 time ({why}), found {text:?}")
                 })?),
             };
@@ -338,7 +344,7 @@ mod raw {
                 return Err("`spec.url` is empty".into());
             }
             if let Some(sum) = &spec.sha256
-                && !crate::oci::is_sha256_hex(sum)
+                && !is_sha256_hex(sum)
             {
                 return Err(format!("`spec.sha256`: `{sum}` is not 64 lowercase hex digits"));
             }

@@ -37,7 +37,7 @@
 
 mod chain;
 mod load;
-mod manifest;
+pub(crate) mod manifest;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -15,8 +15,8 @@ use sluice::native::{Host, HostResult};
 use wasmtime::{Caller, Func, Global, Memory, Val};
 
 use super::panics::TrapUnwind;
+use crate::store::VmState;
 use crate::types::Status;
-use crate::vm::state::VmState;
 
 /// Where each host call's arguments start in the shim's memory (0 stays null).
 pub(crate) const HEAP_BASE: i32 = 16;

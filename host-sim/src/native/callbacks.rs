@@ -5,8 +5,8 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::Plugin;
-use crate::vm::state::VmState;
+use super::{Plugin, ThreadBound};
+use crate::store::VmState;
 
 /// The import module of the callbacks.
 pub(crate) const MODULE: &str = "sluice:native";
@@ -17,7 +17,7 @@ fn run<R>(mut caller: Caller<'_, VmState>, call: impl FnOnce(&mut Plugin) -> R) 
     let Some(mut slot) = caller.data_mut().native.take() else {
         return Err(wasmtime::Error::msg("the natively hosted plugin was called again while a callback of it ran"));
     };
-    let result = match slot.get_mut() {
+    let result = match slot.downcast_mut::<ThreadBound<Plugin>>().and_then(ThreadBound::get_mut) {
         Some(plugin) => plugin.call(&mut caller, call),
         None => Err(wasmtime::Error::msg(
             "a natively hosted plugin runs only on the thread that loaded it (the Host was moved to another thread)",

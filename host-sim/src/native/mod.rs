@@ -24,6 +24,9 @@
 //! shim), the memory cap bounds only the shim's memory, and a plugin's
 //! `static` items are shared by all its native instances in the process
 //! (on wasm each instance has its own).
+//!
+//! Layer: VMs, with `vm`. Imports `engine`, `store` and the data modules,
+//! never `host`.
 
 mod bridge;
 mod callbacks;
@@ -38,26 +41,14 @@ use wasmtime::{Caller, Instance, Linker, Store};
 
 use crate::engine::{self, Compiled, exports::Exports};
 use crate::error::Error;
+use crate::store::VmState;
 use crate::types::{AbiVersion, LogLevel};
-use crate::vm::state::VmState;
 use bridge::{Bridge, HEAP_BASE, Shim};
 use panics::Caught;
 use sluice::abi::HOST_FUNCTIONS;
 pub(crate) use thread_bound::ThreadBound;
 
-/// A natively compiled plugin's entry point: the `sluice_main` function that
-/// `sluice::main!` (or `derive(RootContext)`) generates, which registers the
-/// plugin's root context.
-pub type NativeEntry = fn();
-
-/// Whether two entry points are the same function.
-pub(crate) fn same_entry(a: Option<NativeEntry>, b: Option<NativeEntry>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => std::ptr::fn_addr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    }
-}
+pub use crate::spec::NativeEntry;
 
 /// One natively hosted plugin instance, owned by its VM's state.
 pub(crate) struct Plugin {

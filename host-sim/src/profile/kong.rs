@@ -16,8 +16,8 @@ use crate::abi::memory::{self, HostError, HostResult};
 use crate::state::headers::HeaderMap;
 use crate::state::pairs;
 use crate::state::properties::split_path;
+use crate::store::{Callback, VmState};
 use crate::types::{LogLevel, MapType, Status};
-use crate::vm::state::{Callback, VmState};
 
 /// What the plugin reads as the request's `:authority` on Kong: the
 /// `server_name` of the nginx `server{}` block (nginx's default is empty,

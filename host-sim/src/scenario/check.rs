@@ -2,7 +2,7 @@
 //! names the step and the expectation.
 
 use super::format::{ActionsExpect, Expect, FinishedExpect, Forwarded, HeaderExpect, LogExpect, PluginExpect, Step};
-use super::run::{ActionReport, FinishedCalloutReport, Headers, LogLine, StepReport};
+use super::report::{ActionReport, FinishedCalloutReport, Headers, LogLine, StepReport};
 use crate::host::Host;
 use crate::state::metrics::MetricValue;
 

@@ -8,28 +8,9 @@
 
 use super::raw::{RawClock, Spanned};
 use super::source::{ScenarioError, Source};
-use crate::HostOptions;
+use crate::state::clock::rfc3339_ns;
 
-/// Where the clocks start: `(wall, monotonic)` in nanoseconds, each `None`
-/// for the host's default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClockStart {
-    /// Wall time, nanoseconds since the Unix epoch.
-    pub realtime_ns: Option<u64>,
-    /// Monotonic time, nanoseconds since boot.
-    pub monotonic_ns: Option<u64>,
-}
-
-impl ClockStart {
-    /// The host options with these clocks.
-    pub fn apply(self, options: HostOptions) -> HostOptions {
-        HostOptions {
-            realtime_ns: self.realtime_ns.unwrap_or(options.realtime_ns),
-            monotonic_ns: self.monotonic_ns.unwrap_or(options.monotonic_ns),
-            ..options
-        }
-    }
-}
+pub use super::model::ClockStart;
 
 pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockStart, ScenarioError> {
     let Some(raw) = raw else { return Ok(ClockStart::default()) };
@@ -38,7 +19,7 @@ pub(super) fn clock(src: &Source<'_>, raw: Option<&RawClock>) -> Result<ClockSta
         .monotonic
         .as_ref()
         .map(|m| {
-            let d = super::format::duration(src, m, "clock.monotonic", "\"30s\", \"24h\"")?;
+            let d = super::fields::duration(src, m, "clock.monotonic", "\"30s\", \"24h\"")?;
             u64::try_from(d.as_nanos())
                 .map_err(|_| src.at(m, "clock.monotonic".to_owned(), "past the end of time (u64::MAX ns)".to_owned()))
         })
@@ -57,39 +38,6 @@ pub(super) fn wall_ns(src: &Source<'_>, wall: &Spanned<String>, field: &str) -> 
     })
 }
 
-/// An RFC 3339 time with `Z` or an offset, from 1970 to 2554, in ns since
-/// the Unix epoch; the error says what is wrong with it.
-pub(crate) fn rfc3339_ns(text: &str) -> Result<u64, &'static str> {
-    let parsed: toml::value::Datetime = text.trim().parse().map_err(|_| "not a date and time")?;
-    let (Some(date), Some(time)) = (parsed.date, parsed.time) else { return Err("a date and a time") };
-    let offset_minutes = match parsed.offset {
-        Some(toml::value::Offset::Z) => 0,
-        Some(toml::value::Offset::Custom { minutes }) => i64::from(minutes),
-        None => return Err("with `Z` or an offset"),
-    };
-    let days = days_from_civil(i64::from(date.year), i64::from(date.month), i64::from(date.day));
-    let seconds =
-        days * 86_400 + i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second.unwrap_or(0))
-            - offset_minutes * 60;
-    if seconds < 0 {
-        return Err("not before 1970");
-    }
-    let ns = (seconds as u128) * 1_000_000_000 + u128::from(time.nanosecond.unwrap_or(0));
-    u64::try_from(ns).map_err(|_| "before 2554")
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -103,8 +51,8 @@ mod tests {
 
     #[test]
     fn wall_times_are_rfc_3339_with_an_offset() {
-        assert_eq!(super::days_from_civil(1970, 1, 1), 0);
-        assert_eq!(super::days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(crate::state::clock::days_from_civil(1970, 1, 1), 0);
+        assert_eq!(crate::state::clock::days_from_civil(2000, 3, 1), 11_017);
         let at = |wall: &str| start(&format!("[clock]\nwall = \"{wall}\"\n")).unwrap().realtime_ns.unwrap();
         assert_eq!(at("2025-01-01T00:00:00Z"), DEFAULT_EPOCH_NS);
         assert_eq!(at("2025-01-01T01:00:00+01:00"), DEFAULT_EPOCH_NS);

@@ -5,13 +5,13 @@
 //! timeout), and streams left open while the plugin holds them.
 
 use super::format::{Ended, Message, Part, Scenario, Step, TcpEvent};
-use super::run::{
+use super::report::{
     CalloutReport, FinishedCalloutReport, GrpcReport, Headers, LinkReport, LogLine, RouteReport, StepReport, TcpReport,
 };
-use crate::api::{HttpStream, StreamId};
-use crate::chain::{ChainStreamId, HttpChainStream};
 use crate::error::Error;
 use crate::failure::FAIL_STREAM_DETAILS;
+use crate::host::chain::{ChainStreamId, HttpChainStream};
+use crate::host::streams::{HttpStream, StreamId};
 use crate::host::{CalloutId, Host};
 use crate::spec::PluginId;
 use crate::state::callouts::{DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
@@ -289,7 +289,7 @@ impl Open {
                 }
             };
             let action = super::model::action_name(action).to_owned();
-            report.actions.push(super::run::ActionReport { callback: callback.to_owned(), action });
+            report.actions.push(super::report::ActionReport { callback: callback.to_owned(), action });
             self.sent += 1;
         }
         Ok(())
@@ -333,8 +333,11 @@ impl LogCursor {
             }
             let skip = seen.saturating_sub(logs.dropped()) as usize;
             out.extend(logs.iter().skip(skip).map(|r| {
-                let line =
-                    LogLine { level: super::run::level(r.level), context_id: r.context_id, message: r.message.clone() };
+                let line = LogLine {
+                    level: super::report::level(r.level),
+                    context_id: r.context_id,
+                    message: r.message.clone(),
+                };
                 (r.seq, line)
             }));
             *seen = total;

@@ -2,13 +2,13 @@
 //! checks that turn it into a [`Scenario`] ready to run. Every error names
 //! the file, line, column and field.
 
-use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use regex::Regex;
 use toml::Spanned;
 
+pub use super::fields::parse_duration;
+use super::fields::{duration, flatten, plugin_expect, regex};
 use super::raw::{
     RawCallout, RawExpect, RawForeign, RawGrpcAnswer, RawHeaderExpect, RawLog, RawMessage, RawPlugin, RawScenario,
     RawSharedData, RawStep, RawStreamExpect, RawTcpEvent, RawTcpExpect, Spanned as RawSpanned,
@@ -17,10 +17,9 @@ use super::routes::route_table;
 pub use super::source::ScenarioError;
 use super::source::Source;
 use crate::failure::{FailPolicy, Rebuild};
-use crate::profile::HostProfile;
+use crate::policy::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
-use crate::state::properties::Value;
 use crate::types::{PeerType, Status};
 
 pub use super::model::{
@@ -29,21 +28,6 @@ pub use super::model::{
     PluginExpect, PluginSetup, QueueExpect, Reload, Scenario, SharedData, SharedDataExpect, Step, StreamExpect,
     TcpEvent, TcpExpect,
 };
-
-/// Parses a duration: an integer followed by `ms`, `s`, `m` or `h`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
-    }
-}
 
 /// Reads and checks a scenario file.
 pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
@@ -358,27 +342,6 @@ fn plugin_setup(
         remove_properties: raw.remove_properties.iter().map(|p| dotted(p.get_ref())).collect(),
         sha256: None,
         expect: plugin_expect(src, expect)?,
-    })
-}
-
-/// What the top of `[expect]` says of every plugin's VM.
-pub(super) fn plugin_expect(src: &Source<'_>, expect: &RawExpect) -> Result<PluginExpect, ScenarioError> {
-    Ok(PluginExpect {
-        start_fails: expect.start_fails,
-        start_error: expect.start_error.as_ref().map(|r| regex(src, r, "expect.start_error")).transpose()?,
-        rebuilds: expect.rebuilds,
-        vm_failed: expect.vm_failed,
-    })
-}
-
-pub(super) fn duration(
-    src: &Source<'_>,
-    text: &Spanned<String>,
-    field: &str,
-    example: &str,
-) -> Result<Duration, ScenarioError> {
-    parse_duration(text.get_ref()).ok_or_else(|| {
-        src.at(text, field.to_owned(), format!("expected a duration such as {example}, found {:?}", text.get_ref()))
     })
 }
 
@@ -1262,48 +1225,6 @@ fn config_bytes(src: &Source<'_>, value: Option<&Spanned<toml::Value>>, field: &
     }
 }
 
-fn property_value(value: &toml::Value) -> Option<Value> {
-    Some(match value {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::Int(*i),
-        toml::Value::Float(f) => Value::Double(*f),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Array(a) => Value::List(a.iter().map(property_value).collect::<Option<_>>()?),
-        toml::Value::Table(t) => {
-            Value::Map(t.iter().map(|(k, v)| Some((k.clone(), property_value(v)?))).collect::<Option<_>>()?)
-        }
-        toml::Value::Datetime(_) => return None,
-    })
-}
-
-pub(super) fn flatten(
-    src: &Source<'_>,
-    span: Range<usize>,
-    table: &toml::Table,
-    path: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, Value)>,
-    field: &str,
-) -> Result<(), ScenarioError> {
-    for (key, value) in table {
-        path.push(key.clone());
-        match value {
-            toml::Value::Table(t) => flatten(src, span.clone(), t, path, out, field)?,
-            v => {
-                let value = property_value(v).ok_or_else(|| {
-                    src.error(
-                        Some(span.clone()),
-                        Some(format!("{field}.{}", path.join("."))),
-                        "dates are not property values; use a string or an integer",
-                    )
-                })?;
-                out.push((path.clone(), value));
-            }
-        }
-        path.pop();
-    }
-    Ok(())
-}
-
 fn string_table(
     src: &Source<'_>,
     table: Option<&Spanned<toml::Table>>,
@@ -1432,14 +1353,6 @@ fn message(src: &Source<'_>, raw: &RawMessage, response: bool, field: &str) -> R
     Ok(Message { headers, chunks, trailers, protocol })
 }
 
-pub(super) fn regex(src: &Source<'_>, text: &Spanned<String>, field: &str) -> Result<Regex, ScenarioError> {
-    Regex::new(text.get_ref()).map_err(|e| {
-        let detail = e.to_string();
-        let last = detail.lines().last().unwrap_or("").trim().to_owned();
-        src.error(Some(text.span()), Some(field.into()), format!("not a valid regex: {last}"))
-    })
-}
-
 fn header_expect(src: &Source<'_>, raw: &RawHeaderExpect, field: &str) -> Result<HeaderExpect, ScenarioError> {
     let mut equals: Vec<(String, Vec<String>)> = Vec::new();
     for (k, v) in header_list(src, raw.equals.as_deref(), &format!("{field}.equals"))? {
@@ -1494,7 +1407,7 @@ vm_failed = true
 "#;
         let s = parse(Path::new("/x/s.toml"), text).unwrap();
         assert_eq!((s.profile, s.strict, s.plugins[0].fail_policy), (HostProfile::Kong, true, Some(FailPolicy::Open)));
-        assert_eq!(s.plugins[0].rebuild, Some(Rebuild::new(2, Duration::from_secs(60))));
+        assert_eq!(s.plugins[0].rebuild, Some(Rebuild::new(2, std::time::Duration::from_secs(60))));
         assert!(s.steps[0].hold && s.steps[0].callouts[0].timeout && !s.steps[0].callouts[0].fail);
         assert_eq!((s.plugins[0].expect.rebuilds, s.plugins[0].expect.vm_failed), (Some(1), Some(true)));
 

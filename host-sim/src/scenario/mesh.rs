@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use super::format::{flatten, plugin_expect};
+use super::fields::{flatten, plugin_expect};
 use super::model::{PluginExpect, PluginSetup};
 use super::raw::{RawExpect, RawMesh, Spanned};
 use super::source::{ScenarioError, Source};

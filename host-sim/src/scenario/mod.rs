@@ -8,19 +8,23 @@
 mod check;
 pub mod clock;
 mod drive;
+mod fields;
 pub mod format;
 mod mesh;
 mod model;
 mod raw;
+mod report;
 mod routes;
 mod run;
 pub mod schema;
+mod shapes;
 mod source;
 pub mod trace;
 
 pub use format::{Scenario, ScenarioError, load, parse};
-pub use run::{
+pub use report::{
     CalloutReport, FinishedCalloutReport, GrpcReport, Headers, LinkReport, LogLine, Report, RouteReport, RunError,
-    StepReport, TcpReport, run,
+    StepReport, TcpReport,
 };
+pub use run::run;
 pub use schema::schema;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::source::ScenarioError;
+use crate::HostOptions;
 use crate::failure::{FailPolicy, Rebuild};
-use crate::profile::HostProfile;
+use crate::policy::HostProfile;
 use crate::report::prometheus::Selector;
 use crate::state::headers::HeaderMap;
 use crate::state::properties::Value;
@@ -39,7 +40,7 @@ pub struct Scenario {
     /// Shared data set before the plugins load.
     pub shared_data: Vec<SharedData>,
     /// Where the clocks start (`[clock]`).
-    pub clock: super::clock::ClockStart,
+    pub clock: ClockStart,
     /// Host-wide options (`[host]`), the clocks applied on top.
     pub options: crate::HostOptions,
     /// The steps, in order.
@@ -288,7 +289,7 @@ pub struct Reload {
 }
 
 /// Headers, body chunks and trailers: the same message the library API sends.
-pub type Message = crate::exchange::Exchange;
+pub type Message = crate::host::exchange::Exchange;
 
 /// How to answer a callout.
 #[derive(Debug, Clone)]
@@ -683,4 +684,25 @@ pub struct QueueExpect {
     pub name: String,
     /// The items, oldest first.
     pub items: Vec<String>,
+}
+
+/// Where the clocks start: `(wall, monotonic)` in nanoseconds, each `None`
+/// for the host's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockStart {
+    /// Wall time, nanoseconds since the Unix epoch.
+    pub realtime_ns: Option<u64>,
+    /// Monotonic time, nanoseconds since boot.
+    pub monotonic_ns: Option<u64>,
+}
+
+impl ClockStart {
+    /// The host options with these clocks.
+    pub fn apply(self, options: HostOptions) -> HostOptions {
+        HostOptions {
+            realtime_ns: self.realtime_ns.unwrap_or(options.realtime_ns),
+            monotonic_ns: self.monotonic_ns.unwrap_or(options.monotonic_ns),
+            ..options
+        }
+    }
 }

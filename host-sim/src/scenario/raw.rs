@@ -8,7 +8,7 @@ use std::ops::Deref;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::schema::{AnyValue, HeaderTable, PropertyTable, StringTable};
+use super::shapes::{AnyValue, HeaderTable, PropertyTable, StringTable};
 
 /// A value with its place in the file: deserialized as `toml::Spanned`,
 /// described in the schema as the value itself.
@@ -625,7 +625,7 @@ pub(super) struct RawMessage {
     pub(super) headers: Option<Spanned<toml::Table>>,
     /// The body: a string, or a list of chunks (one callback each).
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::Body>")]
+    #[schemars(with = "Option<super::shapes::Body>")]
     pub(super) body: Option<Spanned<toml::Value>>,
     /// Trailers.
     #[serde(default)]
@@ -839,12 +839,12 @@ pub(super) struct RawFinishedCallout {
     /// "failed" (reset), "timed_out", "cancelled" (by the plugin:
     /// proxy_grpc_cancel) or "dropped" (it went unanswered with its VM or
     /// plugin: a failed VM, a rebuild, a plugin that did not start).
-    #[schemars(with = "super::schema::CalloutEndName")]
+    #[schemars(with = "super::shapes::CalloutEndName")]
     pub(super) ended: Spanned<String>,
     /// "http" (default) or "grpc": entries of each kind are checked, in
     /// order, against the callouts of that kind.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::CalloutKind>")]
+    #[schemars(with = "Option<super::shapes::CalloutKind>")]
     pub(super) kind: Option<Spanned<String>>,
     /// The cluster (upstream) it went to.
     #[serde(default)]
@@ -858,7 +858,7 @@ pub(super) struct RawStreamExpect {
     /// true or "headers": the upstream received the request headers;
     /// "whole": it received the whole request (end of stream); false: nothing.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::Forwarded>")]
+    #[schemars(with = "Option<super::shapes::Forwarded>")]
     pub(super) forwarded: Option<Spanned<toml::Value>>,
     /// The request as the upstream received it.
     #[serde(default)]
@@ -877,7 +877,7 @@ pub(super) struct RawStreamExpect {
     /// after the response started, an idle timeout then), "local_response"
     /// (the plugin or the host answered locally) or "normally" (neither).
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::EndedName>")]
+    #[schemars(with = "Option<super::shapes::EndedName>")]
     pub(super) ended: Option<Spanned<String>>,
     /// Exactly the callouts that ended during the step (those of earlier
     /// steps included), oldest first per kind, and how each ended.
@@ -974,27 +974,27 @@ pub(super) struct RawStreamExpect {
 pub(super) struct RawActions {
     /// proxy_on_request_headers.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) request_headers: Option<Spanned<toml::Value>>,
     /// proxy_on_request_body (one call per chunk).
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) request_body: Option<Spanned<toml::Value>>,
     /// proxy_on_request_trailers.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) request_trailers: Option<Spanned<toml::Value>>,
     /// proxy_on_response_headers.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) response_headers: Option<Spanned<toml::Value>>,
     /// proxy_on_response_body (one call per chunk).
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) response_body: Option<Spanned<toml::Value>>,
     /// proxy_on_response_trailers.
     #[serde(default)]
-    #[schemars(with = "Option<super::schema::ActionValue>")]
+    #[schemars(with = "Option<super::shapes::ActionValue>")]
     pub(super) response_trailers: Option<Spanned<toml::Value>>,
 }
 

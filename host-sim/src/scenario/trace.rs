@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::run::{Headers, LogLine, Report, RouteReport, StepReport};
+use super::report::{Headers, LogLine, Report, RouteReport, StepReport};
 
 const WIDTH: usize = 96;
 
@@ -115,7 +115,7 @@ fn chain_changes(out: &mut String, s: &StepReport, request: bool) {
         return;
     }
     let names: Vec<&str> = s.chain.iter().map(|l| l.plugin.as_str()).collect();
-    let order: Vec<&super::run::LinkReport> =
+    let order: Vec<&super::report::LinkReport> =
         if request { s.chain.iter().collect() } else { s.chain.iter().rev().collect() };
     if request {
         let _ = writeln!(out, "  ⛓ chain {}: request first to last", names.join(" → "));

@@ -114,6 +114,39 @@ impl Timers {
     }
 }
 
+/// An RFC 3339 time with `Z` or an offset, from 1970 to 2554, in ns since
+/// the Unix epoch; the error says what is wrong with it.
+pub(crate) fn rfc3339_ns(text: &str) -> Result<u64, &'static str> {
+    let parsed: toml::value::Datetime = text.trim().parse().map_err(|_| "not a date and time")?;
+    let (Some(date), Some(time)) = (parsed.date, parsed.time) else { return Err("a date and a time") };
+    let offset_minutes = match parsed.offset {
+        Some(toml::value::Offset::Z) => 0,
+        Some(toml::value::Offset::Custom { minutes }) => i64::from(minutes),
+        None => return Err("with `Z` or an offset"),
+    };
+    let days = days_from_civil(i64::from(date.year), i64::from(date.month), i64::from(date.day));
+    let seconds =
+        days * 86_400 + i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second.unwrap_or(0))
+            - offset_minutes * 60;
+    if seconds < 0 {
+        return Err("not before 1970");
+    }
+    let ns = (seconds as u128) * 1_000_000_000 + u128::from(time.nanosecond.unwrap_or(0));
+    u64::try_from(ns).map_err(|_| "before 2554")
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -383,9 +383,33 @@ impl HttpStreamState {
     }
 }
 
+/// gRPC status UNAVAILABLE, which Envoy puts on a fail-closed gRPC request.
+const GRPC_UNAVAILABLE: u32 = 14;
+
+/// The local reply of a fail-closed HTTP stream (Envoy's
+/// `Context::failStream`): `503`, no body, details `wasm_fail_stream`.
+pub(crate) fn fail_stream_reply(grpc_request: bool) -> LocalResponse {
+    LocalResponse {
+        status_code: 503,
+        details: crate::failure::FAIL_STREAM_DETAILS.to_owned(),
+        body: Vec::new(),
+        headers: HeaderMap::new(),
+        grpc_status: grpc_request.then_some(GRPC_UNAVAILABLE),
+        grpc_request,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fail_stream_reply_is_envoys() {
+        let reply = fail_stream_reply(false);
+        assert_eq!((reply.status_code, reply.details.as_str(), reply.body.len()), (503, "wasm_fail_stream", 0));
+        assert_eq!(reply.client_headers().get_str("grpc-status"), None);
+        assert_eq!(fail_stream_reply(true).client_headers().get_str("grpc-status"), Some("14"));
+    }
 
     #[test]
     fn forwarding_moves_buffered_data() {

@@ -2,6 +2,9 @@
 //! operation takes and returns Rust values and reports guest-visible failures
 //! as a [`Status`](crate::Status), so each module is unit-tested on its own and
 //! can back a native (null VM) plugin as well as a wasm one.
+//!
+//! Layer: plain data. A state module imports only `types`, `error`, `limits`,
+//! `failure` and other state modules.
 
 pub mod buffer;
 pub mod callouts;

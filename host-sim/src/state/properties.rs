@@ -139,7 +139,7 @@ pub fn split_path(path: &[u8]) -> Vec<String> {
 /// The deepest path a [`PropertyTree`] takes: cloning, comparing,
 /// serializing, merging and dropping a tree recurse once per level, so a
 /// deeper one could overflow the host's stack (a 2 MiB test thread's too).
-pub const MAX_DEPTH: usize = 256;
+pub const MAX_DEPTH: usize = crate::limits::MAX_PROPERTY_DEPTH;
 
 /// The bytes a value holds: its keys and leaf bytes, walked without
 /// recursion (a value is as deep as the path that built it).

@@ -5,12 +5,12 @@
 //! responses through the plugin's own response path; resets.
 
 use super::Vm;
-use super::state::Callback;
 use crate::engine::exports::HeadersFn;
 use crate::error::Error;
 use crate::state::contexts::ContextKind;
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, Flow, HttpStreamState, Stop};
+use crate::store::Callback;
 use crate::types::{Action, LogLevel, PhaseKind};
 
 fn callbacks(response: bool) -> [Callback; 3] {
@@ -353,7 +353,7 @@ impl Vm {
             stream.fail_policy = policy.or(stream.fail_policy);
             if policy == Some(crate::failure::FailPolicy::Closed) {
                 let grpc = crate::state::http::is_grpc_request(stream.request.headers.as_ref());
-                stream.end_with_reply(crate::failure::fail_stream_reply(grpc));
+                stream.end_with_reply(crate::state::http::fail_stream_reply(grpc));
             } else {
                 stream.end_with_reply(reply);
             }

@@ -3,11 +3,11 @@
 //! notifications, foreign-function callbacks and callout completions.
 
 use super::Vm;
-use super::state::{Callback, Deferred, Scope};
 use crate::error::Error;
 use crate::state::callouts::HttpCallout;
 use crate::state::contexts::ContextKind;
 use crate::state::headers::HeaderMap;
+use crate::store::{Callback, Deferred, Scope};
 use crate::types::{PeerType, Status, StreamType};
 
 /// What answers an HTTP callout.
@@ -308,9 +308,6 @@ pub enum GrpcEvent {
     Close(u32, String),
 }
 
-/// gRPC status `DEADLINE_EXCEEDED`.
-pub const GRPC_DEADLINE_EXCEEDED: u32 = 4;
-
 /// gRPC status `INTERNAL`.
 const GRPC_INTERNAL: u32 = 13;
 
@@ -336,7 +333,7 @@ impl GrpcEvent {
     /// reports. Older Envoys gave another status: see
     /// [`HostProfile::grpc_timeout_status`](crate::HostProfile::grpc_timeout_status).
     pub fn deadline_exceeded() -> GrpcEvent {
-        GrpcEvent::timeout(GRPC_DEADLINE_EXCEEDED)
+        GrpcEvent::timeout(crate::policy::GRPC_DEADLINE_EXCEEDED)
     }
 
     /// A close with `status` and Envoy's router timeout message.

@@ -2,11 +2,14 @@
 //! lifecycle driver that calls the guest the way Envoy does. Each guest call
 //! resets the effective context to the context it is about; work a host
 //! function deferred runs after the call returns.
+//!
+//! Layer: VMs, with the null VM (`native`). Imports `engine`, `abi`, `store`
+//! and the data modules, never `host`.
 
 mod http;
 mod lifecycle;
-pub use lifecycle::{GRPC_DEADLINE_EXCEEDED, GrpcEvent, HttpCallResponse};
-pub(crate) mod state;
+mod serve;
+pub use lifecycle::{GrpcEvent, HttpCallResponse};
 mod tcp;
 
 use std::sync::{Arc, Mutex};
@@ -21,8 +24,8 @@ use crate::state::callouts::CalloutEnd;
 use crate::state::contexts::{ContextKind, Contexts};
 use crate::state::logs::{LogRecord, Ring};
 use crate::state::properties::PropertyTree;
+use crate::store::{Callback, PluginState, Scope, VmState, World};
 use crate::types::LogLevel;
-use state::{Callback, PluginState, Scope, VmState, World};
 
 /// What a VM is created with.
 #[derive(Clone, Debug)]
@@ -130,7 +133,7 @@ impl Vm {
         }
         if let Some(entry) = kept.native {
             let plugin = crate::native::plugin(instance, &mut store, &exports, entry)?;
-            store.data_mut().native = Some(plugin);
+            store.data_mut().native = Some(Box::new(plugin));
         }
         let mut vm = Vm { store, exports, compiled, failed: None, settings: kept, fuel: FuelUsage::default() };
         if let Err(error) = vm.start() {

@@ -3,10 +3,10 @@
 //! connection close from either side, then `on_done`/`on_log`/`on_delete`.
 
 use super::Vm;
-use super::state::Callback;
 use crate::error::Error;
 use crate::state::contexts::ContextKind;
 use crate::state::tcp::{TcpFlow, TcpStreamState};
+use crate::store::Callback;
 use crate::types::{Action, PeerType};
 
 impl Vm {

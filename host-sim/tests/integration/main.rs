@@ -15,6 +15,7 @@ mod go_guest;
 mod grpc;
 mod kitchen_sink;
 mod kong;
+mod layers;
 mod lifecycle;
 mod limits_and_timeouts;
 mod memory_safety;

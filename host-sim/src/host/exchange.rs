@@ -1,9 +1,9 @@
 //! The one-stream convenience: describe a request and the upstream's
 //! response, run them through a plugin, get the outcome.
 
-use crate::api::{HttpOutcome, HttpStream};
 use crate::error::Error;
 use crate::host::Host;
+use crate::host::streams::{HttpOutcome, HttpStream};
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
 
@@ -173,9 +173,25 @@ macro_rules! drive_impl {
     };
 }
 drive_impl!(HttpStream<'_>);
-drive_impl!(crate::chain::HttpChainStream<'_>);
+drive_impl!(crate::host::chain::HttpChainStream<'_>);
 
 impl Host {
+    /// Runs one request and its response through a chain, as
+    /// [`Host::run_http`] does through one plugin.
+    pub fn run_http_chain(
+        &mut self,
+        chain: &crate::host::chain::Chain,
+        request: Request,
+        response: Response,
+    ) -> Result<crate::host::chain::ChainOutcome, Error> {
+        let mut stream = self.http_chain_stream(chain)?;
+        request.deliver(&mut stream, false)?;
+        if !stream.is_over() && stream.upstream_request().end_of_stream {
+            response.deliver(&mut stream, true)?;
+        }
+        stream.complete()
+    }
+
     /// Runs one request and its response through a plugin, like a client and
     /// an upstream would: request headers, body chunks and trailers; then,
     /// if the upstream received the whole request, the response. A local

@@ -3,15 +3,15 @@
 //! settings, its plugins started again on their root context ids, and the
 //! old VM's streams and logs carried over.
 
-use super::{Admission, Rebuilds, summary};
+use super::Host;
 use crate::error::Error;
-use crate::host::Host;
+use crate::failure::{Admission, Rebuilds, summary};
 use crate::spec::PluginId;
 use crate::state::contexts::Lifecycle;
 use crate::state::logs::Ring;
+use crate::store::PluginState;
 use crate::types::LogLevel;
 use crate::vm::Vm;
-use crate::vm::state::PluginState;
 
 /// `older` followed by the items of `newer` (capacity of `older`).
 fn append<T: Clone>(mut older: Ring<T>, newer: &Ring<T>) -> Ring<T> {

@@ -1,20 +1,35 @@
 //! The test-facing host: load plugins, drive streams, advance the clock,
 //! answer callouts, and inspect everything a plugin did. A `Host` owns all
 //! of its state (no globals), so tests run in parallel.
+//!
+//! Layer: the host. Every `impl Host` block lives in this folder (`profile`,
+//! `usage`, `rebuild`, `reload`, `workers`, `streams`, `chain`, `exchange`);
+//! it imports `vm`, `native`, `engine`, `store` and the data modules, and
+//! nothing above it (`dual`, `compat`, `report`, `istio`, `oci`, `scenario`)
+//! imports back.
+
+pub mod chain;
+pub(crate) mod exchange;
+mod profile;
+mod rebuild;
+mod reload;
+pub(crate) mod streams;
+mod usage;
+pub(crate) mod workers;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::engine;
 use crate::error::Error;
-use crate::profile::Policy;
+use crate::policy::Policy;
 use crate::spec::{PluginId, PluginSpec};
 use crate::state::callouts::{CalloutEnd, Deadline, DeadlineKind, GrpcCallout, GrpcKind, HttpCallout};
 use crate::state::logs::{HostCall, LogRecord};
 use crate::state::metrics::MetricValue;
 use crate::state::properties::{Value, envoy_defaults};
+use crate::store::{Callback, PluginState, World};
 use crate::types::{AbiVersion, LogLevel, Status};
-use crate::vm::state::{Callback, PluginState, World};
 use crate::vm::{GrpcEvent, HttpCallResponse, Vm, VmSettings};
 
 /// Host-wide settings.
@@ -112,11 +127,11 @@ pub struct Host {
     pub(crate) lost_logs: Vec<LogRecord>,
     pub(crate) options: HostOptions,
     /// Every loaded plugin: its instance on each worker, and its reloads.
-    pub(crate) plugins: Vec<crate::workers::PluginEntry>,
+    pub(crate) plugins: Vec<crate::host::workers::PluginEntry>,
     /// The worker the next new connection goes to.
     pub(crate) next_worker: usize,
     /// Open filter-chain streams and connections, by id.
-    pub(crate) chains: std::collections::BTreeMap<u32, crate::chain::ChainState>,
+    pub(crate) chains: std::collections::BTreeMap<u32, crate::host::chain::ChainState>,
     pub(crate) chain_ids: u32,
     /// Chains are being moved along (the guard against re-entry).
     pub(crate) pumping_chains: bool,
@@ -217,7 +232,7 @@ impl Host {
     pub fn load(&mut self, spec: PluginSpec) -> Result<PluginId, Error> {
         let instances = self.load_on_workers(&spec)?;
         let name = spec.name.clone();
-        self.plugins.push(crate::workers::PluginEntry::new(name, spec, instances.clone()));
+        self.plugins.push(crate::host::workers::PluginEntry::new(name, spec, instances.clone()));
         Ok(instances[0])
     }
 
@@ -240,7 +255,7 @@ impl Host {
                 && vm.settings.vm_configuration == spec.vm_configuration
                 && same_environment(&vm.settings.environment, &spec.environment)
                 && Arc::ptr_eq(&vm.compiled, &compiled)
-                && crate::native::same_entry(vm.settings.native, spec.native)
+                && crate::spec::same_entry(vm.settings.native, spec.native)
                 && vm.settings.limits == spec.limits
                 && vm.settings.worker == worker
                 && self.world().policy.vm_matches(vm.state().index, &spec)

@@ -4,13 +4,14 @@
 
 use wasmtime::{WasmParams, WasmResults};
 
-use super::{FailPolicy, fail_stream_reply};
+use super::Vm;
 use crate::engine::exports::GuestFn;
 use crate::error::Error;
+use crate::failure::FailPolicy;
+use crate::state::http::fail_stream_reply;
 use crate::state::http::{EndReason, HttpStreamState};
+use crate::store::Callback;
 use crate::types::{LogLevel, PeerType};
-use crate::vm::Vm;
-use crate::vm::state::Callback;
 
 /// Applies fail closed to an HTTP stream: Envoy's local reply when the client
 /// has no response headers yet, a reset when the response has started.

@@ -40,9 +40,9 @@
 //! (`on_upstream_data`, the last plugin first); close events reach every
 //! plugin, first to last.
 
-use crate::api::{HttpOutcome, StreamId, TcpOutcome};
 use crate::error::Error;
 use crate::host::Host;
+use crate::host::streams::{HttpOutcome, StreamId, TcpOutcome};
 use crate::spec::PluginId;
 use crate::state::headers::HeaderMap;
 use crate::state::http::{EndReason, LocalResponse, Message};
@@ -325,22 +325,6 @@ impl Host {
             Some(true) => Ok(TcpChainStream { host: self, id }),
             _ => Err(Error::NotFound(format!("TCP chain connection {}", id.0))),
         }
-    }
-
-    /// Runs one request and its response through a chain, as
-    /// [`Host::run_http`] does through one plugin.
-    pub fn run_http_chain(
-        &mut self,
-        chain: &Chain,
-        request: crate::Request,
-        response: crate::Response,
-    ) -> Result<ChainOutcome, Error> {
-        let mut stream = self.http_chain_stream(chain)?;
-        request.deliver(&mut stream, false)?;
-        if !stream.is_over() && stream.upstream_request().end_of_stream {
-            response.deliver(&mut stream, true)?;
-        }
-        stream.complete()
     }
 
     fn open_chain(&mut self, chain: &Chain, worker: usize, tcp: bool) -> Result<ChainStreamId, Error> {
@@ -920,7 +904,7 @@ impl HttpChainStream<'_> {
                 .map(|vm| vm.state().trace.iter().filter(|c| c.context_id == stream.id).cloned().collect())
                 .unwrap_or_default();
             // Taken even when finishing failed: the streams go with the chain.
-            let outcome = crate::api::take_http_outcome(self.host, stream);
+            let outcome = crate::host::streams::take_http_outcome(self.host, stream);
             if let Ok(outcome) = outcome {
                 plugins.push(LinkOutcome {
                     plugin: link.plugin,
@@ -1068,7 +1052,7 @@ impl TcpChainStream<'_> {
         };
         let mut plugins = Vec::with_capacity(chain.links.len());
         for link in chain.links {
-            plugins.push((link.name, crate::api::take_tcp_outcome(self.host, link.stream)?));
+            plugins.push((link.name, crate::host::streams::take_tcp_outcome(self.host, link.stream)?));
         }
         Ok(TcpChainOutcome { sent_upstream, sent_downstream, worker: chain.worker, plugins })
     }

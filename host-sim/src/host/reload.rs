@@ -41,7 +41,7 @@ impl Host {
             }
         };
         let name = spec.name.clone();
-        self.plugins.push(crate::workers::PluginEntry::new(name, spec, instances.clone()));
+        self.plugins.push(crate::host::workers::PluginEntry::new(name, spec, instances.clone()));
         let new = self.plugins.len() - 1;
         self.plugins[entry].replaced_by = Some(new);
         self.plugins[entry].draining = true;

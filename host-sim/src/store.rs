@@ -2,6 +2,10 @@
 //! read or change while the guest runs. Host-wide state (clock, shared data,
 //! queues, metrics, callouts, foreign functions) lives in [`World`], shared by
 //! every VM of a host.
+//!
+//! Layer: plain data. Imports only the other data modules (`state`, `types`,
+//! `policy`, `failure`, `faults`, `limits`); the native plugin it holds is
+//! boxed as `Any` so that it needs nothing from the null VM.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,7 +41,7 @@ pub(crate) struct World {
     /// The next log line's sequence number, shared by every VM.
     pub log_seq: Arc<std::sync::atomic::AtomicU64>,
     /// Host profile, strict mode, capabilities and redaction.
-    pub policy: crate::profile::Policy,
+    pub policy: crate::policy::Policy,
     /// The route configuration (empty: routing is not simulated).
     pub routes: crate::state::routes::RouteTable,
     /// Rebuilds of failed VMs and the crash-loop limit's count.
@@ -157,7 +161,7 @@ pub(crate) struct VmState {
     pub environment: Vec<(String, String)>,
     pub world: Arc<Mutex<World>>,
     /// This VM's copy of the host's checks configuration (no lock per call).
-    pub policy: crate::profile::VmPolicy,
+    pub policy: crate::policy::VmPolicy,
     pub memory: Option<Memory>,
     pub allocator: Option<TypedFunc<u32, u32>>,
     pub contexts: Contexts,
@@ -193,8 +197,10 @@ pub(crate) struct VmState {
     /// What the guest may make the host spend (the plugin's [`Limits`](crate::Limits)).
     pub caps: crate::limits::Limits,
     /// The natively hosted plugin, for a VM of the null VM (`None` for wasm;
-    /// taken out while one of its callbacks runs).
-    pub native: Option<crate::native::ThreadBound<crate::native::Plugin>>,
+    /// taken out while one of its callbacks runs): a
+    /// `native::ThreadBound<native::Plugin>`, boxed as `Any` so that the
+    /// store, below the null VM, need not know its type.
+    pub native: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl std::fmt::Debug for VmState {
