@@ -39,8 +39,9 @@
 //!    wasmtime store carries), [`limits`], [`failure`], the private `faults`,
 //!    `policy` (host profiles, capabilities) and `spec` (plugin specs);
 //! 2. the ABI layer: the private `abi` modules marshal each ABI area
-//!    between guest memory and the store, and the private `profile` holds
-//!    each host call's gate (phases, strict mode, capabilities, Kong);
+//!    between guest memory and the store, `abi::gate` holds each host
+//!    call's gate (phases, strict mode, capabilities) and `abi::kong` Kong's
+//!    differences;
 //! 3. [`engine`] compiles, links and pre-instantiates modules;
 //! 4. the private `vm` module drives a VM through Envoy's lifecycle, and
 //!    [`native`] is the null VM;
@@ -66,7 +67,6 @@ pub mod limits;
 pub mod native;
 pub mod oci;
 mod policy;
-mod profile;
 pub mod report;
 pub mod scenario;
 mod spec;

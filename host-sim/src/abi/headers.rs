@@ -36,7 +36,7 @@ pub(crate) fn map(state: &VmState, kind: MapType) -> Option<&HeaderMap> {
 fn readable(state: &VmState, kind: MapType) -> Option<Cow<'_, HeaderMap>> {
     let map = redacted_view(state, kind)?;
     if state.policy.profile == crate::HostProfile::Kong {
-        return Some(crate::profile::kong::readable(kind, map));
+        return Some(crate::abi::kong::readable(kind, map));
     }
     Some(map)
 }

@@ -3,12 +3,14 @@
 //! memory and host state. The linker registrations are generated from the
 //! description: every host function `proxy_x as x` of area `a` is
 //! implemented by `a::x(caller, raw parameters...)`, and passes its gate
-//! ([`crate::profile::gate`]) and [`finish`] around the call.
+//! ([`crate::abi::gate::gate`]) and [`finish`] around the call.
 
 pub(crate) mod buffers;
 pub(crate) mod callouts;
 pub(crate) mod context;
+pub(crate) mod gate;
 pub(crate) mod headers;
+pub(crate) mod kong;
 pub(crate) mod memory;
 pub(crate) mod metrics;
 pub(crate) mod properties;
@@ -20,8 +22,14 @@ use sluice::abi::HostFunction;
 use wasmtime::{Caller, Engine, Linker};
 
 use crate::store::VmState;
-use crate::types::AbiVersion;
+use crate::types::{AbiVersion, LogLevel};
 use memory::{HostError, HostResult};
+
+/// Logs what the host refused, at error level on the effective context.
+pub(crate) fn log_error(state: &mut VmState, message: String) {
+    let context_id = state.effective;
+    state.log_line(LogLevel::Error, context_id, message);
+}
 
 /// Turns a host function's result into what the guest gets: the status code,
 /// or a trap. Every call is recorded in the trace.
@@ -33,7 +41,7 @@ pub(crate) fn finish(
     let name = function.name;
     let code = match result {
         Ok(()) => 0,
-        Err(HostError::Status(status)) => match crate::profile::strict_status(caller.data(), function, status) {
+        Err(HostError::Status(status)) => match crate::abi::gate::strict_status(caller.data(), function, status) {
             Some(message) => {
                 caller.data_mut().record(name, -1);
                 return Err(wasmtime::Error::msg(message));
@@ -56,9 +64,9 @@ pub(crate) fn run(
     args: &[u64],
     call: impl FnOnce(&mut Caller<'_, VmState>) -> HostResult,
 ) -> wasmtime::Result<i32> {
-    let result = match crate::profile::gate(caller, function, args) {
-        crate::profile::Gate::Run => call(caller),
-        crate::profile::Gate::Return(result) => result,
+    let result = match crate::abi::gate::gate(caller, function, args) {
+        crate::abi::gate::Gate::Run => call(caller),
+        crate::abi::gate::Gate::Return(result) => result,
     };
     finish(caller, function, result)
 }

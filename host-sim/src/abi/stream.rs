@@ -113,7 +113,7 @@ pub(super) fn send_local_response(
         };
         let mut response = response;
         if state.policy.profile == crate::HostProfile::Kong {
-            crate::profile::kong::local_response_body(&mut response.body);
+            crate::abi::kong::local_response_body(&mut response.body);
         }
         let id = state.effective;
         let stream = state.http.get(&id).ok_or(Status::BadArgument)?;

@@ -42,10 +42,10 @@ fn fault(_: Status) -> i32 {
 /// cpp-host's restricted-WASI stubs, it logs "Attempted call to restricted
 /// WASI capability: `<name>`" (error level) and returns `ENOTCAPABLE`.
 fn restricted(caller: &mut Caller<'_, VmState>, name: &'static str) -> bool {
-    if !crate::profile::wasi_restricted(caller.data(), name) {
+    if !crate::abi::gate::wasi_restricted(caller.data(), name) {
         return false;
     }
-    crate::profile::log_error(caller.data_mut(), format!("Attempted call to restricted WASI capability: {name}"));
+    crate::abi::log_error(caller.data_mut(), format!("Attempted call to restricted WASI capability: {name}"));
     true
 }
 
@@ -53,11 +53,11 @@ macro_rules! wasi {
     ($linker:expr, $name:literal, $func:path, ($($arg:ident : $ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $($arg: $ty),*| -> wasmtime::Result<i32> {
-                if let Some(refused) = $crate::profile::start_refusal(caller.data(), $name, true) {
+                if let Some(refused) = $crate::abi::gate::start_refusal(caller.data(), $name, true) {
                     return Err(refused);
                 }
                 let errno = if restricted(&mut caller, $name) {
-                    $crate::profile::ENOTCAPABLE
+                    $crate::abi::gate::ENOTCAPABLE
                 } else {
                     $func(&mut caller, $($arg),*)?
                 };
@@ -72,10 +72,10 @@ macro_rules! stub {
     ($linker:expr, $name:literal, $errno:expr, ($($ty:ty),*)) => {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, $(_: $ty),*| -> wasmtime::Result<i32> {
-                if let Some(refused) = $crate::profile::start_refusal(caller.data(), $name, true) {
+                if let Some(refused) = $crate::abi::gate::start_refusal(caller.data(), $name, true) {
                     return Err(refused);
                 }
-                let errno = if restricted(&mut caller, $name) { $crate::profile::ENOTCAPABLE } else { $errno };
+                let errno = if restricted(&mut caller, $name) { $crate::abi::gate::ENOTCAPABLE } else { $errno };
                 caller.data_mut().record($name, errno);
                 Ok(errno)
             })?;
@@ -89,7 +89,7 @@ macro_rules! std_fd_ok {
         for module in MODULES {
             $linker.func_wrap(module, $name, |mut caller: Caller<'_, VmState>, fd: i32, $(_: $ty),*| -> i32 {
                 let errno = if restricted(&mut caller, $name) {
-                    $crate::profile::ENOTCAPABLE
+                    $crate::abi::gate::ENOTCAPABLE
                 } else if fd == 1 || fd == 2 {
                     SUCCESS
                 } else {
@@ -118,7 +118,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()
             module,
             "proc_exit",
             |mut caller: Caller<'_, VmState>, code: i32| -> wasmtime::Result<()> {
-                if let Some(refused) = crate::profile::start_refusal(caller.data(), "proc_exit", true) {
+                if let Some(refused) = crate::abi::gate::start_refusal(caller.data(), "proc_exit", true) {
                     return Err(refused);
                 }
                 caller.data_mut().record("proc_exit", code);

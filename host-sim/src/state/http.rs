@@ -57,7 +57,7 @@ pub struct Flow {
     /// The stream was ended early (`ContinueAndEndStream`): later data is dropped.
     pub ended_early: bool,
     /// Kong profile: request headers the plugin removed that still reach the
-    /// upstream (nginx only marks them deleted; see `profile::kong`), in the
+    /// upstream (nginx only marks them deleted; see `abi::kong`), in the
     /// order they were deleted.
     pub kong_deleted: Vec<Deleted>,
 }

@@ -40,7 +40,6 @@ const LAYERS: &[(&str, &[&str])] = &[
     // data-only store, limits, fail and host policies, plugin specs.
     ("data", &["types", "error", "failure", "faults", "limits", "policy", "spec", "state", "store"]),
     // Marshalling between guest memory and the store, each call's gate
-    // (`abi/` and `profile`, one unit: see [`UNITS`]).
     ("abi", &["abi"]),
     // Compiling, linking and pre-instantiating modules.
     ("engine", &["engine"]),
@@ -62,14 +61,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("bin", &["bin"]),
 ];
 
-/// Top-level modules that form one unit of [`LAYERS`] with another, and why.
-const UNITS: &[(&str, &str)] = &[
-    // `profile.rs` holds each host call's gate (phases, strict mode,
-    // capabilities, Kong's rules), which `abi/`'s registration macros call
-    // by the path `crate::profile::gate` and which uses `abi::memory`'s
-    // error type: one unit with `abi` until the gates move into `abi/`.
-    ("profile", "abi"),
-];
+/// Top-level modules that form one unit of [`LAYERS`] with another, and why
+/// (none today: each host call's gate, once a top-level `profile` counted
+/// with `abi`, is `abi/gate.rs`).
+const UNITS: &[(&str, &str)] = &[];
 
 fn unit(module: &str) -> &str {
     UNITS.iter().find(|(m, _)| *m == module).map_or(module, |(_, u)| u)

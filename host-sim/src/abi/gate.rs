@@ -2,8 +2,8 @@
 //! `proxy_*` host call passes before it runs (see [`HostProfile`] for what
 //! each profile changes).
 //!
-//! Layer: the ABI layer, with `abi/` (which calls these gates by the path
-//! `crate::profile::…`). Imports `abi::memory`, `store` and the data modules;
+//! Layer: the ABI layer (`abi/`, whose registrations call these gates).
+//! Imports `abi::memory`, `abi::kong`, `store` and the data modules;
 //! the profiles themselves are data in `policy`, their link rules in
 //! `engine::link_policy`, and `Host`'s profile settings in `host::profile`.
 
@@ -15,9 +15,7 @@ use crate::limits::LimitExceeded;
 use crate::policy::HostProfile;
 use crate::state::contexts::ContextKind;
 use crate::store::{Callback, VmState};
-use crate::types::{LogLevel, Status};
-
-pub mod kong;
+use crate::types::Status;
 
 /// What the checks decided.
 pub(crate) enum Gate {
@@ -33,12 +31,6 @@ fn trap(message: String) -> HostResult {
 
 fn callback_name(state: &VmState) -> &'static str {
     state.callback.map_or("no callback", Callback::name)
-}
-
-/// Logs what the host refused, at error level on the effective context.
-pub(crate) fn log_error(state: &mut VmState, message: String) {
-    let context_id = state.effective;
-    state.log_line(LogLevel::Error, context_id, message);
 }
 
 /// The host functions a module may call while it starts (`_initialize`,
@@ -96,7 +88,7 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, function: &'static HostFunc
     let policy = &caller.data().policy;
     let (profile, strict) = (policy.profile, policy.strict);
     if !policy.allows(name) {
-        log_error(caller.data_mut(), format!("Attempted call to restricted proxy-wasm capability: {name}"));
+        super::log_error(caller.data_mut(), format!("Attempted call to restricted proxy-wasm capability: {name}"));
         return Gate::Return(Err(Status::InternalFailure.into()));
     }
     if profile.not_implemented(name) {
@@ -113,7 +105,7 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, function: &'static HostFunc
         )));
     }
     if profile == HostProfile::Kong
-        && let Some(result) = kong::gate(caller, name, args)
+        && let Some(result) = super::kong::gate(caller, name, args)
     {
         return Gate::Return(result);
     }
@@ -146,24 +138,6 @@ pub(crate) fn strict_status(state: &VmState, function: &'static HostFunction, st
          (or the type is unknown)",
         callback_name(state)
     ))
-}
-
-fn kong_upstream_ok(upstream: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(upstream) else { return false };
-    if let Some(path) = text.strip_prefix("unix:") {
-        return !path.is_empty();
-    }
-    let host = match text.rsplit_once(':') {
-        Some((h, port)) if !h.contains(':') || h.ends_with(']') => {
-            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-                return false;
-            }
-            h
-        }
-        _ => text,
-    };
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
 }
 
 /// ngx_wasm_module's hostcall × phase matrix (where Envoy would return a

@@ -2,9 +2,9 @@
 //! its `main` branch of April 2025, on nginx 1.27) answers where Envoy
 //! answers otherwise. Each rule names the source file it comes from (paths
 //! in the ngx_wasm_module repository unless they start with `nginx:`); the
-//! table in [`HostProfile`](super::HostProfile)'s docs lists them all.
+//! table in [`HostProfile`](crate::HostProfile)'s docs lists them all.
 //!
-//! Everything here runs from [`super::gate`] before the host function, or
+//! Everything here runs from [`super::gate::gate`] before the host function, or
 //! from a one-line hook in the ABI module that owns the data (the request
 //! header view, the local response body, the forwarded request headers).
 
@@ -150,7 +150,7 @@ pub(super) fn gate(caller: &mut Caller<'_, VmState>, name: &str, args: &[u64]) -
 /// path (src/http/proxy_wasm/ngx_http_proxy_wasm_dispatch.c).
 fn http_call(caller: &mut Caller<'_, VmState>, ptr: u64, len: u64) -> Option<HostResult> {
     match read(caller, ptr, len) {
-        Ok(u) if super::kong_upstream_ok(&u) => None,
+        Ok(u) if upstream_ok(&u) => None,
         Ok(u) => {
             let message = format!(
                 "dispatch failed: invalid upstream \"{}\" (expected host[:port], an IP or unix:path)",
@@ -554,4 +554,23 @@ fn set_property(caller: &mut Caller<'_, VmState>, ptr: u64, len: u64, args: &[u6
     let tree = state.stream_properties.entry(id).or_default();
     tree.set(&[path.as_str()], crate::state::properties::Value::Bytes(value))?;
     Ok(())
+}
+
+/// Whether an upstream is `host[:port]`, an IP or `unix:path`.
+fn upstream_ok(upstream: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(upstream) else { return false };
+    if let Some(path) = text.strip_prefix("unix:") {
+        return !path.is_empty();
+    }
+    let host = match text.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') || h.ends_with(']') => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            h
+        }
+        _ => text,
+    };
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
 }
