@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use host_sim::{Host, PluginId, PluginSpec};
+use host_sim::{Error, Host, PluginId, PluginSpec};
 
 /// A WAT guest under construction.
 pub struct Wat {
@@ -92,6 +92,14 @@ pub fn load_spec(spec: PluginSpec) -> (Host, PluginId) {
     let mut host = Host::new();
     let plugin = host.load(spec).unwrap();
     (host, plugin)
+}
+
+/// The trap a driving call returned: its callback and message.
+pub fn trap(error: Error) -> (&'static str, String) {
+    match error {
+        Error::Trap { callback, message } => (callback, message),
+        other => panic!("expected a trap, got {other}"),
+    }
 }
 
 /// Log messages with their context ids.
