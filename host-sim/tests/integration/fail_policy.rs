@@ -5,7 +5,7 @@
 //! there. Either way the driving calls succeed, the guest is not called
 //! again, and the failure stays readable.
 
-use crate::common::{HTTP_CALL, LOG, Wat};
+use crate::common::{HTTP_CALL, LOG, TICK_PERIOD, Wat};
 use std::time::Duration;
 
 use host_sim::{
@@ -274,10 +274,7 @@ fn ticker() -> Vec<u8> {
         tick = w.log("tick"),
         response = w.log("response"),
     );
-    let imports = format!(
-        r#"{LOG} {HTTP_CALL}
-  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {HTTP_CALL} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 
@@ -315,9 +312,7 @@ fn tick_in_stream() -> Vec<u8> {
     (drop (call $tick_period (i32.const 10))) {} (i32.const 0))"#,
         w.log("request headers")
     );
-    let imports = format!(
-        r#"{LOG} (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 
@@ -365,10 +360,7 @@ fn pauser() -> Vec<u8> {
         call = w.http_call(0),
         log = w.log("proxy_on_response_headers"),
     );
-    let imports = format!(
-        r#"{LOG} {HTTP_CALL}
-  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {HTTP_CALL} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 

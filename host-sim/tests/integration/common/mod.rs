@@ -110,6 +110,8 @@ pub fn messages(host: &Host) -> Vec<(String, u32)> {
 pub const LOG: &str = r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#;
 pub const SET_SHARED: &str =
     r#"(import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))"#;
+pub const TICK_PERIOD: &str =
+    r#"(import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#;
 pub const HTTP_CALL: &str =
     r#"(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
 
