@@ -5,7 +5,7 @@
 //! there. Either way the driving calls succeed, the guest is not called
 //! again, and the failure stays readable.
 
-use crate::common::{HTTP_CALL, LOG, TICK_PERIOD, Wat};
+use crate::common::{HTTP_CALL, LOG, TICK_PERIOD, Wat, callback};
 use std::time::Duration;
 
 use host_sim::{
@@ -14,26 +14,27 @@ use host_sim::{
 
 /// Stream and root callbacks that log their own name, in the order Envoy
 /// may call them; the one named `trapping` traps instead.
-const CALLBACKS: [(&str, &str, &str); 13] = [
-    ("proxy_on_context_create", "(param i32 i32)", ""),
-    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
-    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_tick", "(param i32)", ""),
-    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
-    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
-    ("proxy_on_log", "(param i32)", ""),
-    ("proxy_on_delete", "(param i32)", ""),
+const CALLBACKS: [&str; 13] = [
+    "proxy_on_context_create",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_response_headers",
+    "proxy_on_response_body",
+    "proxy_on_new_connection",
+    "proxy_on_downstream_data",
+    "proxy_on_upstream_data",
+    "proxy_on_tick",
+    "proxy_on_http_call_response",
+    "proxy_on_done",
+    "proxy_on_log",
+    "proxy_on_delete",
 ];
 
 fn guest(trapping: &str) -> Vec<u8> {
     let mut w = Wat::default();
     let mut funcs = String::new();
-    for (name, signature, result) in CALLBACKS {
+    for name in CALLBACKS {
+        let (signature, result) = callback(name);
         let body = if name == trapping { "unreachable".to_owned() } else { format!("{} {result}", w.log(name)) };
         funcs.push_str(&format!("(func (export \"{name}\") {signature} {body})\n"));
     }

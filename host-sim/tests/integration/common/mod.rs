@@ -115,6 +115,42 @@ pub const TICK_PERIOD: &str =
 pub const HTTP_CALL: &str =
     r#"(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
 
+/// Every callback a 0.2.1 guest may export, with its signature and the end
+/// of a body that returns what Envoy takes as going on (`Continue`, `true`).
+pub const CALLBACKS: [(&str, &str, &str); 25] = [
+    ("proxy_on_vm_start", "(param i32 i32) (result i32)", "i32.const 1"),
+    ("proxy_on_configure", "(param i32 i32) (result i32)", "i32.const 1"),
+    ("proxy_on_context_create", "(param i32 i32)", ""),
+    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_request_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
+    ("proxy_on_log", "(param i32)", ""),
+    ("proxy_on_delete", "(param i32)", ""),
+    ("proxy_on_tick", "(param i32)", ""),
+    ("proxy_on_grpc_receive_initial_metadata", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_receive", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_receive_trailing_metadata", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_close", "(param i32 i32 i32)", ""),
+    ("proxy_on_queue_ready", "(param i32 i32)", ""),
+    ("proxy_on_foreign_function", "(param i32 i32 i32)", ""),
+    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
+    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_upstream_connection_close", "(param i32 i32)", ""),
+    ("proxy_on_downstream_connection_close", "(param i32 i32)", ""),
+    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
+];
+
+/// The signature and the body's end of callback `name` in [`CALLBACKS`].
+pub fn callback(name: &str) -> (&'static str, &'static str) {
+    let (_, signature, result) = CALLBACKS.iter().find(|(n, _, _)| *n == name).expect("a callback");
+    (signature, result)
+}
+
 /// Runs the `host-sim` binary with `args` then `file`: its exit code (`None`
 /// if a signal ended it), standard output and standard error. Both pipes
 /// are drained while it runs, so output past a pipe's buffer cannot block
