@@ -257,21 +257,30 @@ fn without_a_policy_a_failure_is_an_error_for_the_test() {
     assert!(matches!(host.tcp_stream(plugin), Err(Error::VmFailed { .. })));
 }
 
+/// A global `$failing` and an `on_configure` that sets a tick period of
+/// `period_ms`; configured with four bytes (`fail`, `trap`) it sets
+/// `$failing` and runs `then`.
+fn configure(period_ms: u32, then: &str) -> String {
+    format!(
+        r#"(global $failing (mut i32) (i32.const 0))
+  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
+    (drop (call $tick_period (i32.const {period_ms})))
+    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $failing (i32.const 1)) {then}))
+    (i32.const 1))"#
+    )
+}
+
 /// Ticks every 100 ms, logging `tick`; configured with `fail`, it makes an
 /// HTTP call with a 150 ms timeout on start and traps in `on_tick` instead.
 fn ticker() -> Vec<u8> {
     let mut w = Wat::default();
     let body = format!(
-        r#"(global $failing (mut i32) (i32.const 0))
-  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
-    (drop (call $tick_period (i32.const 100)))
-    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $failing (i32.const 1)) {call}))
-    (i32.const 1))
+        r#"{configure}
   (func (export "proxy_on_tick") (param i32)
     (if (global.get $failing) (then unreachable))
     {tick})
   (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {response})"#,
-        call = w.http_call(150),
+        configure = configure(100, &w.http_call(150)),
         tick = w.log("tick"),
         response = w.log("response"),
     );
@@ -350,14 +359,11 @@ fn a_strict_mode_violation_is_an_error_under_any_policy() {
 fn pauser() -> Vec<u8> {
     let mut w = Wat::default();
     let body = format!(
-        r#"(global $trapping (mut i32) (i32.const 0))
-  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
-    (drop (call $tick_period (i32.const 1000)))
-    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $trapping (i32.const 1))))
-    (i32.const 1))
-  (func (export "proxy_on_tick") (param i32) (if (global.get $trapping) (then unreachable)))
+        r#"{configure}
+  (func (export "proxy_on_tick") (param i32) (if (global.get $failing) (then unreachable)))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {call} (i32.const 1))
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) {log} (i32.const 0))"#,
+        configure = configure(1000, ""),
         call = w.http_call(0),
         log = w.log("proxy_on_response_headers"),
     );
