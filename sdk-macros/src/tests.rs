@@ -13,6 +13,13 @@ fn normalized(tokens: TokenStream) -> String {
     quote!(#file).to_string()
 }
 
+/// Asserts that `generated` holds every one of `items`.
+fn assert_contains(generated: &str, items: &[&str]) {
+    for item in items {
+        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
+    }
+}
+
 fn root(input: DeriveInput) -> String {
     normalized(expand::root::derive(&input))
 }
@@ -88,18 +95,19 @@ fn root_with_config_and_shared_fields_fills_them() {
             ticks: u32,
         }
     });
-    for item in [
-        "type Config = Settings ;",
-        "type VmConfig = Vm ;",
-        "type Shared = Rc < State > ;",
-        "settings : < Option < Rc < Settings > > as :: sluice :: __private :: plugin :: Default > :: default ()",
-        "ticks : < u32 as :: sluice :: __private :: plugin :: Default > :: default ()",
-        "self . settings = :: sluice :: __private :: plugin :: ConfigField :: from_config (config) ;",
-        "& self . state",
-        "< Conn as :: sluice :: __private :: plugin :: NewTcpContext < Self > > :: create_tcp_context (env)",
-    ] {
-        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
-    }
+    assert_contains(
+        &generated,
+        &[
+            "type Config = Settings ;",
+            "type VmConfig = Vm ;",
+            "type Shared = Rc < State > ;",
+            "settings : < Option < Rc < Settings > > as :: sluice :: __private :: plugin :: Default > :: default ()",
+            "ticks : < u32 as :: sluice :: __private :: plugin :: Default > :: default ()",
+            "self . settings = :: sluice :: __private :: plugin :: ConfigField :: from_config (config) ;",
+            "& self . state",
+            "< Conn as :: sluice :: __private :: plugin :: NewTcpContext < Self > > :: create_tcp_context (env)",
+        ],
+    );
     // No vm_config field: the VM configuration is parsed but not stored in the struct.
     assert!(generated.contains("fn set_vm_config (& mut self , config : & :: sluice :: __private :: plugin :: Rc < Self :: VmConfig >) { let _ = config ; }"));
     assert!(!generated.contains("main !"), "no_main defines no entry point");
@@ -121,17 +129,18 @@ fn stream_expands_to_a_factory_generic_over_the_root() {
         },
         expand::stream::Kind::Http,
     ));
-    for item in [
-        "impl < __R : :: sluice :: __private :: plugin :: Plugin > :: sluice :: __private :: plugin :: NewHttpContext < __R > for Filter",
-        "Rc < Settings > : :: sluice :: __private :: plugin :: ConfigField < < __R as :: sluice :: __private :: plugin :: Plugin > :: Config >",
-        "__R : :: sluice :: __private :: plugin :: Plugin < Shared = Rc < State > >",
-        "settings : < Rc < Settings > as :: sluice :: __private :: plugin :: ConfigField < _ > > :: from_config (env . config ())",
-        "state : :: sluice :: __private :: plugin :: Clone :: clone (env . shared ())",
-        "id : { let id : u32 = env . context_id () ; id }",
-        "bytes : < usize as :: sluice :: __private :: plugin :: Default > :: default ()",
-    ] {
-        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
-    }
+    assert_contains(
+        &generated,
+        &[
+            "impl < __R : :: sluice :: __private :: plugin :: Plugin > :: sluice :: __private :: plugin :: NewHttpContext < __R > for Filter",
+            "Rc < Settings > : :: sluice :: __private :: plugin :: ConfigField < < __R as :: sluice :: __private :: plugin :: Plugin > :: Config >",
+            "__R : :: sluice :: __private :: plugin :: Plugin < Shared = Rc < State > >",
+            "settings : < Rc < Settings > as :: sluice :: __private :: plugin :: ConfigField < _ > > :: from_config (env . config ())",
+            "state : :: sluice :: __private :: plugin :: Clone :: clone (env . shared ())",
+            "id : { let id : u32 = env . context_id () ; id }",
+            "bytes : < usize as :: sluice :: __private :: plugin :: Default > :: default ()",
+        ],
+    );
 }
 
 #[test]
@@ -146,15 +155,16 @@ fn config_struct_reads_each_field_by_its_json_name() {
             extra: Vec<String>,
         }
     }));
-    for item in [
-        "let object = :: sluice :: __private :: plugin :: object (value) ? ;",
-        "deny_unknown_fields (object , & [\"metricPrefix\" , \"maxAge\" , \"dims\"]) ? ;",
-        "metric_prefix : :: sluice :: __private :: plugin :: required :: < String > (object , \"metricPrefix\") ?",
-        "max_age : match :: sluice :: __private :: plugin :: optional :: < u32 > (object , \"maxAge\") ? { :: sluice :: __private :: plugin :: Some (value) => value , :: sluice :: __private :: plugin :: None => 5 , }",
-        ":: sluice :: __private :: plugin :: None => < Vec < String > as :: sluice :: __private :: plugin :: Default > :: default ()",
-    ] {
-        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
-    }
+    assert_contains(
+        &generated,
+        &[
+            "let object = :: sluice :: __private :: plugin :: object (value) ? ;",
+            "deny_unknown_fields (object , & [\"metricPrefix\" , \"maxAge\" , \"dims\"]) ? ;",
+            "metric_prefix : :: sluice :: __private :: plugin :: required :: < String > (object , \"metricPrefix\") ?",
+            "max_age : match :: sluice :: __private :: plugin :: optional :: < u32 > (object , \"maxAge\") ? { :: sluice :: __private :: plugin :: Some (value) => value , :: sluice :: __private :: plugin :: None => 5 , }",
+            ":: sluice :: __private :: plugin :: None => < Vec < String > as :: sluice :: __private :: plugin :: Default > :: default ()",
+        ],
+    );
 }
 
 #[test]
@@ -199,15 +209,16 @@ fn a_failed_root_keeps_its_declared_types_in_the_fallback() {
             marker: PhantomData<&'a T>,
         }
     }));
-    for item in [
-        "compile_error ! { \"`#[derive(RootContext)]` expects `http = Type` or `tcp = Type`, not both",
-        "compile_error ! { \"`#[derive(RootContext)]` expects a type without generic parameters",
-        "impl < 'a , T > :: sluice :: __private :: plugin :: Plugin for Plugin < 'a , T > where 'a : 'static , T : 'static",
-        "type Config = Settings ;",
-        "type VmConfig = :: sluice :: __private :: plugin :: NoConfig ;",
-        "type Shared = Rc < State > ;",
-    ] {
-        assert!(generated.contains(item), "missing `{item}` in:\n{generated}");
-    }
+    assert_contains(
+        &generated,
+        &[
+            "compile_error ! { \"`#[derive(RootContext)]` expects `http = Type` or `tcp = Type`, not both",
+            "compile_error ! { \"`#[derive(RootContext)]` expects a type without generic parameters",
+            "impl < 'a , T > :: sluice :: __private :: plugin :: Plugin for Plugin < 'a , T > where 'a : 'static , T : 'static",
+            "type Config = Settings ;",
+            "type VmConfig = :: sluice :: __private :: plugin :: NoConfig ;",
+            "type Shared = Rc < State > ;",
+        ],
+    );
     assert!(!generated.contains("main !"), "a failed root defines no entry point");
 }

@@ -153,31 +153,23 @@ pub fn filter_chain(plugins: &[WasmPlugin], workload: &Workload, listener: &List
         found.sort_by_key(|&(_, index)| std::cmp::Reverse(plugins[index].spec.priority.unwrap_or(i32::MIN)));
         found.into_iter().map(|(_, index)| ChainSlot::Plugin(index)).collect()
     };
+    // Istio's own filters around the phases: the first, the one after the
+    // AUTHN plugins (HTTP only), after the AUTHZ plugins, after the STATS
+    // and unspecified-phase plugins, and the last.
+    let (first, after_authn, after_authz, after_stats, last) = match listener.kind {
+        PluginType::Http => (MX_HTTP, Some(AUTHN_HTTP), AUTHZ_HTTP, STATS_HTTP, ROUTER),
+        PluginType::Network => (MX_TCP, None, AUTHZ_TCP, STATS_TCP, TCP_PROXY),
+    };
     let istio = ChainSlot::Istio;
-    let mut chain = Vec::new();
-    match listener.kind {
-        PluginType::Http => {
-            chain.push(istio(MX_HTTP));
-            chain.extend(selected(Phase::Authn));
-            chain.push(istio(AUTHN_HTTP));
-            chain.extend(selected(Phase::Authz));
-            chain.push(istio(AUTHZ_HTTP));
-            chain.extend(selected(Phase::Stats));
-            chain.extend(selected(Phase::Unspecified));
-            chain.push(istio(STATS_HTTP));
-            chain.push(istio(ROUTER));
-        }
-        PluginType::Network => {
-            chain.push(istio(MX_TCP));
-            chain.extend(selected(Phase::Authn));
-            chain.extend(selected(Phase::Authz));
-            chain.push(istio(AUTHZ_TCP));
-            chain.extend(selected(Phase::Stats));
-            chain.extend(selected(Phase::Unspecified));
-            chain.push(istio(STATS_TCP));
-            chain.push(istio(TCP_PROXY));
-        }
-    }
+    let mut chain = vec![istio(first)];
+    chain.extend(selected(Phase::Authn));
+    chain.extend(after_authn.map(istio));
+    chain.extend(selected(Phase::Authz));
+    chain.push(istio(after_authz));
+    chain.extend(selected(Phase::Stats));
+    chain.extend(selected(Phase::Unspecified));
+    chain.push(istio(after_stats));
+    chain.push(istio(last));
     chain
 }
 

@@ -320,6 +320,25 @@ mod raw {
         })
     }
 
+    /// `value` as [`one_of`] reads it, `absent` when the field is left out.
+    fn one_of_or<T: Copy>(field: &str, value: Option<&str>, absent: T, choices: &[(&str, T)]) -> Result<T, String> {
+        value.map_or(Ok(absent), |value| one_of(field, value, choices))
+    }
+
+    const PHASES: &[(&str, Phase)] = &[
+        ("UNSPECIFIED_PHASE", Phase::Unspecified),
+        ("AUTHN", Phase::Authn),
+        ("AUTHZ", Phase::Authz),
+        ("STATS", Phase::Stats),
+    ];
+    const FAIL_STRATEGIES: &[(&str, FailStrategy)] = &[
+        ("FAIL_CLOSE", FailStrategy::FailClose),
+        ("FAIL_OPEN", FailStrategy::FailOpen),
+        ("FAIL_RELOAD", FailStrategy::FailReload),
+    ];
+    const PLUGIN_TYPES: &[(&str, PluginType)] =
+        &[("UNSPECIFIED_PLUGIN_TYPE", PluginType::Http), ("HTTP", PluginType::Http), ("NETWORK", PluginType::Network)];
+
     impl Resource {
         pub(super) fn check(self, source: Option<&Path>) -> Result<WasmPlugin, String> {
             if self.api_version != API_VERSION {
@@ -356,43 +375,14 @@ mod raw {
                     &[("IfNotPresent", PullPolicy::IfNotPresent), ("Always", PullPolicy::Always)],
                 )?),
             };
-            let phase = match spec.phase.as_deref() {
-                None => Phase::Unspecified,
-                Some(p) => one_of(
-                    "spec.phase",
-                    p,
-                    &[
-                        ("UNSPECIFIED_PHASE", Phase::Unspecified),
-                        ("AUTHN", Phase::Authn),
-                        ("AUTHZ", Phase::Authz),
-                        ("STATS", Phase::Stats),
-                    ],
-                )?,
-            };
-            let fail_strategy = match spec.fail_strategy.as_deref() {
-                None => FailStrategy::FailClose,
-                Some(f) => one_of(
-                    "spec.failStrategy",
-                    f,
-                    &[
-                        ("FAIL_CLOSE", FailStrategy::FailClose),
-                        ("FAIL_OPEN", FailStrategy::FailOpen),
-                        ("FAIL_RELOAD", FailStrategy::FailReload),
-                    ],
-                )?,
-            };
-            let plugin_type = match spec.plugin_type.as_deref() {
-                None => PluginType::Http,
-                Some(t) => one_of(
-                    "spec.type",
-                    t,
-                    &[
-                        ("UNSPECIFIED_PLUGIN_TYPE", PluginType::Http),
-                        ("HTTP", PluginType::Http),
-                        ("NETWORK", PluginType::Network),
-                    ],
-                )?,
-            };
+            let phase = one_of_or("spec.phase", spec.phase.as_deref(), Phase::Unspecified, PHASES)?;
+            let fail_strategy = one_of_or(
+                "spec.failStrategy",
+                spec.fail_strategy.as_deref(),
+                FailStrategy::FailClose,
+                FAIL_STRATEGIES,
+            )?;
+            let plugin_type = one_of_or("spec.type", spec.plugin_type.as_deref(), PluginType::Http, PLUGIN_TYPES)?;
             let mut env = Vec::new();
             for (i, e) in spec.vm_config.map(|v| v.env).unwrap_or_default().into_iter().enumerate() {
                 if e.name.is_empty() {

@@ -6,8 +6,10 @@ fn plugins(yaml: &str) -> Vec<WasmPlugin> {
     WasmPlugin::parse(yaml, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn names(plugins: &[WasmPlugin], chain: &[ChainSlot]) -> Vec<String> {
-    chain
+/// The gateway's filter chain for `listener`, by name (Istio's own filters
+/// in brackets).
+fn gateway_chain(plugins: &[WasmPlugin], listener: &Listener) -> Vec<String> {
+    filter_chain(plugins, &gateway(), listener)
         .iter()
         .map(|slot| match slot {
             ChainSlot::Plugin(i) => plugins[*i].name.clone(),
@@ -43,9 +45,8 @@ fn istio_documented_example_orders_by_phase_then_priority() {
     ]
     .concat();
     let all = plugins(&yaml);
-    let chain = filter_chain(&all, &gateway(), &Listener::default());
     assert_eq!(
-        names(&all, &chain),
+        gateway_chain(&all, &Listener::default()),
         [
             "[istio.metadata_exchange]",
             "openid-connect",
@@ -81,9 +82,8 @@ fn ties_and_unset_priorities_follow_istios_sort() {
     ]
     .concat();
     let all = plugins(&yaml);
-    let chain = filter_chain(&all, &gateway(), &Listener::default());
     assert_eq!(
-        names(&all, &chain)[2..9],
+        gateway_chain(&all, &Listener::default())[2..9],
         ["[envoy.filters.http.rbac]", "zz-old", "bb-new", "aaa-root", "negative", "unset", "unspecified"]
     );
 }
@@ -101,18 +101,15 @@ fn selector_namespace_match_and_type_decide_which_plugins_run() {
     ]
     .concat();
     let all = plugins(&yaml);
-    let http: Vec<String> = names(&all, &filter_chain(&all, &gateway(), &Listener::default()))
-        .into_iter()
-        .filter(|n| !n.starts_with('['))
-        .collect();
+    let http: Vec<String> =
+        gateway_chain(&all, &Listener::default()).into_iter().filter(|n| !n.starts_with('[')).collect();
     assert_eq!(http, ["client-8080", "labels-match"]);
     let inbound = Listener { class: ListenerClass::SidecarInbound, port: 9090, kind: PluginType::Http };
-    let inbound: Vec<String> =
-        names(&all, &filter_chain(&all, &gateway(), &inbound)).into_iter().filter(|n| !n.starts_with('[')).collect();
+    let inbound: Vec<String> = gateway_chain(&all, &inbound).into_iter().filter(|n| !n.starts_with('[')).collect();
     assert_eq!(inbound, ["labels-match", "port-9090", "server-only"]);
     let tcp = Listener { kind: PluginType::Network, ..Listener::default() };
     assert_eq!(
-        names(&all, &filter_chain(&all, &gateway(), &tcp)),
+        gateway_chain(&all, &tcp),
         [
             "[istio.metadata_exchange]",
             "[envoy.filters.network.rbac]",
@@ -254,9 +251,8 @@ fn the_examples_manifests_make_the_gateway_chain() {
         let path = root.join("examples").join(example).join("wasmplugin.yaml");
         all.extend(WasmPlugin::from_file(&path).unwrap_or_else(|e| panic!("{e}")));
     }
-    let chain = filter_chain(&all, &gateway(), &Listener::default());
     assert_eq!(
-        names(&all, &chain),
+        gateway_chain(&all, &Listener::default()),
         [
             "[istio.metadata_exchange]",
             "header-decode",

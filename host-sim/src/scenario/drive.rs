@@ -90,11 +90,13 @@ enum Conn<'h> {
     Chain(crate::TcpChainStream<'h>),
 }
 
-macro_rules! each_conn {
-    ($self:expr, $c:ident => $e:expr) => {
+/// `$e` on whichever of a [`Conn`]'s or a [`Handle`]'s (`$kind`) variants
+/// `$self` is, bound to `$c`.
+macro_rules! each {
+    ($kind:ident, $self:expr, $c:ident => $e:expr) => {
         match $self {
-            Conn::One($c) => $e,
-            Conn::Chain($c) => $e,
+            $kind::One($c) => $e,
+            $kind::Chain($c) => $e,
         }
     };
 }
@@ -108,29 +110,29 @@ impl Conn<'_> {
     }
 
     fn downstream_data(&mut self, data: &[u8], end: bool) -> Result<crate::Action, Error> {
-        each_conn!(self, c => c.downstream_data(data, end))
+        each!(Conn, self, c => c.downstream_data(data, end))
     }
 
     fn upstream_data(&mut self, data: &[u8], end: bool) -> Result<crate::Action, Error> {
-        each_conn!(self, c => c.upstream_data(data, end))
+        each!(Conn, self, c => c.upstream_data(data, end))
     }
 
     fn close_downstream(&mut self, peer: PeerType) -> Result<(), Error> {
-        each_conn!(self, c => c.close_downstream(peer))
+        each!(Conn, self, c => c.close_downstream(peer))
     }
 
     fn close_upstream(&mut self, peer: PeerType) -> Result<(), Error> {
-        each_conn!(self, c => c.close_upstream(peer))
+        each!(Conn, self, c => c.close_upstream(peer))
     }
 
     fn new_connection_action(&self) -> Option<crate::Action> {
-        each_conn!(self, c => c.new_connection_action())
+        each!(Conn, self, c => c.new_connection_action())
     }
 
     /// The report's view of the connection now.
     fn record(&self, tcp: &mut TcpReport) {
-        let closed = each_conn!(self, c => c.closed_by_plugin());
-        each_conn!(self, c => {
+        let closed = each!(Conn, self, c => c.closed_by_plugin());
+        each!(Conn, self, c => {
             tcp.upstream_received = lossy(c.sent_upstream());
             tcp.client_received = lossy(c.sent_downstream());
             tcp.buffered = lossy(c.buffered_downstream());
@@ -149,15 +151,6 @@ enum Handle<'h> {
     Chain(HttpChainStream<'h>),
 }
 
-macro_rules! each {
-    ($self:expr, $s:ident => $e:expr) => {
-        match $self {
-            Handle::One($s) => $e,
-            Handle::Chain($s) => $e,
-        }
-    };
-}
-
 impl Handle<'_> {
     fn take_up(host: &mut Host, stream: StreamRef) -> Result<Handle<'_>, Error> {
         Ok(match stream {
@@ -167,11 +160,11 @@ impl Handle<'_> {
     }
 
     fn is_over(&self) -> bool {
-        each!(self, s => s.is_over())
+        each!(Handle, self, s => s.is_over())
     }
 
     fn upstream_request(&self) -> &Sent {
-        each!(self, s => s.upstream_request())
+        each!(Handle, self, s => s.upstream_request())
     }
 
     fn client_done(&self) -> bool {
@@ -189,35 +182,35 @@ impl Handle<'_> {
     }
 
     fn host(&mut self) -> &mut Host {
-        each!(self, s => s.host())
+        each!(Handle, self, s => s.host())
     }
 
     fn set_protocol(&mut self, protocol: &str) -> Result<(), Error> {
-        each!(self, s => s.set_protocol(protocol))
+        each!(Handle, self, s => s.set_protocol(protocol))
     }
 
     fn request_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
-        each!(self, s => s.request_headers(headers, end))
+        each!(Handle, self, s => s.request_headers(headers, end))
     }
 
     fn request_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
-        each!(self, s => s.request_body(chunk, end))
+        each!(Handle, self, s => s.request_body(chunk, end))
     }
 
     fn request_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
-        each!(self, s => s.request_trailers(trailers))
+        each!(Handle, self, s => s.request_trailers(trailers))
     }
 
     fn response_headers(&mut self, headers: HeaderMap, end: bool) -> Result<crate::Action, Error> {
-        each!(self, s => s.response_headers(headers, end))
+        each!(Handle, self, s => s.response_headers(headers, end))
     }
 
     fn response_body(&mut self, chunk: &[u8], end: bool) -> Result<crate::Action, Error> {
-        each!(self, s => s.response_body(chunk, end))
+        each!(Handle, self, s => s.response_body(chunk, end))
     }
 
     fn response_trailers(&mut self, trailers: HeaderMap) -> Result<crate::Action, Error> {
-        each!(self, s => s.response_trailers(trailers))
+        each!(Handle, self, s => s.response_trailers(trailers))
     }
 }
 

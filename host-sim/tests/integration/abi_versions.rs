@@ -2,7 +2,7 @@
 //! `proxy_get_configuration`, `proxy_continue_request`, OK-and-empty for a
 //! missing header), clear load errors, WASI, and guest traps.
 
-use crate::common::{LOG, SET_SHARED, Wat, load_spec, messages};
+use crate::common::{LOG, SET_SHARED, Wat, load_spec, messages, trap};
 use host_sim::{AbiVersion, Action, Error, Host, LogLevel, PluginSpec};
 
 fn v010_guest() -> Vec<u8> {
@@ -86,15 +86,10 @@ fn a_trap_fails_the_vm_with_the_callback_and_backtrace() {
     );
     let (mut host, plugin) = load_spec(PluginSpec::from_bytes(guest));
     let mut stream = host.http_stream(plugin).unwrap();
-    let err = stream.request_headers([(":path", "/")], true).unwrap_err();
-    match &err {
-        Error::Trap { callback, message } => {
-            assert_eq!(*callback, "proxy_on_request_headers");
-            assert!(message.contains("unreachable"), "{message}");
-            assert!(message.contains("boom"), "backtrace names the function: {message}");
-        }
-        other => panic!("expected a trap, got {other}"),
-    }
+    let (callback, message) = trap(stream.request_headers([(":path", "/")], true).unwrap_err());
+    assert_eq!(callback, "proxy_on_request_headers");
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(message.contains("boom"), "backtrace names the function: {message}");
     assert!(host.failure(plugin).unwrap().contains("proxy_on_request_headers"));
     assert!(matches!(host.http_stream(plugin), Err(Error::VmFailed { .. })));
 }

@@ -267,6 +267,17 @@ fn run(args: &[&str], file: &str) -> (i32, String, String) {
     host_sim(args, &workdir().join(file))
 }
 
+/// Runs the failing scenario `file`: it exits 1 and its standard error
+/// names each of `failures`. Returns its standard output.
+fn run_failing(file: &str, failures: &[&str]) -> String {
+    let (code, out, err) = run(&["run"], file);
+    assert_eq!(code, 1, "{out}\n{err}");
+    for failure in failures {
+        assert!(err.contains(failure), "{failure:?} in {err}");
+    }
+    out
+}
+
 #[test]
 fn a_passing_scenario_prints_the_trace_and_metrics_and_exits_0() {
     let (code, out, err) = run(&["run"], "header-decode-pass.toml");
@@ -537,16 +548,15 @@ fn fail_policy_rebuild_callout_and_profile_scenarios_pass() {
 
 #[test]
 fn failing_fail_policy_and_strict_scenarios_name_each_failure() {
-    let (code, out, err) = run(&["run"], "fail-policy-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
+    let out = run_failing(
+        "fail-policy-fail.toml",
+        &[
+            "stream 1 (the plugin panics): expect.forwarded: the request should reach the upstream but did not",
+            "expect.vm_failed: the plugin's VM failed: proxy_on_request_headers",
+            "expect.rebuilds: expected 1 rebuilds of the plugin's VM, found 0",
+        ],
+    );
     assert!(out.contains("FAIL: 3 expectation(s) failed"), "{out}");
-    for failure in [
-        "stream 1 (the plugin panics): expect.forwarded: the request should reach the upstream but did not",
-        "expect.vm_failed: the plugin's VM failed: proxy_on_request_headers",
-        "expect.rebuilds: expected 1 rebuilds of the plugin's VM, found 0",
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
 
     let (code, out, err) = run(&["run"], "strict-fail.toml");
     assert_eq!(code, 1, "{out}\n{err}");
@@ -726,20 +736,19 @@ fn trailers_stream_endings_status_lines_and_callout_endings_are_expected() {
         .collect();
     assert_eq!(ends, ["answered", "failed", "timed_out", "cancelled", "dropped"]);
 
-    let (code, out, err) = run(&["run"], "trailers-and-endings-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        r#"stream 1 (trailers): expect.upstream_trailers.equals: `x-req-trailer` should be "other", found ["t"]"#,
-        "stream 1 (trailers): expect.client_trailers.has: header `x-missing` is missing",
-        r#"stream 2 (a local reply): expect.ended: expected "normally", it ended "local_response""#,
-        r#"stream 2 (a local reply): expect.local_response.reason: expected "denied_by_e2e", the client got "HTTP/1.1 403 Forbidden""#,
-        r#"stream 3 (a reset): expect.ended: expected "local_response", it ended "reset""#,
-        r#"stream 4 (a failed callout): expect.finished_callouts: http callout 1: expected answered (to "auth"), it ended failed (to "auth")"#,
-        "stream 4 (a failed callout): expect.finished_callouts: expected 1 grpc callout(s) to end in this step, 0 did: []",
-        r#"stream 5 (no stream): expect.ended: expected "normally", the step has no stream"#,
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
+    let out = run_failing(
+        "trailers-and-endings-fail.toml",
+        &[
+            r#"stream 1 (trailers): expect.upstream_trailers.equals: `x-req-trailer` should be "other", found ["t"]"#,
+            "stream 1 (trailers): expect.client_trailers.has: header `x-missing` is missing",
+            r#"stream 2 (a local reply): expect.ended: expected "normally", it ended "local_response""#,
+            r#"stream 2 (a local reply): expect.local_response.reason: expected "denied_by_e2e", the client got "HTTP/1.1 403 Forbidden""#,
+            r#"stream 3 (a reset): expect.ended: expected "local_response", it ended "reset""#,
+            r#"stream 4 (a failed callout): expect.finished_callouts: http callout 1: expected answered (to "auth"), it ended failed (to "auth")"#,
+            "stream 4 (a failed callout): expect.finished_callouts: expected 1 grpc callout(s) to end in this step, 0 did: []",
+            r#"stream 5 (no stream): expect.ended: expected "normally", the step has no stream"#,
+        ],
+    );
     assert!(out.contains("FAIL: 8 expectation(s) failed"), "{out}");
 }
 
@@ -756,18 +765,17 @@ fn several_plugins_share_data_and_queues_by_vm_id() {
         report["steps"].as_array().unwrap().iter().map(|s| s["plugin"].as_str().unwrap()).collect();
     assert_eq!(plugins, ["producer", "consumer", "other", "producer", "producer", "other"]);
 
-    let (code, out, err) = run(&["run"], "plugins-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        r#"expect.shared_data[1] ("hits" in vm_id ""): the key is not set"#,
-        r#"expect.shared_data[2] ("hits" in vm_id "b").value: expected "7", found "1""#,
-        r#"expect.shared_data[2] ("hits" in vm_id "b").cas: expected 99, found "#,
-        r#"expect.queues[1] ("e2e_jobs" in vm_id "").items: expected ["/x"], found []"#,
-        r#"expect.queues[2] ("nope" in vm_id "b"): no such queue"#,
-        r#"plugin "b": expect.vm_failed: the plugin's VM never failed"#,
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
+    let out = run_failing(
+        "plugins-fail.toml",
+        &[
+            r#"expect.shared_data[1] ("hits" in vm_id ""): the key is not set"#,
+            r#"expect.shared_data[2] ("hits" in vm_id "b").value: expected "7", found "1""#,
+            r#"expect.shared_data[2] ("hits" in vm_id "b").cas: expected 99, found "#,
+            r#"expect.queues[1] ("e2e_jobs" in vm_id "").items: expected ["/x"], found []"#,
+            r#"expect.queues[2] ("nope" in vm_id "b"): no such queue"#,
+            r#"plugin "b": expect.vm_failed: the plugin's VM never failed"#,
+        ],
+    );
     assert!(out.contains("FAIL: 6 expectation(s) failed"), "{out}");
 }
 
@@ -776,16 +784,15 @@ fn streams_interleave_step_by_step_and_requests_are_exact() {
     let (code, out, err) = run(&["run"], "interleaved-streams-pass.toml");
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("⏸ held open after this stream; it finished during stream 3"), "{out}");
-    let (code, out, err) = run(&["run"], "interleaved-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        "stream 1 (headers only): expect.forwarded: the request should reach the upstream whole, but its end of \
+    run_failing(
+        "interleaved-fail.toml",
+        &[
+            "stream 1 (headers only): expect.forwarded: the request should reach the upstream whole, but its end of \
          stream did not",
-        r#"stream 2 (repeated headers): expect.upstream_headers.equals: `x-a` should be ["2", "1"], found ["1", "2"]"#,
-        r#"stream 2 (repeated headers): expect.upstream_headers.exactly: expected [(":method", "GET")], found"#,
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
+            r#"stream 2 (repeated headers): expect.upstream_headers.equals: `x-a` should be ["2", "1"], found ["1", "2"]"#,
+            r#"stream 2 (repeated headers): expect.upstream_headers.exactly: expected [(":method", "GET")], found"#,
+        ],
+    );
 }
 
 #[test]
@@ -904,36 +911,33 @@ fn logs_lifecycle_start_failures_properties_and_the_official_sdk_are_scenarios()
         assert_eq!(code, 0, "{file}: {out}\n{err}");
         assert!(out.contains("PASS: every expectation held"), "{file}: {out}");
     }
-    let (code, out, err) = run(&["run"], "filter-state-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        "expect.host_calls.proxy_call_foreign_function: expected 1 call(s), found 2",
-        "expect.max_fuel: the step used ",
-        r#"expect.filter_state.my.key: expected "v2", found "v1""#,
-        "expect.filter_state.other: no plugin set it",
-        r#"expect.declared_properties: "nope" was not declared (declared: ["my.prop"])"#,
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
-    let (code, out, err) = run(&["run"], "properties-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        r#"expect.properties_set: expected {"e2e.set": "other"}, found {"e2e.set": "written"}"#,
-        r#"expect.properties: plugin_name: expected "someone-else", found "props-plugin""#,
-        "expect.properties: connection.mtls: expected true, found none (NotFound)",
-        "expect.properties: node.id: expected none (NotFound), found \"sidecar~",
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
-    let (code, out, err) = run(&["run"], "logs-fail.toml");
-    assert_eq!(code, 1, "{out}\n{err}");
-    for failure in [
-        "stream 1 (GET /x): expect.logs: no log line of this step matches /request/ at level info",
-        "expect.logs: 4 log line(s)  should match /^configure/, found 5",
-        "expect.exact_logs: 1 line(s) more than expected, the first: [debug] \"request /x\"",
-    ] {
-        assert!(err.contains(failure), "{failure:?} in {err}");
-    }
+    run_failing(
+        "filter-state-fail.toml",
+        &[
+            "expect.host_calls.proxy_call_foreign_function: expected 1 call(s), found 2",
+            "expect.max_fuel: the step used ",
+            r#"expect.filter_state.my.key: expected "v2", found "v1""#,
+            "expect.filter_state.other: no plugin set it",
+            r#"expect.declared_properties: "nope" was not declared (declared: ["my.prop"])"#,
+        ],
+    );
+    run_failing(
+        "properties-fail.toml",
+        &[
+            r#"expect.properties_set: expected {"e2e.set": "other"}, found {"e2e.set": "written"}"#,
+            r#"expect.properties: plugin_name: expected "someone-else", found "props-plugin""#,
+            "expect.properties: connection.mtls: expected true, found none (NotFound)",
+            "expect.properties: node.id: expected none (NotFound), found \"sidecar~",
+        ],
+    );
+    run_failing(
+        "logs-fail.toml",
+        &[
+            "stream 1 (GET /x): expect.logs: no log line of this step matches /request/ at level info",
+            "expect.logs: 4 log line(s)  should match /^configure/, found 5",
+            "expect.exact_logs: 1 line(s) more than expected, the first: [debug] \"request /x\"",
+        ],
+    );
 }
 
 /// Every scenario file in the repository (the test suites, the examples',

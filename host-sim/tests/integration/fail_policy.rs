@@ -5,7 +5,7 @@
 //! there. Either way the driving calls succeed, the guest is not called
 //! again, and the failure stays readable.
 
-use crate::common::{HTTP_CALL, LOG, Wat};
+use crate::common::{HTTP_CALL, LOG, TICK_PERIOD, Wat, callback};
 use std::time::Duration;
 
 use host_sim::{
@@ -14,26 +14,27 @@ use host_sim::{
 
 /// Stream and root callbacks that log their own name, in the order Envoy
 /// may call them; the one named `trapping` traps instead.
-const CALLBACKS: [(&str, &str, &str); 13] = [
-    ("proxy_on_context_create", "(param i32 i32)", ""),
-    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
-    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_tick", "(param i32)", ""),
-    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
-    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
-    ("proxy_on_log", "(param i32)", ""),
-    ("proxy_on_delete", "(param i32)", ""),
+const CALLBACKS: [&str; 13] = [
+    "proxy_on_context_create",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_response_headers",
+    "proxy_on_response_body",
+    "proxy_on_new_connection",
+    "proxy_on_downstream_data",
+    "proxy_on_upstream_data",
+    "proxy_on_tick",
+    "proxy_on_http_call_response",
+    "proxy_on_done",
+    "proxy_on_log",
+    "proxy_on_delete",
 ];
 
 fn guest(trapping: &str) -> Vec<u8> {
     let mut w = Wat::default();
     let mut funcs = String::new();
-    for (name, signature, result) in CALLBACKS {
+    for name in CALLBACKS {
+        let (signature, result) = callback(name);
         let body = if name == trapping { "unreachable".to_owned() } else { format!("{} {result}", w.log(name)) };
         funcs.push_str(&format!("(func (export \"{name}\") {signature} {body})\n"));
     }
@@ -256,28 +257,34 @@ fn without_a_policy_a_failure_is_an_error_for_the_test() {
     assert!(matches!(host.tcp_stream(plugin), Err(Error::VmFailed { .. })));
 }
 
+/// A global `$failing` and an `on_configure` that sets a tick period of
+/// `period_ms`; configured with four bytes (`fail`, `trap`) it sets
+/// `$failing` and runs `then`.
+fn configure(period_ms: u32, then: &str) -> String {
+    format!(
+        r#"(global $failing (mut i32) (i32.const 0))
+  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
+    (drop (call $tick_period (i32.const {period_ms})))
+    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $failing (i32.const 1)) {then}))
+    (i32.const 1))"#
+    )
+}
+
 /// Ticks every 100 ms, logging `tick`; configured with `fail`, it makes an
 /// HTTP call with a 150 ms timeout on start and traps in `on_tick` instead.
 fn ticker() -> Vec<u8> {
     let mut w = Wat::default();
     let body = format!(
-        r#"(global $failing (mut i32) (i32.const 0))
-  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
-    (drop (call $tick_period (i32.const 100)))
-    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $failing (i32.const 1)) {call}))
-    (i32.const 1))
+        r#"{configure}
   (func (export "proxy_on_tick") (param i32)
     (if (global.get $failing) (then unreachable))
     {tick})
   (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32) {response})"#,
-        call = w.http_call(150),
+        configure = configure(100, &w.http_call(150)),
         tick = w.log("tick"),
         response = w.log("response"),
     );
-    let imports = format!(
-        r#"{LOG} {HTTP_CALL}
-  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {HTTP_CALL} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 
@@ -315,9 +322,7 @@ fn tick_in_stream() -> Vec<u8> {
     (drop (call $tick_period (i32.const 10))) {} (i32.const 0))"#,
         w.log("request headers")
     );
-    let imports = format!(
-        r#"{LOG} (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 
@@ -354,21 +359,15 @@ fn a_strict_mode_violation_is_an_error_under_any_policy() {
 fn pauser() -> Vec<u8> {
     let mut w = Wat::default();
     let body = format!(
-        r#"(global $trapping (mut i32) (i32.const 0))
-  (func (export "proxy_on_configure") (param i32) (param $size i32) (result i32)
-    (drop (call $tick_period (i32.const 1000)))
-    (if (i32.eq (local.get $size) (i32.const 4)) (then (global.set $trapping (i32.const 1))))
-    (i32.const 1))
-  (func (export "proxy_on_tick") (param i32) (if (global.get $trapping) (then unreachable)))
+        r#"{configure}
+  (func (export "proxy_on_tick") (param i32) (if (global.get $failing) (then unreachable)))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {call} (i32.const 1))
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) {log} (i32.const 0))"#,
+        configure = configure(1000, ""),
         call = w.http_call(0),
         log = w.log("proxy_on_response_headers"),
     );
-    let imports = format!(
-        r#"{LOG} {HTTP_CALL}
-  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#
-    );
+    let imports = format!("{LOG} {HTTP_CALL} {TICK_PERIOD}");
     w.module("proxy_abi_version_0_2_1", &imports, &body)
 }
 

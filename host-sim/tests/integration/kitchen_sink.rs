@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use host_sim::{
-    Action, Error, HeaderMap, Host, HttpCallResponse, LogLevel, MetricValue, PluginId, PluginSpec, Request, Response,
-    Status,
+    Action, Error, HeaderMap, Host, HttpCallResponse, HttpCallout, LogLevel, MetricValue, PluginId, PluginSpec,
+    Request, Response, Status, StreamId,
 };
 
 fn wasm() -> Vec<u8> {
@@ -24,6 +24,17 @@ fn setup() -> (Host, PluginId) {
         .name("sink-plugin");
     let plugin = host.load(spec).unwrap();
     (host, plugin)
+}
+
+/// A fresh host whose stream, the request on `/auth`, waits for the plugin's
+/// HTTP callout: the host, the stream and the callout.
+fn paused_on_auth() -> (Host, StreamId, HttpCallout) {
+    let (mut host, plugin) = setup();
+    let mut stream = host.http_stream(plugin).unwrap();
+    let id = stream.id();
+    stream.request_headers([(":method", "GET"), (":path", "/auth")], true).unwrap();
+    let call = host.http_callouts().remove(0);
+    (host, id, call)
 }
 
 #[test]
@@ -115,11 +126,7 @@ fn an_http_callout_pauses_the_request_until_answered() {
 
 #[test]
 fn a_denied_callout_sends_a_local_response() {
-    let (mut host, plugin) = setup();
-    let mut stream = host.http_stream(plugin).unwrap();
-    let id = stream.id();
-    stream.request_headers([(":method", "GET"), (":path", "/auth")], true).unwrap();
-    let call = host.http_callouts().remove(0);
+    let (mut host, id, call) = paused_on_auth();
     host.respond_http_call(
         call.id(),
         HttpCallResponse { headers: HeaderMap::from_pairs([(":status", "401")]), ..Default::default() },
@@ -137,11 +144,7 @@ fn a_denied_callout_sends_a_local_response() {
 
 #[test]
 fn a_failed_callout_reaches_the_plugin_as_a_reset() {
-    let (mut host, plugin) = setup();
-    let mut stream = host.http_stream(plugin).unwrap();
-    let id = stream.id();
-    stream.request_headers([(":method", "GET"), (":path", "/auth")], true).unwrap();
-    let call = host.http_callouts().remove(0);
+    let (mut host, id, call) = paused_on_auth();
     host.fail_http_call(call.id()).unwrap();
     assert_eq!(host.http(id).unwrap().local_response().map(|l| l.status_code), Some(503));
     assert!(host.logs_at(LogLevel::Warn).iter().any(|l| l.ends_with("callout failed")));

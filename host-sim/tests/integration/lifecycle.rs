@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{LOG, Wat, load, messages};
+use crate::common::{LOG, TICK_PERIOD, Wat, load, messages};
 use host_sim::{Action, EndReason, Error, PeerType, Request, Response};
 
 fn lifecycle_guest() -> Vec<u8> {
@@ -70,8 +70,7 @@ fn lifecycle_guest() -> Vec<u8> {
         up_close = w.log("upstream closed"),
     );
     let imports = format!(
-        r#"{LOG}
-  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))
+        r#"{LOG} {TICK_PERIOD}
   (import "env" "proxy_done" (func $done (result i32)))
   (import "env" "proxy_set_effective_context" (func $set_effective (param i32) (result i32)))
   (import "env" "proxy_get_header_map_value" (func $get_header (param i32 i32 i32 i32 i32) (result i32)))

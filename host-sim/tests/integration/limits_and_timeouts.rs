@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::common::trap;
 use host_sim::{CalloutEnd, Error, Host, HostOptions, LogLevel, PluginSpec};
 
 /// A 0.2.1 module with `pages` pages of memory, a no-op allocator, a log
@@ -54,15 +55,10 @@ fn a_memory_growth_over_the_cap_fails_like_envoy_and_names_the_cap() {
     );
     let mut host = host_with(HostOptions { memory_limit: 4 * 65536, ..HostOptions::default() });
     let plugin = host.load(PluginSpec::from_bytes(guest.clone())).unwrap();
-    let err = host.tick(plugin).unwrap_err();
-    match &err {
-        Error::Trap { callback, message } => {
-            assert_eq!(*callback, "proxy_on_tick");
-            assert!(message.contains("memory cap of 262144 bytes"), "{message}");
-            assert!(message.contains("unreachable"), "{message}");
-        }
-        other => panic!("expected a trap, got {other}"),
-    }
+    let (callback, message) = trap(host.tick(plugin).unwrap_err());
+    assert_eq!(callback, "proxy_on_tick");
+    assert!(message.contains("memory cap of 262144 bytes"), "{message}");
+    assert!(message.contains("unreachable"), "{message}");
     assert!(host.failure(plugin).unwrap().contains("proxy_on_tick"));
 
     // Growth within the cap works; the default cap (1 GiB) allows it too.
@@ -87,15 +83,10 @@ fn an_infinite_loop_hits_the_cpu_deadline_and_other_vms_keep_working() {
     let mut host = host_with(HostOptions { cpu_deadline: Some(Duration::from_millis(50)), ..HostOptions::default() });
     let bad = host.load(PluginSpec::from_bytes(looping).vm_id("bad")).unwrap();
     let good = host.load(PluginSpec::from_bytes(healthy).vm_id("good")).unwrap();
-    let err = host.tick(bad).unwrap_err();
-    match &err {
-        Error::Trap { callback, message } => {
-            assert_eq!(*callback, "proxy_on_tick");
-            assert!(message.contains("exceeded the CPU deadline"), "{message}");
-            assert!(message.contains("spin"), "the guest backtrace names the function: {message}");
-        }
-        other => panic!("expected a trap, got {other}"),
-    }
+    let (callback, message) = trap(host.tick(bad).unwrap_err());
+    assert_eq!(callback, "proxy_on_tick");
+    assert!(message.contains("exceeded the CPU deadline"), "{message}");
+    assert!(message.contains("spin"), "the guest backtrace names the function: {message}");
     assert!(matches!(host.tick(bad), Err(Error::VmFailed { .. })));
     host.tick(good).unwrap();
     assert_eq!(host.logs_at(LogLevel::Info), ["ok"]);

@@ -7,9 +7,11 @@
 use host_sim::{Error, Host, HostOptions, LogLevel, PluginSpec, Request, Response};
 use sluice::{Action, HttpContext, RootContext, headers, logging, metrics};
 
-/// Tags requests with `x-plugin: <name>` and counts them in `<name>_requests`.
-macro_rules! tagging_plugin {
-    ($module:ident, $name:literal) => {
+/// A plugin module `$module`: its root gives every stream a context whose
+/// `on_request_headers` is `$on_request_headers`; `sluice_main` registers it.
+macro_rules! headers_plugin {
+    ($(#[$doc:meta])* $module:ident, $on_request_headers:block) => {
+        $(#[$doc])*
         mod $module {
             use super::*;
 
@@ -22,14 +24,7 @@ macro_rules! tagging_plugin {
 
             struct Stream;
             impl HttpContext for Stream {
-                fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-                    let _ = headers::REQUEST.add("x-plugin", $name);
-                    if let Ok(counter) = metrics::Metric::counter(concat!($name, "_requests")) {
-                        let _ = counter.increment(1);
-                    }
-                    let _ = logging::log(sluice::LogLevel::Info, concat!($name, " saw a request"));
-                    Action::Continue
-                }
+                fn on_request_headers(&mut self, _: usize, _: bool) -> Action $on_request_headers
             }
 
             pub fn sluice_main() {
@@ -39,64 +34,48 @@ macro_rules! tagging_plugin {
     };
 }
 
+/// Tags requests with `x-plugin: <name>` and counts them in `<name>_requests`.
+macro_rules! tagging_plugin {
+    ($module:ident, $name:literal) => {
+        headers_plugin!($module, {
+            let _ = headers::REQUEST.add("x-plugin", $name);
+            if let Ok(counter) = metrics::Metric::counter(concat!($name, "_requests")) {
+                let _ = counter.increment(1);
+            }
+            let _ = logging::log(sluice::LogLevel::Info, concat!($name, " saw a request"));
+            Action::Continue
+        });
+    };
+}
+
 tagging_plugin!(alpha, "alpha");
 tagging_plugin!(beta, "beta");
 
-/// Panics on `/boom`, after logging; tags other requests.
-mod panicking {
-    use super::*;
-
-    struct Root;
-    impl RootContext for Root {
-        fn new_http_context(&mut self, _: u32) -> Option<Box<dyn HttpContext>> {
-            Some(Box::new(Stream))
+headers_plugin!(
+    /// Panics on `/boom`, after logging; tags other requests.
+    panicking,
+    {
+        let path = headers::REQUEST.get_str(":path").ok().flatten().unwrap_or_default();
+        if path == "/boom" {
+            let _ = logging::log(sluice::LogLevel::Info, "about to panic");
+            let empty: Vec<u8> = Vec::new();
+            let _ = empty[path.len()]; // index out of bounds
         }
+        Action::Continue
     }
+);
 
-    struct Stream;
-    impl HttpContext for Stream {
-        fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-            let path = headers::REQUEST.get_str(":path").ok().flatten().unwrap_or_default();
-            if path == "/boom" {
-                let _ = logging::log(sluice::LogLevel::Info, "about to panic");
-                let empty: Vec<u8> = Vec::new();
-                let _ = empty[path.len()]; // index out of bounds
-            }
-            Action::Continue
-        }
+headers_plugin!(
+    /// Writes a response header while the request headers are processed: the
+    /// wrong phase. Logs before and after the call.
+    wrong_phase,
+    {
+        let _ = logging::log(sluice::LogLevel::Info, "before");
+        let result = headers::RESPONSE.add("x-early", "1");
+        let _ = logging::log(sluice::LogLevel::Info, format!("after: {result:?}"));
+        Action::Continue
     }
-
-    pub fn sluice_main() {
-        sluice::set_root_context(|_| Box::new(Root));
-    }
-}
-
-/// Writes a response header while the request headers are processed: the
-/// wrong phase. Logs before and after the call.
-mod wrong_phase {
-    use super::*;
-
-    struct Root;
-    impl RootContext for Root {
-        fn new_http_context(&mut self, _: u32) -> Option<Box<dyn HttpContext>> {
-            Some(Box::new(Stream))
-        }
-    }
-
-    struct Stream;
-    impl HttpContext for Stream {
-        fn on_request_headers(&mut self, _: usize, _: bool) -> Action {
-            let _ = logging::log(sluice::LogLevel::Info, "before");
-            let result = headers::RESPONSE.add("x-early", "1");
-            let _ = logging::log(sluice::LogLevel::Info, format!("after: {result:?}"));
-            Action::Continue
-        }
-    }
-
-    pub fn sluice_main() {
-        sluice::set_root_context(|_| Box::new(Root));
-    }
-}
+);
 
 /// An entry point that forgets to register a root context.
 fn registers_nothing() {}

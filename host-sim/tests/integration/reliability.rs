@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::trap;
 use host_sim::{
     EndReason, Error, FailPolicy, Host, HostOptions, Limits, PluginId, PluginSpec, Request, Response, Usage,
 };
@@ -35,14 +36,6 @@ fn still_serves(host: &mut Host, plugin: PluginId) {
     assert_eq!(outcome.client_response.headers.unwrap().get_str(":status"), Some("200"));
     assert_eq!(outcome.client_response.body, b"hi");
     assert!(host.failure(plugin).is_none());
-}
-
-/// The trap a driving call returned: its callback and message.
-fn trap(error: Error) -> (&'static str, String) {
-    match error {
-        Error::Trap { callback, message } => (callback, message),
-        other => panic!("expected a trap, got {other}"),
-    }
 }
 
 #[test]

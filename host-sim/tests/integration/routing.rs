@@ -74,13 +74,15 @@ fn run(profile: HostProfile, guest: Vec<u8>) -> (Vec<String>, Option<String>) {
 
 #[test]
 fn envoy_1_33_keeps_the_route_unless_the_plugin_clears_it() {
-    let (logs, upstream) = run(HostProfile::Envoy133, rewriting_guest(false, ""));
-    assert_eq!(logs, ["primary", "primary", "main-route"]);
-    assert_eq!(upstream.as_deref(), Some("primary"));
-
-    let (logs, upstream) = run(HostProfile::Envoy133, rewriting_guest(true, ""));
-    assert_eq!(logs, ["primary", "canary", "canary-route"]);
-    assert_eq!(upstream.as_deref(), Some("canary"));
+    // Without the clear, then with it: the logs and the upstream.
+    for (clear, want_logs, want_upstream) in [
+        (false, ["primary", "primary", "main-route"], "primary"),
+        (true, ["primary", "canary", "canary-route"], "canary"),
+    ] {
+        let (logs, upstream) = run(HostProfile::Envoy133, rewriting_guest(clear, ""));
+        assert_eq!(logs, want_logs, "clear: {clear}");
+        assert_eq!(upstream.as_deref(), Some(want_upstream), "clear: {clear}");
+    }
 }
 
 #[test]

@@ -2,56 +2,31 @@
 //! callback; a trap in `on_vm_start` or `on_configure` fails plugin start;
 //! `proc_exit` then the `unreachable` toolchains put after it fails the VM as a trap does.
 
+use crate::common::CALLBACKS;
 use host_sim::{
     Action, Error, FailPolicy, GrpcEvent, HeaderMap, Host, HttpCallResponse, PeerType, PluginId, PluginSpec,
 };
 
-/// Every callback with its signature and its body when it does not trap:
-/// `on_configure` registers the queue `jobs`, `on_tick` opens a gRPC stream
-/// (so that the four gRPC callbacks can be reached).
-const CALLBACKS: [(&str, &str, &str); 25] = [
-    ("proxy_on_vm_start", "(param i32 i32) (result i32)", "i32.const 1"),
-    (
-        "proxy_on_configure",
-        "(param i32 i32) (result i32)",
-        "(drop (call $queue (i32.const 112) (i32.const 4) (i32.const 412))) i32.const 1",
-    ),
-    ("proxy_on_context_create", "(param i32 i32)", ""),
-    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_request_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_response_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
-    ("proxy_on_log", "(param i32)", ""),
-    ("proxy_on_delete", "(param i32)", ""),
-    (
-        "proxy_on_tick",
-        "(param i32)",
-        "(drop (call $stream (i32.const 64) (i32.const 4) (i32.const 80) (i32.const 3) (i32.const 96) (i32.const 1) \
-         (i32.const 0) (i32.const 0) (i32.const 408)))",
-    ),
-    ("proxy_on_grpc_receive_initial_metadata", "(param i32 i32 i32)", ""),
-    ("proxy_on_grpc_receive", "(param i32 i32 i32)", ""),
-    ("proxy_on_grpc_receive_trailing_metadata", "(param i32 i32 i32)", ""),
-    ("proxy_on_grpc_close", "(param i32 i32 i32)", ""),
-    ("proxy_on_queue_ready", "(param i32 i32)", ""),
-    ("proxy_on_foreign_function", "(param i32 i32 i32)", ""),
-    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
-    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
-    ("proxy_on_upstream_connection_close", "(param i32 i32)", ""),
-    ("proxy_on_downstream_connection_close", "(param i32 i32)", ""),
-    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
-];
+/// The bodies of the callbacks that do more than return when they do not
+/// trap: `on_configure` registers the queue `jobs`, `on_tick` opens a gRPC
+/// stream (so that the four gRPC callbacks can be reached).
+fn body(name: &str, result: &'static str) -> &'static str {
+    match name {
+        "proxy_on_configure" => "(drop (call $queue (i32.const 112) (i32.const 4) (i32.const 412))) i32.const 1",
+        "proxy_on_tick" => {
+            "(drop (call $stream (i32.const 64) (i32.const 4) (i32.const 80) (i32.const 3) (i32.const 96) (i32.const 1) \
+             (i32.const 0) (i32.const 0) (i32.const 408)))"
+        }
+        _ => result,
+    }
+}
 
-/// Every callback as in [`CALLBACKS`], except `trapping`, which traps.
+/// Every callback of [`CALLBACKS`] with its [`body`], except `trapping`, which traps.
 fn guest(trapping: &str) -> Vec<u8> {
     let funcs: String = CALLBACKS
         .iter()
-        .map(|(name, sig, body)| {
-            let body = if *name == trapping { "unreachable" } else { body };
+        .map(|(name, sig, result)| {
+            let body = if *name == trapping { "unreachable" } else { body(name, result) };
             format!("(func (export \"{name}\") {sig} {body})\n")
         })
         .collect();

@@ -306,33 +306,15 @@ pub fn run(seed: u64) -> Result<u64, String> {
             if !tokens.is_empty() && rng.chance(80) { *rng.pick(&tokens) } else { rng.next_u32() }
         };
         match rng.below(24) {
-            0..=2 => {
-                let _ = plugin.on_request_headers(id, n, eos);
-            }
-            3 => {
-                let _ = plugin.on_request_body(id, n, eos);
-            }
-            4 => {
-                let _ = plugin.on_request_trailers(id, n);
-            }
-            5..=6 => {
-                let _ = plugin.on_response_headers(id, n, eos);
-            }
-            7 => {
-                let _ = plugin.on_response_body(id, n, eos);
-            }
-            8 => {
-                let _ = plugin.on_response_trailers(id, n);
-            }
-            9 => {
-                let _ = plugin.on_new_connection(id);
-            }
-            10 => {
-                let _ = plugin.on_downstream_data(id, n, eos);
-            }
-            11 => {
-                let _ = plugin.on_upstream_data(id, n, eos);
-            }
+            0..=2 => _ = plugin.on_request_headers(id, n, eos),
+            3 => _ = plugin.on_request_body(id, n, eos),
+            4 => _ = plugin.on_request_trailers(id, n),
+            5..=6 => _ = plugin.on_response_headers(id, n, eos),
+            7 => _ = plugin.on_response_body(id, n, eos),
+            8 => _ = plugin.on_response_trailers(id, n),
+            9 => _ = plugin.on_new_connection(id),
+            10 => _ = plugin.on_downstream_data(id, n, eos),
+            11 => _ = plugin.on_upstream_data(id, n, eos),
             12 => plugin.on_downstream_connection_close(id, rng.below(4) as u32),
             13 => plugin.on_upstream_connection_close(id, rng.below(4) as u32),
             14 => plugin.on_tick(root),

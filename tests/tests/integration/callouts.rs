@@ -4,7 +4,7 @@
 //! SDK must route it to the stream's handler with the stream effective, so
 //! the handler can edit and resume the stream.
 
-use crate::common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, every_build, load_spec, noted, notes, spec};
 use host_sim::{Action, CalloutEnd, EndReason, GrpcEvent, GrpcKind, HeaderMap, Host, HttpCallResponse, PluginId};
 
 fn load(build: Build) -> (Host, PluginId) {
@@ -70,20 +70,7 @@ fn http_callout_resumes_the_stream(build: Build) {
     assert!(host.http_callouts().is_empty());
 }
 
-#[test]
-fn http_callout_response_reaches_the_stream_and_resumes_it_wasip1() {
-    http_callout_resumes_the_stream(Build::WASIP1);
-}
-
-#[test]
-fn http_callout_response_reaches_the_stream_and_resumes_it_native() {
-    http_callout_resumes_the_stream(Build::Native);
-}
-
-#[test]
-fn http_callout_response_reaches_the_stream_and_resumes_it_no_std() {
-    http_callout_resumes_the_stream(Build::NO_STD);
-}
+every_build!(http_callout_response_reaches_the_stream_and_resumes_it: http_callout_resumes_the_stream);
 
 #[test]
 fn failed_http_callout_reports_the_host_status() {

@@ -4,7 +4,7 @@
 //! its message before the module traps; host-sim reports the trap, refuses
 //! the failed VM, and keeps serving other plugins.
 
-use crate::common::{Build, load_spec_with, spec, wasm};
+use crate::common::{Build, every_build, load_spec_with, spec, wasm};
 use guest_build::Target;
 use std::time::Duration;
 
@@ -86,20 +86,7 @@ fn panic_traps(build: Build) {
     assert!(host.failure(healthy).is_none());
 }
 
-#[test]
-fn panic_is_logged_at_critical_then_the_module_traps_wasip1() {
-    panic_traps(Build::WASIP1);
-}
-
-#[test]
-fn panic_is_logged_at_critical_then_the_module_traps_native() {
-    panic_traps(Build::Native);
-}
-
-#[test]
-fn panic_is_logged_at_critical_then_the_module_traps_no_std() {
-    panic_traps(Build::NO_STD);
-}
+every_build!(panic_is_logged_at_critical_then_the_module_traps: panic_traps);
 
 /// The no_std handler reports a message without arguments as it is, and
 /// with `panic-details` the whole message with its location; without it the

@@ -2,7 +2,7 @@
 //! traits) driven through host-sim, on wasm32-wasip1 and on
 //! wasm32-unknown-unknown (the no_std runtime).
 
-use crate::common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, every_build, load_spec, noted, notes, spec};
 use host_sim::{Action, EndReason, Host, PluginId, Request, Response};
 
 fn load(build: Build) -> (Host, PluginId) {
@@ -52,20 +52,7 @@ fn lifecycle(build: Build) {
     assert_eq!(outcome.ended, None);
 }
 
-#[test]
-fn every_callback_runs_in_envoy_order_wasip1() {
-    lifecycle(Build::WASIP1);
-}
-
-#[test]
-fn every_callback_runs_in_envoy_order_native() {
-    lifecycle(Build::Native);
-}
-
-#[test]
-fn every_callback_runs_in_envoy_order_no_std() {
-    lifecycle(Build::NO_STD);
-}
+every_build!(every_callback_runs_in_envoy_order: lifecycle);
 
 fn header_edits(build: Build) {
     let (mut host, plugin) = load(build);
@@ -121,20 +108,7 @@ fn header_edits(build: Build) {
     assert_ne!(host_size, "0");
 }
 
-#[test]
-fn headers_are_edited_as_bytes_wasip1() {
-    header_edits(Build::WASIP1);
-}
-
-#[test]
-fn headers_are_edited_as_bytes_native() {
-    header_edits(Build::Native);
-}
-
-#[test]
-fn headers_are_edited_as_bytes_no_std() {
-    header_edits(Build::NO_STD);
-}
+every_build!(headers_are_edited_as_bytes: header_edits);
 
 #[test]
 fn paused_body_callbacks_buffer_until_the_end_of_stream() {

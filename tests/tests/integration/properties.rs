@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{Build, load_spec, noted, spec, wasm};
+use crate::common::{Build, every_build, load_spec, noted, spec, wasm};
 use guest_build::Target;
 use host_sim::{PluginSpec, Request, Response, Status, Value};
 
@@ -55,20 +55,7 @@ fn typed_properties(build: Build) {
     assert_eq!(p("foreign-missing"), "host returned NotFound (1)");
 }
 
-#[test]
-fn typed_property_getters_decode_envoy_serialization_wasip1() {
-    typed_properties(Build::WASIP1);
-}
-
-#[test]
-fn typed_property_getters_decode_envoy_serialization_native() {
-    typed_properties(Build::Native);
-}
-
-#[test]
-fn typed_property_getters_decode_envoy_serialization_no_std() {
-    typed_properties(Build::NO_STD);
-}
+every_build!(typed_property_getters_decode_envoy_serialization: typed_properties);
 
 #[test]
 fn host_initiated_foreign_call_reaches_the_root_with_its_arguments() {
@@ -113,12 +100,4 @@ fn removed_and_read_back(build: Build) {
     assert_eq!(host.stream_property(id, &["e2e", "set"]), Some(Value::Bytes(b"written".to_vec())));
 }
 
-#[test]
-fn properties_removed_and_read_back_wasip1() {
-    removed_and_read_back(Build::WASIP1);
-}
-
-#[test]
-fn properties_removed_and_read_back_native() {
-    removed_and_read_back(Build::Native);
-}
+every_build!(properties_removed_and_read_back: removed_and_read_back, wasip1 = WASIP1, native = Native);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::{Build, load_spec, noted, notes, spec};
+use crate::common::{Build, every_build, load_spec, noted, notes, spec};
 use host_sim::{Action, HeaderMap, Host, HttpCallResponse, PluginId, StreamId};
 
 fn load(build: Build) -> (Host, PluginId) {
@@ -49,20 +49,7 @@ fn held_stream_is_resumed_by_the_tick(build: Build) {
     assert_eq!(headers.get_str("x-held-by"), Some(root.to_string().as_str()), "the root edited the stream's headers");
 }
 
-#[test]
-fn held_stream_is_resumed_by_the_tick_wasip1() {
-    held_stream_is_resumed_by_the_tick(Build::WASIP1);
-}
-
-#[test]
-fn held_stream_is_resumed_by_the_tick_native() {
-    held_stream_is_resumed_by_the_tick(Build::Native);
-}
-
-#[test]
-fn held_stream_is_resumed_by_the_tick_no_std() {
-    held_stream_is_resumed_by_the_tick(Build::NO_STD);
-}
+every_build!(held_stream_is_resumed_by_the_tick: held_stream_is_resumed_by_the_tick);
 
 #[test]
 fn tick_dispatches_a_callout_for_a_parked_stream_and_its_handler_resumes_it() {

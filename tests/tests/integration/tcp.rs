@@ -2,7 +2,7 @@
 //! paused data buffered until the plugin continues, data rewritten in both
 //! directions, and a plugin-initiated close.
 
-use crate::common::{Build, load_spec, notes, spec, wasm};
+use crate::common::{Build, every_build, load_spec, notes, spec, wasm};
 use guest_build::Target;
 use host_sim::{Action, PeerType, PluginSpec, StreamType};
 
@@ -42,20 +42,7 @@ fn data_both_ways(build: Build) {
     );
 }
 
-#[test]
-fn data_flows_both_ways_and_the_connection_finishes_wasip1() {
-    data_both_ways(Build::WASIP1);
-}
-
-#[test]
-fn data_flows_both_ways_and_the_connection_finishes_native() {
-    data_both_ways(Build::Native);
-}
-
-#[test]
-fn data_flows_both_ways_and_the_connection_finishes_no_std() {
-    data_both_ways(Build::NO_STD);
-}
+every_build!(data_flows_both_ways_and_the_connection_finishes: data_both_ways);
 
 #[test]
 fn the_plugin_closes_the_downstream_connection() {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use host_sim::{Host, PluginId, PluginSpec};
+use host_sim::{Error, Host, PluginId, PluginSpec};
 
 /// A WAT guest under construction.
 pub struct Wat {
@@ -94,6 +94,14 @@ pub fn load_spec(spec: PluginSpec) -> (Host, PluginId) {
     (host, plugin)
 }
 
+/// The trap a driving call returned: its callback and message.
+pub fn trap(error: Error) -> (&'static str, String) {
+    match error {
+        Error::Trap { callback, message } => (callback, message),
+        other => panic!("expected a trap, got {other}"),
+    }
+}
+
 /// Log messages with their context ids.
 pub fn messages(host: &Host) -> Vec<(String, u32)> {
     host.logs().into_iter().map(|r| (r.message, r.context_id)).collect()
@@ -102,8 +110,46 @@ pub fn messages(host: &Host) -> Vec<(String, u32)> {
 pub const LOG: &str = r#"(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))"#;
 pub const SET_SHARED: &str =
     r#"(import "env" "proxy_set_shared_data" (func $set_shared (param i32 i32 i32 i32 i32) (result i32)))"#;
+pub const TICK_PERIOD: &str =
+    r#"(import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))"#;
 pub const HTTP_CALL: &str =
     r#"(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
+
+/// Every callback a 0.2.1 guest may export, with its signature and the end
+/// of a body that returns what Envoy takes as going on (`Continue`, `true`).
+pub const CALLBACKS: [(&str, &str, &str); 25] = [
+    ("proxy_on_vm_start", "(param i32 i32) (result i32)", "i32.const 1"),
+    ("proxy_on_configure", "(param i32 i32) (result i32)", "i32.const 1"),
+    ("proxy_on_context_create", "(param i32 i32)", ""),
+    ("proxy_on_request_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_request_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_request_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_headers", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_body", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_response_trailers", "(param i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_done", "(param i32) (result i32)", "i32.const 1"),
+    ("proxy_on_log", "(param i32)", ""),
+    ("proxy_on_delete", "(param i32)", ""),
+    ("proxy_on_tick", "(param i32)", ""),
+    ("proxy_on_grpc_receive_initial_metadata", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_receive", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_receive_trailing_metadata", "(param i32 i32 i32)", ""),
+    ("proxy_on_grpc_close", "(param i32 i32 i32)", ""),
+    ("proxy_on_queue_ready", "(param i32 i32)", ""),
+    ("proxy_on_foreign_function", "(param i32 i32 i32)", ""),
+    ("proxy_on_new_connection", "(param i32) (result i32)", "i32.const 0"),
+    ("proxy_on_downstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_upstream_data", "(param i32 i32 i32) (result i32)", "i32.const 0"),
+    ("proxy_on_upstream_connection_close", "(param i32 i32)", ""),
+    ("proxy_on_downstream_connection_close", "(param i32 i32)", ""),
+    ("proxy_on_http_call_response", "(param i32 i32 i32 i32 i32)", ""),
+];
+
+/// The signature and the body's end of callback `name` in [`CALLBACKS`].
+pub fn callback(name: &str) -> (&'static str, &'static str) {
+    let (_, signature, result) = CALLBACKS.iter().find(|(n, _, _)| *n == name).expect("a callback");
+    (signature, result)
+}
 
 /// Runs the `host-sim` binary with `args` then `file`: its exit code (`None`
 /// if a signal ended it), standard output and standard error. Both pipes

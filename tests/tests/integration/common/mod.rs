@@ -86,3 +86,23 @@ pub fn notes(host: &Host, id: u32) -> Vec<String> {
 pub fn noted(host: &Host, id: u32, text: &str) -> bool {
     notes(host, id).iter().any(|n| n == text)
 }
+
+/// The tests of one check run every way a guest is built: a module `$name`
+/// holding one test a build (`wasip1`, `native`, `no_std`, or the builds
+/// listed), each calling `$check` (a function of the calling file) with it.
+macro_rules! every_build {
+    ($name:ident: $check:ident) => {
+        crate::common::every_build!($name: $check, wasip1 = WASIP1, native = Native, no_std = NO_STD);
+    };
+    ($name:ident: $check:ident, $($test:ident = $build:ident),+) => {
+        mod $name {
+            $(
+                #[test]
+                fn $test() {
+                    super::$check(crate::common::Build::$build);
+                }
+            )+
+        }
+    };
+}
+pub(crate) use every_build;
