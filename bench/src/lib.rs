@@ -47,7 +47,7 @@ pub fn plugins() -> Vec<Plugin> {
             Some("headers"),
             false,
             Guest::package("sluice-bench-http-headers"),
-            budget(24_500, Some(15_000)),
+            budget(24_000, Some(15_000)),
         ),
         p("headers (official)", Some("headers"), true, Guest::manifest_dir("tests/official-guests/http-headers"), None),
         p(
@@ -55,7 +55,7 @@ pub fn plugins() -> Vec<Plugin> {
             Some("callout"),
             false,
             Guest::package("sluice-bench-http-auth-random"),
-            budget(23_500, None),
+            budget(21_500, None),
         ),
         p("callout (official)", Some("callout"), true, Guest::manifest_dir("bench/official/http-auth-random"), None),
         p("example telemetry", None, false, Guest::package("sluice-example-telemetry"), budget(97_500, Some(60_000))),
@@ -64,7 +64,7 @@ pub fn plugins() -> Vec<Plugin> {
             None,
             false,
             Guest::package("sluice-example-header-decode"),
-            budget(83_000, Some(40_000)),
+            budget(82_500, Some(40_000)),
         ),
         p("example router", None, false, Guest::package("sluice-example-router"), budget(86_500, Some(40_000))),
     ]
