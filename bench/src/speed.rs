@@ -225,9 +225,7 @@ pub fn host_calls_per_stream(
         Host::with_options(HostOptions { log_capacity: 0, trace_capacity: 1 << 20, ..HostOptions::default() });
     let id = host.load(PluginSpec::from_bytes(plugin.wasm.to_vec()).configuration(plugin.configuration))?;
     let (request, response) = (pairs(request), pairs(response));
-    let mut before = 0;
-    for i in 0..=warmup {
-        before = host.trace().len();
+    let one_stream = |host: &mut Host| -> Result<(), host_sim::Error> {
         let mut stream = host.http_stream(id)?;
         stream.request_headers(request.iter().copied(), true)?;
         while let Some(call) = stream.host().http_callouts().first().map(host_sim::HttpCallout::id) {
@@ -241,10 +239,12 @@ pub fn host_calls_per_stream(
         if stream.local_response().is_none() {
             stream.response_headers(response.iter().copied(), true)?;
         }
-        stream.complete()?;
-        if i == warmup {
-            break;
-        }
+        stream.complete().map(drop)
+    };
+    for _ in 0..warmup {
+        one_stream(&mut host)?;
     }
+    let before = host.trace().len();
+    one_stream(&mut host)?;
     Ok(host.trace().len() - before)
 }

@@ -30,12 +30,11 @@ where
     K: AsRef<[u8]>,
     V: AsRef<[u8]>,
 {
-    let pairs: Vec<(K, V)> = pairs.into_iter().collect();
-    let fits = |n: usize| u32::try_from(n).is_ok();
-    if !fits(pairs.len()) || !pairs.iter().all(|(k, v)| fits(k.as_ref().len()) && fits(v.as_ref().len())) {
-        return Err(Error::TooLarge);
+    let mut builder = Builder::default();
+    for (k, v) in pairs {
+        builder.push(k.as_ref(), v.as_ref());
     }
-    Ok(sluice_abi::map::encode(&pairs))
+    builder.finish()
 }
 
 /// A map serialized while it is built, pair by pair: each name's and

@@ -193,47 +193,27 @@ trait Input {
     fn push(self, call: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap>;
 }
 
-impl Input for u32 {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(v(self));
-        Ok(())
-    }
+/// Scalars: one wasm value each.
+macro_rules! scalar_inputs {
+    ($($t:ty => $val:expr),* $(,)?) => { $(
+        impl Input for $t {
+            fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
+                let val: fn($t) -> Val = $val;
+                args.push(val(self));
+                Ok(())
+            }
+        }
+    )* };
 }
 
-impl Input for usize {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(v(self as u32));
-        Ok(())
-    }
-}
-
-impl Input for bool {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(v(u32::from(self)));
-        Ok(())
-    }
-}
-
-impl Input for i32 {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(Val::I32(self));
-        Ok(())
-    }
-}
-
-impl Input for u64 {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(Val::I64(self as i64));
-        Ok(())
-    }
-}
-
-impl Input for i64 {
-    fn push(self, _: &mut Call<'_, '_>, args: &mut Vec<Val>) -> Result<(), Trap> {
-        args.push(Val::I64(self));
-        Ok(())
-    }
-}
+scalar_inputs!(
+    u32 => v,
+    usize => |n| v(n as u32),
+    bool => |b| v(u32::from(b)),
+    i32 => Val::I32,
+    u64 => |n| Val::I64(n as i64),
+    i64 => Val::I64,
+);
 
 impl Input for &[u8] {
     /// Copies the bytes into the shim: `(ptr, len)` arguments (`(0, 0)` when empty).
