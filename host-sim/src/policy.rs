@@ -7,7 +7,7 @@
 //! Layer: plain data. Imports only `spec`, `failure` and the standard
 //! library.
 
-use sluice::abi::KongSupport;
+use sluice::abi::{HostFunction, KongSupport};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -172,9 +172,13 @@ impl HostProfile {
     /// Host functions the profile links but does not implement (they trap):
     /// Kong's `NGX_WAVM_NYI` ones in the ABI's description.
     pub fn not_implemented(self, name: &str) -> bool {
-        self == HostProfile::Kong
-            && sluice::abi::host_function(name)
-                .is_some_and(|f| matches!(f.kong, KongSupport::NotImplemented | KongSupport::OwnSignature))
+        sluice::abi::host_function(name).is_some_and(|f| self.leaves_unimplemented(f))
+    }
+
+    /// Whether the profile links `function` but does not implement it (see
+    /// [`HostProfile::not_implemented`]); what each host call's gate asks.
+    pub(crate) fn leaves_unimplemented(self, function: &HostFunction) -> bool {
+        self == HostProfile::Kong && matches!(function.kong, KongSupport::NotImplemented | KongSupport::OwnSignature)
     }
 }
 

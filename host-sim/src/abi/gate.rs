@@ -91,7 +91,7 @@ pub(crate) fn gate(caller: &mut Caller<'_, VmState>, function: &'static HostFunc
         super::log_error(caller.data_mut(), format!("Attempted call to restricted proxy-wasm capability: {name}"));
         return Gate::Return(Err(Status::InternalFailure.into()));
     }
-    if profile.not_implemented(name) {
+    if profile.leaves_unimplemented(function) {
         return Gate::Return(trap(format!(
             "host trap (function not yet implemented): {name} (host profile {profile:?}, called in {})",
             callback_name(caller.data())

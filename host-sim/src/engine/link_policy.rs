@@ -9,8 +9,9 @@ use crate::policy::{HostProfile, Policy};
 
 impl Policy {
     /// Refuses a module the profile cannot link (Kong's missing or
-    /// differently typed host functions). A module importing
-    /// `proxy_get_log_level` with Kong's own signature, `(i32, i32) -> i32`,
+    /// differently typed host functions). A module importing a function
+    /// Kong registers with its own signature (`KongSupport::OwnSignature`,
+    /// `proxy_get_log_level`) with that signature, `(i32, i32) -> i32`,
     /// links there (and traps when it calls it).
     pub fn check_link(profile: HostProfile, module: &Module) -> Result<(), Error> {
         for import in module.imports() {
@@ -26,9 +27,10 @@ impl Policy {
         if module != "env" {
             return None;
         }
-        let kongs_own =
-            |ty: &ExternType| ty.func().is_some_and(|f| f.params().len() == 2 && f.params().all(|p| p.is_i32()));
-        profile.link_error(name).filter(|_| !(name == "proxy_get_log_level" && kongs_own(ty)))
+        let own_signature =
+            sluice::abi::host_function(name).is_some_and(|f| f.kong == sluice::abi::KongSupport::OwnSignature);
+        let kongs_own = || ty.func().is_some_and(|f| f.params().len() == 2 && f.params().all(|p| p.is_i32()));
+        profile.link_error(name).filter(|_| !(own_signature && kongs_own()))
     }
 
     /// How the profile links modules.
